@@ -1,0 +1,11 @@
+export {
+  NekoClient,
+  NekoStatusError,
+  connect,
+  type ClientPacket,
+  type ClientSendOptions,
+  type ConnectOptions,
+  type NekoClientEvents,
+  type RequestOptions,
+} from './client.js';
+export { NekoError, isNekoError, type NekoErrorCode } from '../errors.js';

@@ -1,0 +1,98 @@
+/**
+ * The one error registry of the `nekoconnect` package.
+ *
+ * Every error the package throws or reports carries a stable `NEKO_ERR_*`
+ * code from this table. `docs/errors.md` has a row for each code (meaning and
+ * fix); a test keeps the two in step.
+ */
+export const ERROR_CODES = {
+  // Frames (protocol §2). A decoder error ends the connection.
+  NEKO_ERR_FRAME_TOO_LARGE: 'The packet_len of a frame is above the packet limit.',
+  NEKO_ERR_FRAME_LENGTH_MISMATCH: 'packet_len does not equal 12 plus the sum of the field lengths.',
+  NEKO_ERR_FRAME_EMPTY_FIELD: 'A field that must have at least one byte (greeter, op, random, hash) is empty.',
+  NEKO_ERR_FRAME_NOT_PRINTABLE: 'The greeter, random or hash holds a byte outside printable ASCII.',
+  NEKO_ERR_FRAME_BAD_OP: 'The op field is not 1–10 ASCII digits with a value up to 4294967295.',
+  NEKO_ERR_FRAME_FIELD_TOO_LONG: 'A field given to the encoder does not fit its length byte.',
+
+  // Sessions (protocol §3–4).
+  NEKO_ERR_AUTH_FIRST_PACKET: 'The first packet of a session is not a well-formed auth packet.',
+  NEKO_ERR_AUTH_BAD_HASH: 'The hash of a packet does not match any unused server random.',
+  NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT: 'The client did not complete the handshake in time.',
+  NEKO_ERR_SESSION_IDLE_TIMEOUT: 'The session sent nothing for longer than the idle limit.',
+
+  // Plugins: spec.conf, loading, routing.
+  NEKO_ERR_SPEC_SYNTAX: 'spec.conf does not follow the `$key {"value"};` format.',
+  NEKO_ERR_SPEC_DUPLICATE_KEY: 'spec.conf names the same entry twice.',
+  NEKO_ERR_SPEC_MISSING_KEY: 'spec.conf lacks a required entry (name, greet, logic, version).',
+  NEKO_ERR_SPEC_BAD_GREETER: 'The greeter is empty, has a space or a byte outside printable ASCII, or is too long.',
+  NEKO_ERR_SPEC_RESERVED_GREETER: 'The greeter is reserved by the protocol (auth, nekoconnect-server).',
+  NEKO_ERR_SPEC_BAD_LOGIC_PATH: 'The $logic entry holds a path separator or "..".',
+  NEKO_ERR_PLUGIN_LOGIC_NOT_FOUND: 'No <logic>.ts, .js or .mjs file exists in the plugin folder.',
+  NEKO_ERR_PLUGIN_TRANSPILE: 'The logic file could not be transpiled.',
+  NEKO_ERR_PLUGIN_IMPORT: 'The transpiled logic module threw while being imported.',
+  NEKO_ERR_PLUGIN_NO_LOGIC_EXPORT: 'The logic module does not export a class named Logic.',
+  NEKO_ERR_PLUGIN_NO_RECV: 'The Logic class has no recv method.',
+  NEKO_ERR_PLUGIN_CONSTRUCT: 'Constructing the Logic class threw.',
+  NEKO_ERR_PLUGIN_DUPLICATE_GREETER: 'Two plugin folders declare the same greeter.',
+  NEKO_ERR_PLUGINS_DIR: 'The plugins directory does not exist or cannot be read.',
+  NEKO_ERR_PLUGIN_HANDLER: "A plugin's recv threw or rejected.",
+  NEKO_ERR_SPEC_READ: 'spec.conf does not exist or cannot be read.',
+
+  // The Context a plugin receives.
+  NEKO_ERR_CONTEXT_RECV_TIMEOUT: 'ctx.recv() waited longer than its timeout.',
+  NEKO_ERR_CONTEXT_CLOSED: 'ctx.recv() was waiting when the session closed.',
+  NEKO_ERR_CONTEXT_BAD_OP: 'ctx.send() was given an op that is not an integer from 0 to 4294967295.',
+  NEKO_ERR_CONTEXT_JSON: 'ctx.json() found data that is not valid JSON.',
+
+  // Server and CLI.
+  NEKO_ERR_CONFIG_NO_SECRET: 'No shared secret was given.',
+  NEKO_ERR_CONFIG_SECRET_FILE: 'The secret file cannot be read or is empty.',
+  NEKO_ERR_CONFIG_INVALID: 'A server option has a value that is not allowed.',
+  NEKO_ERR_CONFIG_TLS: 'The TLS key or certificate cannot be read.',
+  NEKO_ERR_CLI_USAGE: 'The command line has an unknown command, an unknown flag or a bad value.',
+  NEKO_ERR_SERVER_LISTEN: 'The server could not listen on the host and port.',
+
+  // The client SDK.
+  NEKO_ERR_CLIENT_CONNECT: 'The client could not connect or the connection closed during the handshake.',
+  NEKO_ERR_CLIENT_AUTH: 'The server refused the handshake, or its reply did not prove it knows the secret.',
+  NEKO_ERR_CLIENT_STATUS: 'The server answered a request with an error status.',
+  NEKO_ERR_CLIENT_TIMEOUT: 'A request got no answer in time.',
+  NEKO_ERR_CLIENT_CLOSED: 'The connection closed while a request waited, or a call came after close().',
+  NEKO_ERR_CLIENT_PROTOCOL: 'The server sent a frame the client cannot decode.',
+} as const;
+
+export type NekoErrorCode = keyof typeof ERROR_CODES;
+
+/** Where in a file an error points. Lines and columns count from 1. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export interface NekoErrorOptions {
+  cause?: unknown;
+  location?: SourceLocation;
+  /** A short hint on how to fix it, shown under the message. */
+  hint?: string;
+}
+
+/** The one error class of the package: a stable code, a message, and where it points. */
+export class NekoError extends Error {
+  readonly code: NekoErrorCode;
+  readonly location: SourceLocation | undefined;
+  readonly hint: string | undefined;
+
+  constructor(code: NekoErrorCode, message: string, options: NekoErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'NekoError';
+    this.code = code;
+    this.location = options.location;
+    this.hint = options.hint;
+  }
+}
+
+/** True when `err` is a NekoError, optionally with the given code. */
+export function isNekoError(err: unknown, code?: NekoErrorCode): err is NekoError {
+  return err instanceof NekoError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,19 @@
+export type {
+  Context,
+  Logic,
+  LogicClass,
+  Packet,
+  RecvOptions,
+  SendData,
+  SendOptions,
+  SessionInfo,
+} from './context/context.js';
+export { ERROR_CODES, NekoError, isNekoError, type NekoErrorCode, type SourceLocation } from './errors.js';
+export { Logger, type LogFields, type LogLevel, type LogRecord, type LogSink } from './logging/logger.js';
+export type { LoadedPlugin, PluginLoadFailure } from './plugins/loader.js';
+export type { PluginSpec } from './plugins/spec.js';
+export { AUTH_GREETER, DEFAULT_PORT, SERVER_GREETER } from './protocol/constants.js';
+export { Status, type StatusCode } from './protocol/status.js';
+export { DEFAULT_LIMITS, type Limits, type ServerOptions, type TlsOptions } from './server/options.js';
+export { NekoServer, createServer, type PluginsReport } from './server/server.js';
+export type { Transport } from './session/transport.js';

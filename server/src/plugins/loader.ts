@@ -1,0 +1,318 @@
+/**
+ * The plugin loader: from a plugin folder to a constructed `Logic`.
+ *
+ * 1. read and check `spec.conf`;
+ * 2. find the logic file (`<logic>.ts`, `.js`, `.mjs`);
+ * 3. for TypeScript, bundle it with esbuild (so it may import sibling `.ts`
+ *    files) into `<dir>/.nekoconnect/build/`, where bare imports resolve from
+ *    the plugin folder's `node_modules` as they would from the source;
+ * 4. import the module under a fresh `?v=` query, so a hot reload gets fresh
+ *    code instead of the ESM cache;
+ * 5. run the checks of `checks.ts` and construct the one `Logic`.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import type { BuildFailure, Message } from 'esbuild';
+import { NekoError, isNekoError } from '../errors.js';
+import type { Logic } from '../context/context.js';
+import { checkGreetersUnique, checkLogicExport, checkRecv, constructLogic } from './checks.js';
+import { readSpec } from './spec.js';
+import type { PluginSpec } from './spec.js';
+
+/** A plugin whose Logic is constructed and ready to serve. */
+export interface LoadedPlugin {
+  /** The plugin folder, as given to the loader. */
+  dir: string;
+  spec: PluginSpec;
+  /** The logic source file that was loaded (`<dir>/<logic>.ts`, `.js` or `.mjs`). */
+  logicFile: string;
+  /** The plugin's one Logic instance. */
+  logic: Logic;
+  /** When loading finished, in ms since the epoch. */
+  loadedAt: number;
+}
+
+/** A plugin folder that could not be loaded. */
+export interface PluginLoadFailure {
+  /** The plugin folder, as given to the loader. */
+  dir: string;
+  /** Present when spec.conf parsed. */
+  spec?: PluginSpec;
+  error: NekoError;
+}
+
+/** The extensions a `$logic` name is tried with, in this order. */
+const LOGIC_EXTENSIONS = ['.ts', '.js', '.mjs'] as const;
+
+/** Where transpiled logic goes, inside the plugin folder. */
+const BUILD_DIR = path.join('.nekoconnect', 'build');
+
+/** Bumped for every import so that each load evaluates the module afresh. */
+let importCounter = 0;
+
+/**
+ * Finds the logic file `$logic` names: `<dir>/<logic>.ts`, then `.js`, then `.mjs`.
+ *
+ * @returns the path of the first that is a file (joined onto `dir`)
+ * @throws NekoError `NEKO_ERR_PLUGIN_LOGIC_NOT_FOUND`, located at the `$logic`
+ *   value in spec.conf, listing the paths tried.
+ */
+export async function resolveLogicFile(dir: string, spec: PluginSpec): Promise<string> {
+  const tried = LOGIC_EXTENSIONS.map((ext) => path.join(dir, `${spec.logic}${ext}`));
+  for (const file of tried) {
+    if (await isFile(file)) return file;
+  }
+  const hasExtension = /\.(?:[cm]?[jt]s|tsx?|jsx)$/.test(spec.logic);
+  throw new NekoError(
+    'NEKO_ERR_PLUGIN_LOGIC_NOT_FOUND',
+    `no logic file for $logic {"${spec.logic}"}: tried ${tried.join(', ')}`,
+    {
+      location: spec.entries.get('logic')?.valueLocation,
+      hint: hasExtension
+        ? `write $logic without the extension, e.g. $logic {"${spec.logic.replace(/\.[^.]*$/, '')}"};`
+        : `create ${tried[0] ?? spec.logic} exporting \`class Logic\`, or fix the $logic entry`,
+    },
+  );
+}
+
+/**
+ * Loads the plugin in `dir`: reads spec.conf, then {@link loadPluginWithSpec}.
+ *
+ * @throws NekoError any spec.conf error (`NEKO_ERR_SPEC_*`) or plugin error
+ *   (`NEKO_ERR_PLUGIN_*`).
+ */
+export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
+  return loadPluginWithSpec(dir, await readSpec(dir));
+}
+
+/**
+ * Loads the plugin in `dir` whose spec.conf is already parsed: resolves,
+ * transpiles and imports the logic file, checks its `Logic` export and
+ * constructs it.
+ *
+ * @throws NekoError `NEKO_ERR_PLUGIN_LOGIC_NOT_FOUND`, `NEKO_ERR_PLUGIN_TRANSPILE`,
+ *   `NEKO_ERR_PLUGIN_IMPORT`, `NEKO_ERR_PLUGIN_NO_LOGIC_EXPORT`,
+ *   `NEKO_ERR_PLUGIN_NO_RECV` or `NEKO_ERR_PLUGIN_CONSTRUCT`.
+ */
+export async function loadPluginWithSpec(dir: string, spec: PluginSpec): Promise<LoadedPlugin> {
+  const logicFile = await resolveLogicFile(dir, spec);
+  const transpiled = logicFile.endsWith('.ts');
+  const moduleFile = transpiled ? await transpileLogic(dir, logicFile) : logicFile;
+  const mod = await importLogic(moduleFile, logicFile);
+  // Once the new build is imported, the older ones are clutter.
+  if (transpiled) await removeStaleBuilds(moduleFile, spec.logic);
+  const LogicClass = checkLogicExport(mod, logicFile);
+  checkRecv(LogicClass, logicFile);
+  const logic = constructLogic(LogicClass, logicFile);
+  return { dir, spec, logicFile, logic, loadedAt: Date.now() };
+}
+
+/**
+ * Loads every plugin folder in `pluginsDir`: each immediate subfolder that
+ * holds a `spec.conf`, in name order. Folders whose name starts with `.`,
+ * `node_modules`, and folders without spec.conf are skipped.
+ *
+ * A plugin that fails does not stop the others: its error goes to
+ * `failures`. When two or more folders declare the same greeter, none of them
+ * is loaded; each gets a `NEKO_ERR_PLUGIN_DUPLICATE_GREETER` failure naming
+ * all of them.
+ *
+ * @throws NekoError `NEKO_ERR_PLUGINS_DIR` when `pluginsDir` cannot be read.
+ */
+export async function loadPluginsDir(
+  pluginsDir: string,
+): Promise<{ plugins: LoadedPlugin[]; failures: PluginLoadFailure[] }> {
+  const dirs = await listPluginDirs(pluginsDir);
+
+  // 1. Parse every spec.conf first, so that duplicate greeters are found
+  //    before any logic module runs.
+  const parsed = await Promise.all(
+    dirs.map(async (dir): Promise<{ dir: string; spec: PluginSpec } | PluginLoadFailure> => {
+      try {
+        return { dir, spec: await readSpec(dir) };
+      } catch (err) {
+        return { dir, error: asNekoError(err, dir) };
+      }
+    }),
+  );
+  const withSpec = parsed.flatMap((p) => ('error' in p ? [] : [p]));
+  const duplicates = checkGreetersUnique(withSpec);
+
+  // 2. Load the rest one by one, in name order, so top-level side effects
+  //    of logic modules happen in a predictable order.
+  const plugins: LoadedPlugin[] = [];
+  const failures: PluginLoadFailure[] = [];
+  for (const entry of parsed) {
+    if ('error' in entry) {
+      failures.push(entry);
+      continue;
+    }
+    const duplicate = duplicates.get(entry.dir);
+    if (duplicate !== undefined) {
+      failures.push({ dir: entry.dir, spec: entry.spec, error: duplicate });
+      continue;
+    }
+    try {
+      plugins.push(await loadPluginWithSpec(entry.dir, entry.spec));
+    } catch (err) {
+      failures.push({ dir: entry.dir, spec: entry.spec, error: asNekoError(err, entry.dir) });
+    }
+  }
+  return { plugins, failures };
+}
+
+/* ------------------------------------------------------------------------ */
+
+/** The plugin folders of `pluginsDir`, sorted by name, joined onto it. */
+async function listPluginDirs(pluginsDir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    const entries = await readdir(pluginsDir, { withFileTypes: true });
+    names = entries
+      .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.'))
+      .filter((e) => e.name !== 'node_modules')
+      .map((e) => e.name)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  } catch (err) {
+    throw new NekoError(
+      'NEKO_ERR_PLUGINS_DIR',
+      `cannot read the plugins directory ${pluginsDir}: ${errorMessage(err)}`,
+      { cause: err, hint: 'check the path; it must be a directory holding one folder per plugin' },
+    );
+  }
+  const dirs = names.map((name) => path.join(pluginsDir, name));
+  const hasSpec = await Promise.all(dirs.map((dir) => isFile(path.join(dir, 'spec.conf'))));
+  return dirs.filter((_, i) => hasSpec[i] === true);
+}
+
+/**
+ * Bundles a TypeScript logic file and writes it to
+ * `<dir>/.nekoconnect/build/<logic>.<hash of the output>.mjs`; returns that path.
+ */
+async function transpileLogic(dir: string, logicFile: string): Promise<string> {
+  const absDir = path.resolve(dir);
+  const buildDir = path.join(absDir, BUILD_DIR);
+  let code: string;
+  try {
+    const result = await build({
+      entryPoints: [path.resolve(logicFile)],
+      absWorkingDir: absDir,
+      // With write: false nothing is written here; it sets where the inline
+      // source map's relative paths start from.
+      outdir: buildDir,
+      bundle: true,
+      packages: 'external',
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      write: false,
+      sourcemap: 'inline',
+      logLevel: 'silent',
+    });
+    const output = result.outputFiles[0];
+    if (output === undefined) throw new Error('esbuild produced no output');
+    code = output.text;
+  } catch (err) {
+    throw transpileError(err, dir, logicFile);
+  }
+
+  const hash = createHash('sha256').update(code).digest('hex').slice(0, 10);
+  const logicName = path.basename(logicFile, '.ts');
+  const outFile = path.join(buildDir, `${logicName}.${hash}.mjs`);
+  try {
+    await mkdir(buildDir, { recursive: true });
+    await writeFile(outFile, code);
+  } catch (err) {
+    throw new NekoError(
+      'NEKO_ERR_PLUGIN_TRANSPILE',
+      `cannot write the transpiled ${logicFile} to ${outFile}: ${errorMessage(err)}`,
+      { cause: err, hint: `the server needs write access to ${path.join(dir, BUILD_DIR)}` },
+    );
+  }
+  return outFile;
+}
+
+/**
+ * Removes the other `<logic>.<hash>.mjs` builds next to `current`. Best
+ * effort: a stale build left behind is only clutter.
+ */
+async function removeStaleBuilds(current: string, logicName: string): Promise<void> {
+  const buildDir = path.dirname(current);
+  const keep = path.basename(current);
+  const pattern = new RegExp(`^${escapeRegExp(logicName)}\\.[0-9a-f]+\\.mjs$`);
+  try {
+    const stale = (await readdir(buildDir)).filter((name) => name !== keep && pattern.test(name));
+    await Promise.all(stale.map((name) => rm(path.join(buildDir, name), { force: true })));
+  } catch {
+    // Ignored on purpose: the new build is written and will be imported.
+  }
+}
+
+function transpileError(err: unknown, dir: string, logicFile: string): NekoError {
+  const errors: Message[] = isBuildFailure(err) ? err.errors : [];
+  const first = errors[0];
+  if (first === undefined) {
+    return new NekoError('NEKO_ERR_PLUGIN_TRANSPILE', `cannot transpile ${logicFile}: ${errorMessage(err)}`, {
+      cause: err,
+      hint: 'see the cause for details',
+    });
+  }
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''})` : '';
+  return new NekoError('NEKO_ERR_PLUGIN_TRANSPILE', `cannot transpile ${logicFile}: ${first.text}${more}`, {
+    cause: err,
+    // esbuild's file is relative to absWorkingDir (the plugin folder); its column counts from 0.
+    location:
+      first.location === null
+        ? undefined
+        : {
+            file: path.join(dir, first.location.file),
+            line: first.location.line,
+            column: first.location.column + 1,
+          },
+    hint: 'fix the error at this location; the logic file and the files it imports must be valid TypeScript',
+  });
+}
+
+function isBuildFailure(err: unknown): err is BuildFailure {
+  return err instanceof Error && Array.isArray((err as Partial<BuildFailure>).errors);
+}
+
+/** Imports `moduleFile` as a fresh module instance; errors name the source `logicFile`. */
+async function importLogic(moduleFile: string, logicFile: string): Promise<object> {
+  const url = `${pathToFileURL(path.resolve(moduleFile)).href}?v=${++importCounter}`;
+  try {
+    return (await import(url)) as object;
+  } catch (err) {
+    throw new NekoError('NEKO_ERR_PLUGIN_IMPORT', `importing ${logicFile} threw: ${errorMessage(err)}`, {
+      cause: err,
+      hint: 'code at the top level of the logic module runs when the plugin loads; see the cause for the stack',
+    });
+  }
+}
+
+/** Keeps NekoErrors; wraps anything else so a failure always carries a coded error. */
+function asNekoError(err: unknown, dir: string): NekoError {
+  if (isNekoError(err)) return err;
+  return new NekoError('NEKO_ERR_PLUGIN_IMPORT', `loading the plugin in ${dir} failed: ${errorMessage(err)}`, {
+    cause: err,
+  });
+}
+
+async function isFile(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

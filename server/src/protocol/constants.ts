@@ -1,0 +1,33 @@
+/** Size of the fixed frame header in bytes (protocol §2). */
+export const HEADER_LENGTH = 12;
+
+/** The smallest frame: a 12-byte header and one byte each of greeter, op, random and hash. */
+export const MIN_FRAME_LENGTH = HEADER_LENGTH + 4;
+
+/** The largest value a `packet_len` or `data_len` field can hold. */
+export const MAX_UINT32 = 0xffff_ffff;
+
+/** The largest value of a one-byte length field. */
+export const MAX_FIELD_LENGTH = 255;
+
+/** The greeter of the client's first packet. */
+export const AUTH_GREETER = 'auth';
+
+/** The greeter of the server's status packets. */
+export const SERVER_GREETER = 'nekoconnect-server';
+
+/** Greeters no plugin may use. */
+export const RESERVED_GREETERS: readonly string[] = [AUTH_GREETER, SERVER_GREETER];
+
+/** The literal hash of status packets sent to a peer that is not (or no longer) authenticated. */
+export const UNAUTHENTICATED_HASH = 'server';
+
+/** The port the original server listened on. */
+export const DEFAULT_PORT = 10390;
+
+/**
+ * The largest frame a well-formed auth packet can be: greeter `auth`, op
+ * `200`, data `200`, and a random and hash of at most 255 bytes each. Before
+ * the handshake a larger `packet_len` cannot be an auth packet.
+ */
+export const MAX_AUTH_FRAME_LENGTH = HEADER_LENGTH + 4 + 3 + MAX_FIELD_LENGTH + 3 + MAX_FIELD_LENGTH;

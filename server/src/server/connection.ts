@@ -1,0 +1,63 @@
+import type { Logger } from '../logging/logger.js';
+import type { Router } from '../plugins/router.js';
+import type { Hasher } from '../protocol/hash.js';
+import { STATUS_TEXT } from '../protocol/status.js';
+import { Session, type CloseReason } from '../session/session.js';
+import type { Transport } from '../session/transport.js';
+import { Dispatcher } from './dispatcher.js';
+import type { Limits } from './options.js';
+
+/** What every connection of one server shares. */
+export interface ConnectionContext {
+  readonly hasher: Hasher;
+  readonly limits: Limits;
+  readonly router: Router;
+  readonly logger: Logger;
+}
+
+/**
+ * One client: its {@link Session} (protocol) wired to its {@link Dispatcher}
+ * (plugins). Any transport can carry it: the TCP listener feeds socket bytes
+ * to {@link receive}; an in-memory transport works the same way.
+ */
+export class Connection {
+  readonly session: Session;
+  readonly dispatcher: Dispatcher;
+  readonly #onClose: (connection: Connection, reason: CloseReason) => void;
+
+  constructor(
+    id: string,
+    transport: Transport,
+    context: ConnectionContext,
+    onClose: (connection: Connection, reason: CloseReason) => void,
+  ) {
+    const { hasher, limits, router, logger } = context;
+    this.#onClose = onClose;
+    this.session = new Session(id, transport, hasher, limits, {
+      onPacket: (frame) => this.dispatcher.enqueue(frame),
+      onClose: (reason) => this.#closed(reason, logger),
+    });
+    this.dispatcher = new Dispatcher(this.session, router, logger, { recvTimeoutMs: limits.recvTimeoutMs });
+  }
+
+  /** Bytes from the client. */
+  receive(chunk: Uint8Array): void {
+    this.session.receive(chunk);
+  }
+
+  /** The transport is gone (the client closed, or the network failed). */
+  transportClosed(): void {
+    this.session.transportClosed();
+  }
+
+  #closed(reason: CloseReason, logger: Logger): void {
+    this.dispatcher.sessionClosed();
+    if (reason.status !== undefined && reason.error) {
+      logger.warn(
+        `session ${this.session.id} (${this.session.remoteAddress}) closed with ${reason.status} ${STATUS_TEXT[reason.status] ?? ''}: ${reason.error.message}`,
+        { session: this.session.id, code: reason.error.code },
+      );
+    }
+    this.#onClose(this, reason);
+  }
+}

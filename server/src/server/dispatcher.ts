@@ -1,0 +1,366 @@
+import type { Packet, RecvOptions, SendData, SessionInfo } from '../context/context.js';
+import { ReceivedPacket } from '../context/packet.js';
+import { PluginContext, type ContextHost } from '../context/plugin-context.js';
+import { NekoError, isNekoError } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
+import type { LoadedPlugin } from '../plugins/loader.js';
+import type { Router } from '../plugins/router.js';
+import type { Frame } from '../protocol/frame.js';
+import { isValidOp } from '../protocol/frame.js';
+import { Status } from '../protocol/status.js';
+
+/** The side of a session the dispatcher talks to. */
+export interface DispatchTarget {
+  readonly info: SessionInfo;
+  readonly isOpen: boolean;
+  readonly sentCount: number;
+  send(greeter: string, op: number, data: SendData): boolean;
+  sendStatus(code: number): boolean;
+  close(): void;
+}
+
+export interface DispatcherOptions {
+  /** Default wait of `ctx.recv()`, in ms. */
+  recvTimeoutMs: number;
+}
+
+/** How a handler stands when the dispatcher may move on to the next packet. */
+type Outcome = 'done' | 'parked' | 'failed';
+
+/**
+ * Runs one session's packets through the router, one at a time, in arrival
+ * order (protocol §4.7–4.8).
+ *
+ * A packet goes to the handler of the same greeter waiting in `ctx.recv()`,
+ * or else starts a new `Logic.recv(ctx)` run. The next packet is taken once
+ * that handler has finished or is waiting in `recv()`. At that point, if
+ * nothing was sent to the client since the packet arrived, the client gets a
+ * status (200 finished, 100 waiting) so that it holds a fresh server random.
+ * A handler that throws or rejects is logged and answered 500; the session
+ * and every other session go on.
+ */
+export class Dispatcher {
+  readonly #target: DispatchTarget;
+  readonly #router: Router;
+  readonly #logger: Logger;
+  readonly #options: DispatcherOptions;
+  readonly #queue: Frame[] = [];
+  #draining = false;
+  /** Handler runs waiting in `ctx.recv()`, by greeter. */
+  readonly #parked = new Map<string, HandlerRun>();
+  /** Handler runs not yet finished (running or parked). */
+  readonly #runs = new Set<HandlerRun>();
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(target: DispatchTarget, router: Router, logger: Logger, options: DispatcherOptions) {
+    this.#target = target;
+    this.#router = router;
+    this.#logger = logger;
+    this.#options = options;
+  }
+
+  /** Queues an authenticated packet. */
+  enqueue(frame: Frame): void {
+    this.#queue.push(frame);
+    if (!this.#draining) void this.#drain();
+  }
+
+  /** Handler runs still going (running or waiting in `recv()`). */
+  get activeRuns(): number {
+    return this.#runs.size;
+  }
+
+  /** Resolves when no handler is running and no packet is queued (parked handlers do not count). */
+  whenIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** The session closed: waiting `recv()` calls reject, queued packets are dropped. */
+  sessionClosed(): void {
+    this.#queue.length = 0;
+    for (const run of this.#parked.values()) run.abort();
+    this.#parked.clear();
+    this.#checkIdle();
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#queue.length > 0 && this.#target.isOpen) {
+        const pending = this.#dispatch(this.#queue.shift()!);
+        if (pending) await pending;
+      }
+    } finally {
+      this.#draining = false;
+      this.#checkIdle();
+    }
+  }
+
+  /** Dispatches one packet; returns a promise only when its handler went asynchronous. */
+  #dispatch(frame: Frame): Promise<void> | undefined {
+    const sentBefore = this.#target.sentCount;
+    const parked = this.#parked.get(frame.greeter);
+    if (parked) {
+      this.#parked.delete(frame.greeter);
+      return this.#settle(parked, parked.deliver(frame), sentBefore);
+    }
+    const route = this.#router.resolve(frame.greeter);
+    if (route.kind === 'missing') {
+      this.#target.sendStatus(Status.NotFound);
+      return undefined;
+    }
+    if (route.kind === 'unavailable') {
+      this.#target.sendStatus(Status.Unavailable);
+      return undefined;
+    }
+    const run = new HandlerRun(this, route.plugin, frame);
+    this.#runs.add(run);
+    return this.#settle(run, run.start(), sentBefore);
+  }
+
+  #settle(run: HandlerRun, outcome: Outcome | Promise<Outcome>, sentBefore: number): Promise<void> | undefined {
+    if (typeof outcome === 'string') {
+      this.#afterPhase(run, outcome, sentBefore);
+      return undefined;
+    }
+    return outcome.then((o) => this.#afterPhase(run, o, sentBefore));
+  }
+
+  #afterPhase(run: HandlerRun, outcome: Outcome, sentBefore: number): void {
+    if (outcome === 'failed') {
+      this.#target.sendStatus(Status.HandlerError);
+      return;
+    }
+    if (outcome === 'parked') {
+      if (this.#target.isOpen) this.#parked.set(run.greeter, run);
+      else run.abort();
+    }
+    if (this.#target.sentCount === sentBefore) {
+      this.#target.sendStatus(outcome === 'parked' ? Status.Continue : Status.Ok);
+    }
+  }
+
+  // --- called by HandlerRun ---
+
+  /** @internal */
+  get target(): DispatchTarget {
+    return this.#target;
+  }
+
+  /** @internal */
+  get recvTimeoutMs(): number {
+    return this.#options.recvTimeoutMs;
+  }
+
+  /** @internal */
+  get logger(): Logger {
+    return this.#logger;
+  }
+
+  /** @internal A run outside a dispatch phase waits in `recv()`; it takes the next packet of its greeter. */
+  park(run: HandlerRun): void {
+    if (!this.#parked.has(run.greeter) && this.#target.isOpen) this.#parked.set(run.greeter, run);
+    else run.abort();
+  }
+
+  /** @internal A run that waited in `recv()` gave up (timeout): it no longer takes packets. */
+  unpark(run: HandlerRun): void {
+    if (this.#parked.get(run.greeter) === run) this.#parked.delete(run.greeter);
+  }
+
+  /** @internal */
+  runEnded(run: HandlerRun): void {
+    this.#runs.delete(run);
+    this.unpark(run);
+    this.#checkIdle();
+  }
+
+  #isIdle(): boolean {
+    return !this.#draining && this.#queue.length === 0 && this.#runs.size === this.#parked.size;
+  }
+
+  #checkIdle(): void {
+    if (this.#idleWaiters.length === 0 || !this.#isIdle()) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+interface Waiter {
+  resolve(packet: Packet): void;
+  reject(err: NekoError): void;
+  timer: NodeJS.Timeout;
+}
+
+/** One call of `Logic.recv(ctx)`, from its first packet to its end, with every packet its `recv()` takes. */
+class HandlerRun implements ContextHost {
+  readonly greeter: string;
+  readonly #dispatcher: Dispatcher;
+  readonly #plugin: LoadedPlugin;
+  readonly #frame: Frame;
+  /** The dispatcher waits on this until the handler finishes or parks. */
+  #phase: Deferred<Outcome> | undefined;
+  #waiter: Waiter | undefined;
+
+  constructor(dispatcher: Dispatcher, plugin: LoadedPlugin, frame: Frame) {
+    this.#dispatcher = dispatcher;
+    this.#plugin = plugin;
+    this.#frame = frame;
+    this.greeter = plugin.spec.greeter;
+  }
+
+  get session(): SessionInfo {
+    return this.#dispatcher.target.info;
+  }
+
+  /** Calls `Logic.recv`. Synchronous handlers settle without a promise. */
+  start(): Outcome | Promise<Outcome> {
+    const phase = this.#newPhase();
+    const ctx = new PluginContext(this, this.#frame.op, this.#frame.data);
+    let result: unknown;
+    try {
+      result = this.#plugin.logic.recv(ctx);
+    } catch (err) {
+      this.#ended(err);
+      return 'failed';
+    }
+    if (!isThenable(result)) {
+      // A synchronous handler is done when it returns, even if it left a recv() behind.
+      this.#ended(undefined);
+      return 'done';
+    }
+    result.then(
+      () => this.#ended(undefined),
+      (err: unknown) => this.#ended(err ?? new Error('handler rejected with no reason')),
+    );
+    return phase;
+  }
+
+  /** Hands a packet to the waiting `recv()`; resolves when the handler finishes or parks again. */
+  deliver(frame: Frame): Promise<Outcome> {
+    const phase = this.#newPhase();
+    const waiter = this.#waiter!;
+    this.#waiter = undefined;
+    clearTimeout(waiter.timer);
+    waiter.resolve(new ReceivedPacket(frame.op, frame.data));
+    return phase;
+  }
+
+  /** The session closed while waiting in `recv()`. */
+  abort(): void {
+    const waiter = this.#waiter;
+    if (!waiter) return;
+    this.#waiter = undefined;
+    clearTimeout(waiter.timer);
+    waiter.reject(new NekoError('NEKO_ERR_CONTEXT_CLOSED', 'the connection closed while ctx.recv() waited'));
+  }
+
+  // --- ContextHost ---
+
+  recv(options?: RecvOptions): Promise<Packet> {
+    if (this.#waiter) {
+      return Promise.reject(
+        new NekoError('NEKO_ERR_CONTEXT_CLOSED', 'ctx.recv() is already waiting; await it before calling again'),
+      );
+    }
+    if (!this.#dispatcher.target.isOpen) {
+      return Promise.reject(new NekoError('NEKO_ERR_CONTEXT_CLOSED', 'the connection is closed'));
+    }
+    const timeoutMs = options?.timeoutMs ?? this.#dispatcher.recvTimeoutMs;
+    return new Promise<Packet>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.#waiter?.timer !== timer) return;
+        this.#waiter = undefined;
+        this.#dispatcher.unpark(this);
+        reject(
+          new NekoError('NEKO_ERR_CONTEXT_RECV_TIMEOUT', `ctx.recv() got no packet within ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      this.#waiter = { resolve, reject, timer };
+      // Outside a dispatch phase (e.g. a second recv() after a timeout) the run parks by itself.
+      if (!this.#resolvePhase('parked')) this.#dispatcher.park(this);
+    });
+  }
+
+  send(data: SendData, op: number): boolean {
+    if (!isValidOp(op)) {
+      throw new NekoError('NEKO_ERR_CONTEXT_BAD_OP', `op ${String(op)} is not an integer from 0 to 4294967295`);
+    }
+    return this.#dispatcher.target.send(this.greeter, op, data);
+  }
+
+  close(): void {
+    this.#dispatcher.target.close();
+  }
+
+  log(level: 'info' | 'warn' | 'error', message: string): void {
+    this.#dispatcher.logger[level](message, { plugin: this.greeter, session: this.session.id });
+  }
+
+  // --- internals ---
+
+  #newPhase(): Promise<Outcome> {
+    this.#phase = deferred<Outcome>();
+    return this.#phase.promise;
+  }
+
+  #resolvePhase(outcome: Outcome): boolean {
+    const phase = this.#phase;
+    if (!phase) return false;
+    this.#phase = undefined;
+    phase.resolve(outcome);
+    return true;
+  }
+
+  #ended(err: unknown): void {
+    this.#dropWaiter();
+    if (err !== undefined) this.#reportFailure(err);
+    this.#dispatcher.runEnded(this);
+    if (!this.#resolvePhase(err === undefined ? 'done' : 'failed') && err !== undefined) {
+      // Failed outside a dispatch phase (after a recv() timeout, or in a detached callback).
+      if (!isNekoError(err, 'NEKO_ERR_CONTEXT_CLOSED')) this.#dispatcher.target.sendStatus(Status.HandlerError);
+    }
+  }
+
+  /** A handler that returns while a `recv()` it started still waits: that wait is dropped. */
+  #dropWaiter(): void {
+    if (!this.#waiter) return;
+    clearTimeout(this.#waiter.timer);
+    this.#waiter = undefined;
+  }
+
+  #reportFailure(err: unknown): void {
+    const logger = this.#dispatcher.logger;
+    const fields = { plugin: this.greeter, session: this.session.id, error: err };
+    if (isNekoError(err, 'NEKO_ERR_CONTEXT_CLOSED')) {
+      logger.info(`${this.#plugin.spec.name}: handler ended because the connection closed`, fields);
+      return;
+    }
+    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    logger.error(`${this.#plugin.spec.name}: recv failed: ${detail}`, {
+      ...fields,
+      code: 'NEKO_ERR_PLUGIN_HANDLER',
+    });
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}

@@ -1,0 +1,168 @@
+import { once } from 'node:events';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { NekoError } from '../errors.js';
+import { Logger } from '../logging/logger.js';
+import { loadPluginsDir, type LoadedPlugin, type PluginLoadFailure } from '../plugins/loader.js';
+import { Router } from '../plugins/router.js';
+import { Hasher } from '../protocol/hash.js';
+import type { Transport } from '../session/transport.js';
+import { Connection, type ConnectionContext } from './connection.js';
+import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { TcpTransport } from './tcp-transport.js';
+
+/** What loading a plugins directory did. */
+export interface PluginsReport {
+  readonly loaded: readonly LoadedPlugin[];
+  readonly failed: readonly PluginLoadFailure[];
+}
+
+/**
+ * A NekoConnect server: the TCP (or TLS) listener, the plugin router and
+ * every client connection. Create it with {@link createServer}.
+ */
+export class NekoServer {
+  readonly options: ResolvedServerOptions;
+  readonly logger = new Logger();
+  readonly router = new Router();
+  readonly #context: ConnectionContext;
+  readonly #connections = new Set<Connection>();
+  readonly #sockets = new Set<Socket>();
+  #listener: NetServer | undefined;
+  #nextSessionId = 1;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ServerOptions) {
+    this.options = resolveServerOptions(options);
+    this.#context = {
+      hasher: new Hasher(this.options.secret),
+      limits: this.options.limits,
+      router: this.router,
+      logger: this.logger,
+    };
+  }
+
+  /** Connected clients. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** The address listened on, once {@link listen} resolved. */
+  address(): AddressInfo | undefined {
+    const address = this.#listener?.address();
+    return address && typeof address === 'object' ? address : undefined;
+  }
+
+  /**
+   * Loads every plugin of a plugins directory and routes their greeters. A
+   * plugin that fails is logged and its greeter answers 503; the others load.
+   */
+  async loadPlugins(dir: string): Promise<PluginsReport> {
+    const { plugins, failures } = await loadPluginsDir(dir);
+    for (const plugin of plugins) {
+      this.router.mount(plugin);
+      this.logger.info(`loaded ${plugin.spec.name} v${plugin.spec.version} (greeter "${plugin.spec.greeter}")`, {
+        plugin: plugin.spec.greeter,
+      });
+    }
+    for (const failure of failures) {
+      if (failure.spec) this.router.markUnavailable(failure.spec.greeter, failure.error);
+      this.logger.error(`plugin ${failure.dir} failed to load: ${failure.error.message}`, {
+        plugin: failure.spec?.greeter,
+        code: failure.error.code,
+        error: failure.error,
+      });
+    }
+    return { loaded: plugins, failed: failures };
+  }
+
+  /** Loads the configured plugins directory (if any), then listens. Resolves with the bound address. */
+  async listen(): Promise<AddressInfo> {
+    if (this.#listener) throw new NekoError('NEKO_ERR_SERVER_LISTEN', 'the server is already listening');
+    if (this.options.plugins !== undefined) await this.loadPlugins(this.options.plugins);
+    const { tls, host, port, limits } = this.options;
+    const listener = tls
+      ? createTlsServer({ key: tls.key, cert: tls.cert }, (socket) => this.#onSocket(socket))
+      : createNetServer({ noDelay: true }, (socket) => this.#onSocket(socket));
+    listener.maxConnections = limits.maxConnections;
+    this.#listener = listener;
+    listener.listen(port, host);
+    try {
+      await Promise.race([
+        once(listener, 'listening'),
+        once(listener, 'error').then(([err]) => Promise.reject(err as Error)),
+      ]);
+    } catch (err) {
+      this.#listener = undefined;
+      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new NekoError('NEKO_ERR_SERVER_LISTEN', `cannot listen on ${host}:${port}: ${reason}`, {
+        cause: err,
+        hint: reason === 'EADDRINUSE' ? 'Another process uses this port; pick another with --port.' : undefined,
+      });
+    }
+    return this.address()!;
+  }
+
+  /**
+   * Serves one client over any transport: the caller feeds received bytes to
+   * the returned connection and reports when the transport closes.
+   */
+  accept(transport: Transport): Connection {
+    const id = `s-${this.#nextSessionId++}`;
+    const connection = new Connection(id, transport, this.#context, (c) => this.#connections.delete(c));
+    this.#connections.add(connection);
+    return connection;
+  }
+
+  /**
+   * Shuts down: stops accepting, lets running handlers finish (up to
+   * `limits.shutdownTimeoutMs`), then closes every connection.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    const listener = this.#listener;
+    const stopped = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : undefined;
+    const idle = Promise.all([...this.#connections].map((c) => c.dispatcher.whenIdle()));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.limits.shutdownTimeoutMs);
+    });
+    await Promise.race([idle, timeout]);
+    clearTimeout(timer);
+    for (const connection of this.#connections) connection.session.close();
+    // Give closing sockets a moment to flush, then cut what is left.
+    for (const socket of this.#sockets) if (!socket.destroyed) socket.destroySoon();
+    if (stopped) {
+      const cut = setTimeout(() => {
+        for (const socket of this.#sockets) socket.destroy();
+      }, 1_000);
+      await stopped;
+      clearTimeout(cut);
+    }
+  }
+
+  #onSocket(socket: Socket): void {
+    socket.setNoDelay(true);
+    this.#sockets.add(socket);
+    const transport = new TcpTransport(socket);
+    const connection = this.accept(transport);
+    socket.on('data', (chunk: Buffer) => connection.receive(chunk));
+    socket.on('error', () => {
+      // A reset or broken pipe: 'close' follows and ends the session.
+    });
+    socket.on('close', () => {
+      this.#sockets.delete(socket);
+      connection.transportClosed();
+    });
+    if (this.#closing) connection.session.close();
+  }
+}
+
+/** Creates a server. Call `listen()` to load its plugins and start accepting clients. */
+export function createServer(options: ServerOptions): NekoServer {
+  return new NekoServer(options);
+}

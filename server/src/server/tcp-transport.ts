@@ -1,0 +1,32 @@
+import type { Socket } from 'node:net';
+import type { Transport } from '../session/transport.js';
+
+/** After `end()`, how long a peer that does not close its side keeps the socket. */
+const END_GRACE_MS = 2_000;
+
+/** A {@link Transport} over a `net.Socket` or `tls.TLSSocket`. */
+export class TcpTransport implements Transport {
+  readonly remoteAddress: string;
+  readonly #socket: Socket;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? 'unknown';
+  }
+
+  write(bytes: Buffer): void {
+    if (!this.#socket.writable) return;
+    this.#socket.write(bytes);
+  }
+
+  end(): void {
+    if (this.#socket.destroyed) return;
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), END_GRACE_MS).unref();
+  }
+
+  /** Cuts the connection at once. */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+}

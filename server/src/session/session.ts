@@ -1,0 +1,301 @@
+import { NekoError, isNekoError } from '../errors.js';
+import {
+  AUTH_GREETER,
+  MAX_AUTH_FRAME_LENGTH,
+  SERVER_GREETER,
+  UNAUTHENTICATED_HASH,
+} from '../protocol/constants.js';
+import { FrameDecoder } from '../protocol/decoder.js';
+import { encodeFrame } from '../protocol/encoder.js';
+import type { Frame } from '../protocol/frame.js';
+import { hashEquals, type Hasher } from '../protocol/hash.js';
+import { NonceWindow } from '../protocol/nonce-window.js';
+import { randomString } from '../protocol/random.js';
+import { Status } from '../protocol/status.js';
+import type { SessionInfo } from '../context/context.js';
+import type { Transport } from './transport.js';
+
+const DATA_200 = Buffer.from('200', 'latin1');
+
+/** The limits a session enforces (protocol §6). */
+export interface SessionLimits {
+  /** Largest `packet_len` accepted after the handshake. */
+  maxPacketBytes: number;
+  /** Time to complete the handshake, in ms. */
+  handshakeTimeoutMs: number;
+  /** Close after this long without a byte from the client, in ms; 0 turns it off. */
+  idleTimeoutMs: number;
+  /** Unused server randoms kept. */
+  nonceWindow: number;
+}
+
+/** Why a session ended. */
+export interface CloseReason {
+  /** Who ended it: the server (with `status`, or a plugin's `close()`), or the client / network. */
+  initiator: 'server' | 'client';
+  /** The closing status sent, if any. */
+  status?: number;
+  /** The error behind a closing status. */
+  error?: NekoError;
+}
+
+/** What a session reports to its owner. */
+export interface SessionHandlers {
+  /** An authenticated client packet, in arrival order. */
+  onPacket(frame: Frame): void;
+  /** The handshake succeeded. */
+  onAuthenticated?(): void;
+  /** The session ended; called once. */
+  onClose(reason: CloseReason): void;
+}
+
+export type SessionState = 'handshake' | 'open' | 'closed';
+
+/**
+ * One client connection's protocol state (protocol §3–4): frame decoding,
+ * the handshake, the nonce chain and status packets. It knows nothing of
+ * plugins: authentic packets go to `onPacket`, and the owner sends through
+ * {@link send} and {@link sendStatus}.
+ *
+ * Security invariant: `H` is computed over a client random only after that
+ * same packet's hash has verified. Closing status packets, and every packet
+ * to a peer not authenticated, carry the literal hash `server`.
+ */
+export class Session {
+  readonly id: string;
+  readonly remoteAddress: string;
+  readonly connectedAt = Date.now();
+
+  readonly #transport: Transport;
+  readonly #hasher: Hasher;
+  readonly #limits: SessionLimits;
+  readonly #handlers: SessionHandlers;
+  readonly #decoder: FrameDecoder;
+  readonly #window: NonceWindow;
+  #state: SessionState = 'handshake';
+  /** `H` of the client's newest verified random: the hash of every packet the server sends. */
+  #clientHash: Buffer | undefined;
+  #sent = 0;
+  #received = 0;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    id: string,
+    transport: Transport,
+    hasher: Hasher,
+    limits: SessionLimits,
+    handlers: SessionHandlers,
+  ) {
+    this.id = id;
+    this.remoteAddress = transport.remoteAddress;
+    this.#transport = transport;
+    this.#hasher = hasher;
+    this.#limits = limits;
+    this.#handlers = handlers;
+    this.#window = new NonceWindow(hasher, limits.nonceWindow);
+    this.#decoder = new FrameDecoder(
+      { maxPacket: Math.min(MAX_AUTH_FRAME_LENGTH, limits.maxPacketBytes) },
+      (frame) => this.#onFrame(frame),
+    );
+    this.#handshakeTimer = setTimeout(() => {
+      this.fail(
+        Status.Timeout,
+        new NekoError(
+          'NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT',
+          `no valid auth packet within ${limits.handshakeTimeoutMs} ms`,
+        ),
+      );
+    }, limits.handshakeTimeoutMs);
+    this.#handshakeTimer.unref();
+    this.#armIdleTimer();
+  }
+
+  /** Who the session is, as plugins see it. */
+  get info(): SessionInfo {
+    return { id: this.id, remoteAddress: this.remoteAddress, connectedAt: this.connectedAt };
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** True once authenticated and until closed: the only state in which {@link send} sends. */
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  get isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** Packets sent to the client so far (the liveness rule compares these counts). */
+  get sentCount(): number {
+    return this.#sent;
+  }
+
+  /** Authentic packets received so far. */
+  get receivedCount(): number {
+    return this.#received;
+  }
+
+  /** Feeds bytes read from the transport. */
+  receive(chunk: Uint8Array): void {
+    if (this.#state === 'closed') return;
+    this.#armIdleTimer();
+    try {
+      this.#decoder.push(chunk);
+    } catch (err) {
+      // A frame handled earlier in this chunk may have closed the session.
+      if (this.isClosed) return;
+      if (!isNekoError(err)) throw err;
+      this.#failFrame(err);
+    }
+  }
+
+  /**
+   * Sends a packet with a fresh random and `H` of the client's newest
+   * verified random. Returns false (sending nothing) unless the session is open.
+   */
+  send(greeter: string, op: number, data: string | Uint8Array): boolean {
+    if (this.#state !== 'open') return false;
+    const random = randomString();
+    const frame = encodeFrame({ greeter, op, random, data, hash: this.#clientHash! });
+    this.#window.add(random);
+    this.#sent++;
+    this.#transport.write(frame);
+    return true;
+  }
+
+  /** Sends a status packet that keeps the session open (100, 200, 404, 500, 503). */
+  sendStatus(code: number): boolean {
+    return this.send(SERVER_GREETER, code, String(code));
+  }
+
+  /**
+   * Sends a closing status (hash `server`) and closes: for 400, 408, 413
+   * and 422, and on the way out of any state.
+   */
+  fail(status: number, error: NekoError): void {
+    if (this.#state === 'closed') return;
+    this.#transport.write(
+      encodeFrame({
+        greeter: SERVER_GREETER,
+        op: status,
+        random: randomString(),
+        data: String(status),
+        hash: UNAUTHENTICATED_HASH,
+      }),
+    );
+    this.#sent++;
+    this.#finish({ initiator: 'server', status, error });
+    this.#transport.end();
+  }
+
+  /** Closes the connection once what was written is flushed (a plugin's `ctx.close()`, shutdown). */
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#finish({ initiator: 'server' });
+    this.#transport.end();
+  }
+
+  /** The transport reports that the connection is gone. */
+  transportClosed(): void {
+    if (this.#state === 'closed') return;
+    this.#finish({ initiator: 'client' });
+  }
+
+  #onFrame(frame: Frame): void {
+    if (this.#state === 'open') {
+      if (!this.#window.consume(frame.hash)) {
+        this.fail(
+          Status.AuthError,
+          new NekoError(
+            'NEKO_ERR_AUTH_BAD_HASH',
+            'packet hash matches no unused server random (wrong secret, replayed or stale hash)',
+          ),
+        );
+        return;
+      }
+      // Only now, with this packet's hash verified, is H computed over its random.
+      this.#clientHash = this.#hasher.bytes(frame.random);
+      this.#received++;
+      this.#handlers.onPacket(frame);
+    } else if (this.#state === 'handshake') {
+      this.#onAuthFrame(frame);
+    }
+  }
+
+  #onAuthFrame(frame: Frame): void {
+    if (frame.greeter !== AUTH_GREETER || frame.op !== 200 || !frame.data.equals(DATA_200)) {
+      this.fail(
+        Status.AuthError,
+        new NekoError(
+          'NEKO_ERR_AUTH_FIRST_PACKET',
+          `first packet must be greeter "auth", op 200, data "200"; got greeter "${frame.greeter}", op ${frame.op}`,
+        ),
+      );
+      return;
+    }
+    // Computing H(Rc0) here is the check itself; it is sent only if it matched.
+    const expected = this.#hasher.bytes(frame.random);
+    if (!hashEquals(expected, frame.hash)) {
+      this.fail(
+        Status.AuthError,
+        new NekoError('NEKO_ERR_AUTH_BAD_HASH', 'auth packet hash is not H(random): wrong secret'),
+      );
+      return;
+    }
+    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+    this.#clientHash = expected;
+    this.#state = 'open';
+    this.#decoder.maxPacket = this.#limits.maxPacketBytes;
+    this.send(SERVER_GREETER, Status.Ok, DATA_200);
+    this.#handlers.onAuthenticated?.();
+  }
+
+  #failFrame(err: NekoError): void {
+    if (err.code === 'NEKO_ERR_FRAME_TOO_LARGE') {
+      const length = this.#decoder.rejectedLength;
+      if (this.#state === 'handshake' && length <= this.#limits.maxPacketBytes) {
+        this.fail(
+          Status.AuthError,
+          new NekoError(
+            'NEKO_ERR_AUTH_FIRST_PACKET',
+            `first packet of ${length} bytes is larger than any auth packet (${MAX_AUTH_FRAME_LENGTH})`,
+          ),
+        );
+        return;
+      }
+      this.fail(Status.TooLarge, err);
+      return;
+    }
+    this.fail(Status.Malformed, err);
+  }
+
+  #armIdleTimer(): void {
+    if (this.#limits.idleTimeoutMs <= 0) return;
+    if (this.#idleTimer) {
+      this.#idleTimer.refresh();
+      return;
+    }
+    this.#idleTimer = setTimeout(() => {
+      this.fail(
+        Status.Timeout,
+        new NekoError(
+          'NEKO_ERR_SESSION_IDLE_TIMEOUT',
+          `no bytes from the client for ${this.#limits.idleTimeoutMs} ms`,
+        ),
+      );
+    }, this.#limits.idleTimeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  #finish(reason: CloseReason): void {
+    this.#state = 'closed';
+    clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#idleTimer);
+    this.#handlers.onClose(reason);
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * A byte pipe to one client. The TCP listener wraps a `net.Socket`; the
+ * testing package wraps an in-memory pair. The session writes to it and is
+ * fed by it; it knows nothing else of the connection.
+ */
+export interface Transport {
+  /** The client's address, for logs and `ctx.session.remoteAddress`. */
+  readonly remoteAddress: string;
+  /** Queues bytes for the client. */
+  write(bytes: Buffer): void;
+  /** Flushes queued bytes, then closes the connection. */
+  end(): void;
+}
