@@ -1,9 +1,12 @@
 import { once } from 'node:events';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { NekoError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
-import { loadPluginsDir, type LoadedPlugin, type PluginLoadFailure } from '../plugins/loader.js';
+import { loadPlugin, loadPluginsDir, type LoadedPlugin, type PluginLoadFailure } from '../plugins/loader.js';
+import { readSpec } from '../plugins/spec.js';
 import { Router } from '../plugins/router.js';
 import { Hasher } from '../protocol/hash.js';
 import type { Transport } from '../session/transport.js';
@@ -54,11 +57,12 @@ export class NekoServer {
   }
 
   /**
-   * Loads every plugin of a plugins directory and routes their greeters. A
-   * plugin that fails is logged and its greeter answers 503; the others load.
+   * Loads every plugin of a plugins directory (or the one plugin of a folder
+   * holding a spec.conf) and routes their greeters. A plugin that fails is
+   * logged and its greeter answers 503; the others load.
    */
   async loadPlugins(dir: string): Promise<PluginsReport> {
-    const { plugins, failures } = await loadPluginsDir(dir);
+    const { plugins, failures } = (await isPluginFolder(dir)) ? await loadOne(dir) : await loadPluginsDir(dir);
     for (const plugin of plugins) {
       this.router.mount(plugin);
       this.logger.info(`loaded ${plugin.spec.name} v${plugin.spec.version} (greeter "${plugin.spec.greeter}")`, {
@@ -159,6 +163,23 @@ export class NekoServer {
       connection.transportClosed();
     });
     if (this.#closing) connection.session.close();
+  }
+}
+
+async function isPluginFolder(dir: string): Promise<boolean> {
+  return stat(join(dir, 'spec.conf')).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+async function loadOne(dir: string): Promise<{ plugins: LoadedPlugin[]; failures: PluginLoadFailure[] }> {
+  try {
+    return { plugins: [await loadPlugin(dir)], failures: [] };
+  } catch (err) {
+    if (!(err instanceof NekoError)) throw err;
+    const spec = await readSpec(dir).catch(() => undefined);
+    return { plugins: [], failures: [{ dir, spec, error: err }] };
   }
 }
 

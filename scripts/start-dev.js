@@ -1,0 +1,37 @@
+// `npm start`: serves the example plugins with a development secret, so a
+// newcomer gets a working server with no setup. The secret is made once,
+// kept in .nekoconnect/dev-secret (git-ignored), and printed. Extra arguments
+// go to `nekoconnect start` (e.g. `npm start -- --port 0`).
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const secretFile = join(root, '.nekoconnect', 'dev-secret');
+
+function developmentSecret() {
+  if (process.env.NEKOCONNECT_SECRET) return process.env.NEKOCONNECT_SECRET;
+  if (existsSync(secretFile)) return readFileSync(secretFile, 'utf8').trim();
+  const secret = `dev-${randomBytes(16).toString('hex')}`;
+  mkdirSync(join(root, '.nekoconnect'), { recursive: true });
+  writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+const secret = developmentSecret();
+console.log(`Development secret: ${secret}`);
+console.log(`  (kept in .nekoconnect/dev-secret; clients connect with NEKOCONNECT_SECRET=${secret})`);
+console.log('  Never use a development secret in production.\n');
+
+const cli = join(root, 'server', 'dist', 'cli', 'main.js');
+const child = spawn(process.execPath, [cli, 'start', join(root, 'plugins'), ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  env: { ...process.env, NEKOCONNECT_SECRET: secret },
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => child.kill(signal));
+}
+child.on('exit', (code, signal) => {
+  process.exitCode = code ?? (signal ? 1 : 0);
+});

@@ -1,0 +1,40 @@
+import { readFile } from 'node:fs/promises';
+import { NekoError } from '../errors.js';
+
+/** The environment variable the secret is read from. */
+export const SECRET_ENV = 'NEKOCONNECT_SECRET';
+
+const HOW_TO_SET = `Set ${SECRET_ENV} (e.g. \`export ${SECRET_ENV}=$(openssl rand -hex 32)\`), or pass --secret-file <file>.`;
+
+/**
+ * The shared secret: from `--secret-file` when given (one line; the
+ * trailing line break is dropped), else from `NEKOCONNECT_SECRET`.
+ */
+export async function readSecret(secretFile: string | undefined, env = process.env): Promise<string> {
+  if (secretFile !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(secretFile, 'utf8');
+    } catch (err) {
+      throw new NekoError(
+        'NEKO_ERR_CONFIG_SECRET_FILE',
+        `cannot read the secret file ${secretFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        { cause: err, hint: HOW_TO_SET },
+      );
+    }
+    const secret = text.replace(/\r?\n$/, '');
+    if (secret.length === 0) {
+      throw new NekoError('NEKO_ERR_CONFIG_SECRET_FILE', `the secret file ${secretFile} is empty`, {
+        hint: HOW_TO_SET,
+      });
+    }
+    return secret;
+  }
+  const secret = env[SECRET_ENV];
+  if (secret === undefined || secret === '') {
+    throw new NekoError('NEKO_ERR_CONFIG_NO_SECRET', 'no shared secret: the server refuses to start without one', {
+      hint: HOW_TO_SET,
+    });
+  }
+  return secret;
+}
