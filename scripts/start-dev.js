@@ -29,9 +29,9 @@ const child = spawn(process.execPath, [cli, 'start', join(root, 'plugins'), ...p
   stdio: 'inherit',
   env: { ...process.env, NEKOCONNECT_SECRET: secret },
 });
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => child.kill(signal));
-}
+// Ctrl+C reaches the whole process group, the server included: just wait for it.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => child.kill('SIGTERM'));
 child.on('exit', (code, signal) => {
   process.exitCode = code ?? (signal ? 1 : 0);
 });

@@ -67,10 +67,14 @@ export function constructLogic(LogicClass: LogicClass, logicFile: string): Logic
   try {
     return new LogicClass();
   } catch (err) {
-    throw new NekoError('NEKO_ERR_PLUGIN_CONSTRUCT', `new Logic() in ${logicFile} threw: ${errorMessage(err)}`, {
-      cause: err,
-      hint: 'the server constructs Logic once per load with no arguments; make the constructor take none and not throw',
-    });
+    throw new NekoError(
+      'NEKO_ERR_PLUGIN_CONSTRUCT',
+      `new Logic() in ${logicFile} threw: ${errorMessage(err)}`,
+      {
+        cause: err,
+        hint: 'the server constructs Logic once per load with no arguments; make the constructor take none and not throw',
+      },
+    );
   }
 }
 

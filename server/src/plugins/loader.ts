@@ -260,7 +260,8 @@ function transpileError(err: unknown, dir: string, logicFile: string): NekoError
       hint: 'see the cause for details',
     });
   }
-  const more = errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''})` : '';
+  const more =
+    errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''})` : '';
   return new NekoError('NEKO_ERR_PLUGIN_TRANSPILE', `cannot transpile ${logicFile}: ${first.text}${more}`, {
     cause: err,
     // esbuild's file is relative to absWorkingDir (the plugin folder); its column counts from 0.
@@ -296,9 +297,11 @@ async function importLogic(moduleFile: string, logicFile: string): Promise<objec
 /** Keeps NekoErrors; wraps anything else so a failure always carries a coded error. */
 function asNekoError(err: unknown, dir: string): NekoError {
   if (isNekoError(err)) return err;
-  return new NekoError('NEKO_ERR_PLUGIN_IMPORT', `loading the plugin in ${dir} failed: ${errorMessage(err)}`, {
-    cause: err,
-  });
+  return new NekoError(
+    'NEKO_ERR_PLUGIN_IMPORT',
+    `loading the plugin in ${dir} failed: ${errorMessage(err)}`,
+    { cause: err, hint: 'see the cause for the stack' },
+  );
 }
 
 async function isFile(file: string): Promise<boolean> {

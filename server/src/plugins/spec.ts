@@ -75,9 +75,7 @@ const REQUIRED_ENTRIES = [
  * {@link RESERVED_GREETERS}.
  */
 export function isValidGreeter(greeter: string): boolean {
-  return (
-    greeter.length > 0 && greeter.length <= MAX_GREETER_BYTES && firstNonPrintableIndex(greeter) === -1
-  );
+  return greeter.length > 0 && greeter.length <= MAX_GREETER_BYTES && firstNonPrintableIndex(greeter) === -1;
 }
 
 /**

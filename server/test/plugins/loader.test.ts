@@ -1,11 +1,19 @@
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
 import { describe, it, expect, onTestFinished } from 'vitest';
 import { NekoError } from '../../src/errors.js';
 import type { NekoErrorCode } from '../../src/errors.js';
 import type { Context, Logic } from '../../src/context/context.js';
-import { loadPlugin, loadPluginsDir, loadPluginWithSpec, resolveLogicFile } from '../../src/plugins/loader.js';
+import {
+  loadPlugin,
+  loadPluginsDir,
+  loadPluginWithSpec,
+  resolveLogicFile,
+} from '../../src/plugins/loader.js';
 import { parseSpecText, readSpec } from '../../src/plugins/spec.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'plugins');
@@ -91,18 +99,25 @@ describe('resolveLogicFile', () => {
 
   it('lists the three paths tried, located at the $logic value', async () => {
     const dir = fixture('missing-logic-file');
-    const err = await rejection(resolveLogicFile(dir, await readSpec(dir)), 'NEKO_ERR_PLUGIN_LOGIC_NOT_FOUND');
+    const err = await rejection(
+      resolveLogicFile(dir, await readSpec(dir)),
+      'NEKO_ERR_PLUGIN_LOGIC_NOT_FOUND',
+    );
     expect(err.message).toBe(
       `no logic file for $logic {"main"}: tried ${path.join(dir, 'main.ts')}, ${path.join(dir, 'main.js')}, ${path.join(dir, 'main.mjs')}`,
     );
     expect(err.location).toEqual({ file: path.join(dir, 'spec.conf'), line: 3, column: 10 });
-    expect(err.hint).toBe(`create ${path.join(dir, 'main.ts')} exporting \`class Logic\`, or fix the $logic entry`);
+    expect(err.hint).toBe(
+      `create ${path.join(dir, 'main.ts')} exporting \`class Logic\`, or fix the $logic entry`,
+    );
   });
 
   it('hints to drop the extension when $logic has one', async () => {
     const spec = parseSpecText(specText('ext', 'logic.ts'), 'x/spec.conf');
     const err = await rejection(resolveLogicFile('x', spec), 'NEKO_ERR_PLUGIN_LOGIC_NOT_FOUND');
-    expect(err.message).toBe('no logic file for $logic {"logic.ts"}: tried x/logic.ts.ts, x/logic.ts.js, x/logic.ts.mjs');
+    expect(err.message).toBe(
+      'no logic file for $logic {"logic.ts"}: tried x/logic.ts.ts, x/logic.ts.js, x/logic.ts.mjs',
+    );
     expect(err.hint).toBe('write $logic without the extension, e.g. $logic {"logic"};');
   });
 });
@@ -114,7 +129,12 @@ describe('loadPlugin: plugins that load', () => {
     const plugin = await loadPlugin(dir);
     expect(plugin.dir).toBe(dir);
     expect(plugin.logicFile).toBe(path.join(dir, 'logic.ts'));
-    expect(plugin.spec).toMatchObject({ name: 'Good TS', greeter: 'good-ts', logic: 'logic', version: '1.0.0' });
+    expect(plugin.spec).toMatchObject({
+      name: 'Good TS',
+      greeter: 'good-ts',
+      logic: 'logic',
+      version: '1.0.0',
+    });
     expect(plugin.loadedAt).toBeGreaterThanOrEqual(before);
     expect(plugin.loadedAt).toBeLessThanOrEqual(Date.now());
     expect(await sendTo(plugin.logic, 'hello')).toEqual(['hello']);
@@ -270,7 +290,9 @@ describe('loadPlugin: errors', () => {
       'logic.ts': `import { a } from './nope.js';\nimport { b } from './nada.js';\nexport class Logic { recv(): string { return a + b; } }\n`,
     });
     const err = await rejection(loadPlugin(dir), 'NEKO_ERR_PLUGIN_TRANSPILE');
-    expect(err.message).toBe(`cannot transpile ${path.join(dir, 'logic.ts')}: Could not resolve "./nope.js" (and 1 more error)`);
+    expect(err.message).toBe(
+      `cannot transpile ${path.join(dir, 'logic.ts')}: Could not resolve "./nope.js" (and 1 more error)`,
+    );
     expect(err.location).toEqual({ file: path.join(dir, 'logic.ts'), line: 1, column: 19 });
   });
 
@@ -283,7 +305,9 @@ describe('loadPlugin: errors', () => {
     });
     const err = await rejection(loadPlugin(dir), 'NEKO_ERR_PLUGIN_TRANSPILE');
     expect(err.message).toMatch(
-      new RegExp(`^cannot write the transpiled ${escape(path.join(dir, 'logic.ts'))} to ${escape(path.join(dir, '.nekoconnect', 'build'))}/logic\\.[0-9a-f]{10}\\.mjs: `),
+      new RegExp(
+        `^cannot write the transpiled ${escape(path.join(dir, 'logic.ts'))} to ${escape(path.join(dir, '.nekoconnect', 'build'))}/logic\\.[0-9a-f]{10}\\.mjs: `,
+      ),
     );
     expect(err.hint).toBe(`the server needs write access to ${path.join(dir, '.nekoconnect', 'build')}`);
     expect(err.cause).toBeInstanceOf(Error);
@@ -387,8 +411,14 @@ describe('loadPluginsDir', () => {
       expect(failure?.spec?.greeter).toBe('dup');
       expect(failure?.error.code).toBe('NEKO_ERR_PLUGIN_DUPLICATE_GREETER');
       expect(failure?.error.message).toBe(message);
-      expect(failure?.error.location).toEqual({ file: path.join(root, name, 'spec.conf'), line: 2, column: 10 });
-      expect(failure?.error.hint).toBe('give each plugin its own $greet, or remove all but one of these folders');
+      expect(failure?.error.location).toEqual({
+        file: path.join(root, name, 'spec.conf'),
+        line: 2,
+        column: 10,
+      });
+      expect(failure?.error.hint).toBe(
+        'give each plugin its own $greet, or remove all but one of these folders',
+      );
     }
   });
 
@@ -451,6 +481,74 @@ describe('loadPluginsDir', () => {
     await writeFile(file, '');
     const notDir = await rejection(loadPluginsDir(file), 'NEKO_ERR_PLUGINS_DIR');
     expect(notDir.cause).toMatchObject({ code: 'ENOTDIR' });
+  });
+});
+
+describe('loadPluginsDir under plain Node', () => {
+  // Under vitest, the loader's import() goes through Vite's module runner. This
+  // runs the loader, bundled, in a child Node process: the path production takes.
+  it('imports with Node itself: fresh modules per load, bare imports, source maps', async () => {
+    // Inside the package (in a gitignored .nekoconnect folder) so that the bundle's
+    // bare import of esbuild resolves from node_modules.
+    const serverDir = path.join(import.meta.dirname, '..', '..');
+    await mkdir(path.join(serverDir, '.nekoconnect'), { recursive: true });
+    const work = await mkdtemp(path.join(serverDir, '.nekoconnect', 'loader-smoke-'));
+    onTestFinished(() => rm(work, { recursive: true, force: true }));
+    await build({
+      entryPoints: [path.join(serverDir, 'src', 'plugins', 'loader.ts')],
+      outfile: path.join(work, 'loader.mjs'),
+      bundle: true,
+      packages: 'external',
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      logLevel: 'silent',
+    });
+    await writeFile(
+      path.join(work, 'main.mjs'),
+      `import { loadPlugin, loadPluginsDir } from './loader.mjs';
+const [fixtures] = process.argv.slice(2);
+const { plugins, failures } = await loadPluginsDir(fixtures);
+const replies = {};
+for (const p of plugins) {
+  const sent = [];
+  const ctx = { op: 0, data: Buffer.from('hi'), len: 2, text: () => 'hi', send: (s) => sent.push(String(s)) };
+  await p.logic.recv(ctx);
+  replies[p.spec.greeter] = sent;
+}
+const again = await loadPlugin(plugins[0].dir);
+const thrown = failures.find((f) => f.error.code === 'NEKO_ERR_PLUGIN_IMPORT');
+console.log(JSON.stringify({
+  replies,
+  failures: failures.map((f) => f.error.code),
+  fresh: again.logic.constructor !== plugins[0].logic.constructor,
+  importCause: thrown.error.cause.stack,
+}));
+`,
+    );
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--enable-source-maps', path.join(work, 'main.mjs'), FIXTURES],
+      { timeout: 15_000 },
+    );
+    const result = JSON.parse(stdout) as {
+      replies: Record<string, string[]>;
+      failures: string[];
+      fresh: boolean;
+      importCause: string;
+    };
+    expect(result.replies).toEqual({
+      'good-bare-import': ['function'],
+      'good-js': ['pong'],
+      'good-mjs': ['mjs'],
+      'good-multi-file': ['HI!'],
+      'good-ts': ['hi'],
+      'inherited-recv': ['base'],
+    });
+    expect(result.failures).toHaveLength(9);
+    expect(result.fresh).toBe(true);
+    // The inline source map points the stack at the TypeScript source.
+    expect(result.importCause).toContain(`${path.join(FIXTURES, 'throws-on-import', 'logic.ts')}:6:7`);
   });
 });
 

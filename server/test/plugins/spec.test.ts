@@ -48,7 +48,13 @@ describe('parseSpecText: valid files', () => {
       '# Echo plugin\n$name {"Echo"};\n  $greet {"echo"};  comment after the entry\n$logic {"logic"};\n$version {"1.0.0"};\n',
       FILE,
     );
-    expect(spec).toMatchObject({ file: FILE, name: 'Echo', greeter: 'echo', logic: 'logic', version: '1.0.0' });
+    expect(spec).toMatchObject({
+      file: FILE,
+      name: 'Echo',
+      greeter: 'echo',
+      logic: 'logic',
+      version: '1.0.0',
+    });
     expect([...spec.entries.keys()]).toEqual(['name', 'greet', 'logic', 'version']);
     expect(spec.entries.get('name')).toEqual({
       key: 'name',
@@ -65,7 +71,10 @@ describe('parseSpecText: valid files', () => {
   });
 
   it('reads several entries on one line: after ";" a "$" opens the next entry', () => {
-    const spec = parseSpecText('$name {"Echo"}; $greet {"echo"};\t$logic {"logic"}; $version {"1.0.0"};', FILE);
+    const spec = parseSpecText(
+      '$name {"Echo"}; $greet {"echo"};\t$logic {"logic"}; $version {"1.0.0"};',
+      FILE,
+    );
     expect(spec).toMatchObject({ name: 'Echo', greeter: 'echo', logic: 'logic', version: '1.0.0' });
     expect(spec.entries.get('greet')?.location).toEqual({ file: FILE, line: 1, column: 17 });
     expect(spec.entries.get('logic')?.location).toEqual({ file: FILE, line: 1, column: 34 });
@@ -103,12 +112,18 @@ describe('parseSpecText: valid files', () => {
   });
 
   it('keeps a value verbatim, spaces and line breaks included, and has no escapes', () => {
-    const spec = parseSpecText(`$name {" My\n echo \\n plugin "};\n$greet {"echo"};\n$logic {"logic"};\n$version {"1"};`, FILE);
+    const spec = parseSpecText(
+      `$name {" My\n echo \\n plugin "};\n$greet {"echo"};\n$logic {"logic"};\n$version {"1"};`,
+      FILE,
+    );
     expect(spec.name).toBe(' My\n echo \\n plugin ');
   });
 
   it('keeps unknown keys in entries and does not check the version', () => {
-    const spec = parseSpecText(`$greet {"echo"};\n$author {"Neko"}; $x-y_2 {""};\n${REST}`.replace('1.0.0', 'soon'), FILE);
+    const spec = parseSpecText(
+      `$greet {"echo"};\n$author {"Neko"}; $x-y_2 {""};\n${REST}`.replace('1.0.0', 'soon'),
+      FILE,
+    );
     expect(spec.version).toBe('soon');
     expect(spec.entries.get('author')?.value).toBe('Neko');
     expect(spec.entries.get('x-y_2')?.value).toBe('');
@@ -120,7 +135,10 @@ describe('parseSpecText: valid files', () => {
   });
 
   it('counts columns correctly with CRLF line ends and a byte-order mark', () => {
-    const spec = parseSpecText('\uFEFF$name {"Echo"};\r\n $greet {"echo"};\r\n$logic {"logic"};\r\n$version {"1"};\r\n', FILE);
+    const spec = parseSpecText(
+      '\uFEFF$name {"Echo"};\r\n $greet {"echo"};\r\n$logic {"logic"};\r\n$version {"1"};\r\n',
+      FILE,
+    );
     expect(spec.name).toBe('Echo');
     expect(spec.entries.get('name')?.location).toEqual({ file: FILE, line: 1, column: 1 });
     expect(spec.entries.get('greet')?.valueLocation).toEqual({ file: FILE, line: 2, column: 11 });
@@ -141,11 +159,23 @@ describe('parseSpecText: syntax errors', () => {
   it('reports a "$" without a key', () => {
     expectSpecError(`$ {"Echo"};`, 'NEKO_ERR_SPEC_SYNTAX', `expected a key name after '$', found '{'`, 1, 3);
     expectSpecError(`$1st {"x"};`, 'NEKO_ERR_SPEC_SYNTAX', `expected a key name after '$', found '1'`, 1, 2);
-    expectSpecError(`# end\n$`, 'NEKO_ERR_SPEC_SYNTAX', `expected a key name after '$', found end of file`, 2, 2);
+    expectSpecError(
+      `# end\n$`,
+      'NEKO_ERR_SPEC_SYNTAX',
+      `expected a key name after '$', found end of file`,
+      2,
+      2,
+    );
   });
 
   it('reports a value without quotes', () => {
-    expectSpecError(`$name {Echo};`, 'NEKO_ERR_SPEC_SYNTAX', `expected '"' after '{' in $name, found 'E'`, 1, 8);
+    expectSpecError(
+      `$name {Echo};`,
+      'NEKO_ERR_SPEC_SYNTAX',
+      `expected '"' after '{' in $name, found 'E'`,
+      1,
+      8,
+    );
   });
 
   it('reports a value that is never closed, at its opening quote', () => {
@@ -180,7 +210,13 @@ describe('parseSpecText: syntax errors', () => {
   });
 
   it('reports a missing "}"', () => {
-    expectSpecError(`$name {"Echo";`, 'NEKO_ERR_SPEC_SYNTAX', `expected '}' after the value of $name, found ';'`, 1, 14);
+    expectSpecError(
+      `$name {"Echo";`,
+      'NEKO_ERR_SPEC_SYNTAX',
+      `expected '}' after the value of $name, found ';'`,
+      1,
+      14,
+    );
   });
 
   it('reports a missing ";", at the next token or at the end of the file', () => {
@@ -201,7 +237,13 @@ describe('parseSpecText: syntax errors', () => {
   });
 
   it('names invisible characters by code point', () => {
-    expectSpecError(`$name {"Echo"}\u0000;`, 'NEKO_ERR_SPEC_SYNTAX', `expected ';' after $name {"…"}, found U+0000`, 1, 15);
+    expectSpecError(
+      `$name {"Echo"}\u0000;`,
+      'NEKO_ERR_SPEC_SYNTAX',
+      `expected ';' after $name {"…"}, found U+0000`,
+      1,
+      15,
+    );
   });
 
   it('reports the first error in file order', () => {
@@ -303,7 +345,9 @@ describe('parseSpecText: entry errors', () => {
         4,
         10,
       );
-      expect(err.hint).toBe('choose another greeter; "auth" and "nekoconnect-server" are used by the server itself');
+      expect(err.hint).toBe(
+        'choose another greeter; "auth" and "nekoconnect-server" are used by the server itself',
+      );
     }
     expect(parseSpecText(`$greet {"Auth"};\n${REST}`, FILE).greeter).toBe('Auth');
   });
@@ -332,7 +376,9 @@ describe('parseSpecText: entry errors', () => {
   });
 
   it('checks the greeter before the logic path', () => {
-    const err = catchNeko(() => parseSpecText('$name {"x"}; $greet {"auth"}; $logic {"../x"}; $version {"1"};', FILE));
+    const err = catchNeko(() =>
+      parseSpecText('$name {"x"}; $greet {"auth"}; $logic {"../x"}; $version {"1"};', FILE),
+    );
     expect(err.code).toBe('NEKO_ERR_SPEC_RESERVED_GREETER');
   });
 });

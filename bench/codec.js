@@ -1,0 +1,152 @@
+/**
+ * Microbenchmark of the protocol hot path, in one process:
+ *
+ *   node bench/codec.js [--quick] [--time <s>] [--no-write]
+ *
+ * Each case runs in batches until its time is up (default 1 s, 0.2 s with
+ * --quick) after a short warm-up, and reports operations per second. The
+ * frames are those of the benchmark's echo traffic: greeter `echo`, op 7,
+ * a 22-character random, 32 bytes of data, a 64-character hash. Results go
+ * to bench/results/codec.json unless --no-write.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { FrameDecoder } from '../server/dist/protocol/decoder.js';
+import { encodeFrame } from '../server/dist/protocol/encoder.js';
+import { Hasher, hashEquals } from '../server/dist/protocol/hash.js';
+import { NonceWindow } from '../server/dist/protocol/nonce-window.js';
+import { randomString } from '../server/dist/protocol/random.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    time: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log(
+    'Usage: node bench/codec.js [--quick] [--time <seconds per case>] [--no-write]\n' +
+      'Measures encodeFrame, FrameDecoder.push, Hasher, hashEquals and randomString (ops/s).',
+  );
+  process.exit(0);
+}
+const caseMs = (values.time !== undefined ? Number(values.time) : values.quick ? 0.2 : 1) * 1000;
+if (!Number.isFinite(caseMs) || caseMs <= 0) throw new Error(`--time must be a positive number, got ${values.time}`);
+
+const hasher = new Hasher('nekoconnect-bench-secret');
+const random = randomString();
+const randomText = random.toString('latin1');
+const data = Buffer.alloc(32, 0x61);
+const hashHex = hasher.hex(random);
+const hashBytes = hasher.bytes(random);
+const request = { greeter: 'echo', op: 7, random, data, hash: hashHex };
+const reply = { greeter: 'echo', op: 7, random, data, hash: hashBytes };
+const frame = encodeFrame(request);
+const head = frame.subarray(0, 40);
+const tail = frame.subarray(40);
+
+/** Keeps results alive so the optimiser cannot drop the work. */
+let sink = 0;
+/** @param {{ length?: number, byteLength?: number } | string | boolean | number} value */
+const keep = (value) => {
+  sink = (sink + (typeof value === 'object' ? value.length : 1)) | 0;
+};
+
+let decoded = 0;
+const decoder = new FrameDecoder({ maxPacket: 1024 * 1024 }, (f) => {
+  decoded += f.data.length;
+});
+
+/**
+ * The server's protocol work for one echo round trip, without I/O: decode
+ * the request, check its hash against the newest server random, hash the
+ * client random, encode the reply with a fresh random.
+ */
+const window = new NonceWindow(hasher, 64);
+let serverRandom = randomString();
+window.add(serverRandom);
+const serverDecoder = new FrameDecoder({ maxPacket: 1024 * 1024 }, (f) => {
+  if (!window.consume(f.hash)) throw new Error('hash did not verify');
+  const clientHash = hasher.bytes(f.random);
+  serverRandom = randomString();
+  window.add(serverRandom);
+  keep(encodeFrame({ greeter: f.greeter, op: f.op, random: serverRandom, data: f.data, hash: clientHash }));
+});
+
+/** @type {[string, () => void][]} */
+const cases = [
+  ['randomString()', () => keep(randomString())],
+  ['Hasher.hex(22-byte Buffer)', () => keep(hasher.hex(random))],
+  ['Hasher.hex(22-char string)', () => keep(hasher.hex(randomText))],
+  ['Hasher.bytes(22-byte Buffer)', () => keep(hasher.bytes(random))],
+  ['hashEquals(64 bytes)', () => keep(hashEquals(hashBytes, hashBytes))],
+  ['encodeFrame (client: hex string hash)', () => keep(encodeFrame(request))],
+  ['encodeFrame (server: Buffer hash)', () => keep(encodeFrame(reply))],
+  ['FrameDecoder.push (whole frame)', () => decoder.push(frame)],
+  [
+    'FrameDecoder.push (frame in 2 chunks)',
+    () => {
+      decoder.push(head);
+      decoder.push(tail);
+    },
+  ],
+  [
+    'server protocol work per echo packet',
+    () => {
+      serverDecoder.push(
+        encodeFrame({ greeter: 'echo', op: 7, random: randomString(), data, hash: hasher.bytes(serverRandom) }),
+      );
+    },
+  ],
+];
+
+/**
+ * Runs `fn` in batches for about `ms` milliseconds.
+ * @param {() => void} fn
+ * @param {number} ms
+ * @returns {{ ops: number, seconds: number }}
+ */
+function time(fn, ms) {
+  let batch = 64;
+  let ops = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ms) {
+    for (let i = 0; i < batch; i++) fn();
+    ops += batch;
+    now = performance.now();
+    if (now - start < ms / 20) batch *= 2;
+  }
+  return { ops, seconds: (now - start) / 1000 };
+}
+
+const results = [];
+for (const [name, fn] of cases) {
+  time(fn, Math.min(200, caseMs / 4));
+  const { ops, seconds } = time(fn, caseMs);
+  results.push({ name, opsPerSec: ops / seconds, nsPerOp: (seconds * 1e9) / ops });
+}
+if (decoded === 0 || sink === 0.5) console.log('(unreachable)');
+
+const nameWidth = Math.max(...results.map((r) => r.name.length));
+console.log(`${'case'.padEnd(nameWidth)}  ${'ops/s'.padStart(12)}  ${'ns/op'.padStart(8)}`);
+for (const r of results) {
+  console.log(
+    `${r.name.padEnd(nameWidth)}  ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(12)}  ${r.nsPerOp.toFixed(0).padStart(8)}`,
+  );
+}
+
+if (!values['no-write']) {
+  const out = path.join(here, 'results', 'codec.json');
+  await mkdir(path.dirname(out), { recursive: true });
+  const report = { date: new Date().toISOString(), node: process.version, caseSeconds: caseMs / 1000, results };
+  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\nReport written to ${path.relative(process.cwd(), out)}`);
+}

@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
+export const CLI = join(REPO_ROOT, 'server', 'dist', 'cli', 'main.js');
+
+/** The CLI tests run the built bin, as a user would. */
+export function assertBuilt(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does).`);
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first stdout match of `pattern`, or rejects after `timeoutMs` with what was printed. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** The same for stderr. */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts a command (the CLI by default) and kills it when the test ends. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, command = CLI): RunningCli {
+  const child = spawn(process.execPath, [command, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NO_COLOR: '1', NEKOCONNECT_SECRET: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const listeners = new Set<() => void>();
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    for (const l of listeners) l();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+    for (const l of listeners) l();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor(pattern, timeoutMs) {
+      return waitOn(() => out, pattern, timeoutMs);
+    },
+    waitForStderr(pattern, timeoutMs) {
+      return waitOn(() => err, pattern, timeoutMs);
+    },
+  };
+
+  function waitOn(text: () => string, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const m = text().match(pattern);
+        if (!m) return false;
+        listeners.delete(onData);
+        clearTimeout(timer);
+        resolve(m);
+        return true;
+      };
+      const onData = (): void => void check();
+      const timer = setTimeout(() => {
+        listeners.delete(onData);
+        reject(new Error(`timed out waiting for ${pattern}; stdout:\n${out}\nstderr:\n${err}`));
+      }, timeoutMs);
+      listeners.add(onData);
+      void exited.then(() => {
+        if (!check()) {
+          clearTimeout(timer);
+          listeners.delete(onData);
+          reject(new Error(`exited before ${pattern}; stdout:\n${out}\nstderr:\n${err}`));
+        }
+      });
+      check();
+    });
+  }
+}
+
+/** Runs the CLI to completion. */
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cli = startCli(args, env);
+  const { code } = await cli.exited;
+  return { code, stdout: cli.stdout(), stderr: cli.stderr() };
+}

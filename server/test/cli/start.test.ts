@@ -1,0 +1,177 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { connect } from '../../src/client/client.js';
+import { REPO_ROOT, assertBuilt, runCli, startCli } from './run-cli.js';
+
+const PLUGINS = join(REPO_ROOT, 'plugins');
+const ESC = '\u001b[';
+
+beforeAll(assertBuilt);
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'neko-cli-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('nekoconnect start', () => {
+  it('serves the plugins over TCP and shuts down cleanly on SIGINT', async () => {
+    const cli = startCli(['start', PLUGINS, '--port', '0'], { NEKOCONNECT_SECRET: 'cli-secret' });
+    const [, port] = await cli.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/);
+    expect(cli.stdout()).toMatch(/1 loaded, 0 failed/);
+
+    const client = await connect({ secret: 'cli-secret', port: Number(port) });
+    const reply = await client.request('echo', 'over the wire', { op: 12 });
+    expect([reply.greeter, reply.op, reply.text()]).toEqual(['echo', 12, 'over the wire']);
+    await client.close();
+
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(cli.stdout()).toMatch(/SIGINT: shutting down/);
+    expect(cli.stdout()).toMatch(/stopped/);
+  });
+
+  it('refuses to start without a secret and says how to set one (exit 2)', async () => {
+    const { code, stderr } = await runCli(['start', PLUGINS, '--port', '0']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('NEKO_ERR_CONFIG_NO_SECRET');
+    expect(stderr).toContain('NEKOCONNECT_SECRET');
+    expect(stderr).toContain('--secret-file');
+  });
+
+  it('reads the secret from --secret-file, dropping the trailing line break', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'secret');
+    await writeFile(file, 'from-a-file\n');
+    const cli = startCli(['start', PLUGINS, '--port', '0', '--secret-file', file]);
+    const [, port] = await cli.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/);
+    const client = await connect({ secret: 'from-a-file', port: Number(port) });
+    expect((await client.request('echo', 'x')).text()).toBe('x');
+    await client.close();
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+  });
+
+  it('names an unreadable or empty secret file (exit 2)', async () => {
+    const dir = await tempDir();
+    const missing = await runCli(['start', PLUGINS, '--secret-file', join(dir, 'nope')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('NEKO_ERR_CONFIG_SECRET_FILE');
+    expect(missing.stderr).toContain(join(dir, 'nope'));
+    await writeFile(join(dir, 'empty'), '\n');
+    const empty = await runCli(['start', PLUGINS, '--secret-file', join(dir, 'empty')]);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/secret file .*empty/);
+  });
+
+  it('rejects unknown flags, bad values and extra arguments as usage errors (exit 2)', async () => {
+    const env = { NEKOCONNECT_SECRET: 's' };
+    const unknown = await runCli(['start', '--prot', '1'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('NEKO_ERR_CLI_USAGE');
+    expect(unknown.stderr).toContain("'--prot'");
+    const badPort = await runCli(['start', '--port', '70000'], env);
+    expect(badPort.code).toBe(2);
+    expect(badPort.stderr).toContain('--port must be a whole number from 0 to 65535, got "70000"');
+    const extra = await runCli(['start', 'a', 'b'], env);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toContain('unexpected argument "b"');
+    const tlsHalf = await runCli(['start', '--tls-key', 'k.pem'], env);
+    expect(tlsHalf.code).toBe(2);
+    expect(tlsHalf.stderr).toContain('--tls-key and --tls-cert go together');
+  });
+
+  it('reports a missing plugins directory as a configuration error (exit 2)', async () => {
+    const dir = await tempDir();
+    const { code, stderr } = await runCli(['start', join(dir, 'missing')], { NEKOCONNECT_SECRET: 's' });
+    expect(code).toBe(2);
+    expect(stderr).toContain('NEKO_ERR_PLUGINS_DIR');
+  });
+
+  it('exits 1 when the port is taken', async () => {
+    const first = startCli(['start', PLUGINS, '--port', '0'], { NEKOCONNECT_SECRET: 's' });
+    const [, port] = await first.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/);
+    const second = await runCli(['start', PLUGINS, '--port', port!], { NEKOCONNECT_SECRET: 's' });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain('NEKO_ERR_SERVER_LISTEN');
+    expect(second.stderr).toContain('EADDRINUSE');
+  });
+
+  it('shows a broken plugin with file:line:col and a code frame, and serves the others', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'broken'));
+    await writeFile(join(dir, 'broken', 'spec.conf'), '$name {"Broken"};\n$greet "broken";\n');
+    await mkdir(join(dir, 'echo'));
+    await writeFile(
+      join(dir, 'echo', 'spec.conf'),
+      '$name {"E"};\n$greet {"echo"};\n$logic {"logic"};\n$version {"1.0.0"};\n',
+    );
+    await writeFile(
+      join(dir, 'echo', 'logic.js'),
+      'export class Logic { recv(ctx) { ctx.send(ctx.data); } }\n',
+    );
+    const cli = startCli(['start', dir, '--port', '0'], { NEKOCONNECT_SECRET: 's' });
+    const [, port] = await cli.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/);
+    expect(cli.stdout()).toMatch(/1 loaded, 1 failed/);
+    await cli.waitForStderr(/answers 503 until fixed[\s\S]*fix:/);
+    const stderr = cli.stderr();
+    expect(stderr).toContain(`${join(dir, 'broken', 'spec.conf')}:2:8`);
+    expect(stderr).toContain('NEKO_ERR_SPEC_SYNTAX');
+    expect(stderr).toMatch(/> 2 \| \$greet "broken";/);
+    const client = await connect({ secret: 's', port: Number(port) });
+    expect((await client.request('echo', 'still here')).text()).toBe('still here');
+    await client.close();
+  });
+
+  it('loads a single plugin folder given directly', async () => {
+    const cli = startCli(['start', join(PLUGINS, 'echo'), '--port', '0'], { NEKOCONNECT_SECRET: 's' });
+    await cli.waitFor(/listening on/);
+    expect(cli.stdout()).toMatch(/1 loaded, 0 failed/);
+    expect(cli.stdout()).toMatch(/✓ echo/);
+  });
+
+  it('prints plain text when NO_COLOR is set, and colors when forced', async () => {
+    const plain = await runCli(['start', '--help']);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain('Usage: nekoconnect start [dir] [options]');
+    const noSecret = await runCli(['start', PLUGINS]);
+    expect(noSecret.stderr).not.toContain(ESC);
+    const colored = await runCli(['start', PLUGINS], { NO_COLOR: '', FORCE_COLOR: '1' });
+    expect(colored.stderr).toContain(ESC);
+  });
+});
+
+describe('nekoconnect', () => {
+  it('prints its version and help', async () => {
+    const version = await runCli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('start [dir]');
+  });
+
+  it('exits 2 on an unknown command or with no command', async () => {
+    const unknown = await runCli(['serve']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "serve"');
+    const none = await runCli([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toContain('Usage: nekoconnect <command>');
+  });
+});
+
+describe('npm start (scripts/start-dev.js)', () => {
+  it('serves the example plugins with a printed development secret', async () => {
+    const cli = startCli(['--port', '0'], {}, join(REPO_ROOT, 'scripts', 'start-dev.js'));
+    const [, secret] = await cli.waitFor(/Development secret: (\S+)/);
+    const [, port] = await cli.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/);
+    const client = await connect({ secret: secret!, port: Number(port) });
+    expect((await client.request('echo', 'hi')).text()).toBe('hi');
+    await client.close();
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+  });
+});
