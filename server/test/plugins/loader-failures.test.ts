@@ -3,11 +3,13 @@
  * located error, or an unexpected (uncoded) error inside the loader. Both
  * esbuild and the spec reader are mocked here, so these tests live apart.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect, onTestFinished, vi } from 'vitest';
+import type * as esbuild from 'esbuild';
 import { NekoError } from '../../src/errors.js';
+import type * as specModule from '../../src/plugins/spec.js';
 import { loadPlugin, loadPluginsDir } from '../../src/plugins/loader.js';
 
 const mocks = vi.hoisted(() => ({
@@ -18,15 +20,16 @@ const mocks = vi.hoisted(() => ({
 }));
 
 vi.mock('esbuild', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('esbuild')>();
+  const actual = await importOriginal<typeof esbuild>();
   return {
     ...actual,
-    build: (options: Parameters<typeof actual.build>[0]) => (mocks.build ? mocks.build() : actual.build(options)),
+    build: (options: Parameters<typeof actual.build>[0]) =>
+      mocks.build ? mocks.build() : actual.build(options),
   };
 });
 
 vi.mock('../../src/plugins/spec.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../../src/plugins/spec.js')>();
+  const actual = await importOriginal<typeof specModule>();
   return {
     ...actual,
     readSpec: (dir: string) => {
@@ -36,13 +39,16 @@ vi.mock('../../src/plugins/spec.js', async (importOriginal) => {
   };
 });
 
+/** A TypeScript plugin at `<new temp folder>/p`; returns its folder. */
 async function tsPlugin(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'neko-loader-fail-'));
+  const root = await mkdtemp(path.join(os.tmpdir(), 'neko-loader-fail-'));
   onTestFinished(async () => {
     mocks.build = undefined;
     mocks.readSpecError = undefined;
-    await rm(dir, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true });
   });
+  const dir = path.join(root, 'p');
+  await mkdir(dir);
   await writeFile(
     path.join(dir, 'spec.conf'),
     '$name {"x"}; $greet {"x"}; $logic {"logic"}; $version {"1.0.0"};\n',
@@ -105,12 +111,7 @@ describe('loadPluginsDir: uncoded errors', () => {
     const root = path.dirname(dir);
     const odd = new TypeError('something unexpected');
     mocks.readSpecError = odd;
-    const { plugins, failures } = await loadPluginsDir(root).then(
-      (result) => ({
-        plugins: result.plugins.filter((p) => p.dir === dir),
-        failures: result.failures.filter((f) => f.dir === dir),
-      }),
-    );
+    const { plugins, failures } = await loadPluginsDir(root);
     expect(plugins).toEqual([]);
     expect(failures).toHaveLength(1);
     expect(failures[0]?.spec).toBeUndefined();

@@ -103,6 +103,7 @@ describe('parseSpecText: valid files', () => {
 
   it('allows blanks and line breaks between the tokens of an entry', () => {
     const spec = parseSpecText(`$ greet\n\t{\n   "echo"\n  }\n ;\n${REST}`, FILE);
+    expect(parseSpecText(`$greet{"echo"};\n${REST}`, FILE).greeter).toBe('echo');
     expect(spec.entries.get('greet')).toEqual({
       key: 'greet',
       value: 'echo',
@@ -117,6 +118,9 @@ describe('parseSpecText: valid files', () => {
       FILE,
     );
     expect(spec.name).toBe(' My\n echo \\n plugin ');
+    expect(
+      parseSpecText(`$name {"a};b{"};\n$greet {"echo"};\n$logic {"logic"};\n$version {"1"};`, FILE).name,
+    ).toBe('a};b{');
   });
 
   it('keeps unknown keys in entries and does not check the version', () => {
