@@ -264,7 +264,7 @@ async function main() {
   console.log(`node ${process.version}, ${machine.cpuCount} x ${machine.cpuModel}\n`);
 
   const profileDir = path.join(os.tmpdir(), 'nekoconnect-bench-profiles');
-  const nekoArgv = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const nekoArgv = options.profile ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${profileDir}`] : [];
   const [neko, bare, load] = await Promise.all([
     start('server.js', ['neko'], nekoArgv),
     start('server.js', ['bare']),

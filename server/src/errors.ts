@@ -9,7 +9,8 @@ export const ERROR_CODES = {
   // Frames (protocol §2). A decoder error ends the connection.
   NEKO_ERR_FRAME_TOO_LARGE: 'The packet_len of a frame is above the packet limit.',
   NEKO_ERR_FRAME_LENGTH_MISMATCH: 'packet_len does not equal 12 plus the sum of the field lengths.',
-  NEKO_ERR_FRAME_EMPTY_FIELD: 'A field that must have at least one byte (greeter, op, random, hash) is empty.',
+  NEKO_ERR_FRAME_EMPTY_FIELD:
+    'A field that must have at least one byte (greeter, op, random, hash) is empty.',
   NEKO_ERR_FRAME_NOT_PRINTABLE: 'The greeter, random or hash holds a byte outside printable ASCII.',
   NEKO_ERR_FRAME_BAD_OP: 'The op field is not 1–10 ASCII digits with a value up to 4294967295.',
   NEKO_ERR_FRAME_FIELD_TOO_LONG: 'A field given to the encoder does not fit its length byte.',
@@ -24,7 +25,8 @@ export const ERROR_CODES = {
   NEKO_ERR_SPEC_SYNTAX: 'spec.conf does not follow the `$key {"value"};` format.',
   NEKO_ERR_SPEC_DUPLICATE_KEY: 'spec.conf names the same entry twice.',
   NEKO_ERR_SPEC_MISSING_KEY: 'spec.conf lacks a required entry (name, greet, logic, version).',
-  NEKO_ERR_SPEC_BAD_GREETER: 'The greeter is empty, has a space or a byte outside printable ASCII, or is too long.',
+  NEKO_ERR_SPEC_BAD_GREETER:
+    'The greeter is empty, has a space or a byte outside printable ASCII, or is too long.',
   NEKO_ERR_SPEC_RESERVED_GREETER: 'The greeter is reserved by the protocol (auth, nekoconnect-server).',
   NEKO_ERR_SPEC_BAD_LOGIC_PATH: 'The $logic entry holds a path separator or "..".',
   NEKO_ERR_PLUGIN_LOGIC_NOT_FOUND: 'No <logic>.ts, .js or .mjs file exists in the plugin folder.',

@@ -27,11 +27,9 @@ export function parseCommandArgs(
     });
   }
   if (parsed.positionals.length > maxPositionals) {
-    throw new NekoError(
-      'NEKO_ERR_CLI_USAGE',
-      `unexpected argument "${parsed.positionals[maxPositionals]}"`,
-      { hint: `Run \`nekoconnect ${command} --help\` for the usage.` },
-    );
+    throw new NekoError('NEKO_ERR_CLI_USAGE', `unexpected argument "${parsed.positionals[maxPositionals]}"`, {
+      hint: `Run \`nekoconnect ${command} --help\` for the usage.`,
+    });
   }
   return {
     values: parsed.values as Record<string, string | boolean | undefined>,

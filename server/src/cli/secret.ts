@@ -32,9 +32,13 @@ export async function readSecret(secretFile: string | undefined, env = process.e
   }
   const secret = env[SECRET_ENV];
   if (secret === undefined || secret === '') {
-    throw new NekoError('NEKO_ERR_CONFIG_NO_SECRET', 'no shared secret: the server refuses to start without one', {
-      hint: HOW_TO_SET,
-    });
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_NO_SECRET',
+      'no shared secret: the server refuses to start without one',
+      {
+        hint: HOW_TO_SET,
+      },
+    );
   }
   return secret;
 }

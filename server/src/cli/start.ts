@@ -131,7 +131,9 @@ function printPlugins(dir: string, report: PluginsReport, io: StartIo): void {
     }`,
   );
   for (const plugin of report.loaded) {
-    io.out(`  ${kleur.green('✓')} ${plugin.spec.greeter}  ${kleur.dim(`${plugin.spec.name} v${plugin.spec.version}`)}`);
+    io.out(
+      `  ${kleur.green('✓')} ${plugin.spec.greeter}  ${kleur.dim(`${plugin.spec.name} v${plugin.spec.version}`)}`,
+    );
   }
   for (const failure of report.failed) {
     const label = failure.spec?.greeter ?? relative(process.cwd(), failure.dir);

@@ -113,7 +113,6 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
   readonly #socket: Socket;
   readonly #hasher: Hasher;
   readonly #requestTimeoutMs: number;
-  readonly #decoder: FrameDecoder;
   /** The newest server random not yet used. */
   #serverRandom: Buffer | undefined;
   readonly #queue: Outgoing[] = [];
@@ -125,12 +124,11 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
   readonly #closedPromise: Promise<void>;
 
   /** @internal Use {@link connect}. */
-  constructor(socket: Socket, hasher: Hasher, serverRandom: Buffer, decoder: FrameDecoder, requestTimeoutMs: number) {
+  constructor(socket: Socket, hasher: Hasher, serverRandom: Buffer, requestTimeoutMs: number) {
     super();
     this.#socket = socket;
     this.#hasher = hasher;
     this.#serverRandom = serverRandom;
-    this.#decoder = decoder;
     this.#requestTimeoutMs = requestTimeoutMs;
     this.#closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('close', () => this.#onClose());
@@ -147,7 +145,11 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
    * set); error statuses (404, 500, 503, 400, 408, 413, 422) reject with a
    * {@link NekoStatusError}.
    */
-  request(greeter: string, data: string | Uint8Array = '', options: RequestOptions = {}): Promise<ClientPacket> {
+  request(
+    greeter: string,
+    data: string | Uint8Array = '',
+    options: RequestOptions = {},
+  ): Promise<ClientPacket> {
     return new Promise<ClientPacket>((resolve, reject) => {
       const outgoing: Outgoing = {
         greeter,
@@ -383,19 +385,14 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
       }
       clearTimeout(timer);
       socket.off('close', onEarlyClose);
-      client = new NekoClient(
-        socket,
-        hasher,
-        Buffer.from(frame.random),
-        decoder,
-        options.requestTimeoutMs ?? 30_000,
-      );
+      client = new NekoClient(socket, hasher, Buffer.from(frame.random), options.requestTimeoutMs ?? 30_000);
       resolve(client);
     });
     const onEarlyClose = (): void =>
       fail('NEKO_ERR_CLIENT_CONNECT', `connection to ${host}:${port} closed during the handshake`);
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (!client) fail('NEKO_ERR_CLIENT_CONNECT', `cannot connect to ${host}:${port}: ${err.code ?? err.message}`, err);
+      if (!client)
+        fail('NEKO_ERR_CLIENT_CONNECT', `cannot connect to ${host}:${port}: ${err.code ?? err.message}`, err);
     });
     socket.on('close', onEarlyClose);
     socket.on('data', (chunk: Buffer) => {
@@ -408,7 +405,13 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
     });
     socket.once(options.tls ? 'secureConnect' : 'connect', () => {
       socket.write(
-        encodeFrame({ greeter: AUTH_GREETER, op: 200, random: clientRandom, data: '200', hash: hasher.hex(clientRandom) }),
+        encodeFrame({
+          greeter: AUTH_GREETER,
+          op: 200,
+          random: clientRandom,
+          data: '200',
+          hash: hasher.hex(clientRandom),
+        }),
       );
     });
   });

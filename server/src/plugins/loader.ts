@@ -11,7 +11,7 @@
  * 5. run the checks of `checks.ts` and construct the one `Logic`.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -52,6 +52,9 @@ const BUILD_DIR = path.join('.nekoconnect', 'build');
 
 /** Bumped for every import so that each load evaluates the module afresh. */
 let importCounter = 0;
+
+/** Makes the names of half-written build files unique within the process. */
+let tempCounter = 0;
 
 /**
  * Finds the logic file `$logic` names: `<dir>/<logic>.ts`, then `.js`, then `.mjs`.
@@ -223,8 +226,15 @@ async function transpileLogic(dir: string, logicFile: string): Promise<string> {
   const logicName = path.basename(logicFile, '.ts');
   const outFile = path.join(buildDir, `${logicName}.${hash}.mjs`);
   try {
-    await mkdir(buildDir, { recursive: true });
-    await writeFile(outFile, code);
+    // The name is a hash of the content: an existing file already holds this
+    // build. Not rewriting it keeps watchers quiet; the rename keeps a crash
+    // or a concurrent load from ever seeing half a file.
+    if (!(await isFile(outFile))) {
+      await mkdir(buildDir, { recursive: true });
+      const partial = `${outFile}.${process.pid}-${++tempCounter}.tmp`;
+      await writeFile(partial, code);
+      await rename(partial, outFile);
+    }
   } catch (err) {
     throw new NekoError(
       'NEKO_ERR_PLUGIN_TRANSPILE',

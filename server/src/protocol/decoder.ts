@@ -50,7 +50,9 @@ export class FrameDecoder {
 
   /** Feeds received bytes. Throws a `NEKO_ERR_FRAME_*` NekoError on malformed input. */
   push(chunk: Uint8Array): void {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buf = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let offset = 0;
     while (offset < buf.length) {
       if (this.#headerFilled === 0 && buf.length - offset >= HEADER_LENGTH) {
@@ -174,7 +176,10 @@ function parseFrame(buf: Buffer, offset: number): Frame {
   for (let i = opStart; i < randomStart; i++) {
     const digit = buf[i]! - 0x30;
     if (digit < 0 || digit > 9) {
-      throw new NekoError('NEKO_ERR_FRAME_BAD_OP', `op field holds byte 0x${buf[i]!.toString(16)}, not a digit`);
+      throw new NekoError(
+        'NEKO_ERR_FRAME_BAD_OP',
+        `op field holds byte 0x${buf[i]!.toString(16)}, not a digit`,
+      );
     }
     op = op * 10 + digit;
   }

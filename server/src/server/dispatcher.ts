@@ -119,7 +119,11 @@ export class Dispatcher {
     return this.#settle(run, run.start(), sentBefore);
   }
 
-  #settle(run: HandlerRun, outcome: Outcome | Promise<Outcome>, sentBefore: number): Promise<void> | undefined {
+  #settle(
+    run: HandlerRun,
+    outcome: Outcome | Promise<Outcome>,
+    sentBefore: number,
+  ): Promise<void> | undefined {
     if (typeof outcome === 'string') {
       this.#afterPhase(run, outcome, sentBefore);
       return undefined;
@@ -273,7 +277,10 @@ class HandlerRun implements ContextHost {
   recv(options?: RecvOptions): Promise<Packet> {
     if (this.#waiter) {
       return Promise.reject(
-        new NekoError('NEKO_ERR_CONTEXT_CLOSED', 'ctx.recv() is already waiting; await it before calling again'),
+        new NekoError(
+          'NEKO_ERR_CONTEXT_CLOSED',
+          'ctx.recv() is already waiting; await it before calling again',
+        ),
       );
     }
     if (!this.#dispatcher.target.isOpen) {
@@ -297,7 +304,10 @@ class HandlerRun implements ContextHost {
 
   send(data: SendData, op: number): boolean {
     if (!isValidOp(op)) {
-      throw new NekoError('NEKO_ERR_CONTEXT_BAD_OP', `op ${String(op)} is not an integer from 0 to 4294967295`);
+      throw new NekoError(
+        'NEKO_ERR_CONTEXT_BAD_OP',
+        `op ${String(op)} is not an integer from 0 to 4294967295`,
+      );
     }
     return this.#dispatcher.target.send(this.greeter, op, data);
   }
@@ -331,7 +341,8 @@ class HandlerRun implements ContextHost {
     this.#dispatcher.runEnded(this);
     if (!this.#resolvePhase(err === undefined ? 'done' : 'failed') && err !== undefined) {
       // Failed outside a dispatch phase (after a recv() timeout, or in a detached callback).
-      if (!isNekoError(err, 'NEKO_ERR_CONTEXT_CLOSED')) this.#dispatcher.target.sendStatus(Status.HandlerError);
+      if (!isNekoError(err, 'NEKO_ERR_CONTEXT_CLOSED'))
+        this.#dispatcher.target.sendStatus(Status.HandlerError);
     }
   }
 

@@ -71,7 +71,10 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   for (const [key, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value < 0) {
-      throw new NekoError('NEKO_ERR_CONFIG_INVALID', `limits.${key} must be a whole number ≥ 0, got ${String(value)}`);
+      throw new NekoError(
+        'NEKO_ERR_CONFIG_INVALID',
+        `limits.${key} must be a whole number ≥ 0, got ${String(value)}`,
+      );
     }
   }
   if (limits.maxPacketBytes < MIN_PACKET || limits.maxPacketBytes > 0xffff_ffff) {

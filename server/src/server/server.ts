@@ -1,7 +1,12 @@
 import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { NekoError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
@@ -62,12 +67,17 @@ export class NekoServer {
    * logged and its greeter answers 503; the others load.
    */
   async loadPlugins(dir: string): Promise<PluginsReport> {
-    const { plugins, failures } = (await isPluginFolder(dir)) ? await loadOne(dir) : await loadPluginsDir(dir);
+    const { plugins, failures } = (await isPluginFolder(dir))
+      ? await loadOne(dir)
+      : await loadPluginsDir(dir);
     for (const plugin of plugins) {
       this.router.mount(plugin);
-      this.logger.info(`loaded ${plugin.spec.name} v${plugin.spec.version} (greeter "${plugin.spec.greeter}")`, {
-        plugin: plugin.spec.greeter,
-      });
+      this.logger.info(
+        `loaded ${plugin.spec.name} v${plugin.spec.version} (greeter "${plugin.spec.greeter}")`,
+        {
+          plugin: plugin.spec.greeter,
+        },
+      );
     }
     for (const failure of failures) {
       if (failure.spec) this.router.markUnavailable(failure.spec.greeter, failure.error);
@@ -101,7 +111,8 @@ export class NekoServer {
       const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       throw new NekoError('NEKO_ERR_SERVER_LISTEN', `cannot listen on ${host}:${port}: ${reason}`, {
         cause: err,
-        hint: reason === 'EADDRINUSE' ? 'Another process uses this port; pick another with --port.' : undefined,
+        hint:
+          reason === 'EADDRINUSE' ? 'Another process uses this port; pick another with --port.' : undefined,
       });
     }
     return this.address()!;
