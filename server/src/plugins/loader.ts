@@ -232,8 +232,12 @@ async function transpileLogic(dir: string, logicFile: string): Promise<string> {
     if (!(await isFile(outFile))) {
       await mkdir(buildDir, { recursive: true });
       const partial = `${outFile}.${process.pid}-${++tempCounter}.tmp`;
-      await writeFile(partial, code);
-      await rename(partial, outFile);
+      try {
+        await writeFile(partial, code);
+        await rename(partial, outFile);
+      } finally {
+        await rm(partial, { force: true });
+      }
     }
   } catch (err) {
     throw new NekoError(

@@ -24,6 +24,7 @@
  *   any `$` further along it.
  * - A leading byte-order mark is ignored; columns count after it.
  */
+import { RESERVED_GREETERS } from '../protocol/constants.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NekoError } from '../errors.js';
@@ -56,7 +57,7 @@ export interface PluginSpec {
 }
 
 /** Greeters the protocol keeps for itself (protocol §3); no plugin may declare them. */
-export const RESERVED_GREETERS: readonly string[] = Object.freeze(['auth', 'nekoconnect-server']);
+export { RESERVED_GREETERS };
 
 /** The longest greeter a frame can carry: its length travels in one byte. */
 const MAX_GREETER_BYTES = 255;

@@ -17,7 +17,7 @@ export const AUTH_GREETER = 'auth';
 export const SERVER_GREETER = 'nekoconnect-server';
 
 /** Greeters no plugin may use. */
-export const RESERVED_GREETERS: readonly string[] = [AUTH_GREETER, SERVER_GREETER];
+export const RESERVED_GREETERS: readonly string[] = Object.freeze([AUTH_GREETER, SERVER_GREETER]);
 
 /** The literal hash of status packets sent to a peer that is not (or no longer) authenticated. */
 export const UNAUTHENTICATED_HASH = 'server';

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -227,6 +227,28 @@ describe('loadPlugin: hot reload', () => {
     expect(g[key]).toBe(2);
     expect(first.logic.constructor).not.toBe(second.logic.constructor);
     expect(await builds(dir)).toHaveLength(1);
+  });
+
+  it('does not rewrite a build that exists, and removes only stale builds of this logic', async () => {
+    const dir = await tempPlugin({
+      'spec.conf': specText('stale'),
+      'logic.ts': 'export class Logic { recv(): void {} }\n',
+      '.nekoconnect/build/logic.0123456789.mjs': 'stale',
+      '.nekoconnect/build/other.0123456789.mjs': 'another logic name',
+      '.nekoconnect/build/notes.txt': 'kept',
+    });
+    await loadPlugin(dir);
+    const after = await builds(dir);
+    const current = after.find(
+      (name) => /^logic\.[0-9a-f]{10}\.mjs$/.test(name) && name !== 'logic.0123456789.mjs',
+    );
+    expect(after.sort()).toEqual([current, 'notes.txt', 'other.0123456789.mjs'].sort());
+
+    const file = path.join(dir, '.nekoconnect', 'build', current ?? '');
+    const { mtimeMs } = await stat(file);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await loadPlugin(dir);
+    expect((await stat(file)).mtimeMs).toBe(mtimeMs);
   });
 
   it('reloads a .js logic file too', async () => {
