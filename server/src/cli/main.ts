@@ -80,5 +80,6 @@ function describe(value: unknown): string {
   return value instanceof Error ? (value.stack ?? value.message) : String(value);
 }
 
-const code = await main(process.argv.slice(2));
-process.exitCode = code;
+// Exit explicitly: a plugin's leftover timer must not keep a stopped server's process alive,
+// and a second Ctrl+C must not wait for running handlers.
+process.exit(await main(process.argv.slice(2)));

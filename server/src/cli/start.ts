@@ -137,7 +137,9 @@ function printPlugins(dir: string, report: PluginsReport, io: StartIo): void {
   }
   for (const failure of report.failed) {
     const label = failure.spec?.greeter ?? relative(process.cwd(), failure.dir);
-    io.err(`  ${kleur.red('✗')} ${label}  ${kleur.dim('answers 503 until fixed')}`);
+    // Without a readable spec.conf the greeter is unknown, so nothing routes to it (404).
+    const effect = failure.spec ? 'answers 503 until fixed' : 'not served until its spec.conf is fixed';
+    io.err(`  ${kleur.red('✗')} ${label}  ${kleur.dim(effect)}`);
     io.err(indent(formatError(failure.error)));
   }
 }

@@ -115,13 +115,56 @@ describe('nekoconnect start', () => {
     const cli = startCli(['start', dir, '--port', '0'], { NEKOCONNECT_SECRET: 's' });
     const [, port] = await cli.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/);
     expect(cli.stdout()).toMatch(/1 loaded, 1 failed/);
-    await cli.waitForStderr(/answers 503 until fixed[\s\S]*fix:/);
+    await cli.waitForStderr(/not served until its spec.conf is fixed[\s\S]*fix:/);
     const stderr = cli.stderr();
     expect(stderr).toContain(`${join(dir, 'broken', 'spec.conf')}:2:8`);
     expect(stderr).toContain('NEKO_ERR_SPEC_SYNTAX');
     expect(stderr).toMatch(/> 2 \| \$greet "broken";/);
     const client = await connect({ secret: 's', port: Number(port) });
     expect((await client.request('echo', 'still here')).text()).toBe('still here');
+    await client.close();
+  });
+
+  it('exits after shutdown even when a plugin left a timer running', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'ticker'));
+    await writeFile(
+      join(dir, 'ticker', 'spec.conf'),
+      '$name {"Ticker"};\n$greet {"ticker"};\n$logic {"logic"};\n$version {"1.0.0"};\n',
+    );
+    await writeFile(
+      join(dir, 'ticker', 'logic.js'),
+      'export class Logic { constructor() { setInterval(() => {}, 1000); } recv() {} }\n',
+    );
+    const cli = startCli(['start', dir, '--port', '0'], { NEKOCONNECT_SECRET: 's' });
+    await cli.waitFor(/listening on/);
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('a second signal stops at once, without waiting for running handlers (exit 1)', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'slow'));
+    await writeFile(
+      join(dir, 'slow', 'spec.conf'),
+      '$name {"Slow"};\n$greet {"slow"};\n$logic {"logic"};\n$version {"1.0.0"};\n',
+    );
+    await writeFile(
+      join(dir, 'slow', 'logic.js'),
+      'export class Logic { async recv(ctx) { ctx.log("started"); await new Promise((r) => setTimeout(r, 60000)); } }\n',
+    );
+    const cli = startCli(['start', dir, '--port', '0'], { NEKOCONNECT_SECRET: 's' });
+    const [, port] = await cli.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/);
+    const client = await connect({ secret: 's', port: Number(port) });
+    client.request('slow', 'x').catch(() => {});
+    await cli.waitFor(/\[slow\] s-1 started/);
+    cli.child.kill('SIGINT');
+    await cli.waitFor(/shutting down \(1 connection\(s\) open\)/);
+    const before = Date.now();
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toEqual({ code: 1, signal: null });
+    expect(Date.now() - before).toBeLessThan(5_000);
+    expect(cli.stderr()).toContain('SIGINT again: exiting without waiting');
     await client.close();
   });
 
