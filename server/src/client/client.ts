@@ -185,31 +185,42 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
    * Pushed packets (those that answer no request), as an async iterator that
    * ends when the connection closes. Packets are buffered from this call on.
    */
-  async *packets(): AsyncGenerator<ClientPacket, void, undefined> {
+  packets(): AsyncGenerator<ClientPacket, void, undefined> {
+    // Subscribe now: a generator's body, and so its listeners, would only start at the first next().
     const buffered: ClientPacket[] = [];
     let wake: (() => void) | undefined;
     const onPacket = (packet: ClientPacket): void => {
       buffered.push(packet);
       wake?.();
     };
-    const onClose = (): void => wake?.();
-    this.on('packet', onPacket);
-    this.on('close', onClose);
-    try {
-      while (true) {
-        const next = buffered.shift();
-        if (next) {
-          yield next;
-          continue;
-        }
-        if (this.#closed) return;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-    } finally {
+    const stop = (): void => {
       this.off('packet', onPacket);
       this.off('close', onClose);
-    }
+    };
+    // No packet comes after the close, so the listeners can go then even if the iterator is never run.
+    const onClose = (): void => {
+      stop();
+      wake?.();
+    };
+    this.on('packet', onPacket);
+    this.on('close', onClose);
+    const isClosed = (): boolean => this.#closed;
+    return (async function* iterate(): AsyncGenerator<ClientPacket, void, undefined> {
+      try {
+        while (true) {
+          const next = buffered.shift();
+          if (next) {
+            yield next;
+            continue;
+          }
+          if (isClosed()) return;
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+      } finally {
+        stop();
+      }
+    })();
   }
 
   /** Closes the connection; pending requests reject. Resolves once closed. */

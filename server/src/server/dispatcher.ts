@@ -136,12 +136,14 @@ export class Dispatcher {
       this.#target.sendStatus(Status.HandlerError);
       return;
     }
-    if (outcome === 'parked') {
+    // A handler can return right after a recv() it did not await: it is done, not waiting.
+    const parked = outcome === 'parked' && run.isWaiting;
+    if (parked) {
       if (this.#target.isOpen) this.#parked.set(run.greeter, run);
       else run.abort();
     }
     if (this.#target.sentCount === sentBefore) {
-      this.#target.sendStatus(outcome === 'parked' ? Status.Continue : Status.Ok);
+      this.#target.sendStatus(parked ? Status.Continue : Status.Ok);
     }
   }
 
@@ -228,6 +230,11 @@ class HandlerRun implements ContextHost {
 
   get session(): SessionInfo {
     return this.#dispatcher.target.info;
+  }
+
+  /** True while a `recv()` of this run waits for a packet. */
+  get isWaiting(): boolean {
+    return this.#waiter !== undefined;
   }
 
   /** Calls `Logic.recv`. Synchronous handlers settle without a promise. */

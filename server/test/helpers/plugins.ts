@@ -34,7 +34,10 @@ export async function makePluginsDir(defs: readonly PluginDef[]): Promise<string
     await mkdir(dir);
     const file = def.file ?? 'logic.js';
     const logicName = file.replace(/\.[^.]+$/, '');
-    await writeFile(path.join(dir, 'spec.conf'), def.spec ?? specConf(def.name ?? def.greeter, def.greeter, logicName));
+    await writeFile(
+      path.join(dir, 'spec.conf'),
+      def.spec ?? specConf(def.name ?? def.greeter, def.greeter, logicName),
+    );
     await writeFile(path.join(dir, file), def.logic);
   }
   return root;

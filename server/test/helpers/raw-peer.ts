@@ -25,7 +25,7 @@ export class RawPeer {
   #read = 0;
   #closed = false;
   readonly #closedPromise: Promise<void>;
-  #wake: (() => void) | undefined;
+  readonly #waiters = new Set<() => void>();
   hasher: Hasher | undefined;
 
   private constructor(socket: Socket) {
@@ -38,7 +38,7 @@ export class RawPeer {
         data: Buffer.from(frame.data),
         hash: Buffer.from(frame.hash),
       });
-      this.#wake?.();
+      this.#wakeAll();
     });
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -54,10 +54,19 @@ export class RawPeer {
     this.#closedPromise = new Promise((resolve) =>
       socket.once('close', () => {
         this.#closed = true;
-        this.#wake?.();
+        this.#wakeAll();
         resolve();
       }),
     );
+  }
+
+  /** Wraps a connected socket (e.g. one a fake server accepted); it is destroyed when the test finishes. */
+  static wrap(socket: Socket): RawPeer {
+    const peer = new RawPeer(socket);
+    onTestFinished(() => {
+      socket.destroy();
+    });
+    return peer;
   }
 
   /** Connects to 127.0.0.1:`port`; the socket is destroyed when the test finishes. */
@@ -67,11 +76,7 @@ export class RawPeer {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    const peer = new RawPeer(socket);
-    onTestFinished(() => {
-      socket.destroy();
-    });
-    return peer;
+    return RawPeer.wrap(socket);
   }
 
   get isClosed(): boolean {
@@ -91,7 +96,9 @@ export class RawPeer {
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    return new Promise((resolve, reject) => this.socket.write(bytes, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.socket.write(bytes, (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   /** Writes `bytes` one byte per write, letting the event loop turn between bytes. */
@@ -167,12 +174,17 @@ export class RawPeer {
 
   #event(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      this.#wake = done;
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
+        this.#waiters.delete(done);
         resolve();
-      }
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#waiters.add(done);
     });
+  }
+
+  #wakeAll(): void {
+    for (const wake of [...this.#waiters]) wake();
   }
 }

@@ -11,6 +11,8 @@ export interface StartedServer {
   port: number;
   /** Every log record since the server was created. */
   logs: LogRecord[];
+  /** Resolves with the first record (logged before or after the call) that matches; fails after a timeout. */
+  waitForLog(match: (record: LogRecord) => boolean, timeoutMs?: number): Promise<LogRecord>;
 }
 
 /**
@@ -29,11 +31,30 @@ export async function startServer(options: Partial<ServerOptions> = {}): Promise
   server.logger.subscribe((record) => logs.push(record));
   onTestFinished(() => server.close());
   const address = await server.listen();
-  return { server, port: address.port, logs };
+  const waitForLog = (match: (record: LogRecord) => boolean, timeoutMs = 3_000): Promise<LogRecord> => {
+    const found = logs.find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        reject(new Error(`no matching log record within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const unsubscribe = server.logger.subscribe((record) => {
+        if (!match(record)) return;
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(record);
+      });
+    });
+  };
+  return { server, port: address.port, logs, waitForLog };
 }
 
 /** Connects a client to `port` with the test secret; closes it when the test finishes. */
-export async function connectClient(port: number, options: Partial<ConnectOptions> = {}): Promise<NekoClient> {
+export async function connectClient(
+  port: number,
+  options: Partial<ConnectOptions> = {},
+): Promise<NekoClient> {
   const client = await connect({ secret: SECRET, port, ...options });
   onTestFinished(() => client.close());
   return client;

@@ -44,7 +44,12 @@ function malformed(parts: Partial<RawFrameParts>, header?: RawHeader): Buffer {
 
 describe('FrameDecoder: valid input', () => {
   it('decodes the fields of a hand-built frame (body order greeter, op, random, data, hash)', () => {
-    expect(decodeChunks([VALID])).toEqual({ frames: [VALID_PLAIN], error: undefined, buffered: 0, maxBuffered: 0 });
+    expect(decodeChunks([VALID])).toEqual({
+      frames: [VALID_PLAIN],
+      error: undefined,
+      buffered: 0,
+      maxBuffered: 0,
+    });
   });
 
   it('decodes a frame fed one byte at a time, only after its last byte', () => {
@@ -60,10 +65,16 @@ describe('FrameDecoder: valid input', () => {
   });
 
   it('decodes many frames from one chunk, in order', () => {
-    const parts = Array.from({ length: 50 }, (_, i) => ({ ...VALID_PARTS, op: String(i), data: `data-${i}` }));
+    const parts = Array.from({ length: 50 }, (_, i) => ({
+      ...VALID_PARTS,
+      op: String(i),
+      data: `data-${i}`,
+    }));
     const outcome = decodeChunks([Buffer.concat(parts.map((p) => rawFrame(p)))]);
     expect(outcome.error).toBeUndefined();
-    expect(outcome.frames.map((f) => [f.op, f.data.toString()])).toEqual(parts.map((_, i) => [i, `data-${i}`]));
+    expect(outcome.frames.map((f) => [f.op, f.data.toString()])).toEqual(
+      parts.map((_, i) => [i, `data-${i}`]),
+    );
   });
 
   it('decodes a frame split at every possible offset into two chunks', () => {
@@ -208,7 +219,11 @@ describe('FrameDecoder: too large', () => {
 
   it('never buffers more than the limit, whatever arrives', () => {
     const limit = 64;
-    const stream = Buffer.concat([rawFrame({ ...VALID_PARTS, data: 'x'.repeat(30) }), VALID, Buffer.alloc(200, 0xff)]);
+    const stream = Buffer.concat([
+      rawFrame({ ...VALID_PARTS, data: 'x'.repeat(30) }),
+      VALID,
+      Buffer.alloc(200, 0xff),
+    ]);
     for (let size = 1; size <= 30; size++) {
       const chunks = splitAt(
         stream,
@@ -246,7 +261,9 @@ describe('FrameDecoder: malformed frames', () => {
 
   it('refuses the sum mismatch as soon as the 12 header bytes are in', () => {
     const bad = malformed({}, { packetLength: VALID.length + 1 });
-    expect((decodeChunks([bad.subarray(0, 12)]).error as NekoError).code).toBe('NEKO_ERR_FRAME_LENGTH_MISMATCH');
+    expect((decodeChunks([bad.subarray(0, 12)]).error as NekoError).code).toBe(
+      'NEKO_ERR_FRAME_LENGTH_MISMATCH',
+    );
     expect(decodeChunks([bad.subarray(0, 11)]).error).toBeUndefined();
   });
 
@@ -306,7 +323,11 @@ describe('decodeFrame', () => {
   });
 
   it('refuses extra or missing bytes with NEKO_ERR_FRAME_LENGTH_MISMATCH', () => {
-    for (const bytes of [Buffer.concat([VALID, VALID]), Buffer.concat([VALID, Buffer.of(0)]), VALID.subarray(0, 20)]) {
+    for (const bytes of [
+      Buffer.concat([VALID, VALID]),
+      Buffer.concat([VALID, Buffer.of(0)]),
+      VALID.subarray(0, 20),
+    ]) {
       let error: unknown;
       try {
         decodeFrame(bytes);

@@ -1,0 +1,473 @@
+import { once } from 'node:events';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { describe, it, expect, vi, onTestFinished } from 'vitest';
+import { NekoStatusError, connect, type ClientPacket, type NekoClient } from '../../src/client/client.js';
+import { NekoError } from '../../src/errors.js';
+import type { FrameFields } from '../../src/protocol/frame.js';
+import { Hasher } from '../../src/protocol/hash.js';
+import { LOGIC, allPlugins, makePluginsDir } from '../helpers/plugins.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { SECRET, connectClient, startServer, type StartedServer } from '../helpers/server.js';
+
+const H = new Hasher(SECRET);
+
+async function serve(options: Parameters<typeof startServer>[0] = {}): Promise<StartedServer> {
+  return startServer({
+    plugins: await makePluginsDir([...allPlugins(), { greeter: 'broken', logic: LOGIC.importThrows }]),
+    ...options,
+  });
+}
+
+/** Awaits `promise`, expecting it to reject; returns the reason. */
+async function rejection(promise: Promise<unknown>): Promise<NekoError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(NekoError);
+    return err as NekoError;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** A TCP server written by hand: each accepted connection is a RawPeer the test drives. */
+async function fakeServer(): Promise<{ port: number; accepted: () => Promise<RawPeer> }> {
+  const peers: RawPeer[] = [];
+  const waiting: ((peer: RawPeer) => void)[] = [];
+  const server: NetServer = createNetServer((socket) => {
+    const peer = RawPeer.wrap(socket);
+    const waiter = waiting.shift();
+    if (waiter) waiter(peer);
+    else peers.push(peer);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return {
+    port: (server.address() as AddressInfo).port,
+    accepted: () => {
+      const peer = peers.shift();
+      return peer ? Promise.resolve(peer) : new Promise((resolve) => waiting.push(resolve));
+    },
+  };
+}
+
+/** The fake server's side of a handshake: reads the auth, answers 200 with `hash` (default H(Rc0)). */
+async function fakeHandshake(peer: RawPeer, fields: Partial<FrameFields> = {}): Promise<void> {
+  const auth = await peer.next();
+  expect([auth.greeter, auth.op, auth.data.toString()]).toEqual(['auth', 200, '200']);
+  expect(auth.hash.toString()).toBe(H.hex(auth.random));
+  await peer.send({
+    greeter: 'nekoconnect-server',
+    op: 200,
+    random: 'N1-fake-server',
+    data: '200',
+    hash: H.hex(auth.random),
+    ...fields,
+  });
+}
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createNetServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('connect()', () => {
+  it('connects, authenticates and resolves with a connected client', async () => {
+    const { port, server } = await serve();
+    const client = await connectClient(port);
+    expect(client.connected).toBe(true);
+    expect(server.connectionCount).toBe(1);
+  });
+
+  it('rejects a wrong secret with NEKO_ERR_CLIENT_AUTH', async () => {
+    const { port } = await serve();
+    const err = await rejection(connect({ secret: 'wrong', port }));
+    expect(err.code).toBe('NEKO_ERR_CLIENT_AUTH');
+    expect(err.message).toContain('400');
+  });
+
+  it('rejects an empty secret with NEKO_ERR_CLIENT_AUTH, without connecting', async () => {
+    const { port, server } = await serve();
+    expect((await rejection(connect({ secret: '', port }))).code).toBe('NEKO_ERR_CLIENT_AUTH');
+    expect(server.connectionCount).toBe(0);
+  });
+
+  it('rejects a closed port with NEKO_ERR_CLIENT_CONNECT', async () => {
+    const err = await rejection(connect({ secret: SECRET, port: await closedPort() }));
+    expect(err.code).toBe('NEKO_ERR_CLIENT_CONNECT');
+    expect(err.message).toContain('ECONNREFUSED');
+  });
+
+  it('rejects with NEKO_ERR_CLIENT_CONNECT when the server does not answer in connectTimeoutMs', async () => {
+    const fake = await fakeServer();
+    const started = Date.now();
+    const err = await rejection(connect({ secret: SECRET, port: fake.port, connectTimeoutMs: 150 }));
+    expect(err.code).toBe('NEKO_ERR_CLIENT_CONNECT');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it('rejects with NEKO_ERR_CLIENT_CONNECT when the server closes during the handshake', async () => {
+    const fake = await fakeServer();
+    const connecting = connect({ secret: SECRET, port: fake.port });
+    const peer = await fake.accepted();
+    await peer.next();
+    peer.socket.end();
+    expect((await rejection(connecting)).code).toBe('NEKO_ERR_CLIENT_CONNECT');
+  });
+
+  it('accepts a server that proves the secret (the fake server, done right)', async () => {
+    const fake = await fakeServer();
+    const connecting = connect({ secret: SECRET, port: fake.port });
+    await fakeHandshake(await fake.accepted());
+    const client = await connecting;
+    onTestFinished(() => client.close());
+    expect(client.connected).toBe(true);
+  });
+
+  it('rejects a server that answers 200 without proving the secret: NEKO_ERR_CLIENT_AUTH', async () => {
+    for (const hash of [H.hex('something else'), new Hasher('other').hex('x'), 'server', 'f'.repeat(64)]) {
+      const fake = await fakeServer();
+      const connecting = connect({ secret: SECRET, port: fake.port });
+      await fakeHandshake(await fake.accepted(), { hash });
+      const err = await rejection(connecting);
+      expect(err.code).toBe('NEKO_ERR_CLIENT_AUTH');
+      expect(err.message).toContain('does not prove');
+    }
+  });
+
+  it('rejects a handshake answer from another greeter or with another op: NEKO_ERR_CLIENT_AUTH', async () => {
+    for (const fields of [{ greeter: 'echo' }, { op: 100 }]) {
+      const fake = await fakeServer();
+      const connecting = connect({ secret: SECRET, port: fake.port });
+      await fakeHandshake(await fake.accepted(), fields);
+      expect((await rejection(connecting)).code).toBe('NEKO_ERR_CLIENT_AUTH');
+    }
+  });
+
+  it('rejects bytes that are not a frame during the handshake: NEKO_ERR_CLIENT_PROTOCOL', async () => {
+    const fake = await fakeServer();
+    const connecting = connect({ secret: SECRET, port: fake.port });
+    const peer = await fake.accepted();
+    await peer.next();
+    await peer.write(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    expect((await rejection(connecting)).code).toBe('NEKO_ERR_CLIENT_PROTOCOL');
+  });
+});
+
+describe('NekoClient.request()', () => {
+  it('resolves with the plugin reply: greeter, op, data, no status', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    const reply = await client.request('echo', 'hello', { op: 7 });
+    expect([reply.greeter, reply.op, reply.text(), reply.status, reply.len]).toEqual([
+      'echo',
+      7,
+      'hello',
+      undefined,
+      5,
+    ]);
+    expect(reply.data).toEqual(Buffer.from('hello'));
+  });
+
+  it('sends op 0 and empty data by default, and bytes as they are', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    const empty = await client.request('echo');
+    expect([empty.op, empty.len]).toEqual([0, 0]);
+    const bytes = Uint8Array.from([0, 255, 10, 13]);
+    expect((await client.request('echo', bytes)).data).toEqual(Buffer.from(bytes));
+    expect((await client.request('echo', '{"a":1}')).json()).toEqual({ a: 1 });
+  });
+
+  it('resolves a 200 (handler sent nothing) with status 200', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    const answer = await client.request('silent');
+    expect([answer.greeter, answer.status, answer.op, answer.text()]).toEqual([
+      'nekoconnect-server',
+      200,
+      200,
+      '200',
+    ]);
+  });
+
+  it('resolves a 100 (handler waits) with status 100; the next request to that greeter gets the reply', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    expect((await client.request('concat', 'neko')).status).toBe(100);
+    expect((await client.request('concat', 'connect')).text()).toBe('nekoconnect');
+  });
+
+  it('rejects a missing greeter with a NekoStatusError of status 404', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    const err = await rejection(client.request('nobody'));
+    expect(err).toBeInstanceOf(NekoStatusError);
+    expect(err.code).toBe('NEKO_ERR_CLIENT_STATUS');
+    expect((err as NekoStatusError).status).toBe(404);
+    expect((err as NekoStatusError).greeter).toBe('nobody');
+    expect(client.connected).toBe(true);
+  });
+
+  it('rejects 500 and 503 with NekoStatusErrors, and the client goes on', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    expect(((await rejection(client.request('throws'))) as NekoStatusError).status).toBe(500);
+    expect(((await rejection(client.request('broken'))) as NekoStatusError).status).toBe(503);
+    expect((await client.request('echo', 'fine')).text()).toBe('fine');
+  });
+
+  it('rejects with NEKO_ERR_CLIENT_TIMEOUT when no answer comes in time; later requests still work', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    const late: ClientPacket[] = [];
+    client.on('packet', (p) => late.push(p));
+    const err = await rejection(client.request('slow', '150', { timeoutMs: 30 }));
+    expect(err.code).toBe('NEKO_ERR_CLIENT_TIMEOUT');
+    // The late answer arrives as a packet event, and frees the chain for the next request.
+    expect((await client.request('echo', 'next')).text()).toBe('next');
+    expect(late.map((p) => p.text())).toEqual(['slow-done']);
+  });
+
+  it('uses requestTimeoutMs as the default timeout', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port, { requestTimeoutMs: 30 });
+    expect((await rejection(client.request('slow', '150'))).code).toBe('NEKO_ERR_CLIENT_TIMEOUT');
+  });
+
+  it('resolves many requests queued at once, in order, each waiting for a fresh server random', async () => {
+    const { port, server } = await serve();
+    const client = await connectClient(port);
+    const order: number[] = [];
+    const requests = Array.from({ length: 50 }, (_, i) =>
+      client.request('echo', `n${i}`, { op: i }).then((reply) => {
+        order.push(reply.op);
+        return reply.text();
+      }),
+    );
+    expect(await Promise.all(requests)).toEqual(Array.from({ length: 50 }, (_, i) => `n${i}`));
+    expect(order).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(client.connected).toBe(true);
+    expect(server.connectionCount).toBe(1);
+  });
+
+  it('rejects a request whose greeter or op cannot travel, without breaking the chain', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    const bad = client.request('has space');
+    const badOp = client.request('echo', '', { op: -1 });
+    const good = client.request('echo', 'ok');
+    expect((await rejection(bad)).code).toBe('NEKO_ERR_FRAME_NOT_PRINTABLE');
+    expect((await rejection(badOp)).code).toBe('NEKO_ERR_FRAME_BAD_OP');
+    expect((await good).text()).toBe('ok');
+  });
+
+  it('rejects with status 413 when the server refuses a packet as too large, then reports the close', async () => {
+    const { port } = await serve({ limits: { maxPacketBytes: 256 } });
+    const client = await connectClient(port);
+    const closed = once(client, 'close');
+    const err = await rejection(client.request('echo', 'x'.repeat(300)));
+    expect((err as NekoStatusError).status).toBe(413);
+    expect(await closed).toEqual([{ status: 413, error: undefined }]);
+    expect(client.connected).toBe(false);
+    const after = await rejection(client.request('echo', 'again'));
+    expect((after as NekoStatusError).status).toBe(413);
+  });
+
+  it('refuses a server frame above its maxPacketBytes: the request rejects with NEKO_ERR_CLIENT_PROTOCOL', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port, { maxPacketBytes: 200 });
+    expect((await client.request('echo', 'x'.repeat(50))).len).toBe(50);
+    const err = await rejection(client.request('echo', 'x'.repeat(150)));
+    expect(err.code).toBe('NEKO_ERR_CLIENT_PROTOCOL');
+    expect((err.cause as NekoError).code).toBe('NEKO_ERR_FRAME_TOO_LARGE');
+    expect(client.connected).toBe(false);
+  });
+
+  it('reports a closing status that answers no request as a status event (idle timeout: 408)', async () => {
+    const { port } = await serve({ limits: { idleTimeoutMs: 100 } });
+    const client = await connectClient(port);
+    const status = once(client, 'status');
+    const closed = once(client, 'close');
+    const [err] = (await status) as [NekoStatusError];
+    expect(err.status).toBe(408);
+    expect(await closed).toEqual([{ status: 408, error: undefined }]);
+  });
+});
+
+describe('NekoClient: pushed packets', () => {
+  it('delivers packets that answer no request as packet events; send() resolves once written', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    const got: string[] = [];
+    const three = new Promise<void>((resolve) =>
+      client.on('packet', (p) => {
+        got.push(`${p.greeter}:${p.text()}`);
+        if (got.length === 3) resolve();
+      }),
+    );
+    await client.send('burst', '3');
+    await three;
+    expect(got).toEqual(['burst:burst-1', 'burst:burst-2', 'burst:burst-3']);
+  });
+
+  it('packets() yields pushed packets in order; breaking out removes its listeners', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    const iterator = client.packets();
+    await client.send('burst', '3');
+    const got: string[] = [];
+    for await (const packet of iterator) {
+      got.push(packet.text());
+      if (got.length === 3) break;
+    }
+    expect(got).toEqual(['burst-1', 'burst-2', 'burst-3']);
+    expect(client.listenerCount('packet')).toBe(0);
+  });
+
+  it('packets() buffers from the call on, before the first next()', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    const iterator = client.packets();
+    const emitted = once(client, 'packet');
+    await client.send('echo', 'early');
+    await emitted;
+    const first = await iterator.next();
+    expect(first.done).toBe(false);
+    expect((first.value as ClientPacket).text()).toBe('early');
+    await iterator.return(undefined);
+  });
+
+  it('packets() ends when the connection closes, after the buffered packets', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    const iterator = client.packets();
+    await client.send('closer');
+    const got: string[] = [];
+    for await (const packet of iterator) got.push(packet.text());
+    expect(got).toEqual(['bye']);
+    expect(client.connected).toBe(false);
+  });
+});
+
+describe('NekoClient.packets(): listeners', () => {
+  it('drops its listeners when the connection closes, even if never iterated', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    void client.packets();
+    expect(client.listenerCount('packet')).toBe(1);
+    await client.close();
+    expect(client.listenerCount('packet')).toBe(0);
+    expect(client.listenerCount('close')).toBe(0);
+  });
+});
+
+describe('NekoClient.close()', () => {
+  it('rejects pending and queued requests with NEKO_ERR_CLIENT_CLOSED, and later calls too', async () => {
+    const { port } = await serve();
+    const client = await connectClient(port);
+    const pending = client.request('slow', '2000');
+    const queued = client.request('echo', 'queued');
+    const queuedSend = client.send('echo', 'queued send');
+    const closed = once(client, 'close');
+    await client.close();
+    expect(client.connected).toBe(false);
+    expect((await rejection(pending)).code).toBe('NEKO_ERR_CLIENT_CLOSED');
+    expect((await rejection(queued)).code).toBe('NEKO_ERR_CLIENT_CLOSED');
+    expect((await rejection(queuedSend)).code).toBe('NEKO_ERR_CLIENT_CLOSED');
+    expect(await closed).toEqual([{ status: undefined, error: undefined }]);
+    expect((await rejection(client.request('echo'))).code).toBe('NEKO_ERR_CLIENT_CLOSED');
+    expect((await rejection(client.send('echo'))).code).toBe('NEKO_ERR_CLIENT_CLOSED');
+    await client.close();
+  });
+
+  it('ends the session on the server', async () => {
+    const { port, server } = await serve();
+    const client = await connectClient(port);
+    await client.close();
+    await vi.waitFor(() => expect(server.connectionCount).toBe(0));
+  });
+});
+
+describe('NekoClient: the nonce chain, seen from a fake server', () => {
+  async function connected(): Promise<{ client: NekoClient; peer: RawPeer }> {
+    const fake = await fakeServer();
+    const connecting = connect({ secret: SECRET, port: fake.port });
+    const peer = await fake.accepted();
+    await fakeHandshake(peer);
+    const client = await connecting;
+    onTestFinished(() => client.close());
+    return { client, peer };
+  }
+
+  it('chains each packet to the newest server random and waits for a fresh one between sends', async () => {
+    const { client, peer } = await connected();
+    const first = client.request('echo', 'one');
+    const second = client.request('echo', 'two');
+    const p1 = await peer.next();
+    expect([p1.greeter, p1.data.toString(), p1.hash.toString()]).toEqual([
+      'echo',
+      'one',
+      H.hex('N1-fake-server'),
+    ]);
+    // The client holds no unused server random: the second packet must wait.
+    expect(await peer.framesWithin(60)).toEqual([]);
+    await peer.send({ greeter: 'echo', op: 0, random: 'N2', data: 'one', hash: H.hex(p1.random) });
+    expect((await first).text()).toBe('one');
+    const p2 = await peer.next();
+    expect([p2.data.toString(), p2.hash.toString()]).toEqual(['two', H.hex('N2')]);
+    expect(p2.random.equals(p1.random)).toBe(false);
+    await peer.send({ greeter: 'echo', op: 0, random: 'N3', data: 'two', hash: H.hex(p2.random) });
+    expect((await second).text()).toBe('two');
+  });
+
+  it('uses the newest of several server randoms received', async () => {
+    const { client, peer } = await connected();
+    const pushed = new Promise<void>((resolve) =>
+      client.on('packet', (p) => p.text() === 'push-3' && resolve()),
+    );
+    for (const i of [1, 2, 3]) {
+      await peer.send({
+        greeter: 'news',
+        op: 0,
+        random: `P${i}`,
+        data: `push-${i}`,
+        hash: H.hex('anything'),
+      });
+    }
+    await pushed;
+    void client.send('echo', 'now');
+    const packet = await peer.next();
+    expect([packet.data.toString(), packet.hash.toString()]).toEqual(['now', H.hex('P3')]);
+  });
+
+  it('rejects pending requests with NEKO_ERR_CLIENT_PROTOCOL when the server sends bytes that are not a frame', async () => {
+    const { client, peer } = await connected();
+    const pending = client.request('echo', 'x');
+    await peer.next();
+    await peer.write(Buffer.from([0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0]));
+    const err = await rejection(pending);
+    expect(err.code).toBe('NEKO_ERR_CLIENT_PROTOCOL');
+    expect(client.connected).toBe(false);
+  });
+
+  it('matches a status to the oldest packet in flight', async () => {
+    const { client, peer } = await connected();
+    const first = client.request('a');
+    const p1 = await peer.next();
+    await peer.send({
+      greeter: 'nekoconnect-server',
+      op: 404,
+      random: 'S1',
+      data: '404',
+      hash: H.hex(p1.random),
+    });
+    const err = (await rejection(first)) as NekoStatusError;
+    expect([err.status, err.greeter]).toEqual([404, 'a']);
+  });
+});
