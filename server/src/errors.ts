@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   // The Context a plugin receives.
   NEKO_ERR_CONTEXT_RECV_TIMEOUT: 'ctx.recv() waited longer than its timeout.',
   NEKO_ERR_CONTEXT_CLOSED: 'ctx.recv() was waiting when the session closed.',
+  NEKO_ERR_CONTEXT_RECV_MISUSE:
+    'ctx.recv() was called outside a running handler, or while another wait was pending.',
   NEKO_ERR_CONTEXT_BAD_OP: 'ctx.send() was given an op that is not an integer from 0 to 4294967295.',
   NEKO_ERR_CONTEXT_JSON: 'ctx.json() found data that is not valid JSON.',
 

@@ -137,10 +137,14 @@ export class Dispatcher {
       return;
     }
     // A handler can return right after a recv() it did not await: it is done, not waiting.
-    const parked = outcome === 'parked' && run.isWaiting;
+    let parked = outcome === 'parked' && run.isWaiting;
     if (parked) {
-      if (this.#target.isOpen) this.#parked.set(run.greeter, run);
-      else run.abort();
+      if (!this.#target.isOpen) run.abort();
+      else if (this.#parked.has(run.greeter)) {
+        // An older run (one whose recv() timed out, then waited again) already takes this greeter's packets.
+        run.abort(alreadyWaiting());
+        parked = false;
+      } else this.#parked.set(run.greeter, run);
     }
     if (this.#target.sentCount === sentBefore) {
       this.#target.sendStatus(parked ? Status.Continue : Status.Ok);
@@ -166,8 +170,9 @@ export class Dispatcher {
 
   /** @internal A run outside a dispatch phase waits in `recv()`; it takes the next packet of its greeter. */
   park(run: HandlerRun): void {
-    if (!this.#parked.has(run.greeter) && this.#target.isOpen) this.#parked.set(run.greeter, run);
-    else run.abort();
+    if (!this.#target.isOpen) run.abort();
+    else if (this.#parked.has(run.greeter)) run.abort(alreadyWaiting());
+    else this.#parked.set(run.greeter, run);
   }
 
   /** @internal A run that waited in `recv()` gave up (timeout): it no longer takes packets. */
@@ -220,6 +225,8 @@ class HandlerRun implements ContextHost {
   /** The dispatcher waits on this until the handler finishes or parks. */
   #phase: Deferred<Outcome> | undefined;
   #waiter: Waiter | undefined;
+  /** Set once `Logic.recv` has returned or thrown. */
+  #finished = false;
 
   constructor(dispatcher: Dispatcher, plugin: LoadedPlugin, frame: Frame) {
     this.#dispatcher = dispatcher;
@@ -270,24 +277,32 @@ class HandlerRun implements ContextHost {
     return phase;
   }
 
-  /** The session closed while waiting in `recv()`. */
-  abort(): void {
+  /** Ends a waiting `recv()` with an error: by default, because the session closed. */
+  abort(
+    error = new NekoError('NEKO_ERR_CONTEXT_CLOSED', 'the connection closed while ctx.recv() waited'),
+  ): void {
     const waiter = this.#waiter;
     if (!waiter) return;
     this.#waiter = undefined;
     clearTimeout(waiter.timer);
-    waiter.reject(new NekoError('NEKO_ERR_CONTEXT_CLOSED', 'the connection closed while ctx.recv() waited'));
+    waiter.reject(error);
   }
 
   // --- ContextHost ---
 
   recv(options?: RecvOptions): Promise<Packet> {
+    if (this.#finished) {
+      return Promise.reject(
+        new NekoError('NEKO_ERR_CONTEXT_RECV_MISUSE', 'ctx.recv() was called after the handler returned', {
+          hint: 'Call ctx.recv() inside Logic.recv and await it before returning.',
+        }),
+      );
+    }
     if (this.#waiter) {
       return Promise.reject(
-        new NekoError(
-          'NEKO_ERR_CONTEXT_CLOSED',
-          'ctx.recv() is already waiting; await it before calling again',
-        ),
+        new NekoError('NEKO_ERR_CONTEXT_RECV_MISUSE', 'ctx.recv() is already waiting', {
+          hint: 'Await each ctx.recv() before calling it again.',
+        }),
       );
     }
     if (!this.#dispatcher.target.isOpen) {
@@ -343,6 +358,7 @@ class HandlerRun implements ContextHost {
   }
 
   #ended(err: unknown): void {
+    this.#finished = true;
     this.#dropWaiter();
     if (err !== undefined) this.#reportFailure(err);
     this.#dispatcher.runEnded(this);
@@ -353,11 +369,13 @@ class HandlerRun implements ContextHost {
     }
   }
 
-  /** A handler that returns while a `recv()` it started still waits: that wait is dropped. */
+  /** A handler that returns while a `recv()` it started still waits: that wait ends with an error. */
   #dropWaiter(): void {
-    if (!this.#waiter) return;
-    clearTimeout(this.#waiter.timer);
-    this.#waiter = undefined;
+    this.abort(
+      new NekoError('NEKO_ERR_CONTEXT_RECV_MISUSE', 'the handler returned while its ctx.recv() waited', {
+        hint: 'Await ctx.recv() inside Logic.recv.',
+      }),
+    );
   }
 
   #reportFailure(err: unknown): void {
@@ -373,6 +391,14 @@ class HandlerRun implements ContextHost {
       code: 'NEKO_ERR_PLUGIN_HANDLER',
     });
   }
+}
+
+function alreadyWaiting(): NekoError {
+  return new NekoError(
+    'NEKO_ERR_CONTEXT_RECV_MISUSE',
+    "another run of this plugin already waits for this client's next packet",
+    { hint: 'Let one handler run at a time wait in ctx.recv() for a client.' },
+  );
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

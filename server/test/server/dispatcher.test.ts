@@ -515,7 +515,7 @@ describe('Dispatcher: ctx.recv()', () => {
       },
     });
     await d.deliver('twice');
-    expect(code).toBe('NEKO_ERR_CONTEXT_CLOSED');
+    expect(code).toBe('NEKO_ERR_CONTEXT_RECV_MISUSE');
   });
 
   it('rejects a waiting recv() with NEKO_ERR_CONTEXT_CLOSED when the session closes, without a 500', async () => {
@@ -564,9 +564,10 @@ describe('Dispatcher: ctx.recv()', () => {
 
   it('treats a handler that returns while a recv() it did not await waits as finished', async () => {
     const d = makeDispatcher();
+    const codes: string[] = [];
     d.mount('forgot', {
       async recv(ctx) {
-        void ctx.recv().catch(() => {});
+        void ctx.recv().catch((err: NekoError) => codes.push(err.code));
       },
     });
     d.mount('echo', echo);
@@ -583,6 +584,58 @@ describe('Dispatcher: ctx.recv()', () => {
     await d.deliver('echo', 'e');
     await flush();
     expect(unhandled).toEqual([]);
+    expect(d.target.log).toEqual(['200', '200', 'echo:0:e']);
+    expect(d.dispatcher.activeRuns).toBe(0);
+    // The dropped waits end with an error instead of hanging forever.
+    expect(codes).toEqual(['NEKO_ERR_CONTEXT_RECV_MISUSE', 'NEKO_ERR_CONTEXT_RECV_MISUSE']);
+  });
+
+  it('lets one run wait per greeter: a newer run that would wait too is refused', async () => {
+    const d = makeDispatcher();
+    const timedOut = deferred();
+    const gateA = deferred();
+    const gateB = deferred();
+    d.mount('x', {
+      async recv(ctx: Context) {
+        if (ctx.text() === 'a') {
+          await ctx.recv({ timeoutMs: 1 }).catch(() => timedOut.resolve());
+          await gateA.promise;
+          const next = await ctx.recv().catch((err: NekoError) => err);
+          ctx.send(next instanceof Error ? `A ${(next as NekoError).code}` : `A got ${next.text()}`);
+          return;
+        }
+        await gateB.promise;
+        const next = await ctx.recv().catch((err: NekoError) => err);
+        ctx.send(next instanceof Error ? `B ${(next as NekoError).code}` : 'B got');
+      },
+    });
+    d.dispatcher.enqueue(frame('x', 'a'));
+    await timedOut.promise;
+    d.dispatcher.enqueue(frame('x', 'b'));
+    await flush();
+    gateA.resolve();
+    await flush();
+    gateB.resolve();
+    await flush();
+    await d.deliver('x', 'c');
+    expect(d.target.log).toEqual(['100', '200', 'x:0:B NEKO_ERR_CONTEXT_RECV_MISUSE', 'x:0:A got c']);
+  });
+
+  it('refuses a recv() called after the handler returned, and the session keeps flowing', async () => {
+    const d = makeDispatcher();
+    const later = deferred<string>();
+    let stash: Context | undefined;
+    d.mount('detached', {
+      recv(ctx: Context) {
+        stash = ctx;
+      },
+    });
+    d.mount('echo', echo);
+    await d.deliver('detached', 'a');
+    stash!.recv().catch((err: NekoError) => later.resolve(err.code));
+    expect(await later.promise).toBe('NEKO_ERR_CONTEXT_RECV_MISUSE');
+    await d.deliver('detached', 'b');
+    await d.deliver('echo', 'e');
     expect(d.target.log).toEqual(['200', '200', 'echo:0:e']);
     expect(d.dispatcher.activeRuns).toBe(0);
   });
