@@ -4,11 +4,12 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import type { Packet } from '../context/context.js';
 import { ReceivedPacket } from '../context/packet.js';
 import { NekoError, type NekoErrorCode } from '../errors.js';
-import { AUTH_GREETER, DEFAULT_PORT, SERVER_GREETER } from '../protocol/constants.js';
+import { AUTH_GREETER, DEFAULT_PORT, SERVER_GREETER, UNAUTHENTICATED_HASH } from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { encodeFrame } from '../protocol/encoder.js';
 import type { Frame } from '../protocol/frame.js';
 import { Hasher, hashEquals } from '../protocol/hash.js';
+import { NonceWindow } from '../protocol/nonce-window.js';
 import { randomString } from '../protocol/random.js';
 import { STATUS_TEXT, isClosingStatus } from '../protocol/status.js';
 
@@ -65,6 +66,8 @@ export class NekoStatusError extends NekoError {
   }
 }
 
+const UNAUTHENTICATED_HASH_BYTES = Buffer.from(UNAUTHENTICATED_HASH, 'latin1');
+
 class IncomingPacket extends ReceivedPacket implements ClientPacket {
   readonly greeter: string;
   readonly status: number | undefined;
@@ -108,11 +111,18 @@ export interface NekoClientEvents {
  * carries `H` of the newest server random received, and packets wait their
  * turn until the client holds a fresh one (the server always sends one
  * after each packet it accepts).
+ *
+ * It also checks the server: every packet must carry `H` of a random this
+ * client sent (only a closing status may carry `server`). A packet that does
+ * not is not from the server that knows the secret; the client closes
+ * without hashing its random, so it can never serve as a hashing oracle.
  */
 export class NekoClient extends EventEmitter<NekoClientEvents> {
   readonly #socket: Socket;
   readonly #hasher: Hasher;
   readonly #requestTimeoutMs: number;
+  /** Randoms this client sent, that the server's packets may carry `H` of. */
+  readonly #sent: NonceWindow;
   /** The newest server random not yet used. */
   #serverRandom: Buffer | undefined;
   readonly #queue: Outgoing[] = [];
@@ -124,10 +134,18 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
   readonly #closedPromise: Promise<void>;
 
   /** @internal Use {@link connect}. */
-  constructor(socket: Socket, hasher: Hasher, serverRandom: Buffer, requestTimeoutMs: number) {
+  constructor(
+    socket: Socket,
+    hasher: Hasher,
+    authRandom: Buffer,
+    serverRandom: Buffer,
+    requestTimeoutMs: number,
+  ) {
     super();
     this.#socket = socket;
     this.#hasher = hasher;
+    this.#sent = new NonceWindow(hasher);
+    this.#sent.add(authRandom);
     this.#serverRandom = serverRandom;
     this.#requestTimeoutMs = requestTimeoutMs;
     this.#closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
@@ -232,6 +250,22 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
 
   /** @internal Frames after the handshake. */
   handleFrame(frame: Frame): void {
+    if (this.#closed) return;
+    const closingStatus = frame.greeter === SERVER_GREETER && isClosingStatus(frame.op);
+    if (closingStatus && frame.hash.equals(UNAUTHENTICATED_HASH_BYTES)) {
+      // The server is closing the connection: nothing more will be sent, so its random is not kept.
+      this.#onStatus(new IncomingPacket(frame));
+      return;
+    }
+    if (!this.#sent.recognize(frame.hash)) {
+      this.#closeError = new NekoError(
+        'NEKO_ERR_CLIENT_AUTH',
+        `a packet from "${frame.greeter}" does not carry H of any random this client sent: not from the server that knows the secret`,
+        { hint: 'Someone may be injecting packets into the connection; use TLS.' },
+      );
+      this.#socket.destroy();
+      return;
+    }
     this.#serverRandom = Buffer.from(frame.random);
     const packet = new IncomingPacket(frame);
     if (packet.status !== undefined) this.#onStatus(packet);
@@ -293,12 +327,13 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
     if (this.#closed || this.#serverRandom === undefined) return;
     const outgoing = this.#queue.shift();
     if (!outgoing) return;
+    const random = randomString();
     let frame: Buffer;
     try {
       frame = encodeFrame({
         greeter: outgoing.greeter,
         op: outgoing.op,
-        random: randomString(),
+        random,
         data: outgoing.data,
         hash: this.#hasher.hex(this.#serverRandom),
       });
@@ -311,6 +346,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       return;
     }
     this.#serverRandom = undefined;
+    this.#sent.add(random);
     this.#inFlight.push(outgoing);
     this.#socket.write(frame);
     outgoing.write?.resolve();
@@ -396,7 +432,13 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
       }
       clearTimeout(timer);
       socket.off('close', onEarlyClose);
-      client = new NekoClient(socket, hasher, Buffer.from(frame.random), options.requestTimeoutMs ?? 30_000);
+      client = new NekoClient(
+        socket,
+        hasher,
+        clientRandom,
+        Buffer.from(frame.random),
+        options.requestTimeoutMs ?? 30_000,
+      );
       resolve(client);
     });
     const onEarlyClose = (): void =>

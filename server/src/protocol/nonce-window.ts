@@ -40,14 +40,32 @@ export class NonceWindow {
    * older one and returns true; otherwise changes nothing and returns false.
    */
   consume(hash: Uint8Array): boolean {
+    const index = this.#find(hash);
+    if (index < 0) return false;
+    this.#nonces = this.#nonces.slice(index + 1);
+    return true;
+  }
+
+  /**
+   * Checks a hash without using up its random: true when it is `H` of a held
+   * random, and then the older ones are dropped. The client SDK checks the
+   * server's packets this way (they carry `H` of the client's newest verified
+   * random, which only moves forward).
+   */
+  recognize(hash: Uint8Array): boolean {
+    const index = this.#find(hash);
+    if (index < 0) return false;
+    if (index > 0) this.#nonces = this.#nonces.slice(index);
+    return true;
+  }
+
+  /** The index of the random whose `H` is `hash`, newest first; -1 if none. */
+  #find(hash: Uint8Array): number {
     for (let i = this.#nonces.length - 1; i >= 0; i--) {
       const nonce = this.#nonces[i]!;
       nonce.expected ??= this.#hasher.bytes(nonce.random);
-      if (hashEquals(nonce.expected, hash)) {
-        this.#nonces = this.#nonces.slice(i + 1);
-        return true;
-      }
+      if (hashEquals(nonce.expected, hash)) return i;
     }
-    return false;
+    return -1;
   }
 }

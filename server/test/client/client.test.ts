@@ -51,8 +51,8 @@ async function fakeServer(): Promise<{ port: number; accepted: () => Promise<Raw
   };
 }
 
-/** The fake server's side of a handshake: reads the auth, answers 200 with `hash` (default H(Rc0)). */
-async function fakeHandshake(peer: RawPeer, fields: Partial<FrameFields> = {}): Promise<void> {
+/** The fake server's side of a handshake: reads the auth, answers 200 with `hash` (default H(Rc0)); returns Rc0. */
+async function fakeHandshake(peer: RawPeer, fields: Partial<FrameFields> = {}): Promise<string> {
   const auth = await peer.next();
   expect([auth.greeter, auth.op, auth.data.toString()]).toEqual(['auth', 200, '200']);
   expect(auth.hash.toString()).toBe(H.hex(auth.random));
@@ -64,6 +64,7 @@ async function fakeHandshake(peer: RawPeer, fields: Partial<FrameFields> = {}): 
     hash: H.hex(auth.random),
     ...fields,
   });
+  return auth.random.toString('latin1');
 }
 
 /** A port nothing listens on. */
@@ -395,14 +396,14 @@ describe('NekoClient.close()', () => {
 });
 
 describe('NekoClient: the nonce chain, seen from a fake server', () => {
-  async function connected(): Promise<{ client: NekoClient; peer: RawPeer }> {
+  async function connected(): Promise<{ client: NekoClient; peer: RawPeer; authRandom: string }> {
     const fake = await fakeServer();
     const connecting = connect({ secret: SECRET, port: fake.port });
     const peer = await fake.accepted();
-    await fakeHandshake(peer);
+    const authRandom = await fakeHandshake(peer);
     const client = await connecting;
     onTestFinished(() => client.close());
-    return { client, peer };
+    return { client, peer, authRandom };
   }
 
   it('chains each packet to the newest server random and waits for a fresh one between sends', async () => {
@@ -427,7 +428,7 @@ describe('NekoClient: the nonce chain, seen from a fake server', () => {
   });
 
   it('uses the newest of several server randoms received', async () => {
-    const { client, peer } = await connected();
+    const { client, peer, authRandom } = await connected();
     const pushed = new Promise<void>((resolve) =>
       client.on('packet', (p) => p.text() === 'push-3' && resolve()),
     );
@@ -437,13 +438,45 @@ describe('NekoClient: the nonce chain, seen from a fake server', () => {
         op: 0,
         random: `P${i}`,
         data: `push-${i}`,
-        hash: H.hex('anything'),
+        hash: H.hex(authRandom),
       });
     }
     await pushed;
     void client.send('echo', 'now');
     const packet = await peer.next();
     expect([packet.data.toString(), packet.hash.toString()]).toEqual(['now', H.hex('P3')]);
+  });
+
+  it('closes, without hashing its random, on a packet that does not carry H of a random it sent', async () => {
+    const { client, peer } = await connected();
+    const pending = client.request('echo', 'x');
+    const sent = await peer.next();
+    const closed = new Promise<{ error?: Error }>((resolve) => client.once('close', resolve));
+    // An injected packet: its hash is H of something the client never sent.
+    await peer.send({ greeter: 'echo', op: 0, random: 'ORACLE-BAIT', data: 'x', hash: H.hex('forged') });
+    const err = await rejection(pending);
+    expect(err.code).toBe('NEKO_ERR_CLIENT_AUTH');
+    expect((await closed).error?.message).toMatch(/does not carry H of any random this client sent/);
+    // Nothing the client wrote after the injected packet carries H(ORACLE-BAIT).
+    const rest = await peer.framesWithin(100);
+    expect(rest.map((f) => f.hash.toString())).not.toContain(H.hex('ORACLE-BAIT'));
+    expect(sent.hash.toString()).toBe(H.hex('N1-fake-server'));
+  });
+
+  it('accepts H of an older random it sent, and a closing status with hash "server"', async () => {
+    const { client, peer, authRandom } = await connected();
+    const first = client.request('echo', 'one');
+    const p1 = await peer.next();
+    // The server may still carry H of the auth random (its newest verified one, from its point of view).
+    await peer.send({ greeter: 'echo', op: 0, random: 'S2', data: 'one', hash: H.hex(authRandom) });
+    expect((await first).text()).toBe('one');
+    const second = client.request('echo', 'two');
+    const p2 = await peer.next();
+    expect(p2.hash.toString()).toBe(H.hex('S2'));
+    await peer.send({ greeter: 'nekoconnect-server', op: 413, random: 'S3', data: '413', hash: 'server' });
+    const err = await rejection(second);
+    expect([err.code, (err as NekoStatusError).status]).toEqual(['NEKO_ERR_CLIENT_STATUS', 413]);
+    expect(p1.hash.toString()).toBe(H.hex('N1-fake-server'));
   });
 
   it('rejects pending requests with NEKO_ERR_CLIENT_PROTOCOL when the server sends bytes that are not a frame', async () => {

@@ -32,6 +32,18 @@ describe('NonceWindow', () => {
     expect(w.consume(H(1))).toBe(false);
   });
 
+  it('recognize() keeps the matched random for later checks and drops only the older ones', () => {
+    const w = windowOf(3);
+    expect(w.recognize(H(2))).toBe(true);
+    expect(w.size).toBe(2);
+    expect(w.recognize(H(2))).toBe(true);
+    expect(w.recognize(H(1))).toBe(false);
+    expect(w.recognize(H(3))).toBe(true);
+    expect(w.size).toBe(1);
+    expect(w.recognize(Buffer.from('server'))).toBe(false);
+    expect(w.size).toBe(1);
+  });
+
   it('refuses a hash of a random it never held, changing nothing', () => {
     const w = windowOf(3);
     expect(w.consume(H(99))).toBe(false);
