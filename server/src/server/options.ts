@@ -68,7 +68,9 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
       hint: 'Set NEKOCONNECT_SECRET, or pass --secret-file <file>.',
     });
   }
-  const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  // A limit given as undefined keeps its default, as an absent one does.
+  const given = Object.entries(options.limits ?? {}).filter(([, value]) => value !== undefined);
+  const limits: Limits = { ...DEFAULT_LIMITS, ...Object.fromEntries(given) };
   for (const [key, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value < 0) {
       throw new NekoError(

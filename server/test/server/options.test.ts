@@ -37,6 +37,15 @@ describe('resolveServerOptions', () => {
     expect(Object.isFrozen(DEFAULT_LIMITS)).toBe(true);
   });
 
+  it('treats a limit given as undefined like an absent one', () => {
+    const { limits } = resolveServerOptions({
+      secret: 's',
+      limits: { recvTimeoutMs: undefined, nonceWindow: 8 },
+    });
+    expect(limits.recvTimeoutMs).toBe(30_000);
+    expect(limits.nonceWindow).toBe(8);
+  });
+
   it('keeps given values and merges partial limits over the defaults', () => {
     const tls = { key: 'k', cert: 'c' };
     const resolved = resolveServerOptions({
