@@ -7,14 +7,17 @@
  * --quick) after a short warm-up, and reports operations per second. The
  * frames are those of the benchmark's echo traffic: greeter `echo`, op 7,
  * a 22-character random, 32 bytes of data, a 64-character hash. Results go
- * to bench/results/codec.json unless --no-write.
+ * to bench/results/codec.json unless --no-write. Before timing anything it
+ * checks the results of the fast paths against node:crypto and a round trip
+ * through the decoder, and exits 1 if they disagree.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { FrameDecoder } from '../server/dist/protocol/decoder.js';
+import { FrameDecoder, decodeFrame } from '../server/dist/protocol/decoder.js';
 import { encodeFrame } from '../server/dist/protocol/encoder.js';
 import { Hasher, hashEquals } from '../server/dist/protocol/hash.js';
 import { NonceWindow } from '../server/dist/protocol/nonce-window.js';
@@ -38,7 +41,52 @@ if (values.help) {
   process.exit(0);
 }
 const caseMs = (values.time !== undefined ? Number(values.time) : values.quick ? 0.2 : 1) * 1000;
-if (!Number.isFinite(caseMs) || caseMs <= 0) throw new Error(`--time must be a positive number, got ${values.time}`);
+if (!Number.isFinite(caseMs) || caseMs <= 0)
+  throw new Error(`--time must be a positive number, got ${values.time}`);
+
+/**
+ * The figures are worthless if the fast paths are wrong: the Hasher must agree
+ * with node:crypto for keys and inputs of every size class (one block, several
+ * blocks, the long-input fallback, bytes and text, non-ASCII text), and a
+ * decoded frame must give back what was encoded.
+ */
+function checkCorrectness() {
+  const secrets = ['k', 'nekoconnect-bench-secret', 'x'.repeat(64), 'y'.repeat(65), 'ñeko-猫'];
+  const lengths = [0, 1, 22, 55, 56, 63, 64, 65, 119, 120, 255, 1024, 1025, 5000];
+  for (const secret of secrets) {
+    const hasher = new Hasher(secret);
+    for (const length of lengths) {
+      const bytes = randomBytes(length);
+      const text = bytes.toString('base64').slice(0, length) + (length % 2 ? '' : 'é');
+      for (const input of [bytes, text]) {
+        const expected = createHmac('sha256', Buffer.from(secret, 'utf8')).update(input).digest('hex');
+        if (hasher.hex(input) !== expected || hasher.bytes(input).toString('latin1') !== expected) {
+          throw new Error(
+            `Hasher disagrees with node:crypto (secret of ${secret.length} chars, input of ${length})`,
+          );
+        }
+      }
+    }
+  }
+  const fields = {
+    greeter: 'echo',
+    op: 4294967295,
+    random: randomString(),
+    data: Buffer.from('héllo'),
+    hash: 'server',
+  };
+  const frame = decodeFrame(encodeFrame(fields));
+  if (
+    frame.greeter !== fields.greeter ||
+    frame.op !== fields.op ||
+    !frame.random.equals(fields.random) ||
+    !frame.data.equals(fields.data) ||
+    frame.hash.toString('latin1') !== fields.hash
+  ) {
+    throw new Error('a frame did not decode to what was encoded');
+  }
+}
+checkCorrectness();
 
 const hasher = new Hasher('nekoconnect-bench-secret');
 const random = randomString();
@@ -101,7 +149,13 @@ const cases = [
     'server protocol work per echo packet',
     () => {
       serverDecoder.push(
-        encodeFrame({ greeter: 'echo', op: 7, random: randomString(), data, hash: hasher.bytes(serverRandom) }),
+        encodeFrame({
+          greeter: 'echo',
+          op: 7,
+          random: randomString(),
+          data,
+          hash: hasher.bytes(serverRandom),
+        }),
       );
     },
   ],
@@ -146,7 +200,12 @@ for (const r of results) {
 if (!values['no-write']) {
   const out = path.join(here, 'results', 'codec.json');
   await mkdir(path.dirname(out), { recursive: true });
-  const report = { date: new Date().toISOString(), node: process.version, caseSeconds: caseMs / 1000, results };
+  const report = {
+    date: new Date().toISOString(),
+    node: process.version,
+    caseSeconds: caseMs / 1000,
+    results,
+  };
   await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nReport written to ${path.relative(process.cwd(), out)}`);
 }

@@ -20,6 +20,8 @@ import { LatencyHistogram } from './lib/stats.js';
 
 /** How long stopping may take: the last round trips in flight, then the closes. */
 const STOP_TIMEOUT_MS = 5_000;
+/** How long the bare client may take to connect (the SDK has its own 10 s limit). */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * @typedef {object} RunConfig
@@ -35,7 +37,8 @@ const STOP_TIMEOUT_MS = 5_000;
 
 /**
  * @typedef {object} BenchClient
- * @property {(payload: Buffer) => Promise<void>} roundTrip one request and its reply
+ * @property {(payload: Buffer) => Promise<unknown>} roundTrip sends one request; resolves with its reply
+ * @property {(reply: unknown) => void} check throws unless the reply is the echo expected
  * @property {() => Promise<void>} close
  */
 
@@ -48,10 +51,13 @@ async function openNeko(config) {
   const client = await nekoConnect({ host: HOST, port: config.port, secret: BENCH_SECRET });
   const { op, payloadBytes } = config;
   return {
-    async roundTrip(payload) {
-      const reply = await client.request(ECHO_GREETER, payload, { op });
+    // The SDK's promise itself, with no wrapper: the loop costs the same for both targets.
+    roundTrip: (payload) => client.request(ECHO_GREETER, payload, { op }),
+    check(/** @type {import('../server/dist/client/index.js').ClientPacket} */ reply) {
       if (reply.status !== undefined || reply.op !== op || reply.data.length !== payloadBytes) {
-        throw new Error(`unexpected reply: greeter ${reply.greeter}, op ${reply.op}, ${reply.data.length} bytes`);
+        throw new Error(
+          `unexpected reply: greeter ${reply.greeter}, op ${reply.op}, ${reply.data.length} bytes`,
+        );
       }
     },
     close: () => client.close(),
@@ -66,7 +72,10 @@ async function openNeko(config) {
  */
 function openBare(config) {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: HOST, port: config.port, noDelay: true });
+    const socket = netConnect({ host: HOST, port: config.port, noDelay: true, timeout: CONNECT_TIMEOUT_MS });
+    socket.once('timeout', () =>
+      socket.destroy(new Error(`no connection to ${HOST}:${config.port} within ${CONNECT_TIMEOUT_MS} ms`)),
+    );
     socket.setNoDelay(true);
     /** @type {{ resolve: () => void, reject: (err: Error) => void } | undefined} */
     let waiting;
@@ -88,7 +97,7 @@ function openBare(config) {
       done.resolve();
     });
     socket.on('close', () => waiting?.reject(new Error('bare echo connection closed')));
-    socket.once('error', (err) => {
+    socket.on('error', (err) => {
       waiting?.reject(err);
       reject(err);
     });
@@ -96,7 +105,8 @@ function openBare(config) {
     let frame;
     /** @type {Buffer | undefined} */
     let framedPayload;
-    socket.once('connect', () =>
+    socket.once('connect', () => {
+      socket.setTimeout(0);
       resolve({
         roundTrip(payload) {
           if (payload !== framedPayload) {
@@ -105,6 +115,7 @@ function openBare(config) {
             payload.copy(frame, 4);
             framedPayload = payload;
           }
+          if (socket.destroyed) return Promise.reject(new Error('bare echo connection closed'));
           expected = frame.length;
           received = 0;
           return new Promise((res, rej) => {
@@ -112,12 +123,15 @@ function openBare(config) {
             socket.write(frame);
           });
         },
+        check() {
+          // The length was checked as the bytes arrived.
+        },
         close() {
           socket.destroy();
           return Promise.resolve();
         },
-      }),
-    );
+      });
+    });
   });
 }
 
@@ -134,7 +148,13 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 async function run(config, send) {
   const open = config.target === 'neko' ? openNeko : openBare;
-  const clients = await Promise.all(Array.from({ length: config.connections }, () => open(config)));
+  const opened = await Promise.allSettled(Array.from({ length: config.connections }, () => open(config)));
+  const clients = opened.filter((o) => o.status === 'fulfilled').map((o) => o.value);
+  const refused = opened.find((o) => o.status === 'rejected');
+  if (refused) {
+    await Promise.race([Promise.allSettled(clients.map((c) => c.close())), sleep(STOP_TIMEOUT_MS)]);
+    throw refused.reason;
+  }
   const payload = Buffer.alloc(config.payloadBytes);
   for (let i = 0; i < payload.length; i++) payload[i] = 0x20 + ((i * 7) % 95);
 
@@ -151,7 +171,7 @@ async function run(config, send) {
     try {
       while (!stopping) {
         const started = performance.now();
-        await client.roundTrip(payload);
+        client.check(await client.roundTrip(payload));
         if (measuring) {
           histogram.record((performance.now() - started) * 1000);
           completed++;

@@ -10,7 +10,7 @@
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,8 +45,9 @@ Options:
   --payload <bytes>   request payload size (default 32)
   --quick             smoke run: 1 round, 1 s window, 0.5 s warm-up, plus a
                       short pass of bench/codec.js
-  --profile           run the NekoConnect server with --cpu-prof; the profile
-                      is written to ${path.join(os.tmpdir(), 'nekoconnect-bench-profiles')}
+  --profile           run every child with --cpu-prof (100 µs interval); the
+                      profiles go to ${path.join(os.tmpdir(), 'nekoconnect-bench-profiles')}
+                      (profiling slows the children: compare shapes, not figures)
   --out <file>        JSON report path (default bench/results/latest.json)
   -h, --help          this text
 
@@ -86,7 +87,12 @@ function readOptions() {
   const num = (text, fallback, name, range) => {
     if (text === undefined) return fallback;
     const value = Number(text);
-    if (!Number.isFinite(value) || value < range.min || value > range.max || (range.integer && !Number.isInteger(value))) {
+    if (
+      !Number.isFinite(value) ||
+      value < range.min ||
+      value > range.max ||
+      (range.integer && !Number.isInteger(value))
+    ) {
       throw new Error(
         `--${name} must be ${range.integer ? 'a whole number' : 'a number'} from ${range.min} to ${range.max}, got "${text}"`,
       );
@@ -117,11 +123,17 @@ const children = new Set();
  * @returns {Promise<{ child: import('node:child_process').ChildProcess, ready: any }>}
  */
 function start(script, args, execArgv = []) {
-  const child = fork(path.join(here, script), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+  const child = fork(path.join(here, script), args, {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv,
+  });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} ${args.join(' ')} did not start within 30 s`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${script} ${args.join(' ')} did not start within 30 s`)),
+      30_000,
+    );
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`${script} ${args.join(' ')} exited (${signal ?? code}) before it was ready`));
@@ -205,11 +217,14 @@ async function measure(load, server, target, port, options) {
       if (m.type === 'mark' && m.id === id) cpu.push(serverCpu(server));
     },
   );
-  if (reply.type === 'error') throw new Error(`load generator failed against ${LABELS[target]}:\n${reply.message}`);
-  if (cpu.length !== 2) throw new Error(`expected two window marks from the load generator, got ${cpu.length}`);
+  if (reply.type === 'error')
+    throw new Error(`load generator failed against ${LABELS[target]}:\n${reply.message}`);
+  if (cpu.length !== 2)
+    throw new Error(`expected two window marks from the load generator, got ${cpu.length}`);
   const [cpuStart, cpuEnd] = await Promise.all(cpu);
   const result = reply.result;
-  if (result.roundTrips === 0) throw new Error(`no round trip completed against ${LABELS[target]} in the window`);
+  if (result.roundTrips === 0)
+    throw new Error(`no round trip completed against ${LABELS[target]} in the window`);
   const serverCpuUs = cpuEnd - cpuStart;
   return { ...result, serverCpuUs, serverCpuUsPerRoundTrip: serverCpuUs / result.roundTrips };
 }
@@ -242,13 +257,20 @@ const fmtRatio = (value) => (Number.isFinite(value) ? `${value.toFixed(2)}x` : '
 function table(rows, align) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows
-    .map((r) => r.map((cell, i) => (align[i] === 'l' ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '))
+    .map((r) =>
+      r.map((cell, i) => (align[i] === 'l' ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '),
+    )
     .join('\n');
 }
 
 async function main() {
   const options = readOptions();
   if (!options) return;
+  try {
+    await access(path.join(here, '..', 'server', 'dist', 'index.js'));
+  } catch {
+    throw new Error('server/dist is missing: run `npm run build` first (npm run bench does)');
+  }
   const cpus = os.cpus();
   const machine = {
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
@@ -264,11 +286,20 @@ async function main() {
   console.log(`node ${process.version}, ${machine.cpuCount} x ${machine.cpuModel}\n`);
 
   const profileDir = path.join(os.tmpdir(), 'nekoconnect-bench-profiles');
-  const nekoArgv = options.profile ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${profileDir}`] : [];
+  /** @param {string} name */
+  const profile = (name) =>
+    options.profile
+      ? [
+          '--cpu-prof',
+          '--cpu-prof-interval=100',
+          `--cpu-prof-dir=${profileDir}`,
+          `--cpu-prof-name=${name}.cpuprofile`,
+        ]
+      : [];
   const [neko, bare, load] = await Promise.all([
-    start('server.js', ['neko'], nekoArgv),
-    start('server.js', ['bare']),
-    start('load.js', []),
+    start('server.js', ['neko'], profile('neko-server')),
+    start('server.js', ['bare'], profile('bare-server')),
+    start('load.js', [], profile('load-generator')),
   ]);
   const servers = { neko, bare };
 
@@ -290,11 +321,14 @@ async function main() {
   }
 
   await stopChildren([neko.child, bare.child, load.child]);
-  if (options.profile) console.log(`\nNekoConnect server CPU profile written to ${profileDir}`);
+  if (options.profile)
+    console.log(`\nCPU profiles (neko-server, bare-server, load-generator) written to ${profileDir}`);
 
   const medians = {};
   for (const target of TARGETS) {
-    medians[target] = Object.fromEntries(METRICS.map((m) => [m.key, median(rounds.map((r) => r[target][m.key]))]));
+    medians[target] = Object.fromEntries(
+      METRICS.map((m) => [m.key, median(rounds.map((r) => r[target][m.key]))]),
+    );
   }
   const ratios = Object.fromEntries(METRICS.map((m) => [m.key, medians.neko[m.key] / medians.bare[m.key]]));
   const perRoundRatios = rounds.map((r) => ({
@@ -317,7 +351,12 @@ async function main() {
 
   const rows = [[`median of ${rounds.length} round(s)`, LABELS.neko, LABELS.bare, 'neko/bare']];
   for (const m of METRICS) {
-    rows.push([m.label, fmt(medians.neko[m.key], m.digits), fmt(medians.bare[m.key], m.digits), fmtRatio(ratios[m.key])]);
+    rows.push([
+      m.label,
+      fmt(medians.neko[m.key], m.digits),
+      fmt(medians.bare[m.key], m.digits),
+      fmtRatio(ratios[m.key]),
+    ]);
   }
   console.log(`\n${table(rows, ['l', 'r', 'r', 'r'])}\n`);
   if (rounds.length > 1) {

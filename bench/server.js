@@ -14,7 +14,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_SECRET, ECHO_GREETER, HOST } from './lib/common.js';
 
-
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /**
@@ -84,8 +83,10 @@ async function startBare() {
 
 async function main() {
   const kind = process.argv[2];
-  if (kind !== 'neko' && kind !== 'bare') throw new Error(`usage: node bench/server.js neko|bare (got ${kind})`);
-  if (!process.send) throw new Error('bench/server.js runs as a child of bench/run.js (it needs an IPC channel)');
+  if (kind !== 'neko' && kind !== 'bare')
+    throw new Error(`usage: node bench/server.js neko|bare (got ${kind})`);
+  if (!process.send)
+    throw new Error('bench/server.js runs as a child of bench/run.js (it needs an IPC channel)');
   const target = kind === 'neko' ? await startNeko() : await startBare();
   process.on('disconnect', () => process.exit(0));
   process.on('message', (message) => {

@@ -335,7 +335,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
         op: outgoing.op,
         random,
         data: outgoing.data,
-        hash: this.#hasher.hex(this.#serverRandom),
+        hash: this.#hasher.bytes(this.#serverRandom),
       });
     } catch (err) {
       // Nothing was written, so the server random is still unused: try the next packet.

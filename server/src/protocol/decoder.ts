@@ -32,6 +32,8 @@ export class FrameDecoder {
   #bodyChunks: Buffer[] = [];
   #bodyFilled = 0;
   #rejectedLength = 0;
+  /** The greeter of the last frame: frames of a connection mostly repeat it, and reuse the string. */
+  #greeter = '';
 
   constructor(options: { maxPacket: number }, onFrame: (frame: Frame) => void) {
     this.maxPacket = options.maxPacket;
@@ -59,7 +61,8 @@ export class FrameDecoder {
         // 1. Fast path: a whole header in this chunk.
         const packetLength = this.#checkHeader(buf, offset);
         if (buf.length - offset >= packetLength) {
-          const frame = parseFrame(buf, offset);
+          const frame = parseFrame(buf, offset, this.#greeter);
+          this.#greeter = frame.greeter;
           offset += packetLength;
           this.#onFrame(frame);
           continue;
@@ -100,7 +103,9 @@ export class FrameDecoder {
     this.#bodyChunks = [];
     this.#bodyFilled = 0;
     this.#expected = 0;
-    this.#onFrame(parseFrame(whole, 0));
+    const frame = parseFrame(whole, 0, this.#greeter);
+    this.#greeter = frame.greeter;
+    this.#onFrame(frame);
   }
 
   #checkPacketLength(packetLength: number): void {
@@ -150,9 +155,10 @@ export class FrameDecoder {
 
 /**
  * Parses one complete frame whose header starts at `offset`. The header
- * sum must already have been checked.
+ * sum must already have been checked. `lastGreeter` is returned as the
+ * greeter when the bytes match it, saving a string allocation.
  */
-function parseFrame(buf: Buffer, offset: number): Frame {
+function parseFrame(buf: Buffer, offset: number, lastGreeter: string): Frame {
   const opLength = buf[offset + 4]!;
   const greeterLength = buf[offset + 5]!;
   const dataLength = buf.readUInt32BE(offset + 6);
@@ -188,12 +194,23 @@ function parseFrame(buf: Buffer, offset: number): Frame {
   }
 
   return {
-    greeter: buf.toString('latin1', greeterStart, opStart),
+    greeter: readGreeter(buf, greeterStart, opStart, lastGreeter),
     op,
     random: buf.subarray(randomStart, dataStart),
     data: buf.subarray(dataStart, hashStart),
     hash: buf.subarray(hashStart, end),
   };
+}
+
+/** The greeter bytes as a string: `last` itself when they spell it. */
+function readGreeter(buf: Buffer, start: number, end: number, last: string): string {
+  const length = end - start;
+  if (length === last.length) {
+    let i = 0;
+    while (i < length && buf[start + i] === last.charCodeAt(i)) i++;
+    if (i === length) return last;
+  }
+  return buf.toString('latin1', start, end);
 }
 
 function notPrintable(field: string): never {

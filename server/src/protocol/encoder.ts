@@ -20,32 +20,63 @@ export function encodeFrame(fields: FrameFields): Buffer {
   const greeterLength = checkAsciiField('greeter', greeter);
   const randomLength = checkAsciiField('random', random);
   const hashLength = checkAsciiField('hash', hash);
-  const dataLength = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
+  const dataLength = typeof data === 'string' ? utf8Length(data) : data.byteLength;
   const packetLength = HEADER_LENGTH + greeterLength + opText.length + randomLength + dataLength + hashLength;
   if (packetLength > MAX_UINT32) {
     throw new NekoError('NEKO_ERR_FRAME_FIELD_TOO_LONG', `frame of ${packetLength} bytes exceeds 4294967295`);
   }
 
   const out = Buffer.allocUnsafe(packetLength);
-  out.writeUInt32BE(packetLength, 0);
+  out[0] = packetLength >>> 24;
+  out[1] = packetLength >>> 16;
+  out[2] = packetLength >>> 8;
+  out[3] = packetLength;
   out[4] = opText.length;
   out[5] = greeterLength;
-  out.writeUInt32BE(dataLength, 6);
+  out[6] = dataLength >>> 24;
+  out[7] = dataLength >>> 16;
+  out[8] = dataLength >>> 8;
+  out[9] = dataLength;
   out[10] = hashLength;
   out[11] = randomLength;
-  let offset = HEADER_LENGTH;
-  offset += out.write(greeter, offset, 'latin1');
-  offset += out.write(opText, offset, 'latin1');
-  offset = put(out, offset, random, 'latin1');
-  offset = put(out, offset, data, 'utf8');
-  put(out, offset, hash, 'latin1');
+  let offset = putAscii(out, HEADER_LENGTH, greeter);
+  offset = putAscii(out, offset, opText);
+  offset = putAscii(out, offset, random);
+  if (typeof data !== 'string') offset = putBytes(out, offset, data);
+  else if (dataLength === data.length) offset = putAscii(out, offset, data);
+  else offset += out.write(data, offset, 'utf8');
+  putAscii(out, offset, hash);
   return out;
 }
 
-function put(out: Buffer, offset: number, value: string | Uint8Array, encoding: 'latin1' | 'utf8'): number {
-  if (typeof value === 'string') return offset + out.write(value, offset, encoding);
-  out.set(value, offset);
-  return offset + value.byteLength;
+/** Fields this short are copied byte by byte: cheaper than a native copy call. */
+const SHORT_FIELD = 8;
+
+/** UTF-8 length of a string; short ASCII strings (status data like `200`) are measured without a native call. */
+function utf8Length(s: string): number {
+  const length = s.length;
+  if (length > SHORT_FIELD) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
+  return length;
+}
+
+/** Writes a string of one byte per character (ASCII), or bytes. */
+function putAscii(out: Buffer, offset: number, value: string | Uint8Array): number {
+  if (typeof value !== 'string') return putBytes(out, offset, value);
+  const length = value.length;
+  if (length > SHORT_FIELD) return offset + out.write(value, offset, 'latin1');
+  for (let i = 0; i < length; i++) out[offset + i] = value.charCodeAt(i);
+  return offset + length;
+}
+
+function putBytes(out: Buffer, offset: number, value: Uint8Array): number {
+  const length = value.byteLength;
+  if (length > SHORT_FIELD) {
+    out.set(value, offset);
+  } else {
+    for (let i = 0; i < length; i++) out[offset + i] = value[i]!;
+  }
+  return offset + length;
 }
 
 function checkAsciiField(name: string, value: string | Uint8Array): number {

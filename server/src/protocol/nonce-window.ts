@@ -17,7 +17,7 @@ interface Nonce {
 export class NonceWindow {
   readonly capacity: number;
   readonly #hasher: Hasher;
-  #nonces: Nonce[] = [];
+  readonly #nonces: Nonce[] = [];
 
   constructor(hasher: Hasher, capacity = 64) {
     this.#hasher = hasher;
@@ -42,7 +42,7 @@ export class NonceWindow {
   consume(hash: Uint8Array): boolean {
     const index = this.#find(hash);
     if (index < 0) return false;
-    this.#nonces = this.#nonces.slice(index + 1);
+    this.#nonces.splice(0, index + 1);
     return true;
   }
 
@@ -55,7 +55,7 @@ export class NonceWindow {
   recognize(hash: Uint8Array): boolean {
     const index = this.#find(hash);
     if (index < 0) return false;
-    if (index > 0) this.#nonces = this.#nonces.slice(index);
+    if (index > 0) this.#nonces.splice(0, index);
     return true;
   }
 

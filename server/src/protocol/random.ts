@@ -21,9 +21,12 @@ export function randomString(): Buffer {
     poolOffset = 0;
   }
   const out = Buffer.allocUnsafe(RANDOM_LENGTH);
-  for (let i = 0; i < RANDOM_LENGTH; i++) out[i] = ALPHABET[pool[poolOffset + i]! & 63]!;
-  // Spent bytes are wiped so that no copy of a sent random lingers in the pool.
-  pool.fill(0, poolOffset, poolOffset + RANDOM_LENGTH);
+  for (let i = 0; i < RANDOM_LENGTH; i++) {
+    const at = poolOffset + i;
+    out[i] = ALPHABET[pool[at]! & 63]!;
+    // Spent bytes are wiped so that no copy of a sent random lingers in the pool.
+    pool[at] = 0;
+  }
   poolOffset += RANDOM_LENGTH;
   return out;
 }

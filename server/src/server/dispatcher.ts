@@ -371,6 +371,8 @@ class HandlerRun implements ContextHost {
 
   /** A handler that returns while a `recv()` it started still waits: that wait ends with an error. */
   #dropWaiter(): void {
+    // The usual case: nothing waits. (Building an error, stack and all, costs more than a packet.)
+    if (!this.#waiter) return;
     this.abort(
       new NekoError('NEKO_ERR_CONTEXT_RECV_MISUSE', 'the handler returned while its ctx.recv() waited', {
         hint: 'Await ctx.recv() inside Logic.recv.',
