@@ -89,38 +89,45 @@ export async function runStart(args: readonly string[], io: StartIo): Promise<nu
     else io.err(line);
   });
 
-  io.out(kleur.bold(`NekoConnect ${packageVersion()}`));
-  const report = await server.loadPlugins(dir);
-  printPlugins(dir, report, io);
-  const address = await server.listen();
-  io.out(
-    `${kleur.green('listening')} on ${tls ? 'tls' : 'tcp'}://${address.address}:${address.port}  ${kleur.dim('(Ctrl+C to stop)')}`,
-  );
-
   // Clean shutdown: stop accepting, let handlers finish, close. A second signal cuts it short.
-  return new Promise<number>((resolveExit) => {
-    let stopping = false;
-    const removeHandlers = io.onSignal((signal) => {
-      if (stopping) {
-        io.err(`${signal} again: exiting without waiting`);
+  // The handlers are in place before anything is served, so an early Ctrl+C is clean too.
+  let resolveExit!: (code: number) => void;
+  const exit = new Promise<number>((resolve) => (resolveExit = resolve));
+  let stopping = false;
+  const removeHandlers = io.onSignal((signal) => {
+    if (stopping) {
+      io.err(`${signal} again: exiting without waiting`);
+      resolveExit(1);
+      return;
+    }
+    stopping = true;
+    io.out(`${signal}: shutting down (${server.connectionCount} connection(s) open)...`);
+    server.close().then(
+      () => {
+        io.out('stopped');
+        resolveExit(0);
+      },
+      (err: unknown) => {
+        io.err(`shutdown failed: ${String(err)}`);
         resolveExit(1);
-        return;
-      }
-      stopping = true;
-      io.out(`${signal}: shutting down (${server.connectionCount} connection(s) open)...`);
-      server.close().then(
-        () => {
-          removeHandlers();
-          io.out('stopped');
-          resolveExit(0);
-        },
-        (err: unknown) => {
-          io.err(`shutdown failed: ${String(err)}`);
-          resolveExit(1);
-        },
-      );
-    });
+      },
+    );
   });
+
+  try {
+    io.out(kleur.bold(`NekoConnect ${packageVersion()}`));
+    const report = await server.loadPlugins(dir);
+    printPlugins(dir, report, io);
+    if (!stopping) {
+      const address = await server.listen();
+      io.out(
+        `${kleur.green('listening')} on ${tls ? 'tls' : 'tcp'}://${address.address}:${address.port}  ${kleur.dim('(Ctrl+C to stop)')}`,
+      );
+    }
+    return await exit;
+  } finally {
+    removeHandlers();
+  }
 }
 
 function printPlugins(dir: string, report: PluginsReport, io: StartIo): void {
