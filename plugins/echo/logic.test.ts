@@ -8,7 +8,12 @@ describe('echo plugin', () => {
   let client: NekoClient;
 
   beforeAll(async () => {
-    server = createServer({ secret: 'echo-test', plugins: join(import.meta.dirname, '..'), port: 0 });
+    server = createServer({
+      secret: 'echo-test',
+      plugins: join(import.meta.dirname, '..'),
+      port: 0,
+      storage: { inMemory: true },
+    });
     const { port } = await server.listen();
     client = await connect({ secret: 'echo-test', port });
   });

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   NEKO_ERR_PLUGIN_DUPLICATE_GREETER: 'Two plugin folders declare the same greeter.',
   NEKO_ERR_PLUGINS_DIR: 'The plugins directory does not exist or cannot be read.',
   NEKO_ERR_PLUGIN_HANDLER: "A plugin's recv threw or rejected.",
+  NEKO_ERR_PLUGIN_HOOK: "A plugin's onLoad, onUnload, onJoin or onLeave hook threw or rejected.",
   NEKO_ERR_SPEC_READ: 'spec.conf does not exist or cannot be read.',
 
   // The Context a plugin receives.
@@ -53,6 +54,8 @@ export const ERROR_CODES = {
   NEKO_ERR_CONFIG_SECRET_FILE: 'The secret file cannot be read or is empty.',
   NEKO_ERR_CONFIG_INVALID: 'A server option has a value that is not allowed.',
   NEKO_ERR_CONFIG_TLS: 'The TLS key or certificate cannot be read.',
+  NEKO_ERR_CONFIG_LOAD: 'The config file cannot be read, parsed, transpiled or imported.',
+  NEKO_ERR_CONFIG_AMBIGUOUS: 'More than one config file exists in the folder.',
   NEKO_ERR_CLI_USAGE: 'The command line has an unknown command, an unknown flag or a bad value.',
   NEKO_ERR_SERVER_LISTEN: 'The server could not listen on the host and port.',
 
@@ -63,6 +66,15 @@ export const ERROR_CODES = {
   NEKO_ERR_CLIENT_TIMEOUT: 'A request got no answer in time.',
   NEKO_ERR_CLIENT_CLOSED: 'The connection closed while a request waited, or a call came after close().',
   NEKO_ERR_CLIENT_PROTOCOL: 'The server sent a frame the client cannot decode.',
+
+  // Storage: the plugin databases.
+  NEKO_ERR_STORAGE_CORRUPT: 'A data file holds a line that is not a stored document; it is left untouched.',
+  NEKO_ERR_STORAGE_UNREADABLE: 'A data file cannot be read: a directory is in its place, or no permission.',
+  NEKO_ERR_STORAGE_WRITE: 'The data directory or a data file cannot be created or written.',
+  NEKO_ERR_STORAGE_QUERY:
+    'A query, update or document was refused (bad operator, reserved field, unique key).',
+  NEKO_ERR_STORAGE_CELL: 'A key-value cell has a bad name, or its value does not survive JSON.',
+  NEKO_ERR_STORAGE_CLOSED: 'The database was used after close().',
 } as const;
 
 export type NekoErrorCode = keyof typeof ERROR_CODES;

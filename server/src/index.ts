@@ -1,13 +1,19 @@
 export type {
+  BroadcastOptions,
   Context,
   Logic,
   LogicClass,
   Packet,
+  PluginContext,
+  PluginSession,
   RecvOptions,
   SendData,
   SendOptions,
+  SessionContext,
   SessionInfo,
+  SessionState,
 } from './context/context.js';
+export { defineConfig, type NekoConfig } from './config/define-config.js';
 export { ERROR_CODES, NekoError, isNekoError, type NekoErrorCode, type SourceLocation } from './errors.js';
 export { Logger, type LogFields, type LogLevel, type LogRecord, type LogSink } from './logging/logger.js';
 export type { LoadedPlugin, PluginLoadFailure } from './plugins/loader.js';
@@ -17,3 +23,15 @@ export { Status, type StatusCode } from './protocol/status.js';
 export { DEFAULT_LIMITS, type Limits, type ServerOptions, type TlsOptions } from './server/options.js';
 export { NekoServer, createServer, type PluginsReport } from './server/server.js';
 export type { Transport } from './session/transport.js';
+export type {
+  Document,
+  FindOptions,
+  ManagedDatabase,
+  PluginDatabase,
+  Query,
+  RemoveOptions,
+  StorageBackend,
+  Update,
+  UpdateOptions,
+} from './storage/database.js';
+export { NedbStorage, type NedbStorageOptions } from './storage/nedb-store.js';

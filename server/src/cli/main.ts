@@ -15,7 +15,10 @@ Options:
   -h, --help      show this help
   -v, --version   print the version
 
-Docs: docs/ in the NekoConnect repository (protocol, plugins, client, errors).`;
+Config: nekoconnect.config.ts (or .js, .mjs, .json) in the current directory;
+flags beat it. See docs/config.md.
+
+Docs: docs/ in the NekoConnect repository (protocol, plugins, config, client, errors).`;
 
 async function main(argv: readonly string[]): Promise<number> {
   configureColor(process.stdout);
@@ -24,6 +27,7 @@ async function main(argv: readonly string[]): Promise<number> {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
+    cwd: process.cwd(),
     onSignal: (handler) => {
       const listener = (signal: NodeJS.Signals): void => handler(signal);
       process.on('SIGINT', listener);

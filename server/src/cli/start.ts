@@ -1,27 +1,36 @@
 import kleur from 'kleur';
-import { readFile } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
-import { NekoError, isNekoError } from '../errors.js';
+import { relative } from 'node:path';
+import { resolveStartOptions, type StartFlags } from '../config/start-options.js';
+import { displayPath } from '../config/load-config.js';
+import { LIMIT_RANGES } from '../config/schema.js';
+import { isNekoError } from '../errors.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
-import type { Limits, TlsOptions } from '../server/options.js';
+import type { Limits } from '../server/options.js';
 import { createServer, type PluginsReport } from '../server/server.js';
-import { intFlag, parseCommandArgs } from './args.js';
-import { readSecret } from './secret.js';
+import { intFlag, parseCommandArgs, type ParsedArgs } from './args.js';
 import { formatError, formatLogRecord } from './terminal.js';
 import { packageVersion } from './version.js';
 
 export const START_HELP = `Usage: nekoconnect start [dir] [options]
 
 Serves the plugins in dir (a plugins directory, or one plugin folder with a
-spec.conf). dir defaults to the current directory.
+spec.conf). dir defaults to the config's plugins, else the current directory.
+
+Settings also come from nekoconnect.config.ts (or .js, .mjs, .json) in the
+current directory: flags beat the config file, which beats the defaults.
+See docs/config.md.
 
 The shared secret comes from the NEKOCONNECT_SECRET environment variable,
-or from --secret-file. The server does not start without one.
+or from --secret-file (never from the config file). The server does not
+start without one.
 
 Options:
+      --config <file>           use this config file instead
+      --no-config               ignore the config file
   -p, --port <port>             TCP port (default ${DEFAULT_PORT}; 0 picks a free one)
       --host <host>             interface to listen on (default 127.0.0.1)
       --secret-file <file>      read the shared secret from a file
+      --data-dir <dir>          where plugin databases live (default .nekoconnect/data)
       --tls-key <file>          serve TLS with this PEM private key
       --tls-cert <file>         ... and this PEM certificate (both or neither)
       --max-packet-bytes <n>    largest packet accepted (default 1048576)
@@ -34,10 +43,14 @@ Options:
 Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage or configuration error.
 Environment: NEKOCONNECT_SECRET, NO_COLOR (plain output).`;
 
-const OPTIONS = {
+/** The flags of `nekoconnect start`, for `parseCommandArgs`; commands that start a server reuse them. */
+export const START_OPTIONS = {
+  config: { type: 'string' },
+  'no-config': { type: 'boolean' },
   port: { type: 'string', short: 'p' },
   host: { type: 'string' },
   'secret-file': { type: 'string' },
+  'data-dir': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-cert': { type: 'string' },
   'max-packet-bytes': { type: 'string' },
@@ -48,41 +61,81 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const DAY_MS = 86_400_000;
-
 /** What the start command needs from its process, so tests can drive it. */
 export interface StartIo {
   out: (line: string) => void;
   err: (line: string) => void;
   env: NodeJS.ProcessEnv;
+  /** The working directory: where the config file is looked for. Default `process.cwd()`. */
+  cwd?: string;
   /** Registers the shutdown signal handlers; returns a function that removes them. */
   onSignal: (handler: (signal: string) => void) => () => void;
 }
 
+/** The limit flags and the limits they set. */
+const LIMIT_FLAGS: readonly (readonly [string, keyof Limits])[] = [
+  ['max-packet-bytes', 'maxPacketBytes'],
+  ['handshake-timeout-ms', 'handshakeTimeoutMs'],
+  ['idle-timeout-ms', 'idleTimeoutMs'],
+  ['max-connections', 'maxConnections'],
+  ['recv-timeout-ms', 'recvTimeoutMs'],
+];
+
+/**
+ * The {@link StartFlags} of parsed {@link START_OPTIONS}: numbers checked,
+ * absent flags left out.
+ *
+ * @throws NekoError `NEKO_ERR_CLI_USAGE` for a bad number
+ */
+export function startFlags({ values, positionals }: ParsedArgs): StartFlags {
+  const flags: StartFlags = {};
+  const str = (name: string): string | undefined => {
+    const v = values[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const dir = positionals[0];
+  if (dir !== undefined) flags.dir = dir;
+  const config = str('config');
+  if (config !== undefined) flags.config = config;
+  if (values['no-config'] === true) flags.noConfig = true;
+  const port = intFlag(values, 'port', { min: 0, max: 65535 });
+  if (port !== undefined) flags.port = port;
+  const host = str('host');
+  if (host !== undefined) flags.host = host;
+  const secretFile = str('secret-file');
+  if (secretFile !== undefined) flags.secretFile = secretFile;
+  const dataDir = str('data-dir');
+  if (dataDir !== undefined) flags.dataDir = dataDir;
+  const tlsKey = str('tls-key');
+  if (tlsKey !== undefined) flags.tlsKey = tlsKey;
+  const tlsCert = str('tls-cert');
+  if (tlsCert !== undefined) flags.tlsCert = tlsCert;
+  const limits: Partial<Limits> = {};
+  for (const [flag, key] of LIMIT_FLAGS) {
+    const n = intFlag(values, flag, LIMIT_RANGES[key]);
+    if (n !== undefined) limits[key] = n;
+  }
+  if (Object.keys(limits).length > 0) flags.limits = limits;
+  return flags;
+}
+
 /** `nekoconnect start`: resolves with the exit code once the server has shut down. */
 export async function runStart(args: readonly string[], io: StartIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('start', args, OPTIONS, 1);
-  if (values.help) {
+  const parsed = parseCommandArgs('start', args, START_OPTIONS, 1);
+  if (parsed.values.help) {
     io.out(START_HELP);
     return 0;
   }
-  const dir = resolve(positionals[0] ?? '.');
-  const limits: Partial<Limits> = {};
-  const set = (key: keyof Limits, flag: string, min: number, max: number): void => {
-    const n = intFlag(values, flag, { min, max });
-    if (n !== undefined) limits[key] = n;
-  };
-  set('maxPacketBytes', 'max-packet-bytes', 16, 0xffff_ffff);
-  set('handshakeTimeoutMs', 'handshake-timeout-ms', 1, DAY_MS);
-  set('idleTimeoutMs', 'idle-timeout-ms', 0, DAY_MS);
-  set('maxConnections', 'max-connections', 1, 1_000_000);
-  set('recvTimeoutMs', 'recv-timeout-ms', 1, DAY_MS);
-  const port = intFlag(values, 'port', { min: 0, max: 65535 }) ?? DEFAULT_PORT;
-  const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
-  const tls = await readTls(values['tls-key'], values['tls-cert']);
-  const secret = await readSecret(values['secret-file'] as string | undefined, io.env);
+  const cwd = io.cwd ?? process.cwd();
+  const {
+    serverOptions,
+    plugins: dir,
+    dataDir,
+    configFile,
+  } = await resolveStartOptions(cwd, startFlags(parsed), io.env);
+  const tls = serverOptions.tls;
 
-  const server = createServer({ secret, port, host, tls, limits });
+  const server = createServer({ ...serverOptions, storage: { dataDir } });
   server.logger.subscribe((record) => {
     const line = formatLogRecord(record);
     if (record.level === 'info') io.out(line);
@@ -116,6 +169,7 @@ export async function runStart(args: readonly string[], io: StartIo): Promise<nu
 
   try {
     io.out(kleur.bold(`NekoConnect ${packageVersion()}`));
+    if (configFile !== undefined) io.out(kleur.dim(`config from ${displayPath(configFile, cwd)}`));
     const report = await server.loadPlugins(dir);
     printPlugins(dir, report, io);
     if (!stopping) {
@@ -156,28 +210,6 @@ function indent(text: string): string {
     .split('\n')
     .map((l) => `    ${l}`)
     .join('\n');
-}
-
-async function readTls(
-  keyFile: string | boolean | undefined,
-  certFile: string | boolean | undefined,
-): Promise<TlsOptions | undefined> {
-  if (keyFile === undefined && certFile === undefined) return undefined;
-  if (typeof keyFile !== 'string' || typeof certFile !== 'string') {
-    throw new NekoError('NEKO_ERR_CLI_USAGE', '--tls-key and --tls-cert go together: give both or neither');
-  }
-  const read = async (file: string, what: string): Promise<Buffer> => {
-    try {
-      return await readFile(file);
-    } catch (err) {
-      throw new NekoError(
-        'NEKO_ERR_CONFIG_TLS',
-        `cannot read the TLS ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-        { cause: err },
-      );
-    }
-  };
-  return { key: await read(keyFile, 'key'), cert: await read(certFile, 'certificate') };
 }
 
 /** Exit code for an error that ended a command: 2 for usage and configuration, 1 otherwise. */

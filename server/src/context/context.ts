@@ -7,6 +7,8 @@
  * this type, so it lives in this one file.
  */
 
+import type { PluginDatabase } from '../storage/database.js';
+
 /** One packet as a plugin sees it: the op code and the data bytes. */
 export interface Packet {
   /** The packet's op code, an integer from 0 to 4294967295. Its meaning is the plugin's to define. */
@@ -49,30 +51,54 @@ export interface RecvOptions {
 /** Data a plugin may send: bytes, or a string sent as UTF-8. */
 export type SendData = Uint8Array | string;
 
+/** Options of {@link PluginContext.broadcast}. */
+export interface BroadcastOptions {
+  /** The op code of the packets sent. Defaults to the op of the packet being handled, or 0 outside a packet. */
+  op?: number;
+  /** Session ids to leave out, e.g. `ctx.session.id` to reach everyone else. */
+  except?: string | readonly string[];
+}
+
 /**
- * What `Logic.recv(ctx)` receives. The packet fields (`op`, `data`, `len`,
- * `text()`, `json()`) describe the packet that started this run.
+ * Per-session data a plugin keeps for one client: anything you like, e.g.
+ * `ctx.state.nick = 'mimi'`. The server owns it, one object per session and
+ * plugin, so it outlives a plugin reload; it is gone when the session ends.
  */
-export interface Context extends Packet {
-  /** The greeter of the plugin handling this packet. */
+export type SessionState = Record<string, unknown>;
+
+/** A session as its plugin knows it: who it is, and the plugin's state for it. */
+export interface PluginSession extends SessionInfo {
+  readonly state: SessionState;
+}
+
+/**
+ * What a plugin can do regardless of any one client: its database, pushing
+ * to every session it serves, and logging. The lifecycle hooks
+ * `onLoad`/`onUnload` receive this.
+ */
+export interface PluginContext {
+  /** The plugin's greeter. */
   readonly greeter: string;
-  /** The connection this packet came from. */
-  readonly session: SessionInfo;
   /**
-   * Waits for the next packet this client sends to this plugin. While the
-   * plugin waits the server tells the client to continue (status 100).
-   * @throws NekoError `NEKO_ERR_CONTEXT_RECV_TIMEOUT` after the timeout,
-   *   `NEKO_ERR_CONTEXT_CLOSED` when the connection closes first.
+   * The plugin's own database (nedb queries): `insert`, `find`, `findOne`,
+   * `update`, `remove`, `count`. A write whose promise resolved is in the data file.
    */
-  recv(options?: RecvOptions): Promise<Packet>;
+  readonly db: PluginDatabase;
+  /** The value of a key-value cell (the original `db_get`), or undefined when never stored. */
+  dbGet<T = unknown>(cell: string): Promise<T | undefined>;
+  /** Stores a JSON value in a key-value cell (the original `db_store`). */
+  dbStore(cell: string, value: unknown): Promise<void>;
   /**
-   * Sends a packet to this client under the plugin's greeter.
-   * @returns false when the connection is already closed (nothing is sent); true otherwise.
+   * Sends a packet under the plugin's greeter to every session that has
+   * talked to this plugin and is still connected (minus `except`).
+   * Each packet follows the protocol for its client (fresh random, `H` of
+   * that client's newest verified random).
+   * @returns how many sessions it was sent to.
    */
-  send(data: SendData, options?: SendOptions): boolean;
-  /** Closes the connection once what was sent has been written. */
-  close(): void;
-  /** Writes an info line to the server log, tagged with the plugin and session. */
+  broadcast(data: SendData, options?: BroadcastOptions): number;
+  /** The sessions that have talked to this plugin and are still connected, each with this plugin's state for it. */
+  sessions(): PluginSession[];
+  /** Writes an info line to the server log, tagged with the plugin. */
   log(message: string): void;
   /** Writes a warning to the server log. */
   warn(message: string): void;
@@ -81,12 +107,55 @@ export interface Context extends Packet {
 }
 
 /**
+ * A plugin and one client: everything of {@link PluginContext}, plus who the
+ * client is, its state, and sending to it. The hooks `onJoin`/`onLeave`
+ * receive this.
+ */
+export interface SessionContext extends PluginContext {
+  /** The connection this is about. */
+  readonly session: SessionInfo;
+  /** This plugin's data for this session. */
+  readonly state: SessionState;
+  /**
+   * Sends a packet to this client under the plugin's greeter.
+   * @returns false when the connection is already closed (nothing is sent); it never throws for that.
+   */
+  send(data: SendData, options?: SendOptions): boolean;
+  /** Closes the connection once what was sent has been written. */
+  close(): void;
+}
+
+/**
+ * What `Logic.recv(ctx)` receives. The packet fields (`op`, `data`, `len`,
+ * `text()`, `json()`) describe the packet that started this run.
+ */
+export interface Context extends Packet, SessionContext {
+  /**
+   * Waits for the next packet this client sends to this plugin. While the
+   * plugin waits the server tells the client to continue (status 100).
+   * @throws NekoError `NEKO_ERR_CONTEXT_RECV_TIMEOUT` after the timeout,
+   *   `NEKO_ERR_CONTEXT_CLOSED` when the connection closes first.
+   */
+  recv(options?: RecvOptions): Promise<Packet>;
+}
+
+/**
  * The shape of a plugin's logic class. The loader constructs it once per
- * loaded plugin version with no arguments.
+ * loaded plugin version with no arguments. Only `recv` is required; the
+ * hooks are optional. A hook that throws or rejects is logged with the
+ * plugin's name; the server goes on.
  */
 export interface Logic {
   /** Called with a fresh context for each packet that is not taken by a waiting `ctx.recv()`. */
   recv(ctx: Context): void | Promise<void>;
+  /** The plugin version was loaded, before it receives any packet (e.g. start a game tick timer). */
+  onLoad?(plugin: PluginContext): void | Promise<void>;
+  /** The plugin version is being unloaded: on shutdown, and before a reload replaces it (stop timers here). */
+  onUnload?(plugin: PluginContext): void | Promise<void>;
+  /** A session sent its first packet to this plugin; runs before that packet is handled. */
+  onJoin?(ctx: SessionContext): void | Promise<void>;
+  /** A session that had joined disconnected. `ctx.send` returns false by now; broadcast reaches the others. */
+  onLeave?(ctx: SessionContext): void | Promise<void>;
 }
 
 /** The constructor a logic module must export under the name `Logic`. */

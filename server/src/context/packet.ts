@@ -1,6 +1,23 @@
 import { NekoError } from '../errors.js';
 import type { Packet } from './context.js';
 
+/** The data of a packet decoded as UTF-8. */
+export function packetText(data: Buffer): string {
+  return data.toString('utf8');
+}
+
+/** The data of a packet parsed as JSON, or a `NEKO_ERR_CONTEXT_JSON` error. */
+export function packetJson<T>(data: Buffer): T {
+  try {
+    return JSON.parse(packetText(data)) as T;
+  } catch (err) {
+    throw new NekoError('NEKO_ERR_CONTEXT_JSON', `packet data is not valid JSON: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'Check what the client sends, or read the data with ctx.text() or ctx.data.',
+    });
+  }
+}
+
 /** A packet as a plugin sees it: op, data, and the data decoded on request. */
 export class ReceivedPacket implements Packet {
   readonly op: number;
@@ -16,18 +33,10 @@ export class ReceivedPacket implements Packet {
   }
 
   text(): string {
-    return this.data.toString('utf8');
+    return packetText(this.data);
   }
 
   json<T = unknown>(): T {
-    try {
-      return JSON.parse(this.text()) as T;
-    } catch (err) {
-      throw new NekoError(
-        'NEKO_ERR_CONTEXT_JSON',
-        `packet data is not valid JSON: ${(err as Error).message}`,
-        { cause: err, hint: 'Check what the client sends, or read the data with ctx.text() or ctx.data.' },
-      );
-    }
+    return packetJson<T>(this.data);
   }
 }

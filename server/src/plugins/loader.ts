@@ -5,19 +5,17 @@
  * 2. find the logic file (`<logic>.ts`, `.js`, `.mjs`);
  * 3. for TypeScript, bundle it with esbuild (so it may import sibling `.ts`
  *    files) into `<dir>/.nekoconnect/build/`, where bare imports resolve from
- *    the plugin folder's `node_modules` as they would from the source;
+ *    the plugin folder's `node_modules` as they would from the source
+ *    (`bundle.ts`, shared with the config loader);
  * 4. import the module under a fresh `?v=` query, so a hot reload gets fresh
  *    code instead of the ESM cache;
  * 5. run the checks of `checks.ts` and construct the one `Logic`.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import type { BuildFailure, Message } from 'esbuild';
 import { NekoError, isNekoError } from '../errors.js';
 import type { Logic } from '../context/context.js';
+import { bundleModule, importFresh, removeStaleBuilds } from './bundle.js';
 import { checkGreetersUnique, checkLogicExport, checkRecv, constructLogic } from './checks.js';
 import { readSpec } from './spec.js';
 import type { PluginSpec } from './spec.js';
@@ -46,15 +44,6 @@ export interface PluginLoadFailure {
 
 /** The extensions a `$logic` name is tried with, in this order. */
 const LOGIC_EXTENSIONS = ['.ts', '.js', '.mjs'] as const;
-
-/** Where transpiled logic goes, inside the plugin folder. */
-const BUILD_DIR = path.join('.nekoconnect', 'build');
-
-/** Bumped for every import so that each load evaluates the module afresh. */
-let importCounter = 0;
-
-/** Makes the names of half-written build files unique within the process. */
-let tempCounter = 0;
 
 /**
  * Finds the logic file `$logic` names: `<dir>/<logic>.ts`, then `.js`, then `.mjs`.
@@ -103,7 +92,15 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
 export async function loadPluginWithSpec(dir: string, spec: PluginSpec): Promise<LoadedPlugin> {
   const logicFile = await resolveLogicFile(dir, spec);
   const transpiled = logicFile.endsWith('.ts');
-  const moduleFile = transpiled ? await transpileLogic(dir, logicFile) : logicFile;
+  const moduleFile = transpiled
+    ? await bundleModule({
+        entry: logicFile,
+        dir,
+        code: 'NEKO_ERR_PLUGIN_TRANSPILE',
+        syntaxHint:
+          'fix the error at this location; the logic file and the files it imports must be valid TypeScript',
+      })
+    : logicFile;
   const mod = await importLogic(moduleFile, logicFile);
   // Once the new build is imported, the older ones are clutter.
   if (transpiled) await removeStaleBuilds(moduleFile, spec.logic);
@@ -191,115 +188,10 @@ async function listPluginDirs(pluginsDir: string): Promise<string[]> {
   return dirs.filter((_, i) => hasSpec[i] === true);
 }
 
-/**
- * Bundles a TypeScript logic file and writes it to
- * `<dir>/.nekoconnect/build/<logic>.<hash of the output>.mjs`; returns that path.
- */
-async function transpileLogic(dir: string, logicFile: string): Promise<string> {
-  const absDir = path.resolve(dir);
-  const buildDir = path.join(absDir, BUILD_DIR);
-  let code: string;
-  try {
-    const result = await build({
-      entryPoints: [path.resolve(logicFile)],
-      absWorkingDir: absDir,
-      // With write: false nothing is written here; it sets where the inline
-      // source map's relative paths start from.
-      outdir: buildDir,
-      bundle: true,
-      packages: 'external',
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      write: false,
-      sourcemap: 'inline',
-      logLevel: 'silent',
-    });
-    const output = result.outputFiles[0];
-    if (output === undefined) throw new Error('esbuild produced no output');
-    code = output.text;
-  } catch (err) {
-    throw transpileError(err, dir, logicFile);
-  }
-
-  const hash = createHash('sha256').update(code).digest('hex').slice(0, 10);
-  const logicName = path.basename(logicFile, '.ts');
-  const outFile = path.join(buildDir, `${logicName}.${hash}.mjs`);
-  try {
-    // The name is a hash of the content: an existing file already holds this
-    // build. Not rewriting it keeps watchers quiet; the rename keeps a crash
-    // or a concurrent load from ever seeing half a file.
-    if (!(await isFile(outFile))) {
-      await mkdir(buildDir, { recursive: true });
-      const partial = `${outFile}.${process.pid}-${++tempCounter}.tmp`;
-      try {
-        await writeFile(partial, code);
-        await rename(partial, outFile);
-      } finally {
-        await rm(partial, { force: true });
-      }
-    }
-  } catch (err) {
-    throw new NekoError(
-      'NEKO_ERR_PLUGIN_TRANSPILE',
-      `cannot write the transpiled ${logicFile} to ${outFile}: ${errorMessage(err)}`,
-      { cause: err, hint: `the server needs write access to ${path.join(dir, BUILD_DIR)}` },
-    );
-  }
-  return outFile;
-}
-
-/**
- * Removes the other `<logic>.<hash>.mjs` builds next to `current`. Best
- * effort: a stale build left behind is only clutter.
- */
-async function removeStaleBuilds(current: string, logicName: string): Promise<void> {
-  const buildDir = path.dirname(current);
-  const keep = path.basename(current);
-  const pattern = new RegExp(`^${escapeRegExp(logicName)}\\.[0-9a-f]+\\.mjs$`);
-  try {
-    const stale = (await readdir(buildDir)).filter((name) => name !== keep && pattern.test(name));
-    await Promise.all(stale.map((name) => rm(path.join(buildDir, name), { force: true })));
-  } catch {
-    // Ignored on purpose: the new build is written and will be imported.
-  }
-}
-
-function transpileError(err: unknown, dir: string, logicFile: string): NekoError {
-  const errors: Message[] = isBuildFailure(err) ? err.errors : [];
-  const first = errors[0];
-  if (first === undefined) {
-    return new NekoError('NEKO_ERR_PLUGIN_TRANSPILE', `cannot transpile ${logicFile}: ${errorMessage(err)}`, {
-      cause: err,
-      hint: 'see the cause for details',
-    });
-  }
-  const more =
-    errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''})` : '';
-  return new NekoError('NEKO_ERR_PLUGIN_TRANSPILE', `cannot transpile ${logicFile}: ${first.text}${more}`, {
-    cause: err,
-    // esbuild's file is relative to absWorkingDir (the plugin folder); its column counts from 0.
-    location:
-      first.location === null
-        ? undefined
-        : {
-            file: path.join(dir, first.location.file),
-            line: first.location.line,
-            column: first.location.column + 1,
-          },
-    hint: 'fix the error at this location; the logic file and the files it imports must be valid TypeScript',
-  });
-}
-
-function isBuildFailure(err: unknown): err is BuildFailure {
-  return err instanceof Error && Array.isArray((err as Partial<BuildFailure>).errors);
-}
-
 /** Imports `moduleFile` as a fresh module instance; errors name the source `logicFile`. */
 async function importLogic(moduleFile: string, logicFile: string): Promise<object> {
-  const url = `${pathToFileURL(path.resolve(moduleFile)).href}?v=${++importCounter}`;
   try {
-    return (await import(url)) as object;
+    return await importFresh(moduleFile);
   } catch (err) {
     throw new NekoError('NEKO_ERR_PLUGIN_IMPORT', `importing ${logicFile} threw: ${errorMessage(err)}`, {
       cause: err,
@@ -324,10 +216,6 @@ async function isFile(file: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function errorMessage(err: unknown): string {

@@ -1,17 +1,17 @@
 import type { NekoError } from '../errors.js';
-import type { LoadedPlugin } from './loader.js';
+import type { PluginHost } from './host.js';
 
 /** Where a greeter leads. */
 export type Route =
-  | { readonly kind: 'plugin'; readonly plugin: LoadedPlugin }
+  | { readonly kind: 'plugin'; readonly host: PluginHost }
   | { readonly kind: 'unavailable'; readonly greeter: string; readonly error: NekoError }
   | { readonly kind: 'missing' };
 
 const MISSING: Route = { kind: 'missing' };
 
 /**
- * Greeter → plugin. A greeter with a loaded plugin routes to it; one whose
- * plugin failed to load is `unavailable` (status 503); any other is
+ * Greeter → plugin. A greeter with a loaded plugin routes to its host; one
+ * whose plugin failed to load is `unavailable` (status 503); any other is
  * `missing` (404). Mounting replaces a route in one step, so a packet is
  * always routed to one whole version of a plugin.
  */
@@ -22,9 +22,9 @@ export class Router {
     return this.#routes.get(greeter) ?? MISSING;
   }
 
-  /** Routes the plugin's greeter to it. */
-  mount(plugin: LoadedPlugin): void {
-    this.#routes.set(plugin.spec.greeter, { kind: 'plugin', plugin });
+  /** Routes the host's greeter to it. */
+  mount(host: PluginHost): void {
+    this.#routes.set(host.greeter, { kind: 'plugin', host });
   }
 
   /** Marks a greeter as served by a plugin that is not loaded. */
@@ -37,10 +37,10 @@ export class Router {
     this.#routes.delete(greeter);
   }
 
-  /** Every loaded plugin. */
-  plugins(): LoadedPlugin[] {
-    const out: LoadedPlugin[] = [];
-    for (const route of this.#routes.values()) if (route.kind === 'plugin') out.push(route.plugin);
+  /** Every mounted plugin host. */
+  hosts(): PluginHost[] {
+    const out: PluginHost[] = [];
+    for (const route of this.#routes.values()) if (route.kind === 'plugin') out.push(route.host);
     return out;
   }
 

@@ -23,13 +23,13 @@ export interface ConnectionContext {
 export class Connection {
   readonly session: Session;
   readonly dispatcher: Dispatcher;
-  readonly #onClose: (connection: Connection, reason: CloseReason) => void;
+  readonly #onClose: (connection: Connection, leaving: Promise<void>, reason: CloseReason) => void;
 
   constructor(
     id: string,
     transport: Transport,
     context: ConnectionContext,
-    onClose: (connection: Connection, reason: CloseReason) => void,
+    onClose: (connection: Connection, leaving: Promise<void>, reason: CloseReason) => void,
   ) {
     const { hasher, limits, router, logger } = context;
     this.#onClose = onClose;
@@ -51,13 +51,13 @@ export class Connection {
   }
 
   #closed(reason: CloseReason, logger: Logger): void {
-    this.dispatcher.sessionClosed();
+    const leaving = this.dispatcher.sessionClosed();
     if (reason.status !== undefined && reason.error) {
       logger.warn(
         `session ${this.session.id} (${this.session.remoteAddress}) closed with ${reason.status} ${STATUS_TEXT[reason.status] ?? ''}: ${reason.error.message}`,
         { session: this.session.id, code: reason.error.code },
       );
     }
-    this.#onClose(this, reason);
+    this.#onClose(this, leaving, reason);
   }
 }

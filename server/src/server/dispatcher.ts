@@ -1,12 +1,12 @@
 import type { Packet, RecvOptions, SendData, SessionInfo } from '../context/context.js';
 import { ReceivedPacket } from '../context/packet.js';
-import { PluginContext, type ContextHost } from '../context/plugin-context.js';
+import { PacketContext, type Member, type RunView } from '../context/scopes.js';
 import { NekoError, isNekoError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
+import type { PluginHost } from '../plugins/host.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
 import type { Router } from '../plugins/router.js';
 import type { Frame } from '../protocol/frame.js';
-import { isValidOp } from '../protocol/frame.js';
 import { Status } from '../protocol/status.js';
 
 /** The side of a session the dispatcher talks to. */
@@ -50,6 +50,8 @@ export class Dispatcher {
   readonly #parked = new Map<string, HandlerRun>();
   /** Handler runs not yet finished (running or parked). */
   readonly #runs = new Set<HandlerRun>();
+  /** The plugins this session has talked to: it leaves them when it closes. */
+  readonly #joined = new Set<PluginHost>();
   #idleWaiters: (() => void)[] = [];
 
   constructor(target: DispatchTarget, router: Router, logger: Logger, options: DispatcherOptions) {
@@ -76,12 +78,20 @@ export class Dispatcher {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** The session closed: waiting `recv()` calls reject, queued packets are dropped. */
-  sessionClosed(): void {
+  /**
+   * The session closed: waiting `recv()` calls reject, queued packets are
+   * dropped, and the session leaves every plugin it joined (their `onLeave`
+   * hooks run). Resolves when the hooks are done.
+   */
+  sessionClosed(): Promise<void> {
     this.#queue.length = 0;
     for (const run of this.#parked.values()) run.abort();
     this.#parked.clear();
     this.#checkIdle();
+    const id = this.#target.info.id;
+    const leaving = [...this.#joined].map((host) => host.leave(id));
+    this.#joined.clear();
+    return Promise.all(leaving).then(() => undefined);
   }
 
   async #drain(): Promise<void> {
@@ -114,7 +124,19 @@ export class Dispatcher {
       this.#target.sendStatus(Status.Unavailable);
       return undefined;
     }
-    const run = new HandlerRun(this, route.plugin, frame);
+    const host = route.host;
+    const member = host.member(this.#target.info.id);
+    if (member) return this.#run(host, member, frame, sentBefore);
+    // The session's first packet to this plugin: it joins (onJoin runs) before the packet is handled.
+    this.#joined.add(host);
+    return host.join(this.#target).then((joined) => {
+      if (this.#target.isOpen) return this.#run(host, joined, frame, sentBefore);
+      return undefined;
+    });
+  }
+
+  #run(host: PluginHost, member: Member, frame: Frame, sentBefore: number): Promise<void> | undefined {
+    const run = new HandlerRun(this, host, member, frame);
     this.#runs.add(run);
     return this.#settle(run, run.start(), sentBefore);
   }
@@ -217,9 +239,12 @@ interface Waiter {
 }
 
 /** One call of `Logic.recv(ctx)`, from its first packet to its end, with every packet its `recv()` takes. */
-class HandlerRun implements ContextHost {
+class HandlerRun implements RunView {
   readonly greeter: string;
   readonly #dispatcher: Dispatcher;
+  readonly #host: PluginHost;
+  readonly #member: Member;
+  /** The plugin version this run started on; it finishes on it even if a new one is swapped in. */
   readonly #plugin: LoadedPlugin;
   readonly #frame: Frame;
   /** The dispatcher waits on this until the handler finishes or parks. */
@@ -228,11 +253,13 @@ class HandlerRun implements ContextHost {
   /** Set once `Logic.recv` has returned or thrown. */
   #finished = false;
 
-  constructor(dispatcher: Dispatcher, plugin: LoadedPlugin, frame: Frame) {
+  constructor(dispatcher: Dispatcher, host: PluginHost, member: Member, frame: Frame) {
     this.#dispatcher = dispatcher;
-    this.#plugin = plugin;
+    this.#host = host;
+    this.#member = member;
+    this.#plugin = host.plugin;
     this.#frame = frame;
-    this.greeter = plugin.spec.greeter;
+    this.greeter = host.greeter;
   }
 
   get session(): SessionInfo {
@@ -247,7 +274,7 @@ class HandlerRun implements ContextHost {
   /** Calls `Logic.recv`. Synchronous handlers settle without a promise. */
   start(): Outcome | Promise<Outcome> {
     const phase = this.#newPhase();
-    const ctx = new PluginContext(this, this.#frame.op, this.#frame.data);
+    const ctx = new PacketContext(this.#host, this.#member, this, this.#frame.op, this.#frame.data);
     let result: unknown;
     try {
       result = this.#plugin.logic.recv(ctx);
@@ -288,7 +315,7 @@ class HandlerRun implements ContextHost {
     waiter.reject(error);
   }
 
-  // --- ContextHost ---
+  // --- RunView ---
 
   recv(options?: RecvOptions): Promise<Packet> {
     if (this.#finished) {
@@ -322,24 +349,6 @@ class HandlerRun implements ContextHost {
       // Outside a dispatch phase (e.g. a second recv() after a timeout) the run parks by itself.
       if (!this.#resolvePhase('parked')) this.#dispatcher.park(this);
     });
-  }
-
-  send(data: SendData, op: number): boolean {
-    if (!isValidOp(op)) {
-      throw new NekoError(
-        'NEKO_ERR_CONTEXT_BAD_OP',
-        `op ${String(op)} is not an integer from 0 to 4294967295`,
-      );
-    }
-    return this.#dispatcher.target.send(this.greeter, op, data);
-  }
-
-  close(): void {
-    this.#dispatcher.target.close();
-  }
-
-  log(level: 'info' | 'warn' | 'error', message: string): void {
-    this.#dispatcher.logger[level](message, { plugin: this.greeter, session: this.session.id });
   }
 
   // --- internals ---

@@ -1,5 +1,7 @@
 import { NekoError } from '../errors.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
+import type { StorageBackend } from '../storage/database.js';
+import type { NedbStorageOptions } from '../storage/nedb-store.js';
 
 /** The limits of protocol §6. Every one is configurable. */
 export interface Limits {
@@ -48,6 +50,12 @@ export interface ServerOptions {
   /** Serve TLS instead of plain TCP. */
   tls?: TlsOptions;
   limits?: Partial<Limits>;
+  /**
+   * Where plugin databases live: options for the embedded nedb store
+   * (default: files under `.nekoconnect/data`; `{ inMemory: true }` keeps
+   * them in memory, as tests want), or a storage backend of your own.
+   */
+  storage?: NedbStorageOptions | StorageBackend;
 }
 
 export interface ResolvedServerOptions {

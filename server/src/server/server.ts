@@ -8,11 +8,14 @@ import {
   type Socket,
 } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { NekoError } from '../errors.js';
+import { NekoError, isNekoError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
 import { loadPlugin, loadPluginsDir, type LoadedPlugin, type PluginLoadFailure } from '../plugins/loader.js';
 import { readSpec } from '../plugins/spec.js';
+import { PluginHost } from '../plugins/host.js';
 import { Router } from '../plugins/router.js';
+import type { ManagedDatabase, StorageBackend } from '../storage/database.js';
+import { NedbStorage } from '../storage/nedb-store.js';
 import { Hasher } from '../protocol/hash.js';
 import type { Transport } from '../session/transport.js';
 import { Connection, type ConnectionContext } from './connection.js';
@@ -36,12 +39,27 @@ export class NekoServer {
   readonly #context: ConnectionContext;
   readonly #connections = new Set<Connection>();
   readonly #sockets = new Set<Socket>();
+  readonly #leaving = new Set<Promise<void>>();
+  readonly #storage: StorageBackend;
   #listener: NetServer | undefined;
   #nextSessionId = 1;
   #closing: Promise<void> | undefined;
 
   constructor(options: ServerOptions) {
     this.options = resolveServerOptions(options);
+    const storage = options.storage;
+    this.#storage =
+      storage && 'open' in storage
+        ? storage
+        : new NedbStorage({
+            onWarning: (warning) =>
+              this.logger.warn(warning.message, {
+                plugin: warning.greeter,
+                code: warning.error?.code,
+                error: warning.error,
+              }),
+            ...storage,
+          });
     this.#context = {
       hasher: new Hasher(this.options.secret),
       limits: this.options.limits,
@@ -70,14 +88,24 @@ export class NekoServer {
     const { plugins, failures } = (await isPluginFolder(dir))
       ? await loadOne(dir)
       : await loadPluginsDir(dir);
+    const loaded: LoadedPlugin[] = [];
     for (const plugin of plugins) {
-      this.router.mount(plugin);
-      this.logger.info(
-        `loaded ${plugin.spec.name} v${plugin.spec.version} (greeter "${plugin.spec.greeter}")`,
-        {
-          plugin: plugin.spec.greeter,
-        },
-      );
+      const { greeter } = plugin.spec;
+      let db: ManagedDatabase;
+      try {
+        db = await this.#storage.open(greeter);
+      } catch (err) {
+        if (!(err instanceof NekoError)) throw err;
+        failures.push({ dir: plugin.dir, spec: plugin.spec, error: err });
+        continue;
+      }
+      const host = new PluginHost(plugin, db, this.logger);
+      await host.load();
+      this.router.mount(host);
+      loaded.push(plugin);
+      this.logger.info(`loaded ${plugin.spec.name} v${plugin.spec.version} (greeter "${greeter}")`, {
+        plugin: greeter,
+      });
     }
     for (const failure of failures) {
       if (failure.spec) this.router.markUnavailable(failure.spec.greeter, failure.error);
@@ -87,7 +115,7 @@ export class NekoServer {
         error: failure.error,
       });
     }
-    return { loaded: plugins, failed: failures };
+    return { loaded, failed: failures };
   }
 
   /** Loads the configured plugins directory (if any), then listens. Resolves with the bound address. */
@@ -124,14 +152,21 @@ export class NekoServer {
    */
   accept(transport: Transport): Connection {
     const id = `s-${this.#nextSessionId++}`;
-    const connection = new Connection(id, transport, this.#context, (c) => this.#connections.delete(c));
+    const connection = new Connection(id, transport, this.#context, (c, leaving) => {
+      this.#connections.delete(c);
+      // onLeave hooks may still run; shutdown waits for them before onUnload.
+      this.#leaving.add(leaving);
+      void leaving.finally(() => this.#leaving.delete(leaving));
+    });
     this.#connections.add(connection);
     return connection;
   }
 
   /**
    * Shuts down: stops accepting, lets running handlers finish (up to
-   * `limits.shutdownTimeoutMs`), then closes every connection.
+   * `limits.shutdownTimeoutMs`), closes every connection (the plugins'
+   * `onLeave` hooks run), then unloads every plugin (`onUnload`) and closes
+   * its database (which compacts its data file).
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
@@ -157,6 +192,21 @@ export class NekoServer {
       }, 1_000);
       await stopped;
       clearTimeout(cut);
+    }
+    // Closing the sessions started their onLeave hooks; they run before onUnload.
+    await Promise.all(this.#leaving);
+    for (const host of this.router.hosts()) {
+      await host.unload();
+      this.router.unmount(host.greeter);
+      try {
+        await host.db.close();
+      } catch (err) {
+        this.logger.error(`${host.greeter}: closing its database failed: ${(err as Error).message}`, {
+          plugin: host.greeter,
+          code: isNekoError(err) ? err.code : undefined,
+          error: err,
+        });
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -17,15 +17,20 @@ async function tempDir(): Promise<string> {
 }
 
 describe('nekoconnect start', () => {
-  it('serves the plugins over TCP and shuts down cleanly on SIGINT', async () => {
-    const cli = startCli(['start', PLUGINS, '--port', '0'], { NEKOCONNECT_SECRET: 'cli-secret' });
+  it('serves the plugins over TCP, keeps their data in --data-dir, and shuts down cleanly on SIGINT', async () => {
+    const dataDir = await tempDir();
+    const cli = startCli(['start', PLUGINS, '--port', '0', '--data-dir', dataDir], {
+      NEKOCONNECT_SECRET: 'cli-secret',
+    });
     const [, port] = await cli.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/);
-    expect(cli.stdout()).toMatch(/1 loaded, 0 failed/);
+    expect(cli.stdout()).toMatch(/3 loaded, 0 failed/);
 
     const client = await connect({ secret: 'cli-secret', port: Number(port) });
     const reply = await client.request('echo', 'over the wire', { op: 12 });
     expect([reply.greeter, reply.op, reply.text()]).toEqual(['echo', 12, 'over the wire']);
+    await client.request('todo', JSON.stringify({ title: 'from the CLI test' }), { op: 1 });
     await client.close();
+    expect(await readFile(join(dataDir, 'todo.db'), 'utf8')).toContain('from the CLI test');
 
     cli.child.kill('SIGINT');
     expect(await cli.exited).toEqual({ code: 0, signal: null });
@@ -216,5 +221,31 @@ describe('npm start (scripts/start-dev.js)', () => {
     await client.close();
     cli.child.kill('SIGTERM');
     expect((await cli.exited).code).toBe(0);
+  });
+});
+
+describe('nekoconnect start: the config file in the help', () => {
+  it('documents --config, --no-config and the config file names', async () => {
+    const start = await runCli(['start', '--help']);
+    expect(start.code).toBe(0);
+    expect(start.stdout).toContain('--config <file>');
+    expect(start.stdout).toContain('--no-config');
+    expect(start.stdout).toContain('nekoconnect.config.ts (or .js, .mjs, .json)');
+    expect(start.stdout).toContain('never from the config file');
+    const main = await runCli(['--help']);
+    expect(main.stdout).toContain('docs/config.md');
+  });
+
+  it('takes an explicit --config from any folder, and reports one that is missing (exit 2)', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'server.json'), JSON.stringify({ port: 0, plugins: join(PLUGINS, 'echo') }));
+    const cli = startCli(['start', '--config', join(dir, 'server.json')], { NEKOCONNECT_SECRET: 's' });
+    await cli.waitFor(/listening on/);
+    expect(cli.stdout()).toContain(`config from ${join(dir, 'server.json')}`);
+    expect(cli.stdout()).toMatch(/1 loaded, 0 failed/);
+    const missing = await runCli(['start', '--config', join(dir, 'nope.json')], { NEKOCONNECT_SECRET: 's' });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('NEKO_ERR_CONFIG_LOAD');
+    expect(missing.stderr).toContain(`cannot read the config file ${join(dir, 'nope.json')}: ENOENT`);
   });
 });

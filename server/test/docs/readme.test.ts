@@ -17,7 +17,12 @@ describe('README', () => {
     expect(example!.split('\n').length).toBeLessThanOrEqual(25);
     expect(example).toContain('port: 10390');
 
-    const server = createServer({ secret: 'readme-secret', plugins: join(REPO_ROOT, 'plugins'), port: 0 });
+    const server = createServer({
+      secret: 'readme-secret',
+      plugins: join(REPO_ROOT, 'plugins'),
+      port: 0,
+      storage: { inMemory: true },
+    });
     const { port } = await server.listen();
     onTestFinished(() => server.close());
 

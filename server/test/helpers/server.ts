@@ -16,13 +16,15 @@ export interface StartedServer {
 }
 
 /**
- * Creates a server on 127.0.0.1, port 0, with the test secret, listens, and
+ * Creates a server on 127.0.0.1, port 0, with the test secret and in-memory
+ * plugin databases, listens, and
  * closes it when the test finishes. Shutdown waits at most 500 ms for
  * handlers unless the test says otherwise.
  */
 export async function startServer(options: Partial<ServerOptions> = {}): Promise<StartedServer> {
   const server = createServer({
     secret: SECRET,
+    storage: { inMemory: true },
     ...options,
     port: options.port ?? 0,
     limits: { shutdownTimeoutMs: 500, ...options.limits },

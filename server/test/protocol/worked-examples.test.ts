@@ -8,7 +8,7 @@ import { decodeFrame } from '../../src/protocol/decoder.js';
 import { encodeFrame } from '../../src/protocol/encoder.js';
 import { Hasher } from '../../src/protocol/hash.js';
 import { randomString } from '../../src/protocol/random.js';
-import type { PluginSpec } from '../../src/plugins/spec.js';
+import { loadedPlugin, memoryHost } from '../helpers/hosts.js';
 import { createServer } from '../../src/server/server.js';
 import { FakeTransport } from '../helpers/fake-transport.js';
 import { hex } from '../helpers/frames.js';
@@ -138,24 +138,19 @@ describe('protocol §7 worked examples, produced by a server session', () => {
       .mockReturnValueOnce(Buffer.from(SERVER_RANDOM_2, 'latin1'));
   });
 
-  function echoServer(): ReturnType<typeof createServer> {
-    const server = createServer({ secret: 'neko', port: 0 });
-    server.router.mount({
-      dir: 'echo',
-      spec: { name: 'Echo', greeter: 'echo', logic: 'logic', version: '1.0.0' } as PluginSpec,
-      logicFile: 'echo/logic.js',
-      logic: {
-        recv(ctx) {
-          ctx.send(ctx.data, { op: ctx.op });
-        },
+  async function echoServer(): Promise<ReturnType<typeof createServer>> {
+    const server = createServer({ secret: 'neko', port: 0, storage: { inMemory: true } });
+    const echo = loadedPlugin('echo', {
+      recv(ctx) {
+        ctx.send(ctx.data, { op: ctx.op });
       },
-      loadedAt: 0,
     });
+    server.router.mount(await memoryHost(echo, server.logger));
     return server;
   }
 
   it('answers the example auth with the example auth ok, and the example packet with the example reply', async () => {
-    const server = echoServer();
+    const server = await echoServer();
     const transport = new FakeTransport();
     const connection = server.accept(transport);
     connection.receive(CLIENT_AUTH);
@@ -168,7 +163,7 @@ describe('protocol §7 worked examples, produced by a server session', () => {
   });
 
   it('answers an auth with the wrong secret with the example failure, and closes', async () => {
-    const server = echoServer();
+    const server = await echoServer();
     const transport = new FakeTransport();
     const connection = server.accept(transport);
     const wrong = new Hasher('not-neko');

@@ -1,3 +1,5 @@
+import { PluginHost } from '../../src/plugins/host.js';
+import type { ManagedDatabase } from '../../src/storage/database.js';
 import { describe, it, expect, vi, onTestFinished } from 'vitest';
 import type { Context, Logic, Packet, SendData, SessionInfo } from '../../src/context/context.js';
 import { NekoError, isNekoError } from '../../src/errors.js';
@@ -53,6 +55,12 @@ class FakeTarget implements DispatchTarget {
   }
 }
 
+/** Dispatcher tests use no database: any call fails loudly. */
+const NO_DB = new Proxy({} as ManagedDatabase, {
+  get: (_target, key) =>
+    key === 'location' ? 'none' : () => Promise.reject(new Error(`db.${String(key)} in a dispatcher test`)),
+});
+
 function plugin(greeter: string, logic: Logic, name = `Plugin ${greeter}`): LoadedPlugin {
   return {
     dir: `/plugins/${greeter}`,
@@ -98,7 +106,8 @@ function makeDispatcher(recvTimeoutMs = 30_000): Harness {
     target,
     router,
     logs,
-    mount: (greeter, logic, name) => router.mount(plugin(greeter, logic, name)),
+    mount: (greeter, logic, name) =>
+      router.mount(new PluginHost(plugin(greeter, logic, name), NO_DB, logger)),
     deliver: async (greeter, data = '', op = 0) => {
       dispatcher.enqueue(frame(greeter, data, op));
       await dispatcher.whenIdle();

@@ -123,7 +123,7 @@ describe('NekoServer.listen()', () => {
 
   it('refuses a port in use with NEKO_ERR_SERVER_LISTEN, naming EADDRINUSE', async () => {
     const { port } = await startServer();
-    const second = createServer({ secret: 's', port });
+    const second = createServer({ secret: 's', port, storage: { inMemory: true } });
     let error: unknown;
     try {
       await second.listen();
@@ -144,7 +144,12 @@ describe('NekoServer.listen()', () => {
   });
 
   it('refuses a plugins directory that does not exist with NEKO_ERR_PLUGINS_DIR', async () => {
-    const server = createServer({ secret: 's', port: 0, plugins: '/nonexistent/neko-plugins' });
+    const server = createServer({
+      secret: 's',
+      port: 0,
+      plugins: '/nonexistent/neko-plugins',
+      storage: { inMemory: true },
+    });
     await expect(server.listen()).rejects.toMatchObject({ code: 'NEKO_ERR_PLUGINS_DIR' });
     await server.close();
   });

@@ -1,0 +1,46 @@
+import type { Limits } from '../server/options.js';
+
+/**
+ * The contents of `nekoconnect.config.ts` (or `.js`, `.mjs`, `.json`). Every
+ * key is optional; command-line flags beat the file, and the file beats the
+ * defaults. Relative paths are resolved against the config file's folder.
+ *
+ * There is no `secret` key on purpose: the shared secret comes only from
+ * `NEKOCONNECT_SECRET` or `--secret-file`, never from a file that may be committed.
+ */
+export interface NekoConfig {
+  /** TCP port; 0 picks a free one. Default 10390. */
+  port?: number;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** A plugins directory, or one plugin folder. Default: the current directory. */
+  plugins?: string;
+  /** Where plugins keep their data. Default `.nekoconnect/data`. */
+  dataDir?: string;
+  /** The limits of protocol §9; each one not given keeps its default. */
+  limits?: Partial<Limits>;
+  /** Serve TLS with these PEM files, read at start. */
+  tls?: NekoTlsConfig;
+}
+
+/** PEM files for TLS: give both. */
+export interface NekoTlsConfig {
+  /** The private key file. */
+  key: string;
+  /** The certificate file. */
+  cert: string;
+}
+
+/**
+ * Types a config object and returns it unchanged:
+ *
+ * ```ts
+ * // nekoconnect.config.ts
+ * import { defineConfig } from 'nekoconnect';
+ *
+ * export default defineConfig({ port: 4000, plugins: 'plugins' });
+ * ```
+ */
+export function defineConfig(config: NekoConfig): NekoConfig {
+  return config;
+}

@@ -1,0 +1,275 @@
+/**
+ * What a config file may hold: the keys, their types and ranges. The checks
+ * collect every problem, each with the key path it is about, so that one run
+ * reports them all.
+ */
+import { SECRET_ENV } from '../cli/secret.js';
+import type { Limits } from '../server/options.js';
+
+/** An inclusive range of whole numbers. */
+export interface IntRange {
+  min: number;
+  max: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The whole-number range of each limit, shared by the config file and the CLI flags. */
+export const LIMIT_RANGES: Readonly<Record<keyof Limits, IntRange>> = Object.freeze({
+  maxPacketBytes: { min: 16, max: 0xffff_ffff },
+  handshakeTimeoutMs: { min: 1, max: DAY_MS },
+  idleTimeoutMs: { min: 0, max: DAY_MS },
+  maxConnections: { min: 1, max: 1_000_000 },
+  nonceWindow: { min: 1, max: 65_536 },
+  recvTimeoutMs: { min: 1, max: DAY_MS },
+  shutdownTimeoutMs: { min: 0, max: DAY_MS },
+});
+
+/** The range of `port`. */
+export const PORT_RANGE: Readonly<IntRange> = Object.freeze({ min: 0, max: 65535 });
+
+/** The keys of a config file, in the order the docs list them. */
+export const CONFIG_KEYS = ['port', 'host', 'plugins', 'dataDir', 'limits', 'tls'] as const;
+
+const LIMIT_KEYS = Object.keys(LIMIT_RANGES) as (keyof Limits)[];
+const TLS_KEYS = ['key', 'cert'] as const;
+
+/** Names people are likely to try, and the key they mean. */
+const ALIASES: Readonly<Record<string, string>> = {
+  tlsKey: 'tls.key',
+  tlsCert: 'tls.cert',
+  pluginsDir: 'plugins',
+  pluginDir: 'plugins',
+  hostname: 'host',
+  address: 'host',
+};
+
+/** One thing wrong with a config. */
+export interface ConfigIssue {
+  /** The key path, e.g. `['limits', 'maxPacketBytes']`; empty for the config as a whole. */
+  path: string[];
+  /** Whether the key itself is wrong (unknown, not allowed) or its value. */
+  at: 'key' | 'value';
+  /** What is wrong and what is allowed, naming the key path. */
+  message: string;
+  /** Set for a secret written into the config: its value must not be shown (no code frame). */
+  secret?: true;
+}
+
+/**
+ * Checks a config object (the default export of a config module, or a
+ * parsed JSON config). A key whose value is `undefined` counts as absent.
+ *
+ * @returns every problem found; none means `value` is a valid `NekoConfig`.
+ */
+export function checkConfig(value: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (!isPlainObject(value)) {
+    issues.push({
+      path: [],
+      at: 'value',
+      message: `the config must be an object such as { port: 10390 }, got ${describeValue(value)}`,
+    });
+    return issues;
+  }
+  for (const key of Object.keys(value)) {
+    if (isSecretKey(key)) {
+      issues.push({
+        path: [key],
+        at: 'key',
+        secret: true,
+        message:
+          `"${key}" is not allowed in a config file: the shared secret comes only from the ${SECRET_ENV} ` +
+          'environment variable or --secret-file, never from a config file that may be committed',
+      });
+    } else if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
+      const candidates = [
+        ...CONFIG_KEYS.map((k) => ({ name: k, path: k })),
+        ...LIMIT_KEYS.map((k) => ({ name: k, path: `limits.${k}` })),
+        ...Object.entries(ALIASES).map(([name, path]) => ({ name, path })),
+      ];
+      issues.push({
+        path: [key],
+        at: 'key',
+        message: `unknown key "${key}"${didYouMean(key, candidates)}; the keys are ${list(CONFIG_KEYS)}`,
+      });
+    }
+  }
+  const has = (key: string): boolean => value[key] !== undefined;
+  if (has('port')) checkInt(issues, ['port'], value.port, PORT_RANGE);
+  if (has('host')) {
+    checkString(issues, ['host'], value.host, 'an interface such as "127.0.0.1" or "0.0.0.0"');
+  }
+  if (has('plugins')) {
+    checkString(issues, ['plugins'], value.plugins, "a path, relative to the config file's folder");
+  }
+  if (has('dataDir')) {
+    checkString(issues, ['dataDir'], value.dataDir, "a path, relative to the config file's folder");
+  }
+  if (has('limits')) checkLimits(issues, value.limits);
+  if (has('tls')) checkTls(issues, value.tls);
+  return issues;
+}
+
+function checkLimits(issues: ConfigIssue[], limits: unknown): void {
+  if (!isPlainObject(limits)) {
+    issues.push({
+      path: ['limits'],
+      at: 'value',
+      message: `limits must be an object such as { maxPacketBytes: 65536 }, got ${describeValue(limits)}`,
+    });
+    return;
+  }
+  for (const [key, v] of Object.entries(limits)) {
+    const range = Object.hasOwn(LIMIT_RANGES, key) ? LIMIT_RANGES[key as keyof Limits] : undefined;
+    if (range === undefined) {
+      const candidates = LIMIT_KEYS.map((k) => ({ name: k, path: `limits.${k}` }));
+      issues.push({
+        path: ['limits', key],
+        at: 'key',
+        message: `unknown limit "limits.${key}"${didYouMean(key, candidates)}; the limits are ${list(LIMIT_KEYS)}`,
+      });
+    } else if (v !== undefined) {
+      checkInt(issues, ['limits', key], v, range);
+    }
+  }
+}
+
+function checkTls(issues: ConfigIssue[], tls: unknown): void {
+  if (!isPlainObject(tls)) {
+    issues.push({
+      path: ['tls'],
+      at: 'value',
+      message: `tls must be an object { key, cert } of PEM file paths, got ${describeValue(tls)}`,
+    });
+    return;
+  }
+  for (const key of Object.keys(tls)) {
+    if ((TLS_KEYS as readonly string[]).includes(key)) continue;
+    const candidates = TLS_KEYS.map((k) => ({ name: k, path: `tls.${k}` }));
+    issues.push({
+      path: ['tls', key],
+      at: 'key',
+      message: `unknown key "tls.${key}"${didYouMean(key, candidates)}; tls takes key and cert`,
+    });
+  }
+  for (const key of TLS_KEYS) {
+    if (tls[key] === undefined) {
+      issues.push({
+        path: ['tls'],
+        at: 'value',
+        message: `tls.${key} is missing: tls needs both key and cert (PEM file paths)`,
+      });
+    } else {
+      checkString(issues, ['tls', key], tls[key], "a PEM file path, relative to the config file's folder");
+    }
+  }
+}
+
+function checkInt(issues: ConfigIssue[], path: string[], value: unknown, range: IntRange): void {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= range.min && value <= range.max)
+    return;
+  issues.push({
+    path,
+    at: 'value',
+    message: `${path.join('.')} must be a whole number from ${range.min} to ${range.max}, got ${describeValue(value)}`,
+  });
+}
+
+function checkString(issues: ConfigIssue[], path: string[], value: unknown, what: string): void {
+  if (typeof value === 'string' && value.length > 0) return;
+  issues.push({
+    path,
+    at: 'value',
+    message: `${path.join('.')} must be a non-empty string (${what}), got ${describeValue(value)}`,
+  });
+}
+
+/** `secret`, `secretFile` and their spellings (`secret_file`, `SECRET`, …). */
+function isSecretKey(key: string): boolean {
+  const n = normalize(key);
+  return n === 'secret' || n === 'secretfile';
+}
+
+/**
+ * ` (did you mean "x"?)` for the candidate nearest to `key`, when it is at
+ * most 2 edits away (a swap of two neighbours counts as one, case and `-`/`_`
+ * are ignored) and the candidate is not too short for that; else empty.
+ */
+export function didYouMean(key: string, candidates: readonly { name: string; path: string }[]): string {
+  const k = normalize(key);
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const c = normalize(candidate.name);
+    const d = editDistance(k, c);
+    if (d <= 2 && d <= Math.floor(c.length / 2) && d < bestDistance) {
+      best = candidate.path;
+      bestDistance = d;
+    }
+  }
+  return best === undefined ? '' : ` (did you mean "${best}"?)`;
+}
+
+function normalize(key: string): string {
+  return key.toLowerCase().replace(/[-_\s]/g, '');
+}
+
+/** Levenshtein distance where swapping two neighbouring characters is one edit (optimal string alignment). */
+export function editDistance(a: string, b: string): number {
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    const row: number[] = [i];
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        row.push(j);
+        continue;
+      }
+      const prev = rows[i - 1]!;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+      }
+      row.push(d);
+    }
+    rows.push(row);
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/** A value as a message shows it: strings quoted (and cut when long), kinds for the rest. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+    case 'number':
+    case 'boolean':
+      return String(value);
+    case 'bigint':
+      return `${value}n`;
+    case 'undefined':
+      return 'undefined';
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return 'a symbol';
+    default: {
+      if (isPlainObject(value)) return 'an object';
+      const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+      return typeof name === 'string' && name !== '' ? `a ${name}` : 'an object';
+    }
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+function list(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}

@@ -1,0 +1,142 @@
+/**
+ * The options a server starts with, from command-line flags, the config
+ * file and the defaults, in that order of precedence. Shared by the commands
+ * that start a server.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { readSecret } from '../cli/secret.js';
+import { NekoError } from '../errors.js';
+import { DEFAULT_PORT } from '../protocol/constants.js';
+import { DEFAULT_LIMITS, type Limits, type ServerOptions, type TlsOptions } from '../server/options.js';
+import { displayPath, loadConfig } from './load-config.js';
+
+/** Where plugin data goes by default, relative to the config file's folder (or the working directory). */
+export const DEFAULT_DATA_DIR = path.join('.nekoconnect', 'data');
+
+/** The default interface. */
+const DEFAULT_HOST = '127.0.0.1';
+
+/** What the command line gave. Paths are relative to the working directory. Absent means "not given". */
+export interface StartFlags {
+  /** The `[dir]` argument: a plugins directory or one plugin folder. Beats the config's `plugins`. */
+  dir?: string;
+  /** `--config <file>`: this config file instead of the one in the working directory. */
+  config?: string;
+  /** `--no-config`: no config file at all. */
+  noConfig?: boolean;
+  port?: number;
+  host?: string;
+  /** `--secret-file <file>`; else the secret comes from `NEKOCONNECT_SECRET`. */
+  secretFile?: string;
+  /** `--data-dir <dir>`: where plugin databases live. Beats the config's `dataDir`. */
+  dataDir?: string;
+  /** `--tls-key` and `--tls-cert`: both or neither. They replace the config's `tls`. */
+  tlsKey?: string;
+  tlsCert?: string;
+  /** Limits from flags; each beats the same limit of the config. */
+  limits?: Partial<Limits>;
+}
+
+/** The outcome of {@link resolveStartOptions}: every value decided, every path absolute. */
+export interface StartOptions {
+  /**
+   * For `createServer()`. `plugins` is left unset: load {@link plugins} with
+   * `server.loadPlugins()` to get its report.
+   */
+  serverOptions: ServerOptions & { secret: string; port: number; host: string; limits: Limits };
+  /** The plugins directory, or one plugin folder. */
+  plugins: string;
+  /** Where plugins keep their data (created when the server opens a plugin's database). */
+  dataDir: string;
+  /** The config file used, absolute; undefined when none was. */
+  configFile: string | undefined;
+}
+
+/**
+ * Decides the options of a server start: flags beat the config file, which
+ * beats the defaults. The config file is `flags.config`, else the one in
+ * `cwd` (none with `flags.noConfig`); its relative paths are resolved
+ * against its folder, the flags' against `cwd`. TLS files and the secret
+ * are read here.
+ *
+ * @param env where `NEKOCONNECT_SECRET` is read from
+ * @throws NekoError `NEKO_ERR_CLI_USAGE`, `NEKO_ERR_CONFIG_*` (see docs/errors.md)
+ */
+export async function resolveStartOptions(
+  cwd: string,
+  flags: StartFlags = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<StartOptions> {
+  if ((flags.tlsKey === undefined) !== (flags.tlsCert === undefined)) {
+    throw new NekoError('NEKO_ERR_CLI_USAGE', '--tls-key and --tls-cert go together: give both or neither');
+  }
+  const loaded = await loadConfig(cwd, { configFile: flags.config, noConfig: flags.noConfig });
+  const config = loaded?.config ?? {};
+  // Relative paths of the config are relative to its folder.
+  const base = loaded?.dir ?? path.resolve(cwd);
+
+  const plugins =
+    flags.dir !== undefined
+      ? path.resolve(cwd, flags.dir)
+      : config.plugins !== undefined
+        ? path.resolve(base, config.plugins)
+        : path.resolve(cwd);
+  const limits: Limits = { ...DEFAULT_LIMITS, ...defined(config.limits), ...defined(flags.limits) };
+
+  let tls: TlsOptions | undefined;
+  if (flags.tlsKey !== undefined && flags.tlsCert !== undefined) {
+    tls = await readTls(path.resolve(cwd, flags.tlsKey), path.resolve(cwd, flags.tlsCert));
+  } else if (config.tls !== undefined && loaded !== undefined) {
+    const shown = displayPath(loaded.file, cwd);
+    tls = await readTls(path.resolve(base, config.tls.key), path.resolve(base, config.tls.cert), shown);
+  }
+  const secret = await readSecret(
+    flags.secretFile === undefined ? undefined : path.resolve(cwd, flags.secretFile),
+    env,
+  );
+
+  return {
+    serverOptions: {
+      secret,
+      port: flags.port ?? config.port ?? DEFAULT_PORT,
+      host: flags.host ?? config.host ?? DEFAULT_HOST,
+      tls,
+      limits,
+    },
+    plugins,
+    dataDir:
+      flags.dataDir !== undefined
+        ? path.resolve(cwd, flags.dataDir)
+        : path.resolve(base, config.dataDir ?? DEFAULT_DATA_DIR),
+    configFile: loaded?.file,
+  };
+}
+
+/** The entries of `limits` that are not undefined. */
+function defined(limits: Partial<Limits> | undefined): Partial<Limits> {
+  return Object.fromEntries(Object.entries(limits ?? {}).filter(([, v]) => v !== undefined));
+}
+
+/** Reads the PEM files; `configFile` names the config they come from, if they do. */
+async function readTls(keyFile: string, certFile: string, configFile?: string): Promise<TlsOptions> {
+  const read = async (file: string, what: string, key: string): Promise<Buffer> => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      const from = configFile === undefined ? '' : ` (tls.${key} of ${configFile})`;
+      throw new NekoError(
+        'NEKO_ERR_CONFIG_TLS',
+        `cannot read the TLS ${what} ${file}${from}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        {
+          cause: err,
+          hint:
+            configFile === undefined
+              ? 'check the paths given to --tls-key and --tls-cert'
+              : `check tls.key and tls.cert in ${configFile}; they are relative to its folder`,
+        },
+      );
+    }
+  };
+  return { key: await read(keyFile, 'key', 'key'), cert: await read(certFile, 'certificate', 'cert') };
+}

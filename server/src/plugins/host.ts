@@ -1,0 +1,114 @@
+import type { Logic, PluginContext, PluginSession, SendData } from '../context/context.js';
+import {
+  MemberScope,
+  PluginScope,
+  type Member,
+  type MemberTarget,
+  type PluginHostView,
+} from '../context/scopes.js';
+import type { LogLevel, Logger } from '../logging/logger.js';
+import type { ManagedDatabase } from '../storage/database.js';
+import type { LoadedPlugin } from './loader.js';
+
+type HookName = 'onLoad' | 'onUnload' | 'onJoin' | 'onLeave';
+
+/**
+ * The server's side of one plugin, by greeter: the version loaded now, its
+ * database, and the sessions that have talked to it (with their state).
+ * All of it except the version outlives a reload, so `ctx.state` and the
+ * database carry over when a new version is swapped in.
+ */
+export class PluginHost implements PluginHostView {
+  readonly greeter: string;
+  readonly db: ManagedDatabase;
+  /** The plugin-wide context handed to `onLoad`/`onUnload`. */
+  readonly context: PluginContext;
+  readonly #logger: Logger;
+  readonly #members = new Map<string, Member>();
+  #plugin: LoadedPlugin;
+
+  constructor(plugin: LoadedPlugin, db: ManagedDatabase, logger: Logger) {
+    this.greeter = plugin.spec.greeter;
+    this.db = db;
+    this.#plugin = plugin;
+    this.#logger = logger;
+    this.context = new PluginScope(this);
+  }
+
+  /** The plugin version that new handler runs use. */
+  get plugin(): LoadedPlugin {
+    return this.#plugin;
+  }
+
+  /** Runs the version's `onLoad` hook. */
+  load(): Promise<void> {
+    return this.#hook(this.#plugin.logic, 'onLoad', this.context);
+  }
+
+  /** Runs the version's `onUnload` hook. */
+  unload(): Promise<void> {
+    return this.#hook(this.#plugin.logic, 'onUnload', this.context);
+  }
+
+  /** The member record of a session, if it has talked to this plugin. */
+  member(sessionId: string): Member | undefined {
+    return this.#members.get(sessionId);
+  }
+
+  /** A session's first packet to this plugin: records it and runs `onJoin`. */
+  async join(target: MemberTarget): Promise<Member> {
+    const member: Member = { target, state: {} };
+    this.#members.set(target.info.id, member);
+    await this.#hook(this.#plugin.logic, 'onJoin', new MemberScope(this, member));
+    return member;
+  }
+
+  /** A member's connection closed: forgets it and runs `onLeave`. */
+  async leave(sessionId: string): Promise<void> {
+    const member = this.#members.get(sessionId);
+    if (!member) return;
+    this.#members.delete(sessionId);
+    await this.#hook(this.#plugin.logic, 'onLeave', new MemberScope(this, member));
+  }
+
+  // --- PluginHostView ---
+
+  broadcast(data: SendData, op: number, except: ReadonlySet<string>): number {
+    let sent = 0;
+    for (const [id, member] of this.#members) {
+      if (except.has(id)) continue;
+      if (member.target.send(this.greeter, op, data)) sent++;
+    }
+    return sent;
+  }
+
+  sessions(): PluginSession[] {
+    return [...this.#members.values()].map((m) => ({ ...m.target.info, state: m.state }));
+  }
+
+  log(level: LogLevel, message: string, session?: string): void {
+    this.#logger[level](
+      message,
+      session === undefined ? { plugin: this.greeter } : { plugin: this.greeter, session },
+    );
+  }
+
+  /**
+   * Runs a lifecycle hook if the logic has it. A hook that throws or rejects
+   * is logged with the plugin's name; it never fails the caller.
+   */
+  async #hook<A>(logic: Logic, name: HookName, arg: A): Promise<void> {
+    const hook = (logic as unknown as Record<HookName, ((a: A) => unknown) | undefined>)[name];
+    if (typeof hook !== 'function') return;
+    try {
+      await hook.call(logic, arg);
+    } catch (err) {
+      const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      this.#logger.error(`${this.#plugin.spec.name}: ${name} failed: ${detail}`, {
+        plugin: this.greeter,
+        code: 'NEKO_ERR_PLUGIN_HOOK',
+        error: err,
+      });
+    }
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The document API's side of sharing one datastore with the key-value
+ * cells: every query is narrowed to documents that are not cells, and no
+ * document, update or query may touch the field that marks a cell. Also
+ * checks the shapes nedb would accept silently or choke on obscurely.
+ */
+import { NekoError } from '../errors.js';
+import { CELL_FIELD } from './cells.js';
+import type { Document, FindOptions, Query, Update } from './database.js';
+
+/** The condition that keeps cells out of a document query. */
+const NOT_A_CELL = Object.freeze({ [CELL_FIELD]: Object.freeze({ $exists: false }) });
+
+/**
+ * The query to give nedb for a plugin's query: the same conditions, plus
+ * `$and: [..., { __nekoCell: { $exists: false } }]`. The user's top-level
+ * fields stay at the top, so nedb still uses its indexes for them, and an
+ * upsert still builds the new document from them as nedb documents.
+ * @param query the plugin's query; undefined means every document
+ * @throws NekoError `NEKO_ERR_STORAGE_QUERY` for a query that is not an
+ *   object, names the reserved field, or has an `$and` that is not an array
+ */
+export function documentQuery(query: Query | undefined, operation: string): Query {
+  if (query === undefined) return { $and: [NOT_A_CELL] };
+  checkPlainObject(query, 'query', operation);
+  checkFields(Object.keys(query), 'query', operation);
+  const and = query['$and'];
+  if (and !== undefined && !Array.isArray(and)) {
+    throw refused(operation, "the query's $and must be an array of queries", 'Write { $and: [q1, q2] }.');
+  }
+  return { ...query, $and: [...((and as unknown[] | undefined) ?? []), NOT_A_CELL] };
+}
+
+/**
+ * Checks a document to insert.
+ * @throws NekoError `NEKO_ERR_STORAGE_QUERY` when it is not a plain object or sets the reserved field
+ */
+export function checkDocument(doc: unknown, operation: string): Document {
+  checkPlainObject(doc, 'document', operation);
+  checkFields(Object.keys(doc), 'document', operation);
+  return doc as Document;
+}
+
+/**
+ * Checks an update: a replacement document, or operators (`$set`, `$inc`,
+ * `$rename`, …) whose fields do not include the reserved field.
+ * @throws NekoError `NEKO_ERR_STORAGE_QUERY` when it is not an object or would set, unset or rename the reserved field
+ */
+export function checkUpdate(update: unknown, operation: string): Update {
+  checkPlainObject(update, 'update', operation);
+  for (const [key, value] of Object.entries(update)) {
+    if (!key.startsWith('$')) {
+      checkFields([key], 'update', operation);
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue; // nedb reports a bad operator argument.
+    checkFields(Object.keys(value), 'update', operation);
+    if (key === '$rename') {
+      checkFields(
+        Object.values(value).filter((to): to is string => typeof to === 'string'),
+        'update',
+        operation,
+      );
+    }
+  }
+  return update;
+}
+
+/**
+ * Checks find options: `sort` and `projection` objects of 1/-1 and 0/1,
+ * `skip` and `limit` whole numbers from 0.
+ * @throws NekoError `NEKO_ERR_STORAGE_QUERY` naming the bad option
+ */
+export function checkFindOptions(options: FindOptions, operation: string): void {
+  for (const name of ['skip', 'limit'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
+      throw refused(operation, `${name} must be a whole number from 0, not ${String(value)}`);
+    }
+  }
+  checkFieldMap(options.sort, 'sort', [1, -1], operation);
+  checkFieldMap(options.projection, 'projection', [0, 1], operation);
+}
+
+function checkFieldMap(
+  map: Record<string, number> | undefined,
+  name: string,
+  allowed: readonly number[],
+  operation: string,
+): void {
+  if (map === undefined) return;
+  checkPlainObject(map, name, operation);
+  for (const [field, value] of Object.entries(map)) {
+    if (!allowed.includes(value)) {
+      throw refused(operation, `${name}.${field} must be ${allowed.join(' or ')}, not ${String(value)}`);
+    }
+  }
+}
+
+function checkPlainObject(
+  value: unknown,
+  what: string,
+  operation: string,
+): asserts value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+    throw refused(operation, `the ${what} must be an object, not ${got}`);
+  }
+}
+
+/** Refuses field paths whose first part is the reserved field. */
+function checkFields(fields: readonly string[], what: string, operation: string): void {
+  const reserved = fields.find((field) => field.split('.')[0] === CELL_FIELD);
+  if (reserved !== undefined) {
+    throw refused(
+      operation,
+      `the ${what} uses the field ${CELL_FIELD}, which is reserved for key-value cells`,
+      'Rename the field; use ctx.dbGet/ctx.dbStore for cells.',
+    );
+  }
+}
+
+function refused(operation: string, problem: string, hint?: string): NekoError {
+  return new NekoError(
+    'NEKO_ERR_STORAGE_QUERY',
+    `${operation} refused: ${problem}`,
+    hint === undefined ? {} : { hint },
+  );
+}

@@ -1,0 +1,186 @@
+/**
+ * The embedded storage backend: one nedb datastore per plugin, in a file
+ * under the data directory (or in memory).
+ *
+ * ```ts
+ * const storage = new NedbStorage({ dataDir: '.nekoconnect/data', onWarning: (w) => logger.warn(w.message) });
+ * const db = await storage.open('chat'); // .nekoconnect/data/chat.db
+ * await db.insert({ text: 'hi' });
+ * await db.close();
+ * ```
+ *
+ * Loading is strict: a data file with a line nedb cannot read is refused
+ * (`NEKO_ERR_STORAGE_CORRUPT`, naming the file and line) and left untouched,
+ * instead of nedb's default of dropping up to 10% of the lines and rewriting
+ * the file. The one exception is a torn last line after a crash, which is
+ * cut after the file is backed up (see `prepare-file.ts`), and reported
+ * through `onWarning`.
+ */
+import path from 'node:path';
+import Datastore from 'nedb-promises';
+import { NekoError } from '../errors.js';
+import { CELL_FIELD } from './cells.js';
+import { escapeLineBreaks } from './data-file.js';
+import type { ManagedDatabase, StorageBackend } from './database.js';
+import { dataFileName } from './file-name.js';
+import { NedbDatabase, type NedbDatastore } from './nedb-database.js';
+import { prepareDataFile } from './prepare-file.js';
+import { loadError } from './storage-errors.js';
+
+/** The default data directory, resolved against the working directory. */
+export const DEFAULT_DATA_DIR = '.nekoconnect/data';
+
+/** The default time between scheduled compactions: 10 minutes. */
+export const DEFAULT_COMPACTION_INTERVAL_MS = 10 * 60 * 1000;
+
+/** The `location` of an in-memory database. */
+export const MEMORY_LOCATION = 'memory';
+
+/** Something the server should log about a plugin database; nothing was lost. */
+export interface StorageWarning {
+  /** The plugin's greeter. */
+  greeter: string;
+  /** The data file (or `memory`). */
+  location: string;
+  /** A sentence for the log, naming the file. */
+  message: string;
+  /** When the file was repaired: the copy of its bytes from before. */
+  backup?: string;
+  /** When an operation in the background failed (a scheduled compaction): the error. */
+  error?: NekoError;
+}
+
+/** Options of {@link NedbStorage}. */
+export interface NedbStorageOptions {
+  /** Where the data files go, resolved against `process.cwd()`. Default `.nekoconnect/data`; created when missing. */
+  dataDir?: string;
+  /** Keep every database in memory only: no files at all. Default false. */
+  inMemory?: boolean;
+  /**
+   * Milliseconds between scheduled compactions of each data file. Default
+   * 10 minutes; 0 turns the schedule off (compaction still happens on open
+   * and on close). Values from 1 to 4999 count as 5000, nedb's minimum.
+   */
+  compactionIntervalMs?: number;
+  /**
+   * Receives what the server should log: a torn last line cut from a data
+   * file after a crash (with the backup's path), a data file restored from
+   * nedb's compaction temp file, a scheduled compaction that failed.
+   * Default: `process.emitWarning`.
+   */
+  onWarning?: (warning: StorageWarning) => void;
+}
+
+/**
+ * {@link StorageBackend} over nedb: `open(greeter)` gives the plugin's
+ * database in `<dataDir>/<greeter>.db`, its name encoded to be safe on any
+ * file system (`a/b` → `a%2Fb.db`, `Chat` → `^chat.db`; see `file-name.ts`).
+ */
+export class NedbStorage implements StorageBackend {
+  /** The absolute data directory (unused when in memory). */
+  readonly dataDir: string;
+  readonly inMemory: boolean;
+  readonly compactionIntervalMs: number;
+  readonly #onWarning: (warning: StorageWarning) => void;
+  /** Open (or opening) databases by greeter. */
+  readonly #open = new Map<string, Promise<NedbDatabase>>();
+  /** Databases being closed by greeter: a new open of the greeter waits for it. */
+  readonly #closing = new Map<string, Promise<void>>();
+
+  /** @throws NekoError `NEKO_ERR_CONFIG_INVALID` for a negative or non-finite `compactionIntervalMs` */
+  constructor(options: NedbStorageOptions = {}) {
+    const interval = options.compactionIntervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS;
+    if (!Number.isFinite(interval) || interval < 0) {
+      throw new NekoError(
+        'NEKO_ERR_CONFIG_INVALID',
+        `compactionIntervalMs must be 0 (off) or a number of milliseconds, not ${String(interval)}`,
+      );
+    }
+    this.dataDir = path.resolve(process.cwd(), options.dataDir ?? DEFAULT_DATA_DIR);
+    this.inMemory = options.inMemory === true;
+    this.compactionIntervalMs = interval;
+    this.#onWarning =
+      options.onWarning ?? ((warning) => process.emitWarning(warning.message, 'NekoConnectStorageWarning'));
+  }
+
+  /** The data file of a greeter: `<dataDir>/<encoded greeter>.db`. */
+  fileOf(greeter: string): string {
+    return path.join(this.dataDir, dataFileName(greeter));
+  }
+
+  /**
+   * Opens the database of the plugin with this greeter: checks its data file
+   * (creating it and the data directory when missing), loads it and compacts
+   * it. Opening a greeter that is already open returns the same database, so
+   * a plugin reload keeps it; after its close() a new one is opened.
+   * @throws NekoError `NEKO_ERR_STORAGE_CORRUPT` (a bad line: the file is
+   *   left untouched), `NEKO_ERR_STORAGE_UNREADABLE` (a directory in its
+   *   place, no permission), `NEKO_ERR_STORAGE_WRITE` (the directory or the
+   *   file cannot be created or written); each names the path.
+   *   `NEKO_ERR_SPEC_BAD_GREETER` for an empty greeter.
+   */
+  open(greeter: string): Promise<ManagedDatabase> {
+    if (typeof greeter !== 'string' || greeter === '') {
+      return Promise.reject(
+        new NekoError('NEKO_ERR_SPEC_BAD_GREETER', 'a plugin database needs a non-empty greeter'),
+      );
+    }
+    const open = this.#open.get(greeter);
+    if (open !== undefined) return open;
+    const opening = this.#openNew(greeter);
+    this.#open.set(greeter, opening);
+    opening.catch(() => {
+      if (this.#open.get(greeter) === opening) this.#open.delete(greeter);
+    });
+    return opening;
+  }
+
+  /** Closes every open database (see {@link ManagedDatabase.close}); rejects with the first failure after all are done. */
+  async closeAll(): Promise<void> {
+    const opened = await Promise.allSettled([...this.#open.values()]);
+    const results = await Promise.allSettled(
+      opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value.close()] : [])),
+    );
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+
+  async #openNew(greeter: string): Promise<NedbDatabase> {
+    await this.#closing.get(greeter)?.catch(() => undefined);
+    const location = this.inMemory ? MEMORY_LOCATION : this.fileOf(greeter);
+    let store: NedbDatastore;
+    if (this.inMemory) {
+      store = Datastore.create({ inMemoryOnly: true });
+    } else {
+      const notes = await prepareDataFile(location);
+      for (const note of notes) this.#onWarning({ greeter, location, ...note });
+      store = Datastore.create({
+        filename: location,
+        // Any line nedb cannot read fails the load: prepareDataFile() has
+        // checked them all, so this only guards against a gap between the two.
+        corruptAlertThreshold: 0,
+        afterSerialization: escapeLineBreaks,
+        beforeDeserialization: (line) => line,
+      });
+    }
+    try {
+      await store.load();
+      await store.ensureIndex({ fieldName: CELL_FIELD, unique: true, sparse: true });
+    } catch (err) {
+      throw loadError(err, location);
+    }
+    return new NedbDatabase(store, {
+      location,
+      compactionIntervalMs: this.compactionIntervalMs,
+      onCompactionError: (error) => this.#onWarning({ greeter, location, message: error.message, error }),
+      onClose: (closed) => {
+        this.#open.delete(greeter);
+        this.#closing.set(greeter, closed);
+        const forget = (): void => {
+          if (this.#closing.get(greeter) === closed) this.#closing.delete(greeter);
+        };
+        closed.then(forget, forget);
+      },
+    });
+  }
+}

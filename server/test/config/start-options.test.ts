@@ -1,0 +1,155 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveStartOptions } from '../../src/config/start-options.js';
+import { NekoError } from '../../src/errors.js';
+import { DEFAULT_PORT } from '../../src/protocol/constants.js';
+import { DEFAULT_LIMITS } from '../../src/server/options.js';
+import { tempDir } from './cli-in-dir.js';
+
+const ENV = { NEKOCONNECT_SECRET: 'env-secret' };
+
+async function write(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [name, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await writeFile(path.join(dir, name), text);
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<NekoError> {
+  const err = await promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(NekoError);
+  return err as NekoError;
+}
+
+describe('resolveStartOptions', () => {
+  it('uses the defaults without a config file or flags', async () => {
+    const cwd = await tempDir();
+    const resolved = await resolveStartOptions(cwd, {}, ENV);
+    expect(resolved).toEqual({
+      serverOptions: {
+        secret: 'env-secret',
+        port: DEFAULT_PORT,
+        host: '127.0.0.1',
+        tls: undefined,
+        limits: DEFAULT_LIMITS,
+      },
+      plugins: cwd,
+      dataDir: path.join(cwd, '.nekoconnect', 'data'),
+      configFile: undefined,
+    });
+  });
+
+  it('flags beat the config file, which beats the defaults, limit by limit', async () => {
+    const cwd = await tempDir();
+    await write(cwd, {
+      'nekoconnect.config.json': JSON.stringify({
+        port: 4000,
+        host: '0.0.0.0',
+        limits: { maxPacketBytes: 256, idleTimeoutMs: 5000 },
+      }),
+    });
+    const fromFile = await resolveStartOptions(cwd, {}, ENV);
+    expect(fromFile.configFile).toBe(path.join(cwd, 'nekoconnect.config.json'));
+    expect(fromFile.serverOptions).toMatchObject({ port: 4000, host: '0.0.0.0' });
+    expect(fromFile.serverOptions.limits).toEqual({
+      ...DEFAULT_LIMITS,
+      maxPacketBytes: 256,
+      idleTimeoutMs: 5000,
+    });
+
+    const fromFlags = await resolveStartOptions(
+      cwd,
+      { port: 0, host: '::1', limits: { maxPacketBytes: 4096, recvTimeoutMs: 7 } },
+      ENV,
+    );
+    expect(fromFlags.serverOptions).toMatchObject({ port: 0, host: '::1' });
+    expect(fromFlags.serverOptions.limits).toEqual({
+      ...DEFAULT_LIMITS,
+      maxPacketBytes: 4096,
+      idleTimeoutMs: 5000,
+      recvTimeoutMs: 7,
+    });
+
+    const noConfig = await resolveStartOptions(cwd, { noConfig: true }, ENV);
+    expect(noConfig.configFile).toBeUndefined();
+    expect(noConfig.serverOptions).toMatchObject({ port: DEFAULT_PORT, limits: DEFAULT_LIMITS });
+  });
+
+  it("resolves the config's paths against its folder, and the flags' against cwd", async () => {
+    const cwd = await tempDir();
+    await write(cwd, {
+      'conf/neko.json': JSON.stringify({
+        plugins: '../my-plugins',
+        dataDir: 'state',
+        tls: { key: 'tls/key.pem', cert: 'tls/cert.pem' },
+      }),
+      'conf/tls/key.pem': 'KEY',
+      'conf/tls/cert.pem': 'CERT',
+      'flag-key.pem': 'FLAG KEY',
+      'flag-cert.pem': 'FLAG CERT',
+    });
+    const fromFile = await resolveStartOptions(cwd, { config: 'conf/neko.json' }, ENV);
+    expect(fromFile.configFile).toBe(path.join(cwd, 'conf', 'neko.json'));
+    expect(fromFile.plugins).toBe(path.join(cwd, 'my-plugins'));
+    expect(fromFile.dataDir).toBe(path.join(cwd, 'conf', 'state'));
+    expect(fromFile.serverOptions.tls).toEqual({ key: Buffer.from('KEY'), cert: Buffer.from('CERT') });
+
+    const fromFlags = await resolveStartOptions(
+      cwd,
+      { config: 'conf/neko.json', dir: 'other', tlsKey: 'flag-key.pem', tlsCert: 'flag-cert.pem' },
+      ENV,
+    );
+    expect(fromFlags.plugins).toBe(path.join(cwd, 'other'));
+    expect(fromFlags.serverOptions.tls).toEqual({
+      key: Buffer.from('FLAG KEY'),
+      cert: Buffer.from('FLAG CERT'),
+    });
+  });
+
+  it('puts dataDir in the config folder by default', async () => {
+    const cwd = await tempDir();
+    await write(cwd, { 'conf/nekoconnect.config.json': '{}' });
+    const resolved = await resolveStartOptions(cwd, { config: 'conf/nekoconnect.config.json' }, ENV);
+    expect(resolved.dataDir).toBe(path.join(cwd, 'conf', '.nekoconnect', 'data'));
+    expect(resolved.plugins).toBe(cwd);
+  });
+
+  it('names the config entry of a TLS file it cannot read', async () => {
+    const cwd = await tempDir();
+    await write(cwd, {
+      'nekoconnect.config.json': JSON.stringify({ tls: { key: 'key.pem', cert: 'cert.pem' } }),
+    });
+    const err = await rejection(resolveStartOptions(cwd, {}, ENV));
+    expect(err.code).toBe('NEKO_ERR_CONFIG_TLS');
+    expect(err.message).toBe(
+      `cannot read the TLS key ${path.join(cwd, 'key.pem')} (tls.key of nekoconnect.config.json): ENOENT`,
+    );
+    expect(err.hint).toBe(
+      'check tls.key and tls.cert in nekoconnect.config.json; they are relative to its folder',
+    );
+  });
+
+  it('reads the secret from the environment or --secret-file, never from the config', async () => {
+    const cwd = await tempDir();
+    await write(cwd, { secret: 'file-secret\n' });
+    expect((await resolveStartOptions(cwd, { secretFile: 'secret' }, ENV)).serverOptions.secret).toBe(
+      'file-secret',
+    );
+    const none = await rejection(resolveStartOptions(cwd, {}, {}));
+    expect(none.code).toBe('NEKO_ERR_CONFIG_NO_SECRET');
+  });
+
+  it('refuses half a TLS pair of flags before loading anything', async () => {
+    const cwd = await tempDir();
+    await write(cwd, { 'nekoconnect.config.json': '{ "bad": 1 }' });
+    const err = await rejection(resolveStartOptions(cwd, { tlsKey: 'k.pem' }, ENV));
+    expect(err.code).toBe('NEKO_ERR_CLI_USAGE');
+    expect(err.message).toBe('--tls-key and --tls-cert go together: give both or neither');
+  });
+});
