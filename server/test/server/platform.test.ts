@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Context } from '../../src/context/context.js';
 import { Hasher } from '../../src/protocol/hash.js';
@@ -226,5 +229,27 @@ describe('ctx.db', () => {
     });
     // Each plugin has its own database.
     expect((await c.request('other', '')).text()).toBe('0');
+  });
+});
+
+describe('plugin databases on disk', () => {
+  it('a corrupt data file makes its plugin fail to load (503), names the file, and leaves it untouched', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'neko-data-'));
+    onTestFinished(() => rm(dataDir, { recursive: true, force: true }));
+    const file = join(dataDir, 'notes.db');
+    const corrupt = '{"_id":"a","text":"fine"}\nthis is not json\n{"_id":"b","text":"fine too"}\n';
+    await writeFile(file, corrupt);
+    const plugins = await makePluginsDir([
+      { greeter: 'notes', logic: 'export class Logic { recv(ctx) { ctx.send("up"); } }\n' },
+      { greeter: 'echo', logic: 'export class Logic { recv(ctx) { ctx.send(ctx.data); } }\n' },
+    ]);
+    const { port, logs } = await startServer({ plugins, storage: { dataDir } });
+    const failure = logs.find((r) => r.code === 'NEKO_ERR_STORAGE_CORRUPT');
+    expect(failure?.plugin).toBe('notes');
+    expect(failure?.message).toContain(file);
+    const c = await connectClient(port);
+    await expect(c.request('notes', 'x')).rejects.toMatchObject({ status: 503 });
+    expect((await c.request('echo', 'still serving')).text()).toBe('still serving');
+    expect(await readFile(file, 'utf8')).toBe(corrupt);
   });
 });
