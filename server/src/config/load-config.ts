@@ -14,6 +14,7 @@ import { buildName, bundleModule, importFresh, removeStaleBuilds } from '../plug
 import type { NekoConfig } from './define-config.js';
 import { parseJson, type JsonSpan } from './json.js';
 import { checkConfig, describeValue, type ConfigIssue } from './schema.js';
+import { isFile } from '../files.js';
 
 /** The config file names looked for, in this order. */
 export const CONFIG_FILE_NAMES = [
@@ -210,12 +211,4 @@ async function loadModule(file: string, shown: string): Promise<unknown> {
 export function displayPath(file: string, cwd: string): string {
   const rel = path.relative(cwd, file);
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
-}
-
-async function isFile(file: string): Promise<boolean> {
-  try {
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
-  }
 }

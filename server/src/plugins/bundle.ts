@@ -9,12 +9,13 @@
  * fresh `?v=` query so that a reload gets fresh code instead of the ESM cache.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import type { BuildFailure, Message } from 'esbuild';
 import { NekoError } from '../errors.js';
+import { errorMessage, isFile } from '../files.js';
 
 /** Where bundles go, inside the folder they are built for. */
 export const BUILD_DIR = path.join('.nekoconnect', 'build');
@@ -160,18 +161,6 @@ function isBuildFailure(err: unknown): err is BuildFailure {
   return err instanceof Error && Array.isArray((err as Partial<BuildFailure>).errors);
 }
 
-async function isFile(file: string): Promise<boolean> {
-  try {
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
-  }
-}
-
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

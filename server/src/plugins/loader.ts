@@ -11,7 +11,7 @@
  *    code instead of the ESM cache;
  * 5. run the checks of `checks.ts` and construct the one `Logic`.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { NekoError, isNekoError } from '../errors.js';
 import type { Logic } from '../context/context.js';
@@ -19,6 +19,7 @@ import { bundleModule, importFresh, removeStaleBuilds } from './bundle.js';
 import { checkGreetersUnique, checkLogicExport, checkRecv, constructLogic } from './checks.js';
 import { readSpec } from './spec.js';
 import type { PluginSpec } from './spec.js';
+import { errorMessage, isFile } from '../files.js';
 
 /** A plugin whose Logic is constructed and ready to serve. */
 export interface LoadedPlugin {
@@ -208,16 +209,4 @@ function asNekoError(err: unknown, dir: string): NekoError {
     `loading the plugin in ${dir} failed: ${errorMessage(err)}`,
     { cause: err, hint: 'see the cause for the stack' },
   );
-}
-
-async function isFile(file: string): Promise<boolean> {
-  try {
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

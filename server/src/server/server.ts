@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   createServer as createNetServer,
@@ -21,6 +20,7 @@ import type { Transport } from '../session/transport.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { TcpTransport } from './tcp-transport.js';
+import { isFile } from '../files.js';
 
 /** What loading a plugins directory did. */
 export interface PluginsReport {
@@ -85,7 +85,7 @@ export class NekoServer {
    * logged and its greeter answers 503; the others load.
    */
   async loadPlugins(dir: string): Promise<PluginsReport> {
-    const { plugins, failures } = (await isPluginFolder(dir))
+    const { plugins, failures } = (await isFile(join(dir, 'spec.conf')))
       ? await loadOne(dir)
       : await loadPluginsDir(dir);
     const loaded: LoadedPlugin[] = [];
@@ -225,13 +225,6 @@ export class NekoServer {
     });
     if (this.#closing) connection.session.close();
   }
-}
-
-async function isPluginFolder(dir: string): Promise<boolean> {
-  return stat(join(dir, 'spec.conf')).then(
-    (s) => s.isFile(),
-    () => false,
-  );
 }
 
 async function loadOne(dir: string): Promise<{ plugins: LoadedPlugin[]; failures: PluginLoadFailure[] }> {

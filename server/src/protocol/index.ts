@@ -1,0 +1,14 @@
+export {
+  AUTH_GREETER,
+  HEADER_LENGTH,
+  RESERVED_GREETERS,
+  SERVER_GREETER,
+  UNAUTHENTICATED_HASH,
+} from './constants.js';
+export { FrameDecoder, decodeFrame } from './decoder.js';
+export { encodeFrame } from './encoder.js';
+export type { Frame, FrameFields } from './frame.js';
+export { HASH_LENGTH, Hasher, hashEquals } from './hash.js';
+export { NonceWindow } from './nonce-window.js';
+export { RANDOM_LENGTH, randomString } from './random.js';
+export { STATUS_TEXT, Status, isClosingStatus, type StatusCode } from './status.js';
