@@ -50,6 +50,17 @@ export class PluginHost implements PluginHostView {
     return this.#hook(this.#plugin.logic, 'onUnload', this.context);
   }
 
+  /**
+   * Swaps in a new version of the plugin: the old one's `onUnload` runs,
+   * then the new one's `onLoad`. Members, their state and the database stay;
+   * handler runs already going finish on the version they started on.
+   */
+  async replace(plugin: LoadedPlugin): Promise<void> {
+    await this.unload();
+    this.#plugin = plugin;
+    await this.load();
+  }
+
   /** The member record of a session, if it has talked to this plugin. */
   member(sessionId: string): Member | undefined {
     return this.#members.get(sessionId);
@@ -59,7 +70,7 @@ export class PluginHost implements PluginHostView {
   async join(target: MemberTarget): Promise<Member> {
     const member: Member = { target, state: {} };
     this.#members.set(target.info.id, member);
-    await this.#hook(this.#plugin.logic, 'onJoin', new MemberScope(this, member));
+    await this.#hook(this.#plugin.logic, 'onJoin', new MemberScope(this, member), target.info.id);
     return member;
   }
 
@@ -68,7 +79,7 @@ export class PluginHost implements PluginHostView {
     const member = this.#members.get(sessionId);
     if (!member) return;
     this.#members.delete(sessionId);
-    await this.#hook(this.#plugin.logic, 'onLeave', new MemberScope(this, member));
+    await this.#hook(this.#plugin.logic, 'onLeave', new MemberScope(this, member), sessionId);
   }
 
   // --- PluginHostView ---
@@ -97,7 +108,7 @@ export class PluginHost implements PluginHostView {
    * Runs a lifecycle hook if the logic has it. A hook that throws or rejects
    * is logged with the plugin's name; it never fails the caller.
    */
-  async #hook<A>(logic: Logic, name: HookName, arg: A): Promise<void> {
+  async #hook<A>(logic: Logic, name: HookName, arg: A, session?: string): Promise<void> {
     const hook = (logic as unknown as Record<HookName, ((a: A) => unknown) | undefined>)[name];
     if (typeof hook !== 'function') return;
     try {
@@ -106,6 +117,7 @@ export class PluginHost implements PluginHostView {
       const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
       this.#logger.error(`${this.#plugin.spec.name}: ${name} failed: ${detail}`, {
         plugin: this.greeter,
+        ...(session === undefined ? {} : { session }),
         code: 'NEKO_ERR_PLUGIN_HOOK',
         error: err,
       });

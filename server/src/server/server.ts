@@ -99,9 +99,15 @@ export class NekoServer {
         failures.push({ dir: plugin.dir, spec: plugin.spec, error: err });
         continue;
       }
-      const host = new PluginHost(plugin, db, this.logger);
-      await host.load();
-      this.router.mount(host);
+      const current = this.router.resolve(greeter);
+      if (current.kind === 'plugin') {
+        // Loaded again: the new version replaces the old in place (state and database stay).
+        await current.host.replace(plugin);
+      } else {
+        const host = new PluginHost(plugin, db, this.logger);
+        await host.load();
+        this.router.mount(host);
+      }
       loaded.push(plugin);
       this.logger.info(`loaded ${plugin.spec.name} v${plugin.spec.version} (greeter "${greeter}")`, {
         plugin: greeter,
@@ -194,9 +200,11 @@ export class NekoServer {
       clearTimeout(cut);
     }
     // Closing the sessions started their onLeave hooks; they run before onUnload.
-    await Promise.all(this.#leaving);
+    // A hook that hangs must not hold the shutdown forever.
+    const hookLimit = this.options.limits.shutdownTimeoutMs;
+    await this.#bounded(Promise.all(this.#leaving), hookLimit, 'onLeave hooks');
     for (const host of this.router.hosts()) {
-      await host.unload();
+      await this.#bounded(host.unload(), hookLimit, `${host.greeter}: onUnload`);
       this.router.unmount(host.greeter);
       try {
         await host.db.close();
@@ -208,6 +216,17 @@ export class NekoServer {
         });
       }
     }
+  }
+
+  /** Waits for `work`, at most `ms`; past that, logs what it gave up on and goes on. */
+  async #bounded(work: Promise<unknown>, ms: number, what: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), ms);
+    });
+    const timedOut = await Promise.race([work.then(() => false), expired]);
+    clearTimeout(timer);
+    if (timedOut) this.logger.warn(`shutdown: ${what} still running after ${ms} ms; going on without them`);
   }
 
   #onSocket(socket: Socket): void {

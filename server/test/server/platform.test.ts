@@ -253,3 +253,37 @@ describe('plugin databases on disk', () => {
     expect(await readFile(file, 'utf8')).toBe(corrupt);
   });
 });
+
+describe('loading a plugin again', () => {
+  it('swaps the new version in place: onUnload then onLoad, state and database kept, running handlers finish on the old', async () => {
+    const { key, events } = eventLog();
+    const version = (v: number): string => `const log = globalThis.${key};
+export class Logic {
+  onLoad() { log.push('load v${v}'); }
+  onUnload() { log.push('unload v${v}'); }
+  onJoin(ctx) { log.push('join v${v}'); }
+  async recv(ctx) {
+    if (ctx.op === 1) { ctx.state.count = (ctx.state.count ?? 0) + 1; await ctx.dbStore('seen', ctx.state.count); }
+    if (ctx.op === 2) { const next = await ctx.recv(); ctx.send('v${v} finished ' + next.text()); return; }
+    ctx.send('v${v} count=' + ctx.state.count + ' seen=' + (await ctx.dbGet('seen')));
+  }
+}
+`;
+    const plugins = await makePluginsDir([{ greeter: 'counter', logic: version(1) }]);
+    const { server, port } = await startServer({ plugins });
+    const c = await connectClient(port);
+    expect((await c.request('counter', '', { op: 1 })).text()).toBe('v1 count=1 seen=1');
+    // A handler of v1 waits in recv() across the reload.
+    expect((await c.request('counter', '', { op: 2 })).status).toBe(100);
+
+    await writeFile(join(plugins, 'counter', 'logic.js'), version(2));
+    const report = await server.loadPlugins(plugins);
+    expect(report.loaded.map((p) => p.spec.greeter)).toEqual(['counter']);
+    expect(events).toEqual(['load v1', 'join v1', 'unload v1', 'load v2']);
+
+    expect((await c.request('counter', 'tail')).text()).toBe('v1 finished tail');
+    expect((await c.request('counter', '', { op: 1 })).text()).toBe('v2 count=2 seen=2');
+    // The session had joined already: no second onJoin.
+    expect(events.filter((e) => e.startsWith('join'))).toEqual(['join v1']);
+  });
+});
