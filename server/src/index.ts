@@ -21,7 +21,8 @@ export type { PluginSpec } from './plugins/spec.js';
 export { AUTH_GREETER, DEFAULT_PORT, SERVER_GREETER } from './protocol/constants.js';
 export { Status, type StatusCode } from './protocol/status.js';
 export { DEFAULT_LIMITS, type Limits, type ServerOptions, type TlsOptions } from './server/options.js';
-export { NekoServer, createServer, type PluginsReport } from './server/server.js';
+export type { PluginsReport } from './plugins/registry.js';
+export { NekoServer, createServer } from './server/server.js';
 export type { Transport } from './session/transport.js';
 export type {
   Document,

@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import { join } from 'node:path';
 import {
   createServer as createNetServer,
   type AddressInfo,
@@ -7,26 +6,17 @@ import {
   type Socket,
 } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { NekoError, isNekoError } from '../errors.js';
+import { NekoError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
-import { loadPlugin, loadPluginsDir, type LoadedPlugin, type PluginLoadFailure } from '../plugins/loader.js';
-import { readSpec } from '../plugins/spec.js';
-import { PluginHost } from '../plugins/host.js';
+import { PluginRegistry, type PluginsReport } from '../plugins/registry.js';
 import { Router } from '../plugins/router.js';
-import type { ManagedDatabase, StorageBackend } from '../storage/database.js';
+import type { StorageBackend } from '../storage/database.js';
 import { NedbStorage } from '../storage/nedb-store.js';
 import { Hasher } from '../protocol/hash.js';
 import type { Transport } from '../session/transport.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { TcpTransport } from './tcp-transport.js';
-import { isFile } from '../files.js';
-
-/** What loading a plugins directory did. */
-export interface PluginsReport {
-  readonly loaded: readonly LoadedPlugin[];
-  readonly failed: readonly PluginLoadFailure[];
-}
 
 /**
  * A NekoConnect server: the TCP (or TLS) listener, the plugin router and
@@ -40,7 +30,7 @@ export class NekoServer {
   readonly #connections = new Set<Connection>();
   readonly #sockets = new Set<Socket>();
   readonly #leaving = new Set<Promise<void>>();
-  readonly #storage: StorageBackend;
+  readonly #plugins: PluginRegistry;
   #listener: NetServer | undefined;
   #nextSessionId = 1;
   #closing: Promise<void> | undefined;
@@ -48,7 +38,7 @@ export class NekoServer {
   constructor(options: ServerOptions) {
     this.options = resolveServerOptions(options);
     const storage = options.storage;
-    this.#storage =
+    const backend: StorageBackend =
       storage && 'open' in storage
         ? storage
         : new NedbStorage({
@@ -60,6 +50,7 @@ export class NekoServer {
               }),
             ...storage,
           });
+    this.#plugins = new PluginRegistry(this.router, backend, this.logger);
     this.#context = {
       hasher: new Hasher(this.options.secret),
       limits: this.options.limits,
@@ -82,46 +73,11 @@ export class NekoServer {
   /**
    * Loads every plugin of a plugins directory (or the one plugin of a folder
    * holding a spec.conf) and routes their greeters. A plugin that fails is
-   * logged and its greeter answers 503; the others load.
+   * logged and its greeter answers 503; the others load. Loading a greeter
+   * again swaps the new version in place.
    */
-  async loadPlugins(dir: string): Promise<PluginsReport> {
-    const { plugins, failures } = (await isFile(join(dir, 'spec.conf')))
-      ? await loadOne(dir)
-      : await loadPluginsDir(dir);
-    const loaded: LoadedPlugin[] = [];
-    for (const plugin of plugins) {
-      const { greeter } = plugin.spec;
-      let db: ManagedDatabase;
-      try {
-        db = await this.#storage.open(greeter);
-      } catch (err) {
-        if (!(err instanceof NekoError)) throw err;
-        failures.push({ dir: plugin.dir, spec: plugin.spec, error: err });
-        continue;
-      }
-      const current = this.router.resolve(greeter);
-      if (current.kind === 'plugin') {
-        // Loaded again: the new version replaces the old in place (state and database stay).
-        await current.host.replace(plugin);
-      } else {
-        const host = new PluginHost(plugin, db, this.logger);
-        await host.load();
-        this.router.mount(host);
-      }
-      loaded.push(plugin);
-      this.logger.info(`loaded ${plugin.spec.name} v${plugin.spec.version} (greeter "${greeter}")`, {
-        plugin: greeter,
-      });
-    }
-    for (const failure of failures) {
-      if (failure.spec) this.router.markUnavailable(failure.spec.greeter, failure.error);
-      this.logger.error(`plugin ${failure.dir} failed to load: ${failure.error.message}`, {
-        plugin: failure.spec?.greeter,
-        code: failure.error.code,
-        error: failure.error,
-      });
-    }
-    return { loaded, failed: failures };
+  loadPlugins(dir: string): Promise<PluginsReport> {
+    return this.#plugins.load(dir);
   }
 
   /** Loads the configured plugins directory (if any), then listens. Resolves with the bound address. */
@@ -203,19 +159,7 @@ export class NekoServer {
     // A hook that hangs must not hold the shutdown forever.
     const hookLimit = this.options.limits.shutdownTimeoutMs;
     await this.#bounded(Promise.all(this.#leaving), hookLimit, 'onLeave hooks');
-    for (const host of this.router.hosts()) {
-      await this.#bounded(host.unload(), hookLimit, `${host.greeter}: onUnload`);
-      this.router.unmount(host.greeter);
-      try {
-        await host.db.close();
-      } catch (err) {
-        this.logger.error(`${host.greeter}: closing its database failed: ${(err as Error).message}`, {
-          plugin: host.greeter,
-          code: isNekoError(err) ? err.code : undefined,
-          error: err,
-        });
-      }
-    }
+    await this.#plugins.unloadAll((work, what) => this.#bounded(work, hookLimit, what));
   }
 
   /** Waits for `work`, at most `ms`; past that, logs what it gave up on and goes on. */
@@ -243,16 +187,6 @@ export class NekoServer {
       connection.transportClosed();
     });
     if (this.#closing) connection.session.close();
-  }
-}
-
-async function loadOne(dir: string): Promise<{ plugins: LoadedPlugin[]; failures: PluginLoadFailure[] }> {
-  try {
-    return { plugins: [await loadPlugin(dir)], failures: [] };
-  } catch (err) {
-    if (!(err instanceof NekoError)) throw err;
-    const spec = await readSpec(dir).catch(() => undefined);
-    return { plugins: [], failures: [{ dir, spec, error: err }] };
   }
 }
 
