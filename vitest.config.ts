@@ -14,6 +14,13 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'testing',
+          root: './testing',
+          include: ['test/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
           name: 'plugins',
           root: './plugins',
           include: ['**/*.test.ts'],

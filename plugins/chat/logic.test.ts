@@ -1,47 +1,47 @@
 import { describe, expect, it } from 'vitest';
-import { client, pushes, serve } from '../test-support/serve.js';
+import { createTestServer } from '@nekoconnect/testing';
 import { Op } from './logic.js';
 
 describe('chat plugin', () => {
   it('two clients see each other join, talk, rename and leave', async () => {
-    const { port } = await serve('chat');
-    const mimi = await client(port);
-    const mimiHears = pushes(mimi);
+    const server = await createTestServer({ plugin: import.meta.dirname });
+    const mimi = await server.connect({ name: 'mimi' });
     // Joining is the first packet: mimi picks a nickname.
     expect((await mimi.request('chat', 'mimi', { op: Op.Nick })).json()).toEqual({ nick: 'mimi' });
 
-    const tama = await client(port);
-    const tamaHears = pushes(tama);
-    await tama.send('chat', 'tama', { op: Op.Nick });
-    // mimi is told that a guest joined, then that the guest is now tama.
-    const joined = await mimiHears.next();
-    expect([joined.op, joined.json()]).toEqual([Op.Joined, { nick: 'guest-2' }]);
-    const renamed = await mimiHears.next();
-    expect([renamed.op, renamed.json()]).toEqual([Op.Renamed, { from: 'guest-2', nick: 'tama' }]);
-    const ack = await tamaHears.next();
+    const tama = await server.connect({ name: 'tama' });
+    const ack = await tama.request('chat', 'tama', { op: Op.Nick });
     expect([ack.op, ack.json()]).toEqual([Op.Nick, { nick: 'tama' }]);
+    // mimi is told that a guest joined, then that the guest is now tama.
+    const joined = await mimi.next();
+    expect([joined.op, joined.json()]).toEqual([Op.Joined, { nick: 'guest-2' }]);
+    const renamed = await mimi.next();
+    expect([renamed.op, renamed.json()]).toEqual([Op.Renamed, { from: 'guest-2', nick: 'tama' }]);
 
     // A message reaches everyone else, not its sender (who gets status 200).
     expect((await mimi.request('chat', 'hello tama', { op: Op.Say })).status).toBe(200);
-    const heard = await tamaHears.next();
+    const heard = await tama.next();
     expect([heard.op, heard.json()]).toEqual([Op.Say, { nick: 'mimi', text: 'hello tama' }]);
+    expect(mimi.unread()).toEqual([]);
     expect((await tama.request('chat', 'hi mimi', { op: Op.Say })).status).toBe(200);
-    expect((await mimiHears.next()).json()).toEqual({ nick: 'tama', text: 'hi mimi' });
+    expect((await mimi.next()).json()).toEqual({ nick: 'tama', text: 'hi mimi' });
 
     const who = await mimi.request('chat', '', { op: Op.Who });
     expect(who.json<{ nicks: string[] }>().nicks.sort()).toEqual(['mimi', 'tama']);
+    // The nicknames live in each session's state.
+    expect(server.sessions().map((s) => s.plugins.chat?.nick)).toEqual(['mimi', 'tama']);
 
     // tama leaves: mimi is told.
     await tama.close();
-    const left = await mimiHears.next();
+    const left = await mimi.next();
     expect([left.op, left.json()]).toEqual([Op.Left, { nick: 'tama' }]);
     expect((await mimi.request('chat', '', { op: Op.Who })).json()).toEqual({ nicks: ['mimi'] });
   });
 
-  it('refuses a taken or invalid nickname and an unknown op, with op 9', async () => {
-    const { port } = await serve('chat');
-    const a = await client(port);
-    const b = await client(port);
+  it('refuses a taken or invalid nickname, an empty message and an unknown op, with op 9', async () => {
+    const server = await createTestServer({ plugin: import.meta.dirname });
+    const a = await server.connect();
+    const b = await server.connect();
     await a.request('chat', 'neko', { op: Op.Nick });
     const taken = await b.request('chat', 'neko', { op: Op.Nick });
     expect([taken.op, taken.json()]).toEqual([Op.Error, { error: 'the nickname neko is taken' }]);
@@ -51,5 +51,8 @@ describe('chat plugin', () => {
     expect(unknown.json<{ error: string }>().error).toMatch(/^unknown op 42/);
     const empty = await b.request('chat', '', { op: Op.Say });
     expect(empty.op).toBe(Op.Error);
+    // Nothing of this reached a: only b's arrival.
+    expect((await a.next()).op).toBe(Op.Joined);
+    expect(a.unread()).toEqual([]);
   });
 });

@@ -1,0 +1,538 @@
+import {
+  AUTH_GREETER,
+  FrameDecoder,
+  Hasher,
+  NonceWindow,
+  SERVER_GREETER,
+  UNAUTHENTICATED_HASH,
+  encodeFrame,
+  isClosingStatus,
+  randomString,
+  type Frame,
+} from 'nekoconnect/protocol';
+import { NekoTestingError, isNekoTestingError } from './errors.js';
+import type { ClientLink, ClientSide } from './links.js';
+import { checkTimeout } from './options.js';
+import { TestPacket, describePacket, describeStatus } from './packet.js';
+import { startTimer, stopTimer } from './timers.js';
+
+/** Data a fake client sends: bytes, a string (sent as UTF-8), or a plain object or array (sent as JSON). */
+export type SendData = string | Uint8Array | Record<string, unknown> | readonly unknown[];
+
+export interface SendOptions {
+  /** The op code. Default 0. */
+  op?: number;
+}
+
+export interface WaitOptions {
+  /** How long to wait, in ms (real time, whatever the fake timers do). Default: the client's timeout. */
+  timeout?: number;
+}
+
+export interface RequestOptions extends SendOptions, WaitOptions {}
+
+export interface NextOptions extends WaitOptions {
+  /** Only a packet from this greeter; `nekoconnect-server` waits for a status packet. Default: any plugin's packet. */
+  greeter?: string;
+}
+
+/** How a connection ended. */
+export interface ClosedInfo {
+  /** Who closed it: the server, or this client's `close()`. */
+  readonly by: 'server' | 'client';
+  /** The closing status the server sent (400, 408, 413, 422), if any. */
+  readonly status: number | undefined;
+}
+
+/** @internal What the harness creates a client with. */
+export interface TestClientInit {
+  /** How failure messages name the client, e.g. `client 2`. */
+  name: string;
+  secret: string;
+  /** Default wait of `request`, `next`, `expectStatus` and `expectClosed`, in ms. */
+  timeout: number;
+  /** The server-side session id, when the harness knows it. */
+  sessionId: string | undefined;
+}
+
+/** A packet queued or written and not yet answered. */
+interface Outgoing {
+  readonly greeter: string;
+  readonly op: number;
+  readonly data: string | Uint8Array;
+  /** Set for a request while it still waits: gets the answer. */
+  waiter?: Waiter;
+  written: boolean;
+}
+
+interface Waiter {
+  /** What is awaited, for messages: `an answer from "echo" to op 7`. */
+  readonly what: string;
+  /** Which unread packets it takes; none for an answer or the close. */
+  readonly takes?: (packet: TestPacket) => boolean;
+  /** The arrival count when the wait began. */
+  readonly since: number;
+  readonly resolve: (value: TestPacket | ClosedInfo) => void;
+  readonly reject: (err: Error) => void;
+  /** For a request: the packet it waits an answer to. */
+  readonly outgoing?: Outgoing;
+  /** Waits for the close rather than a packet. */
+  readonly forClose?: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+/** Arrivals kept for failure messages. */
+const RECENT_ARRIVALS = 50;
+/** Packets a failure message lists. */
+const LISTED = 6;
+
+/**
+ * A fake client of the test server. The harness connects it and, unless
+ * told otherwise, completes the handshake; the client then keeps the nonce
+ * chain as the client SDK does.
+ *
+ * - **Lockstep**: every packet carries `H` of the newest server random
+ *   received, and each server random is used once, so a packet waits in a
+ *   queue until the server has sent a fresh one (it sends one after every
+ *   packet it accepts: the answer, or a status).
+ * - **Checking the server**: every packet must carry `H` of a random this
+ *   client sent (a closing status may carry `server`); one that does not
+ *   fails every wait with `NEKO_ERR_TESTING_SERVER_HASH`.
+ * - **Answers**: a status answers the oldest packet not yet answered; a
+ *   plugin packet answers the oldest unanswered packet to its greeter.
+ *   An answer to {@link request} resolves it; everything else (pushes,
+ *   answers to {@link send}) is kept, in order, for {@link next} and
+ *   {@link expectStatus}.
+ */
+export class TestClient {
+  /** How failure messages name this client, e.g. `client 2`. */
+  readonly name: string;
+  /** The server's id of this client's session (e.g. `s-3`), as `ctx.session.id` shows it to plugins. */
+  readonly sessionId: string | undefined;
+  readonly #timeout: number;
+  readonly #hasher: Hasher;
+  /** Randoms this client sent: server packets must carry `H` of one of them. */
+  readonly #sent: NonceWindow;
+  readonly #decoder: FrameDecoder;
+  readonly #link: ClientLink;
+  /** The newest server random not yet used. */
+  #serverRandom: Buffer | undefined;
+  #authenticated = false;
+  /** Waiting for a fresh server random. */
+  readonly #queue: Outgoing[] = [];
+  /** Written, not yet answered. */
+  readonly #inFlight: Outgoing[] = [];
+  /** Received and not taken, in arrival order: plugin packets and statuses. */
+  readonly #unread: TestPacket[] = [];
+  readonly #recent: { readonly n: number; readonly packet: TestPacket }[] = [];
+  #arrivals = 0;
+  readonly #waiters = new Set<Waiter>();
+  #closeStatus: number | undefined;
+  #closing = false;
+  #closed: ClosedInfo | undefined;
+  #failure: NekoTestingError | undefined;
+  readonly #closedPromise: Promise<void>;
+  #markClosed!: () => void;
+
+  /** @internal The harness connects clients: use `server.connect()`. */
+  constructor(init: TestClientInit, connect: (side: ClientSide) => ClientLink) {
+    this.name = init.name;
+    this.sessionId = init.sessionId;
+    this.#timeout = init.timeout;
+    this.#hasher = new Hasher(init.secret);
+    this.#sent = new NonceWindow(this.#hasher);
+    this.#decoder = new FrameDecoder({ maxPacket: 0xffff_ffff }, (frame) => this.#onFrame(frame));
+    this.#closedPromise = new Promise((resolve) => (this.#markClosed = resolve));
+    this.#link = connect({ receive: (chunk) => this.#receive(chunk), closed: () => this.#onClosed() });
+  }
+
+  /** True until the connection closes. */
+  get connected(): boolean {
+    return this.#closed === undefined;
+  }
+
+  /** True once the server has accepted the handshake. */
+  get authenticated(): boolean {
+    return this.#authenticated;
+  }
+
+  /** How the connection ended, once it has. */
+  get closedInfo(): ClosedInfo | undefined {
+    return this.#closed;
+  }
+
+  /**
+   * Sends a packet without waiting for its answer. It is written at once
+   * when the client holds a fresh server random, else as soon as one comes.
+   * Its answer (a reply, or a status) is kept for {@link next} and
+   * {@link expectStatus}.
+   * @throws NekoTestingError `NEKO_ERR_TESTING_CLOSED` when the connection is closed;
+   *   NekoError `NEKO_ERR_FRAME_*` when the greeter or op cannot travel.
+   */
+  send(greeter: string, data: SendData = '', options: SendOptions = {}): void {
+    this.#throwIfUnusable(`send a packet to "${greeter}"`);
+    this.#enqueue(this.#outgoing(greeter, data, options.op ?? 0));
+  }
+
+  /**
+   * Sends a packet and resolves with its answer: the next packet from that
+   * greeter, or the status the server answered it with (then `status` is
+   * set: 200 handled without a reply, 100 the plugin waits in `ctx.recv()`,
+   * 404, 500, 503, or a closing 400/413/422).
+   */
+  request(greeter: string, data: SendData = '', options: RequestOptions = {}): Promise<TestPacket> {
+    const op = options.op ?? 0;
+    const what = `an answer from "${greeter}" to op ${op}`;
+    let outgoing: Outgoing;
+    try {
+      this.#throwIfUnusable(`send a request to "${greeter}"`);
+      checkTimeout(options.timeout, this.name);
+      outgoing = this.#outgoing(greeter, data, op);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const answer = this.#wait<TestPacket>({ what, outgoing }, options.timeout);
+    this.#enqueue(outgoing);
+    return answer;
+  }
+
+  /**
+   * Resolves with the next unread packet from a plugin (from `greeter` if
+   * given; `{ greeter: 'nekoconnect-server' }` takes the next status
+   * instead), waiting for it if need be. Pushes and the answers to
+   * {@link send} land here, in the order they arrived.
+   */
+  next(options: NextOptions = {}): Promise<TestPacket> {
+    const { greeter } = options;
+    const takes =
+      greeter === undefined
+        ? (p: TestPacket) => p.status === undefined
+        : (p: TestPacket) => p.greeter === greeter;
+    const what =
+      greeter === undefined
+        ? 'a packet from a plugin'
+        : greeter === SERVER_GREETER
+          ? 'a status'
+          : `a packet from "${greeter}"`;
+    return this.#take(takes, what, options.timeout);
+  }
+
+  /**
+   * Takes the next unread status and checks its code.
+   * @throws NekoTestingError `NEKO_ERR_TESTING_UNEXPECTED_STATUS` naming both codes when it is another one
+   *   (that status is taken all the same).
+   */
+  async expectStatus(code: number, options: WaitOptions = {}): Promise<TestPacket> {
+    const packet = await this.#take(
+      (p) => p.status !== undefined,
+      `${describeStatus(code)}`,
+      options.timeout,
+    );
+    if (packet.status !== code) {
+      throw new NekoTestingError(
+        'NEKO_ERR_TESTING_UNEXPECTED_STATUS',
+        `${this.name}: expected ${describeStatus(code)}, got ${describePacket(packet)}`,
+        {
+          hint: 'Statuses are taken in the order they arrived; each send() is answered by one unless the plugin replies.',
+        },
+      );
+    }
+    return packet;
+  }
+
+  /** Resolves once the connection is closed (by the server, or by {@link close}), with how it ended. */
+  expectClosed(options: WaitOptions = {}): Promise<ClosedInfo> {
+    if (this.#closed) return Promise.resolve(this.#closed);
+    if (this.#failure) return Promise.reject(this.#failure);
+    return this.#wait<ClosedInfo>(
+      { what: 'the server to close the connection', forClose: true },
+      options.timeout,
+    );
+  }
+
+  /** The packets received and not yet taken (plugin packets and statuses), oldest first. Takes none. */
+  unread(): TestPacket[] {
+    return [...this.#unread];
+  }
+
+  /**
+   * Writes bytes to the server exactly as given: no framing, no nonce
+   * chain. For malformed-input tests; the client's chain does not know
+   * about them.
+   */
+  raw(bytes: Uint8Array): void {
+    this.#throwIfUnusable('write raw bytes');
+    this.#link.write(bytes);
+  }
+
+  /**
+   * Completes the handshake of a client connected with `{ auth: false }`:
+   * sends the auth packet (greeter `auth`, op 200, data `200`, `H` of its
+   * random) and checks that the server answers 200 with `H` of that random.
+   * @throws NekoTestingError `NEKO_ERR_TESTING_HANDSHAKE` when the server refuses it or does not answer.
+   */
+  async handshake(options: WaitOptions = {}): Promise<void> {
+    if (this.#authenticated) return;
+    let answer: TestPacket;
+    try {
+      answer = await this.request(AUTH_GREETER, '200', { op: 200, timeout: options.timeout });
+    } catch (err) {
+      if (isNekoTestingError(err, 'NEKO_ERR_TESTING_SERVER_HASH')) throw err;
+      throw new NekoTestingError(
+        'NEKO_ERR_TESTING_HANDSHAKE',
+        `${this.name}: no handshake: ${(err as Error).message.replace(`${this.name}: `, '')}`,
+        { cause: err },
+      );
+    }
+    if (answer.status !== 200) {
+      throw new NekoTestingError(
+        'NEKO_ERR_TESTING_HANDSHAKE',
+        `${this.name}: the server refused the handshake with ${describePacket(answer)}`,
+        { hint: "Check the secret: connect() uses the server's unless given { secret }." },
+      );
+    }
+  }
+
+  /** Closes the connection; waits still pending fail. Resolves once both sides know. */
+  close(): Promise<void> {
+    if (!this.#closed && !this.#closing) {
+      this.#closing = true;
+      this.#link.end();
+    }
+    return this.#closedPromise;
+  }
+
+  /** A one-line summary for messages. */
+  toString(): string {
+    return this.name;
+  }
+
+  // --- sending ---
+
+  #outgoing(greeter: string, data: SendData, op: number): Outgoing {
+    const bytes = typeof data === 'string' || data instanceof Uint8Array ? data : JSON.stringify(data);
+    // Refuse what cannot travel now, not when the packet's turn comes: encoding throws a NEKO_ERR_FRAME_* error.
+    encodeFrame({ greeter, op, random: 'r', data: bytes, hash: 'h' });
+    return { greeter, op, data: bytes, written: false };
+  }
+
+  #enqueue(outgoing: Outgoing): void {
+    this.#queue.push(outgoing);
+    this.#flush();
+  }
+
+  /**
+   * Writes queued packets while the client may: one per fresh server random;
+   * before the handshake, the first packet alone, hashed with its own random
+   * (the shape of an auth packet).
+   */
+  #flush(): void {
+    while (this.#queue.length > 0 && this.#closed === undefined && !this.#closing && !this.#failure) {
+      const serverRandom = this.#serverRandom;
+      if (serverRandom === undefined && (this.#authenticated || this.#inFlight.length > 0)) return;
+      const outgoing = this.#queue.shift()!;
+      const random = randomString();
+      const hash = this.#hasher.bytes(serverRandom ?? random);
+      this.#serverRandom = undefined;
+      this.#sent.add(random);
+      outgoing.written = true;
+      this.#inFlight.push(outgoing);
+      this.#link.write(
+        encodeFrame({ greeter: outgoing.greeter, op: outgoing.op, random, data: outgoing.data, hash }),
+      );
+    }
+  }
+
+  // --- receiving ---
+
+  #receive(chunk: Buffer): void {
+    if (this.#closed || this.#failure) return;
+    try {
+      this.#decoder.push(chunk);
+    } catch (err) {
+      this.#fail(
+        new NekoTestingError(
+          'NEKO_ERR_TESTING_PROTOCOL',
+          `${this.name}: the server sent bytes that are not a valid frame: ${(err as Error).message}`,
+          { cause: err },
+        ),
+      );
+    }
+  }
+
+  #onFrame(frame: Frame): void {
+    if (this.#closed || this.#failure) return;
+    const closing = frame.greeter === SERVER_GREETER && isClosingStatus(frame.op);
+    if (closing && frame.hash.toString('latin1') === UNAUTHENTICATED_HASH) {
+      // The server is closing the connection: its random will never be used.
+      this.#closeStatus = frame.op;
+    } else if (this.#sent.recognize(frame.hash)) {
+      this.#serverRandom = Buffer.from(frame.random);
+      this.#authenticated = true;
+      if (closing) this.#closeStatus = frame.op;
+    } else {
+      this.#fail(
+        new NekoTestingError(
+          'NEKO_ERR_TESTING_SERVER_HASH',
+          `${this.name}: ${describePacket(TestPacket.fromFrame(frame))} carries the hash "${frame.hash.toString('latin1')}", which is H of no random this client sent`,
+          {
+            hint: 'The server must hash the newest verified client random (protocol §4.5); only a closing status may carry "server".',
+          },
+        ),
+      );
+      return;
+    }
+    this.#arrived(TestPacket.fromFrame(frame));
+    this.#flush();
+  }
+
+  #arrived(packet: TestPacket): void {
+    this.#recent.push({ n: this.#arrivals++, packet });
+    if (this.#recent.length > RECENT_ARRIVALS) this.#recent.shift();
+    // 1. Is it the answer to a written packet?
+    const index =
+      packet.status !== undefined
+        ? this.#inFlight.length > 0
+          ? 0
+          : -1
+        : this.#inFlight.findIndex((o) => o.greeter === packet.greeter);
+    const answered = index >= 0 ? this.#inFlight.splice(index, 1)[0] : undefined;
+    const waiter = answered?.waiter;
+    if (waiter) {
+      this.#settle(waiter);
+      waiter.resolve(packet);
+      return;
+    }
+    // 2. Else a wait for the next unread packet may take it, or it stays unread.
+    for (const w of this.#waiters) {
+      if (w.takes?.(packet)) {
+        this.#settle(w);
+        w.resolve(packet);
+        return;
+      }
+    }
+    this.#unread.push(packet);
+  }
+
+  #onClosed(): void {
+    if (this.#closed) return;
+    this.#closed = { by: this.#closing ? 'client' : 'server', status: this.#closeStatus };
+    this.#queue.length = 0;
+    this.#inFlight.length = 0;
+    for (const waiter of [...this.#waiters]) {
+      this.#settle(waiter);
+      if (waiter.forClose) waiter.resolve(this.#closed);
+      else waiter.reject(this.#failure ?? this.#closedError(waiter));
+    }
+    this.#markClosed();
+  }
+
+  /** The server broke the protocol: every wait fails with `error`, and the connection is closed. */
+  #fail(error: NekoTestingError): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    this.#closing = true;
+    for (const waiter of [...this.#waiters]) {
+      this.#settle(waiter);
+      waiter.reject(error);
+    }
+    this.#link.end();
+  }
+
+  // --- waiting ---
+
+  #take(
+    takes: (packet: TestPacket) => boolean,
+    what: string,
+    timeout: number | undefined,
+  ): Promise<TestPacket> {
+    const index = this.#unread.findIndex(takes);
+    if (index >= 0) return Promise.resolve(this.#unread.splice(index, 1)[0]!);
+    return this.#wait<TestPacket>({ what, takes }, timeout);
+  }
+
+  #wait<T extends TestPacket | ClosedInfo>(
+    spec: Pick<Waiter, 'what' | 'takes' | 'outgoing' | 'forClose'>,
+    timeout = this.#timeout,
+  ): Promise<T> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise<T>((resolve, reject) => {
+      checkTimeout(timeout, this.name);
+      const waiter: Waiter = {
+        ...spec,
+        since: this.#arrivals,
+        resolve: resolve as (value: TestPacket | ClosedInfo) => void,
+        reject,
+      };
+      if (this.#closed) {
+        reject(this.#closedError(waiter));
+        return;
+      }
+      if (spec.outgoing) spec.outgoing.waiter = waiter;
+      waiter.timer = startTimer(timeout, () => {
+        this.#settle(waiter);
+        reject(this.#timeoutError(waiter, timeout));
+      });
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** Ends a wait: its timer stops, and a request's late answer will count as unread. */
+  #settle(waiter: Waiter): void {
+    stopTimer(waiter.timer);
+    this.#waiters.delete(waiter);
+    if (waiter.outgoing) waiter.outgoing.waiter = undefined;
+  }
+
+  #throwIfUnusable(action: string): void {
+    if (this.#failure) throw this.#failure;
+    if (this.#closed || this.#closing) {
+      throw new NekoTestingError(
+        'NEKO_ERR_TESTING_CLOSED',
+        `${this.name}: cannot ${action}: the connection is closed${this.#closedHow()}`,
+        { hint: 'Connect another client with server.connect().' },
+      );
+    }
+  }
+
+  #closedHow(): string {
+    if (this.#closing) return ' (by close())';
+    return this.#closeStatus === undefined ? '' : ` (after ${describeStatus(this.#closeStatus)})`;
+  }
+
+  #timeoutError(waiter: Waiter, timeout: number): NekoTestingError {
+    const queued = waiter.outgoing && !waiter.outgoing.written;
+    const awaited = waiter.forClose
+      ? `the connection is still open after ${timeout} ms (expected the server to close it)`
+      : `no ${waiter.what.replace(/^an? /, '')} within ${timeout} ms`;
+    return new NekoTestingError(
+      'NEKO_ERR_TESTING_TIMEOUT',
+      `${this.name}: ${awaited}; ${this.#arrivedSince(waiter)}` +
+        (queued
+          ? '; the packet was never written: the client holds no unused server random (the server has not answered the previous packet)'
+          : ''),
+      { hint: 'Pass { timeout } for a slower answer, or check what the plugin sends.' },
+    );
+  }
+
+  #closedError(waiter: Waiter): NekoTestingError {
+    return new NekoTestingError(
+      'NEKO_ERR_TESTING_CLOSED',
+      `${this.name}: the connection closed${this.#closedHow()} while waiting for ${waiter.what}; ${this.#arrivedSince(waiter)}`,
+    );
+  }
+
+  /** `arrived instead: …` (with the packets still unread from before), or `nothing arrived`. */
+  #arrivedSince(waiter: Waiter): string {
+    const since = this.#recent.filter((a) => a.n >= waiter.since).map((a) => a.packet);
+    const before = this.#unread.filter((p) => !since.includes(p));
+    let out = since.length === 0 ? 'nothing arrived' : `arrived instead: ${list(since)}`;
+    if (before.length > 0) out += `; unread from before: ${list(before)}`;
+    return out;
+  }
+}
+
+function list(packets: readonly TestPacket[]): string {
+  const shown = packets.slice(0, LISTED).map(describePacket).join(', ');
+  return packets.length > LISTED ? `${shown} and ${packets.length - LISTED} more` : shown;
+}
