@@ -75,6 +75,28 @@ export const ERROR_CODES = {
     'A query, update or document was refused (bad operator, reserved field, unique key).',
   NEKO_ERR_STORAGE_CELL: 'A key-value cell has a bad name, or its value does not survive JSON.',
   NEKO_ERR_STORAGE_CLOSED: 'The database was used after close().',
+
+  // Validation: `nekoconnect validate` (spec.conf problems reuse the NEKO_ERR_SPEC_* codes).
+  NEKO_ERR_VALIDATE_VERSION: 'The $version entry is not a semantic version (major.minor.patch).',
+  NEKO_ERR_VALIDATE_CONSTRUCTOR: 'The Logic class cannot be constructed without arguments.',
+  NEKO_ERR_VALIDATE_RECV_PARAM: "recv's parameters do not fit the one Context the server passes.",
+  NEKO_ERR_VALIDATE_RECV_RETURN: 'recv returns something other than void or a promise.',
+  NEKO_ERR_VALIDATE_HOOK: 'A lifecycle hook (onLoad, onUnload, onJoin, onLeave) does not match its type.',
+  NEKO_ERR_VALIDATE_HOOK_NAME: 'A member of Logic looks like a misspelt lifecycle hook (a warning).',
+  NEKO_ERR_VALIDATE_TYPESCRIPT: 'TypeScript reports an error in a file of the plugin.',
+  NEKO_ERR_VALIDATE_TSCONFIG: "The plugin's tsconfig.json cannot be read or has errors.",
+  NEKO_ERR_VALIDATE_CONTRACT: 'The nekoconnect package the plugin sees does not export the Context types.',
+  NEKO_ERR_VALIDATE_NO_PLUGINS: 'The folder to validate is not a plugin folder and holds no plugin folder.',
+  NEKO_ERR_VALIDATE_DISPOSED: 'A validator was used after dispose().',
+
+  // Dev: `nekoconnect dev`, the watcher that hot-reloads plugins.
+  NEKO_ERR_DEV_WATCH:
+    'The file watcher of `nekoconnect dev` failed (e.g. the system limit of watched files).',
+  NEKO_ERR_DEV_SECRET: 'The development secret file cannot be read or written.',
+  NEKO_ERR_DEV_VALIDATOR:
+    'The validator itself failed on a change; the change was loaded without validation.',
+  NEKO_ERR_DEV_RELOAD:
+    'Reloading a plugin failed unexpectedly (not a plugin error); the last good version keeps serving.',
 } as const;
 
 export type NekoErrorCode = keyof typeof ERROR_CODES;

@@ -10,6 +10,8 @@ const HELP = `Usage: nekoconnect <command> [options]
 
 Commands:
   start [dir]     serve the plugins in dir (see \`nekoconnect start --help\`)
+  dev [dir]       serve them and hot-reload each plugin as you edit it (see \`nekoconnect dev --help\`)
+  validate [dir]  check plugins against the Context contract (see \`nekoconnect validate --help\`)
 
 Options:
   -h, --help      show this help
@@ -43,6 +45,11 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'start':
         guardProcess(io);
         return await runStart(rest, io);
+      case 'dev':
+        guardProcess(io);
+        return await (await import('./dev.js')).runDev(rest, io);
+      case 'validate':
+        return await (await import('./validate.js')).runValidate(rest, io);
       case undefined:
       case '-h':
       case '--help':

@@ -16,7 +16,9 @@ type HookName = 'onLoad' | 'onUnload' | 'onJoin' | 'onLeave';
  * The server's side of one plugin, by greeter: the version loaded now, its
  * database, and the sessions that have talked to it (with their state).
  * All of it except the version outlives a reload, so `ctx.state` and the
- * database carry over when a new version is swapped in.
+ * database carry over when a new version is swapped in. Each version has a
+ * number (1 for the first, one more for each reload), so logs can say which
+ * code answered.
  */
 export class PluginHost implements PluginHostView {
   readonly greeter: string;
@@ -26,11 +28,13 @@ export class PluginHost implements PluginHostView {
   readonly #logger: Logger;
   readonly #members = new Map<string, Member>();
   #plugin: LoadedPlugin;
+  #version: number;
 
-  constructor(plugin: LoadedPlugin, db: ManagedDatabase, logger: Logger) {
+  constructor(plugin: LoadedPlugin, db: ManagedDatabase, logger: Logger, version = 1) {
     this.greeter = plugin.spec.greeter;
     this.db = db;
     this.#plugin = plugin;
+    this.#version = version;
     this.#logger = logger;
     this.context = new PluginScope(this);
   }
@@ -38,6 +42,11 @@ export class PluginHost implements PluginHostView {
   /** The plugin version that new handler runs use. */
   get plugin(): LoadedPlugin {
     return this.#plugin;
+  }
+
+  /** The number of the version that new handler runs use: 1 for the first, one more per reload. */
+  get version(): number {
+    return this.#version;
   }
 
   /** Runs the version's `onLoad` hook. */
@@ -54,11 +63,24 @@ export class PluginHost implements PluginHostView {
    * Swaps in a new version of the plugin: the old one's `onUnload` runs,
    * then the new one's `onLoad`. Members, their state and the database stay;
    * handler runs already going finish on the version they started on.
+   *
+   * @param version the new version's number; default one more than now
    */
-  async replace(plugin: LoadedPlugin): Promise<void> {
+  async replace(plugin: LoadedPlugin, version = this.#version + 1): Promise<void> {
     await this.unload();
     this.#plugin = plugin;
+    this.#version = version;
     await this.load();
+  }
+
+  /**
+   * Takes the plugin down for good (its folder was removed): forgets its
+   * members, so their `onLeave` does not run after `onUnload`, then runs
+   * `onUnload`.
+   */
+  retire(): Promise<void> {
+    this.#members.clear();
+    return this.unload();
   }
 
   /** The member record of a session, if it has talked to this plugin. */

@@ -1,18 +1,56 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { NekoError, isNekoError } from '../errors.js';
 import { isFile } from '../files.js';
 import type { Logger } from '../logging/logger.js';
 import type { ManagedDatabase, StorageBackend } from '../storage/database.js';
+import { checkGreetersUnique } from './checks.js';
 import { PluginHost } from './host.js';
-import { loadPlugin, loadPluginsDir, type LoadedPlugin, type PluginLoadFailure } from './loader.js';
+import {
+  loadPlugin,
+  loadPluginWithSpec,
+  loadPluginsDir,
+  type LoadedPlugin,
+  type PluginLoadFailure,
+} from './loader.js';
 import type { Router } from './router.js';
-import { readSpec } from './spec.js';
+import { readSpec, type PluginSpec } from './spec.js';
 
 /** What loading a plugins directory did. */
 export interface PluginsReport {
   readonly loaded: readonly LoadedPlugin[];
   readonly failed: readonly PluginLoadFailure[];
 }
+
+/**
+ * What {@link PluginRegistry.reload} did with one plugin folder:
+ * - `loaded`: the folder's plugin serves its greeter now, as version `version`
+ *   (`added` when the greeter had no plugin before; `renamedFrom` when the
+ *   folder served another greeter before, which now answers 404);
+ * - `failed`: nothing changed for clients: the version that served before
+ *   (number `serving`) still does; without one, the greeter answers 503
+ *   (unless another folder serves it);
+ * - `removed`: the folder has no spec.conf any more; the greeter it served
+ *   answers 404, its `onUnload` ran and its database is closed;
+ * - `none`: the folder has no spec.conf and served nothing.
+ */
+export type PluginReload =
+  | {
+      readonly kind: 'loaded';
+      readonly dir: string;
+      readonly plugin: LoadedPlugin;
+      readonly version: number;
+      readonly added: boolean;
+      readonly renamedFrom?: string;
+    }
+  | {
+      readonly kind: 'failed';
+      readonly dir: string;
+      readonly spec?: PluginSpec;
+      readonly error: NekoError;
+      readonly serving?: number;
+    }
+  | { readonly kind: 'removed'; readonly dir: string; readonly greeter: string }
+  | { readonly kind: 'none'; readonly dir: string };
 
 /** Waits for a piece of shutdown work, at most some time; the server supplies it. */
 export type Bounded = (work: Promise<unknown>, what: string) => Promise<void>;
@@ -26,6 +64,10 @@ export class PluginRegistry {
   readonly #router: Router;
   readonly #storage: StorageBackend;
   readonly #logger: Logger;
+  /** The highest version number given to each greeter, so numbers keep rising across removals. */
+  readonly #versions = new Map<string, number>();
+  /** The greeter each plugin folder (absolute) serves or claims (503), as last loaded. */
+  readonly #claims = new Map<string, string>();
 
   constructor(router: Router, storage: StorageBackend, logger: Logger) {
     this.#router = router;
@@ -57,19 +99,23 @@ export class PluginRegistry {
       }
       const current = this.#router.resolve(greeter);
       if (current.kind === 'plugin') {
-        await current.host.replace(plugin);
+        await current.host.replace(plugin, this.#nextVersion(greeter));
       } else {
-        const host = new PluginHost(plugin, db, this.#logger);
+        const host = new PluginHost(plugin, db, this.#logger, this.#nextVersion(greeter));
         await host.load();
         this.#router.mount(host);
       }
+      this.#claims.set(resolve(plugin.dir), greeter);
       loaded.push(plugin);
       this.#logger.info(`loaded ${plugin.spec.name} v${plugin.spec.version} (greeter "${greeter}")`, {
         plugin: greeter,
       });
     }
     for (const failure of failures) {
-      if (failure.spec) this.#router.markUnavailable(failure.spec.greeter, failure.error);
+      if (failure.spec) {
+        this.#router.markUnavailable(failure.spec.greeter, failure.error);
+        this.#claims.set(resolve(failure.dir), failure.spec.greeter);
+      }
       this.#logger.error(`plugin ${failure.dir} failed to load: ${failure.error.message}`, {
         plugin: failure.spec?.greeter,
         code: failure.error.code,
@@ -79,20 +125,159 @@ export class PluginRegistry {
     return { loaded, failed: failures };
   }
 
+  /**
+   * Brings the server in line with one plugin folder, as the dev watcher
+   * needs after a change: loads the folder's plugin and swaps it in (or
+   * mounts it, for a greeter not served yet); takes its greeter down when
+   * the folder lost its spec.conf. A plugin that fails to load leaves the
+   * version that served before serving. Reports nothing itself: see
+   * {@link PluginReload} for what the caller gets to report.
+   */
+  async reload(dir: string): Promise<PluginReload> {
+    const abs = resolve(dir);
+    const previous = this.#hostOf(abs);
+    if (!(await isFile(join(dir, 'spec.conf')))) {
+      const greeter = this.#claims.get(abs);
+      if (greeter === undefined) return { kind: 'none', dir };
+      await this.#release(greeter, abs);
+      return { kind: 'removed', dir, greeter };
+    }
+
+    // 1. spec.conf, and whether another folder serves its greeter already.
+    let spec: PluginSpec;
+    try {
+      spec = await readSpec(dir);
+    } catch (err) {
+      if (!(err instanceof NekoError)) throw err;
+      return this.#reloadFailed(dir, undefined, err, previous);
+    }
+    const { greeter } = spec;
+    const owner = this.#router.resolve(greeter);
+    if (owner.kind === 'plugin' && owner.host !== previous) {
+      const other = { dir: owner.host.plugin.dir, spec: owner.host.plugin.spec };
+      const duplicate = checkGreetersUnique([other, { dir, spec }]).get(dir);
+      if (duplicate !== undefined) return this.#reloadFailed(dir, spec, duplicate, previous);
+    }
+
+    // 2. The new version, loaded beside the one serving.
+    let plugin: LoadedPlugin;
+    let db: ManagedDatabase | undefined;
+    try {
+      plugin = await loadPluginWithSpec(dir, spec);
+      if (owner.kind !== 'plugin') db = await this.#storage.open(greeter);
+    } catch (err) {
+      if (!(err instanceof NekoError)) throw err;
+      return this.#reloadFailed(dir, spec, err, previous);
+    }
+
+    // 3. The swap: one step for the router; the old version's onUnload, then the new one's onLoad.
+    const claimed = this.#claims.get(abs);
+    const renamedFrom = claimed !== undefined && claimed !== greeter ? claimed : undefined;
+    if (renamedFrom !== undefined) await this.#release(renamedFrom, abs);
+    const version = this.#nextVersion(greeter);
+    if (owner.kind === 'plugin') {
+      await owner.host.replace(plugin, version);
+    } else {
+      const host = new PluginHost(plugin, db!, this.#logger, version);
+      await host.load();
+      this.#router.mount(host);
+    }
+    this.#claims.set(abs, greeter);
+    return {
+      kind: 'loaded',
+      dir,
+      plugin,
+      version,
+      added: owner.kind !== 'plugin',
+      ...(renamedFrom === undefined ? {} : { renamedFrom }),
+    };
+  }
+
+  /**
+   * Takes a greeter's plugin down: the greeter answers 404 at once, then the
+   * plugin's `onUnload` runs and its database is closed. Handler runs still
+   * going finish on their version. A greeter marked unavailable (503) just
+   * answers 404 again.
+   *
+   * @returns false when nothing answered to the greeter
+   */
+  async unload(greeter: string): Promise<boolean> {
+    const route = this.#router.resolve(greeter);
+    if (route.kind === 'missing') return false;
+    this.#router.unmount(greeter);
+    for (const [dir, claimed] of this.#claims) if (claimed === greeter) this.#claims.delete(dir);
+    if (route.kind === 'plugin') await this.#retire(route.host);
+    return true;
+  }
+
   /** Unloads every plugin (`onUnload`, bounded by the caller) and closes its database (compacting it). */
   async unloadAll(bounded: Bounded): Promise<void> {
     for (const host of this.#router.hosts()) {
       await bounded(host.unload(), `${host.greeter}: onUnload`);
       this.#router.unmount(host.greeter);
-      try {
-        await host.db.close();
-      } catch (err) {
-        this.#logger.error(`${host.greeter}: closing its database failed: ${(err as Error).message}`, {
-          plugin: host.greeter,
-          code: isNekoError(err) ? err.code : undefined,
-          error: err,
-        });
-      }
+      await this.#closeDb(host);
+    }
+  }
+
+  /** The next version number of a greeter. */
+  #nextVersion(greeter: string): number {
+    const version = (this.#versions.get(greeter) ?? 0) + 1;
+    this.#versions.set(greeter, version);
+    return version;
+  }
+
+  /** The host serving the plugin of folder `abs`, if one does. */
+  #hostOf(abs: string): PluginHost | undefined {
+    return this.#router.hosts().find((host) => resolve(host.plugin.dir) === abs);
+  }
+
+  /**
+   * Folder `abs` no longer claims `greeter`: takes the greeter down when the
+   * folder's plugin serves it, or when it is marked unavailable and no other
+   * folder claims it. A greeter another folder serves stays.
+   */
+  async #release(greeter: string, abs: string): Promise<void> {
+    this.#claims.delete(abs);
+    const route = this.#router.resolve(greeter);
+    if (route.kind === 'plugin') {
+      if (resolve(route.host.plugin.dir) !== abs) return;
+      this.#router.unmount(greeter);
+      await this.#retire(route.host);
+    } else if (route.kind === 'unavailable' && ![...this.#claims.values()].includes(greeter)) {
+      this.#router.unmount(greeter);
+    }
+  }
+
+  /** A host taken off the router for good: `onUnload`, then its database closes. */
+  async #retire(host: PluginHost): Promise<void> {
+    await host.retire();
+    await this.#closeDb(host);
+  }
+
+  /** A reload that failed: the version serving keeps serving; without one, the greeter answers 503. */
+  #reloadFailed(
+    dir: string,
+    spec: PluginSpec | undefined,
+    error: NekoError,
+    previous: PluginHost | undefined,
+  ): PluginReload {
+    if (previous !== undefined) return { kind: 'failed', dir, spec, error, serving: previous.version };
+    if (spec !== undefined && this.#router.resolve(spec.greeter).kind !== 'plugin') {
+      this.#router.markUnavailable(spec.greeter, error);
+      this.#claims.set(resolve(dir), spec.greeter);
+    }
+    return { kind: 'failed', dir, ...(spec === undefined ? {} : { spec }), error };
+  }
+
+  async #closeDb(host: PluginHost): Promise<void> {
+    try {
+      await host.db.close();
+    } catch (err) {
+      this.#logger.error(`${host.greeter}: closing its database failed: ${(err as Error).message}`, {
+        plugin: host.greeter,
+        code: isNekoError(err) ? err.code : undefined,
+        error: err,
+      });
     }
   }
 }

@@ -8,7 +8,7 @@ import {
 import { createServer as createTlsServer } from 'node:tls';
 import { NekoError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
-import { PluginRegistry, type PluginsReport } from '../plugins/registry.js';
+import { PluginRegistry, type PluginReload, type PluginsReport } from '../plugins/registry.js';
 import { Router } from '../plugins/router.js';
 import type { StorageBackend } from '../storage/database.js';
 import { NedbStorage } from '../storage/nedb-store.js';
@@ -78,6 +78,28 @@ export class NekoServer {
    */
   loadPlugins(dir: string): Promise<PluginsReport> {
     return this.#plugins.load(dir);
+  }
+
+  /**
+   * Brings the server in line with one plugin folder after it changed (what
+   * `nekoconnect dev` calls): loads its plugin and swaps the new version in
+   * place (old `onUnload`, new `onLoad`; sessions, `ctx.state` and the
+   * database stay; running handlers finish on their version), or mounts it
+   * when its greeter was not served. When loading fails, the version that
+   * served keeps serving. When the folder lost its spec.conf, its greeter
+   * answers 404. Logs nothing: the result says what happened.
+   */
+  reloadPlugin(dir: string): Promise<PluginReload> {
+    return this.#plugins.reload(dir);
+  }
+
+  /**
+   * Takes down the plugin serving `greeter`: it answers 404 from now on, its
+   * `onUnload` runs and its database closes. Resolves with false when
+   * nothing answered to the greeter.
+   */
+  unloadPlugin(greeter: string): Promise<boolean> {
+    return this.#plugins.unload(greeter);
   }
 
   /** Loads the configured plugins directory (if any), then listens. Resolves with the bound address. */

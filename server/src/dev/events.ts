@@ -1,0 +1,82 @@
+/**
+ * What the dev watcher reports. The CLI prints each event as a line (see
+ * `report.ts`); the dashboard will show the same events.
+ */
+import type { NekoError } from '../errors.js';
+
+/** A plugin folder's new version serves its greeter now. */
+export interface ReloadedEvent {
+  readonly type: 'reloaded';
+  /** The plugin folder, absolute. */
+  readonly dir: string;
+  readonly greeter: string;
+  /** `$name` of spec.conf. */
+  readonly name: string;
+  /** The number of the version now serving (1 for a greeter's first load, one more per reload). */
+  readonly version: number;
+  /** True when the greeter had no plugin before (a new folder, or one that failed until now). */
+  readonly added: boolean;
+  /** The greeter the folder served before, when spec.conf changed it; that one answers 404 now. */
+  readonly renamedFrom?: string;
+  /** From the start of the reload (validation included) to the swap, in ms. */
+  readonly durationMs: number;
+  /** What the validator warned about; a warning does not stop a reload. */
+  readonly warnings: readonly NekoError[];
+}
+
+/** A plugin folder lost its spec.conf (or was removed): its greeter answers 404. */
+export interface RemovedEvent {
+  readonly type: 'removed';
+  readonly dir: string;
+  readonly greeter: string;
+  readonly durationMs: number;
+}
+
+/** A change that failed validation or loading: clients see no change. */
+export interface RejectedEvent {
+  readonly type: 'rejected';
+  readonly dir: string;
+  /** The greeter, when spec.conf parsed (or a version serves it). */
+  readonly greeter?: string;
+  /** Where it failed: the validator, or the loader (transpile, import, checks, hooks). */
+  readonly stage: 'validate' | 'load';
+  readonly errors: readonly NekoError[];
+  /** The number of the version that keeps serving; absent when none does. */
+  readonly serving?: number;
+  /**
+   * When no version of this folder serves: what its greeter answers meanwhile
+   * (503 for a plugin marked unavailable). Absent when another folder serves the greeter.
+   */
+  readonly answers?: 404 | 503;
+  readonly durationMs: number;
+}
+
+/**
+ * What validating every plugin once at start-up found (it also warms the
+ * validator up). Only plugins with problems get one. The plugin keeps
+ * serving; a save that keeps an error is rejected.
+ */
+export interface CheckedEvent {
+  readonly type: 'checked';
+  readonly dir: string;
+  readonly greeter?: string;
+  readonly errors: readonly NekoError[];
+  readonly warnings: readonly NekoError[];
+}
+
+/** The start-up validation of every plugin is done: the validator is warm, saves are checked fast from now on. */
+export interface ValidatedEvent {
+  readonly type: 'validated';
+  /** The plugin folders validated. */
+  readonly plugins: number;
+  readonly durationMs: number;
+}
+
+/** Something went wrong in the watcher itself (`NEKO_ERR_DEV_*`); it keeps watching. */
+export interface WatchErrorEvent {
+  readonly type: 'error';
+  readonly error: NekoError;
+}
+
+export type DevEvent =
+  ReloadedEvent | RemovedEvent | RejectedEvent | CheckedEvent | ValidatedEvent | WatchErrorEvent;

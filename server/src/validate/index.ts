@@ -1,0 +1,11 @@
+export { createValidator, validatePlugins, type Validator } from './validator.js';
+export {
+  formatReport,
+  toJsonReport,
+  JSON_REPORT_VERSION,
+  type FormatReportOptions,
+  type JsonPlugin,
+  type JsonProblem,
+  type JsonReport,
+} from './report.js';
+export type { PluginResult, Position, Problem, Severity, ValidationReport } from './problem.js';
