@@ -21,6 +21,34 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'templates',
+          root: './templates',
+          include: ['test/**/*.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'create-nekoplugin',
+          root: './create-nekoplugin',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/e2e.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // Packs the packages and installs a generated project from the npm registry: slow and CPU-heavy,
+        // so it runs after every other project (groupOrder) and does not slow their timing-sensitive tests.
+        test: {
+          name: 'create-nekoplugin-e2e',
+          root: './create-nekoplugin',
+          include: ['test/e2e.test.ts'],
+          testTimeout: 240_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
           name: 'plugins',
           root: './plugins',
           include: ['**/*.test.ts'],

@@ -1,0 +1,175 @@
+/**
+ * The proof, as a user would do it: pack the workspace packages, run
+ * create-nekoplugin from its tarball the way `npm create` does (npm exec),
+ * install the generated project against the packed packages, and run the
+ * project's own `npm test` and `npm run validate`; then add an op with the
+ * project's generator and run both again.
+ *
+ * Only the npm registry is reached (vitest, typescript, plop and the
+ * packages' own dependencies). Slow: packing and two installs.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, listTree, REPO_ROOT, tempDir } from './helpers/cli.js';
+
+const TIMEOUT = 240_000;
+const WORKSPACES = ['nekoconnect', '@nekoconnect/testing', '@nekoconnect/templates', 'create-nekoplugin'];
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  /** stdout and stderr, interleaved. */
+  output: string;
+}
+
+/** The environment of a user's shell: none of the npm_* variables of the `npm test` running this file. */
+function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) && key !== 'INIT_CWD'),
+  );
+  return { ...env, NO_COLOR: '1', CI: '1', ...extra };
+}
+
+function run(command: string, args: readonly string[], cwd: string, env = userEnv()): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, [...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, output }));
+  });
+}
+
+/** Runs and expects exit code 0, showing the output otherwise; resolves with stdout. */
+async function ok(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<string> {
+  const result = await run(command, args, cwd, env);
+  expect(result.code, `${command} ${args.join(' ')} in ${cwd}:\n${result.output}`).toBe(0);
+  return result.stdout;
+}
+
+beforeAll(assertBuilt);
+
+describe('npm create nekoplugin, end to end', () => {
+  it(
+    'scaffolds from the packed tarballs a project whose own npm test and npm run validate pass',
+    async () => {
+      const tmp = await tempDir('nekoplugin-e2e-');
+      const packs = join(tmp, 'packs');
+      await mkdir(packs);
+
+      // 1. Pack the four workspace packages, as they would be published.
+      const packed = JSON.parse(
+        await ok(
+          'npm',
+          ['pack', '--json', '--pack-destination', packs, ...WORKSPACES.flatMap((w) => ['--workspace', w])],
+          REPO_ROOT,
+        ),
+      ) as Array<{ name: string; filename: string; files: Array<{ path: string }> }>;
+      const tarball = (name: string): string => join(packs, packed.find((p) => p.name === name)!.filename);
+      expect(packed.map((p) => p.name).sort()).toEqual([...WORKSPACES].sort());
+      const templateFiles = packed.find((p) => p.name === '@nekoconnect/templates')!.files.map((f) => f.path);
+      expect(templateFiles).toContain('templates/plugin/_gitignore.tmpl');
+
+      // 2. `npm create nekoplugin neko-e2e -- --yes --no-install --no-git` is
+      //    `npm exec create-nekoplugin`: here from the tarball (and its unpublished dependency's),
+      //    with a cache of its own so that nothing stays in the user's.
+      const work = join(tmp, 'work');
+      await mkdir(work);
+      const execEnv = userEnv({ npm_config_cache: join(tmp, 'npm-cache') });
+      const created = await ok(
+        'npm',
+        [
+          'exec',
+          '--yes',
+          `--package=${tarball('create-nekoplugin')}`,
+          `--package=${tarball('@nekoconnect/templates')}`,
+          '--',
+          'create-nekoplugin',
+          'neko-e2e',
+          '--yes',
+          '--no-install',
+          '--no-git',
+        ],
+        work,
+        execEnv,
+      );
+      expect(created).toContain('Creating Neko E2e (greeter neko-e2e) in ./neko-e2e');
+      const project = join(work, 'neko-e2e');
+      expect(await listTree(project)).toEqual([
+        '.gitignore',
+        'README.md',
+        'logic.test.ts',
+        'logic.ts',
+        'package.json',
+        'plopfile.js',
+        'spec.conf',
+        'tsconfig.json',
+      ]);
+      const pkg = JSON.parse(await readFile(join(project, 'package.json'), 'utf8')) as Record<
+        string,
+        Record<string, string>
+      >;
+      expect(pkg.dependencies).toEqual({ nekoconnect: '^0.1.0' });
+      expect(pkg.scripts).toMatchObject({
+        dev: 'nekoconnect dev',
+        test: 'vitest run',
+        validate: 'nekoconnect validate',
+      });
+
+      // How long scaffolding takes without the install: the installed bin, run directly.
+      const npx = join(tmp, 'npm-cache', '_npx');
+      const [hash] = await readdir(npx);
+      const bin = join(npx, hash!, 'node_modules', 'create-nekoplugin', 'dist', 'index.js');
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const started = performance.now();
+        await ok(process.execPath, [bin, `timed-${i}`, '--yes', '--no-install', '--no-git'], work);
+        times.push(performance.now() - started);
+      }
+      console.log(
+        `scaffolding without install, packed bin: ${times.map((t) => `${Math.round(t)} ms`).join(', ')}`,
+      );
+
+      // 3. Install the project against the packed packages; the rest comes from the registry.
+      //    (The product writes ^x.y.z; installing the tarballs rewrites them to file: paths here only.)
+      await ok(
+        'npm',
+        [
+          'install',
+          '--no-audit',
+          '--no-fund',
+          tarball('nekoconnect'),
+          tarball('@nekoconnect/testing'),
+          tarball('@nekoconnect/templates'),
+        ],
+        project,
+      );
+
+      // 4. The project's own scripts.
+      const tested = await ok('npm', ['test'], project);
+      expect(tested).toMatch(/Tests\s+3 passed \(3\)/);
+      const validated = await ok('npm', ['run', 'validate'], project);
+      expect(validated).toMatch(/1 plugin valid/);
+
+      // 5. Its generator adds an op (plop, arguments as answers), and both still pass.
+      const added = await ok('npm', ['run', 'add-op', '--', 'Roll', '3', '.'], project);
+      expect(added).toContain('op Roll = 3: logic.ts, logic.test.ts, README.md');
+      expect(await ok('npm', ['test'], project)).toMatch(/Tests\s+4 passed \(4\)/);
+      expect(await ok('npm', ['run', 'validate'], project)).toMatch(/1 plugin valid/);
+    },
+    TIMEOUT,
+  );
+});
