@@ -1,54 +1,33 @@
-import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { codesIn, documentedRows, sourceFiles } from '../../scripts/test-support/error-registry.js';
 import { ERROR_CODES, NekoTemplatesError, isNekoTemplatesError } from '../src/errors.js';
 
 const PACKAGE = join(import.meta.dirname, '..');
-const DOC = join(PACKAGE, '..', 'docs', 'errors.md');
-
-async function sourceFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  return entries.filter((e) => e.isFile() && e.name.endsWith('.ts')).map((e) => join(e.parentPath, e.name));
-}
-
 describe('error registry of @nekoconnect/templates', () => {
   it('has a row in docs/errors.md for every code, and no row for a code it lacks', async () => {
-    const doc = await readFile(DOC, 'utf8');
-    // A row's code may link to docs/create.md: | [`NEKO_ERR_TEMPLATES_X`](create.md#…) | meaning | fix |
-    const rows = [
-      ...doc.matchAll(
-        /^\|\s*\[?`(NEKO_ERR_TEMPLATES_[A-Z_]+)`(?:\]\([^)\s]+\))?\s*\|([^|]+)\|([^|]+)\|\s*$/gm,
-      ),
-    ];
-    const documented = rows.map((m) => m[1]!);
+    const rows = await documentedRows('NEKO_ERR_TEMPLATES_');
+    const documented = rows.map((r) => r.code);
     expect(new Set(documented).size, 'a code documented twice').toBe(documented.length);
     expect([...documented].sort()).toEqual(Object.keys(ERROR_CODES).sort());
     for (const row of rows) {
-      expect(row[2]!.trim().length, `${row[1]} has a meaning`).toBeGreaterThan(10);
-      expect(row[3]!.trim().length, `${row[1]} has a fix`).toBeGreaterThan(5);
+      expect(row.meaning.length, `${row.code} has a meaning`).toBeGreaterThan(10);
+      expect(row.fix.length, `${row.code} has a fix`).toBeGreaterThan(5);
     }
   });
 
   it('every code in the registry is used by the code, and every code used is in the registry', async () => {
     const files = (await sourceFiles(join(PACKAGE, 'src'))).filter((f) => !f.endsWith('errors.ts'));
-    const used = new Set<string>();
-    for (const file of files) {
-      for (const m of (await readFile(file, 'utf8')).matchAll(/NEKO_ERR_TEMPLATES_[A-Z_]+/g)) used.add(m[0]);
-    }
-    // Prefixes used to name groups of codes in comments (`…_BAD_*`) are not codes.
-    const codes = [...used].filter((c) => !c.endsWith('_'));
-    expect(codes.filter((c) => !(c in ERROR_CODES))).toEqual([]);
+    const used = await codesIn(files, 'NEKO_ERR_TEMPLATES_');
+    expect([...used].filter((c) => !(c in ERROR_CODES))).toEqual([]);
     expect(Object.keys(ERROR_CODES).filter((c) => !used.has(c))).toEqual([]);
   });
 
   it('every code is asserted by a test of this package', async () => {
-    const tests = (await sourceFiles(import.meta.dirname)).filter((f) => f.endsWith('.test.ts'));
-    const asserted = new Set<string>();
-    for (const file of tests) {
-      if (file === import.meta.filename) continue;
-      for (const m of (await readFile(file, 'utf8')).matchAll(/NEKO_ERR_TEMPLATES_[A-Z_]+/g))
-        asserted.add(m[0]);
-    }
+    const tests = (await sourceFiles(import.meta.dirname)).filter(
+      (f) => f.endsWith('.test.ts') && f !== import.meta.filename,
+    );
+    const asserted = await codesIn(tests, 'NEKO_ERR_TEMPLATES_');
     expect(Object.keys(ERROR_CODES).filter((c) => !asserted.has(c))).toEqual([]);
   });
 
