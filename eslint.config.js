@@ -10,6 +10,7 @@ export default tseslint.config(
       '**/.nekoconnect/**',
       'coverage/**',
       'bench/results/**',
+      'test-results/**',
       // Plugins with deliberate mistakes; their tests assert exact positions.
       'server/test/fixtures/validate/**',
     ],

@@ -249,7 +249,17 @@ const devPort = await freePort();
 const restartPort = await freePort();
 const dev = await launch(
   'nekoconnect dev',
-  [cli, 'dev', devCopy.plugins, '--port', String(devPort), '--data-dir', devCopy.data],
+  [
+    cli,
+    'dev',
+    devCopy.plugins,
+    '--port',
+    String(devPort),
+    '--data-dir',
+    devCopy.data,
+    '--dashboard-port',
+    '0',
+  ],
   /watching .* for changes/,
 );
 await launch(
@@ -263,6 +273,8 @@ await launch(
     String(restartPort),
     '--data-dir',
     restartCopy.data,
+    '--dashboard-port',
+    '0',
   ],
   /listening on/,
 );

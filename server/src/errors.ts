@@ -97,6 +97,17 @@ export const ERROR_CODES = {
     'The validator itself failed on a change; the change was loaded without validation.',
   NEKO_ERR_DEV_RELOAD:
     'Reloading a plugin failed unexpectedly (not a plugin error); the last good version keeps serving.',
+
+  // The dashboard: its HTTP server and data API.
+  NEKO_ERR_DASHBOARD_LISTEN: 'The dashboard could not listen on its host and port.',
+  NEKO_ERR_DASHBOARD_ASSETS: "The dashboard page's files are missing from the package.",
+  NEKO_ERR_DASHBOARD_TOKEN:
+    'A dashboard request off loopback came without the access token, or with a wrong one.',
+  NEKO_ERR_DASHBOARD_HOST:
+    'A dashboard request named a host that is not loopback, or came from another origin.',
+  NEKO_ERR_DASHBOARD_BAD_REQUEST: 'A dashboard API request has a bad method, parameter or content type.',
+  NEKO_ERR_DASHBOARD_NOT_FOUND: 'No dashboard page, API path, session or plugin matches the request.',
+  NEKO_ERR_DASHBOARD_INTERNAL: 'The dashboard failed to answer a request (a bug); the server keeps serving.',
 } as const;
 
 export type NekoErrorCode = keyof typeof ERROR_CODES;

@@ -13,7 +13,10 @@ export type {
   SessionInfo,
   SessionState,
 } from './context/context.js';
-export { defineConfig, type NekoConfig } from './config/define-config.js';
+export { defineConfig, type NekoConfig, type NekoDashboardConfig } from './config/define-config.js';
+export { Dashboard, createDashboard, type CreateDashboardOptions } from './dashboard/dashboard.js';
+export type { LogEntry } from './dashboard/log-buffer.js';
+export { DEFAULT_DASHBOARD_PORT, type DashboardOptions } from './dashboard/options.js';
 export { ERROR_CODES, NekoError, isNekoError, type NekoErrorCode, type SourceLocation } from './errors.js';
 export { Logger, type LogFields, type LogLevel, type LogRecord, type LogSink } from './logging/logger.js';
 export type { LoadedPlugin, PluginLoadFailure } from './plugins/loader.js';
@@ -21,8 +24,9 @@ export type { PluginSpec } from './plugins/spec.js';
 export { AUTH_GREETER, DEFAULT_PORT, SERVER_GREETER } from './protocol/constants.js';
 export { Status, type StatusCode } from './protocol/status.js';
 export { DEFAULT_LIMITS, type Limits, type ServerOptions, type TlsOptions } from './server/options.js';
-export type { PluginsReport } from './plugins/registry.js';
-export { NekoServer, createServer } from './server/server.js';
+export type { PluginProblem, PluginStatus, PluginsReport } from './plugins/registry.js';
+export { LatencyHistogram, PluginStats, type LatencyPercentiles } from './plugins/stats.js';
+export { NekoServer, createServer, type SessionSummary } from './server/server.js';
 export type { Transport } from './session/transport.js';
 export type {
   Document,

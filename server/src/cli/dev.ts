@@ -2,7 +2,7 @@ import kleur from 'kleur';
 import { relative } from 'node:path';
 import { displayPath } from '../config/load-config.js';
 import { resolveStartOptions } from '../config/start-options.js';
-import type { DevEvent } from '../dev/events.js';
+import type { Dashboard } from '../dashboard/dashboard.js';
 import { listenForKeys, type KeyInput } from '../dev/keys.js';
 import { formatDevEvent } from '../dev/report.js';
 import { clientSnippet, developmentSecret, type DevSecret } from '../dev/secret.js';
@@ -10,6 +10,7 @@ import { watchPlugins, type PluginWatcher } from '../dev/watch.js';
 import type { PluginsReport } from '../plugins/registry.js';
 import { createServer } from '../server/server.js';
 import { parseCommandArgs } from './args.js';
+import { startDashboard } from './dashboard.js';
 import { SECRET_ENV } from './secret.js';
 import { START_HELP, START_OPTIONS, startFlags, type StartIo } from './start.js';
 import { formatError, formatLogRecord } from './terminal.js';
@@ -60,7 +61,13 @@ export async function runDev(args: readonly string[], io: DevIo): Promise<number
   const given = flags.secretFile !== undefined || (io.env[SECRET_ENV] ?? '') !== '';
   const devSecret = given ? undefined : await developmentSecret(cwd);
   const env = devSecret === undefined ? io.env : { ...io.env, [SECRET_ENV]: devSecret.secret };
-  const { serverOptions, plugins: dir, dataDir, configFile } = await resolveStartOptions(cwd, flags, env);
+  const {
+    serverOptions,
+    plugins: dir,
+    dataDir,
+    configFile,
+    dashboard: dashboardOptions,
+  } = await resolveStartOptions(cwd, flags, env);
 
   const server = createServer({ ...serverOptions, storage: { dataDir } });
   server.logger.subscribe((record) => {
@@ -71,6 +78,7 @@ export async function runDev(args: readonly string[], io: DevIo): Promise<number
 
   // 2. Shutdown, by signal or key: the watcher stops first, then the server. A second one cuts it short.
   let watcher: PluginWatcher | undefined;
+  let dashboard: Dashboard | undefined;
   let stopKeys = (): void => {};
   let resolveExit!: (code: number) => void;
   const exit = new Promise<number>((resolve) => (resolveExit = resolve));
@@ -86,6 +94,7 @@ export async function runDev(args: readonly string[], io: DevIo): Promise<number
     (async () => {
       await watcher?.close();
       await server.close();
+      await dashboard?.close();
     })().then(
       () => {
         io.out('stopped');
@@ -103,6 +112,8 @@ export async function runDev(args: readonly string[], io: DevIo): Promise<number
     // 3. Load, listen, say how to connect.
     io.out(`${kleur.bold(`NekoConnect ${packageVersion()}`)} ${kleur.dim('dev mode')}`);
     if (configFile !== undefined) io.out(kleur.dim(`config from ${displayPath(configFile, cwd)}`));
+    const facts = { mode: 'dev', version: packageVersion(), plugins: dir, dataDir, configFile } as const;
+    dashboard = await startDashboard(server, dashboardOptions, facts, io);
     const report = await server.loadPlugins(dir);
     printPlugins(dir, report, io, cwd);
     if (stopping) return await exit;
@@ -126,7 +137,16 @@ export async function runDev(args: readonly string[], io: DevIo): Promise<number
     );
 
     // 4. Watch.
-    watcher = await watchPlugins(server, dir, { dataDir, onEvent: (event) => printEvent(event, io, cwd) });
+    const shown = dashboard;
+    watcher = await watchPlugins(server, dir, {
+      dataDir,
+      onEvent: (event) => {
+        const { text, toStderr } = formatDevEvent(event, cwd);
+        if (toStderr) io.err(text);
+        else io.out(text);
+        shown?.devEvent(event, text);
+      },
+    });
     if (stopping) {
       await watcher.close();
       return await exit;
@@ -149,13 +169,8 @@ export async function runDev(args: readonly string[], io: DevIo): Promise<number
   } finally {
     stopKeys();
     removeHandlers();
+    await dashboard?.close();
   }
-}
-
-function printEvent(event: DevEvent, io: DevIo, cwd: string): void {
-  const { text, toStderr } = formatDevEvent(event, cwd);
-  if (toStderr) io.err(text);
-  else io.out(text);
 }
 
 function printConnect(io: DevIo, devSecret: DevSecret | undefined, cwd: string, snippet: string): void {

@@ -2,13 +2,16 @@ import kleur from 'kleur';
 import { relative } from 'node:path';
 import { resolveStartOptions, type StartFlags } from '../config/start-options.js';
 import { displayPath } from '../config/load-config.js';
-import { LIMIT_RANGES } from '../config/schema.js';
+import { LIMIT_RANGES, PORT_RANGE } from '../config/schema.js';
+import { DEFAULT_DASHBOARD_PORT } from '../dashboard/options.js';
 import { isNekoError } from '../errors.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
 import type { Limits } from '../server/options.js';
 import type { PluginsReport } from '../plugins/registry.js';
+import type { Dashboard } from '../dashboard/dashboard.js';
 import { createServer } from '../server/server.js';
 import { intFlag, parseCommandArgs, type ParsedArgs } from './args.js';
+import { startDashboard } from './dashboard.js';
 import { formatError, formatLogRecord } from './terminal.js';
 import { packageVersion } from './version.js';
 
@@ -39,6 +42,9 @@ Options:
       --idle-timeout-ms <n>     close sessions idle this long (default 0: off)
       --max-connections <n>     connections at once (default 10000)
       --recv-timeout-ms <n>     default wait of ctx.recv() (default 30000)
+      --dashboard-port <port>   port of the web dashboard (default ${DEFAULT_DASHBOARD_PORT}; 0 picks a free one)
+      --dashboard-host <host>   its interface (default 127.0.0.1; any other needs the printed token)
+      --no-dashboard            do not serve the dashboard
   -h, --help                    show this help
 
 Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage or configuration error.
@@ -59,6 +65,9 @@ export const START_OPTIONS = {
   'idle-timeout-ms': { type: 'string' },
   'max-connections': { type: 'string' },
   'recv-timeout-ms': { type: 'string' },
+  'dashboard-port': { type: 'string' },
+  'dashboard-host': { type: 'string' },
+  'no-dashboard': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -99,7 +108,7 @@ export function startFlags({ values, positionals }: ParsedArgs): StartFlags {
   const config = str('config');
   if (config !== undefined) flags.config = config;
   if (values['no-config'] === true) flags.noConfig = true;
-  const port = intFlag(values, 'port', { min: 0, max: 65535 });
+  const port = intFlag(values, 'port', PORT_RANGE);
   if (port !== undefined) flags.port = port;
   const host = str('host');
   if (host !== undefined) flags.host = host;
@@ -117,6 +126,11 @@ export function startFlags({ values, positionals }: ParsedArgs): StartFlags {
     if (n !== undefined) limits[key] = n;
   }
   if (Object.keys(limits).length > 0) flags.limits = limits;
+  const dashboardPort = intFlag(values, 'dashboard-port', PORT_RANGE);
+  if (dashboardPort !== undefined) flags.dashboardPort = dashboardPort;
+  const dashboardHost = str('dashboard-host');
+  if (dashboardHost !== undefined) flags.dashboardHost = dashboardHost;
+  if (values['no-dashboard'] === true) flags.noDashboard = true;
   return flags;
 }
 
@@ -133,6 +147,7 @@ export async function runStart(args: readonly string[], io: StartIo): Promise<nu
     plugins: dir,
     dataDir,
     configFile,
+    dashboard: dashboardOptions,
   } = await resolveStartOptions(cwd, startFlags(parsed), io.env);
   const tls = serverOptions.tls;
 
@@ -148,6 +163,7 @@ export async function runStart(args: readonly string[], io: StartIo): Promise<nu
   let resolveExit!: (code: number) => void;
   const exit = new Promise<number>((resolve) => (resolveExit = resolve));
   let stopping = false;
+  let dashboard: Dashboard | undefined;
   const removeHandlers = io.onSignal((signal) => {
     if (stopping) {
       io.err(`${signal} again: exiting without waiting`);
@@ -156,7 +172,10 @@ export async function runStart(args: readonly string[], io: StartIo): Promise<nu
     }
     stopping = true;
     io.out(`${signal}: shutting down (${server.connectionCount} connection(s) open)...`);
-    server.close().then(
+    (async () => {
+      await server.close();
+      await dashboard?.close();
+    })().then(
       () => {
         io.out('stopped');
         resolveExit(0);
@@ -171,6 +190,8 @@ export async function runStart(args: readonly string[], io: StartIo): Promise<nu
   try {
     io.out(kleur.bold(`NekoConnect ${packageVersion()}`));
     if (configFile !== undefined) io.out(kleur.dim(`config from ${displayPath(configFile, cwd)}`));
+    const facts = { mode: 'start', version: packageVersion(), plugins: dir, dataDir, configFile } as const;
+    dashboard = await startDashboard(server, dashboardOptions, facts, io);
     const report = await server.loadPlugins(dir);
     printPlugins(dir, report, io);
     if (!stopping) {
@@ -182,6 +203,8 @@ export async function runStart(args: readonly string[], io: StartIo): Promise<nu
     return await exit;
   } finally {
     removeHandlers();
+    // Closed with the server; this catches a signal that came while the dashboard was starting.
+    await dashboard?.close();
   }
 }
 

@@ -21,6 +21,19 @@ export interface NekoConfig {
   limits?: Partial<Limits>;
   /** Serve TLS with these PEM files, read at start. */
   tls?: NekoTlsConfig;
+  /** The web dashboard: where it listens, or `false` for none. Default: on, `127.0.0.1:10391`. */
+  dashboard?: NekoDashboardConfig | false;
+}
+
+/** Where the dashboard listens. */
+export interface NekoDashboardConfig {
+  /** HTTP port; 0 picks a free one. Default 10391. */
+  port?: number;
+  /**
+   * Interface to listen on. Default `127.0.0.1`. Any other address makes
+   * every request need the access token printed at start.
+   */
+  host?: string;
 }
 
 /** PEM files for TLS: give both. */

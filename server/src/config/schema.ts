@@ -29,10 +29,11 @@ export const LIMIT_RANGES: Readonly<Record<keyof Limits, IntRange>> = Object.fre
 export const PORT_RANGE: Readonly<IntRange> = Object.freeze({ min: 0, max: 65535 });
 
 /** The keys of a config file, in the order the docs list them. */
-export const CONFIG_KEYS = ['port', 'host', 'plugins', 'dataDir', 'limits', 'tls'] as const;
+export const CONFIG_KEYS = ['port', 'host', 'plugins', 'dataDir', 'limits', 'tls', 'dashboard'] as const;
 
 const LIMIT_KEYS = Object.keys(LIMIT_RANGES) as (keyof Limits)[];
 const TLS_KEYS = ['key', 'cert'] as const;
+const DASHBOARD_KEYS = ['port', 'host'] as const;
 
 /** Names people are likely to try, and the key they mean. */
 const ALIASES: Readonly<Record<string, string>> = {
@@ -42,6 +43,8 @@ const ALIASES: Readonly<Record<string, string>> = {
   pluginDir: 'plugins',
   hostname: 'host',
   address: 'host',
+  dashboardPort: 'dashboard.port',
+  dashboardHost: 'dashboard.host',
 };
 
 /** One thing wrong with a config. */
@@ -108,7 +111,33 @@ export function checkConfig(value: unknown): ConfigIssue[] {
   }
   if (has('limits')) checkLimits(issues, value.limits);
   if (has('tls')) checkTls(issues, value.tls);
+  if (has('dashboard')) checkDashboard(issues, value.dashboard);
   return issues;
+}
+
+function checkDashboard(issues: ConfigIssue[], dashboard: unknown): void {
+  if (dashboard === false) return;
+  if (!isPlainObject(dashboard)) {
+    issues.push({
+      path: ['dashboard'],
+      at: 'value',
+      message: `dashboard must be an object { port, host } or false, got ${describeValue(dashboard)}`,
+    });
+    return;
+  }
+  for (const key of Object.keys(dashboard)) {
+    if ((DASHBOARD_KEYS as readonly string[]).includes(key)) continue;
+    const candidates = DASHBOARD_KEYS.map((k) => ({ name: k, path: `dashboard.${k}` }));
+    issues.push({
+      path: ['dashboard', key],
+      at: 'key',
+      message: `unknown key "dashboard.${key}"${didYouMean(key, candidates)}; dashboard takes port and host`,
+    });
+  }
+  if (dashboard.port !== undefined) checkInt(issues, ['dashboard', 'port'], dashboard.port, PORT_RANGE);
+  if (dashboard.host !== undefined) {
+    checkString(issues, ['dashboard', 'host'], dashboard.host, 'an interface such as "127.0.0.1"');
+  }
 }
 
 function checkLimits(issues: ConfigIssue[], limits: unknown): void {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { readSecret } from '../cli/secret.js';
 import { NekoError } from '../errors.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
+import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from '../dashboard/options.js';
 import { DEFAULT_LIMITS, type Limits, type ServerOptions, type TlsOptions } from '../server/options.js';
 import { displayPath, loadConfig } from './load-config.js';
 
@@ -36,6 +37,12 @@ export interface StartFlags {
   tlsCert?: string;
   /** Limits from flags; each beats the same limit of the config. */
   limits?: Partial<Limits>;
+  /** `--dashboard-port`: beats the config's `dashboard.port`. */
+  dashboardPort?: number;
+  /** `--dashboard-host`: beats the config's `dashboard.host`. */
+  dashboardHost?: string;
+  /** `--no-dashboard`: no dashboard, whatever the config says. */
+  noDashboard?: boolean;
 }
 
 /** The outcome of {@link resolveStartOptions}: every value decided, every path absolute. */
@@ -51,6 +58,8 @@ export interface StartOptions {
   dataDir: string;
   /** The config file used, absolute; undefined when none was. */
   configFile: string | undefined;
+  /** Where the dashboard listens; undefined when it is off. */
+  dashboard: { port: number; host: string } | undefined;
 }
 
 /**
@@ -110,6 +119,13 @@ export async function resolveStartOptions(
         ? path.resolve(cwd, flags.dataDir)
         : path.resolve(base, config.dataDir ?? DEFAULT_DATA_DIR),
     configFile: loaded?.file,
+    dashboard:
+      flags.noDashboard === true || config.dashboard === false
+        ? undefined
+        : {
+            port: flags.dashboardPort ?? config.dashboard?.port ?? DEFAULT_DASHBOARD_PORT,
+            host: flags.dashboardHost ?? config.dashboard?.host ?? DEFAULT_DASHBOARD_HOST,
+          },
   };
 }
 

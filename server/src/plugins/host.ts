@@ -9,6 +9,7 @@ import {
 import type { LogLevel, Logger } from '../logging/logger.js';
 import type { ManagedDatabase } from '../storage/database.js';
 import type { LoadedPlugin } from './loader.js';
+import { PluginStats } from './stats.js';
 
 type HookName = 'onLoad' | 'onUnload' | 'onJoin' | 'onLeave';
 
@@ -25,6 +26,8 @@ export class PluginHost implements PluginHostView {
   readonly db: ManagedDatabase;
   /** The plugin-wide context handed to `onLoad`/`onUnload`. */
   readonly context: PluginContext;
+  /** Packets, failures and latency since the server started; they carry over across reloads. */
+  readonly stats = new PluginStats();
   readonly #logger: Logger;
   readonly #members = new Map<string, Member>();
   #plugin: LoadedPlugin;
@@ -47,6 +50,11 @@ export class PluginHost implements PluginHostView {
   /** The number of the version that new handler runs use: 1 for the first, one more per reload. */
   get version(): number {
     return this.#version;
+  }
+
+  /** How many sessions have talked to the plugin and are still connected. */
+  get sessionCount(): number {
+    return this.#members.size;
   }
 
   /** Runs the version's `onLoad` hook. */

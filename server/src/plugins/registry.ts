@@ -52,6 +52,33 @@ export type PluginReload =
   | { readonly kind: 'removed'; readonly dir: string; readonly greeter: string }
   | { readonly kind: 'none'; readonly dir: string };
 
+/** How a plugin folder stands, as the dashboard lists it. */
+export interface PluginStatus {
+  /** The greeter it serves or claims; undefined when its spec.conf cannot be read. */
+  readonly greeter: string | undefined;
+  /** The plugin folder, absolute. */
+  readonly dir: string;
+  /**
+   * `loaded`: a version serves the greeter; `failed`: none does (clients get
+   * 503, or nothing routes to a folder without a readable spec.conf);
+   * `reloading`: a new version is being loaded while the old one serves.
+   */
+  readonly status: 'loaded' | 'failed' | 'reloading';
+  /** The spec.conf of the version serving, else of the last attempt, when it was read. */
+  readonly spec: PluginSpec | undefined;
+  /** The host serving the greeter, when one does. */
+  readonly host: PluginHost | undefined;
+  /** The last load failure of the folder, until a load of it succeeds. */
+  readonly problem: PluginProblem | undefined;
+}
+
+/** A load or reload of a plugin folder that failed. */
+export interface PluginProblem {
+  readonly error: NekoError;
+  /** When it failed, in ms since the epoch. */
+  readonly time: number;
+}
+
 /** Waits for a piece of shutdown work, at most some time; the server supplies it. */
 export type Bounded = (work: Promise<unknown>, what: string) => Promise<void>;
 
@@ -68,6 +95,10 @@ export class PluginRegistry {
   readonly #versions = new Map<string, number>();
   /** The greeter each plugin folder (absolute) serves or claims (503), as last loaded. */
   readonly #claims = new Map<string, string>();
+  /** The last load failure of each plugin folder (absolute), until a load of it succeeds. */
+  readonly #problems = new Map<string, PluginProblem & { spec: PluginSpec | undefined }>();
+  /** Plugin folders (absolute) being reloaded now. */
+  readonly #reloading = new Set<string>();
 
   constructor(router: Router, storage: StorageBackend, logger: Logger) {
     this.#router = router;
@@ -106,12 +137,14 @@ export class PluginRegistry {
         this.#router.mount(host);
       }
       this.#claims.set(resolve(plugin.dir), greeter);
+      this.#problems.delete(resolve(plugin.dir));
       loaded.push(plugin);
       this.#logger.info(`loaded ${plugin.spec.name} v${plugin.spec.version} (greeter "${greeter}")`, {
         plugin: greeter,
       });
     }
     for (const failure of failures) {
+      this.#noteProblem(failure.dir, failure.spec, failure.error);
       if (failure.spec) {
         this.#router.markUnavailable(failure.spec.greeter, failure.error);
         this.#claims.set(resolve(failure.dir), failure.spec.greeter);
@@ -135,6 +168,17 @@ export class PluginRegistry {
    */
   async reload(dir: string): Promise<PluginReload> {
     const abs = resolve(dir);
+    this.#reloading.add(abs);
+    try {
+      const outcome = await this.#reload(dir, abs);
+      if (outcome.kind !== 'failed') this.#problems.delete(abs);
+      return outcome;
+    } finally {
+      this.#reloading.delete(abs);
+    }
+  }
+
+  async #reload(dir: string, abs: string): Promise<PluginReload> {
     const previous = this.#hostOf(abs);
     if (!(await isFile(join(dir, 'spec.conf')))) {
       const greeter = this.#claims.get(abs);
@@ -205,7 +249,11 @@ export class PluginRegistry {
     const route = this.#router.resolve(greeter);
     if (route.kind === 'missing') return false;
     this.#router.unmount(greeter);
-    for (const [dir, claimed] of this.#claims) if (claimed === greeter) this.#claims.delete(dir);
+    for (const [dir, claimed] of this.#claims) {
+      if (claimed !== greeter) continue;
+      this.#claims.delete(dir);
+      this.#problems.delete(dir);
+    }
     if (route.kind === 'plugin') await this.#retire(route.host);
     return true;
   }
@@ -217,6 +265,51 @@ export class PluginRegistry {
       this.#router.unmount(host.greeter);
       await this.#closeDb(host);
     }
+  }
+
+  /**
+   * Every plugin folder the registry knows: those serving a greeter, those
+   * whose plugin failed to load (with the error), those being reloaded.
+   * Ordered by greeter; folders without a readable spec.conf come last.
+   */
+  statuses(): PluginStatus[] {
+    const out: PluginStatus[] = [];
+    const seen = new Set<string>();
+    for (const [greeter, route] of this.#router.routes()) {
+      if (route.kind === 'missing') continue;
+      const dir =
+        route.kind === 'plugin'
+          ? resolve(route.host.plugin.dir)
+          : ([...this.#claims].find(([, claimed]) => claimed === greeter)?.[0] ?? '');
+      seen.add(dir);
+      const problem = this.#problems.get(dir);
+      const host = route.kind === 'plugin' ? route.host : undefined;
+      out.push({
+        greeter,
+        dir,
+        status: this.#reloading.has(dir) ? 'reloading' : host ? 'loaded' : 'failed',
+        spec: host?.plugin.spec ?? problem?.spec,
+        host,
+        problem: problem ?? (route.kind === 'unavailable' ? { error: route.error, time: 0 } : undefined),
+      });
+    }
+    out.sort((a, b) => (a.greeter ?? '').localeCompare(b.greeter ?? ''));
+    for (const [dir, problem] of this.#problems) {
+      if (seen.has(dir)) continue;
+      out.push({
+        greeter: problem.spec?.greeter,
+        dir,
+        status: this.#reloading.has(dir) ? 'reloading' : 'failed',
+        spec: problem.spec,
+        host: undefined,
+        problem,
+      });
+    }
+    return out;
+  }
+
+  #noteProblem(dir: string, spec: PluginSpec | undefined, error: NekoError): void {
+    this.#problems.set(resolve(dir), { error, time: Date.now(), spec });
   }
 
   /** The next version number of a greeter. */
@@ -261,6 +354,7 @@ export class PluginRegistry {
     error: NekoError,
     previous: PluginHost | undefined,
   ): PluginReload {
+    this.#noteProblem(dir, spec ?? previous?.plugin.spec, error);
     if (previous !== undefined) return { kind: 'failed', dir, spec, error, serving: previous.version };
     if (spec !== undefined && this.#router.resolve(spec.greeter).kind !== 'plugin') {
       this.#router.markUnavailable(spec.greeter, error);

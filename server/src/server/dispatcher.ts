@@ -72,6 +72,11 @@ export class Dispatcher {
     return this.#runs.size;
   }
 
+  /** The greeters of the plugins this session has talked to, in the order it first did. */
+  joinedGreeters(): string[] {
+    return [...this.#joined].map((host) => host.greeter);
+  }
+
   /** Resolves when no handler is running and no packet is queued (parked handlers do not count). */
   whenIdle(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();
@@ -154,6 +159,7 @@ export class Dispatcher {
   }
 
   #afterPhase(run: HandlerRun, outcome: Outcome, sentBefore: number): void {
+    run.phaseEnded();
     if (outcome === 'failed') {
       this.#target.sendStatus(Status.HandlerError);
       return;
@@ -250,6 +256,8 @@ class HandlerRun implements RunView {
   /** The dispatcher waits on this until the handler finishes or parks. */
   #phase: Deferred<Outcome> | undefined;
   #waiter: Waiter | undefined;
+  /** When the packet of the current phase reached the handler (`performance.now()`). */
+  #phaseStart = 0;
   /** Set once `Logic.recv` has returned or thrown. */
   #finished = false;
 
@@ -273,6 +281,7 @@ class HandlerRun implements RunView {
 
   /** Calls `Logic.recv`. Synchronous handlers settle without a promise. */
   start(): Outcome | Promise<Outcome> {
+    this.#phaseStart = performance.now();
     const phase = this.#newPhase();
     const ctx = new PacketContext(this.#host, this.#member, this, this.#frame.op, this.#frame.data);
     let result: unknown;
@@ -296,6 +305,7 @@ class HandlerRun implements RunView {
 
   /** Hands a packet to the waiting `recv()`; resolves when the handler finishes or parks again. */
   deliver(frame: Frame): Promise<Outcome> {
+    this.#phaseStart = performance.now();
     const phase = this.#newPhase();
     const waiter = this.#waiter!;
     this.#waiter = undefined;
@@ -313,6 +323,11 @@ class HandlerRun implements RunView {
     this.#waiter = undefined;
     clearTimeout(waiter.timer);
     waiter.reject(error);
+  }
+
+  /** The packet of the current phase is handled (the handler finished, failed or waits again): counts it. */
+  phaseEnded(): void {
+    this.#host.stats.handled(performance.now() - this.#phaseStart);
   }
 
   // --- RunView ---
@@ -396,6 +411,7 @@ class HandlerRun implements RunView {
       logger.info(`${this.#plugin.spec.name}: handler ended because the connection closed`, fields);
       return;
     }
+    this.#host.stats.failed();
     const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
     logger.error(`${this.#plugin.spec.name}: recv failed: ${detail}`, {
       ...fields,

@@ -8,15 +8,36 @@ import {
 import { createServer as createTlsServer } from 'node:tls';
 import { NekoError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
-import { PluginRegistry, type PluginReload, type PluginsReport } from '../plugins/registry.js';
+import {
+  PluginRegistry,
+  type PluginReload,
+  type PluginStatus,
+  type PluginsReport,
+} from '../plugins/registry.js';
 import { Router } from '../plugins/router.js';
-import type { StorageBackend } from '../storage/database.js';
+import type { PluginDatabase, StorageBackend } from '../storage/database.js';
 import { NedbStorage } from '../storage/nedb-store.js';
 import { Hasher } from '../protocol/hash.js';
+import type { SessionState } from '../session/session.js';
 import type { Transport } from '../session/transport.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { TcpTransport } from './tcp-transport.js';
+
+/** One connection as {@link NekoServer.sessions} lists it. */
+export interface SessionSummary {
+  readonly id: string;
+  readonly remoteAddress: string;
+  /** When the connection was accepted, in ms since the epoch. */
+  readonly connectedAt: number;
+  readonly state: SessionState;
+  /** The greeters of the plugins the session has talked to. */
+  readonly plugins: readonly string[];
+  /** Authentic packets received from the client. */
+  readonly packetsIn: number;
+  /** Packets sent to the client (replies, pushes and statuses). */
+  readonly packetsOut: number;
+}
 
 /**
  * A NekoConnect server: the TCP (or TLS) listener, the plugin router and
@@ -26,6 +47,8 @@ export class NekoServer {
   readonly options: ResolvedServerOptions;
   readonly logger = new Logger();
   readonly router = new Router();
+  /** When the server was created, in ms since the epoch. */
+  readonly startedAt = Date.now();
   readonly #context: ConnectionContext;
   readonly #connections = new Set<Connection>();
   readonly #sockets = new Set<Socket>();
@@ -62,6 +85,43 @@ export class NekoServer {
   /** Connected clients. */
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** Every connection not yet closed, oldest first, with its counters. */
+  sessions(): SessionSummary[] {
+    return [...this.#connections].map(({ session, dispatcher }) => ({
+      ...session.info,
+      state: session.state,
+      plugins: dispatcher.joinedGreeters(),
+      packetsIn: session.receivedCount,
+      packetsOut: session.sentCount,
+    }));
+  }
+
+  /**
+   * Closes one connection, as if the server shut down for it: the client's
+   * socket closes and its plugins' `onLeave` hooks run.
+   *
+   * @returns false when no open connection has this id
+   */
+  closeSession(id: string): boolean {
+    for (const connection of this.#connections) {
+      if (connection.session.id !== id) continue;
+      connection.session.close();
+      return true;
+    }
+    return false;
+  }
+
+  /** Every plugin folder loaded or tried: serving, failed (with the error) or reloading. */
+  pluginStatuses(): PluginStatus[] {
+    return this.#plugins.statuses();
+  }
+
+  /** The database of the plugin serving `greeter`, if one does (for reading: it is the plugin's own). */
+  pluginDatabase(greeter: string): PluginDatabase | undefined {
+    const route = this.router.resolve(greeter);
+    return route.kind === 'plugin' ? route.host.db : undefined;
   }
 
   /** The address listened on, once {@link listen} resolved. */

@@ -22,9 +22,20 @@ export interface RunningCli {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * CLI tests run side by side, so a server they start takes a free dashboard
+ * port instead of the default 10391, unless the test says where (or that
+ * there is none).
+ */
+function withFreeDashboardPort(args: string[]): string[] {
+  const serves = args[0] === 'start' || args[0] === 'dev';
+  const chosen = args.some((a) => a.startsWith('--dashboard-port') || a === '--no-dashboard');
+  return serves && !chosen && !args.includes('--help') ? [...args, '--dashboard-port', '0'] : args;
+}
+
 /** Starts a command (the CLI by default) and kills it when the test ends. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, command = CLI): RunningCli {
-  const child = spawn(process.execPath, [command, ...args], {
+  const child = spawn(process.execPath, [command, ...withFreeDashboardPort(args)], {
     cwd: REPO_ROOT,
     env: { ...process.env, NO_COLOR: '1', NEKOCONNECT_SECRET: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -23,8 +23,10 @@ describe('checkConfig', () => {
       dataDir: 'data',
       limits: { ...DEFAULT_LIMITS },
       tls: { key: 'key.pem', cert: 'cert.pem' },
+      dashboard: { port: 4001, host: '127.0.0.1' },
     });
     expect(checkConfig(config)).toEqual([]);
+    expect(checkConfig({ dashboard: false })).toEqual([]);
     expect(checkConfig({})).toEqual([]);
     expect(checkConfig(Object.create(null))).toEqual([]);
   });
@@ -117,13 +119,13 @@ describe('checkConfig', () => {
 describe('unknown keys', () => {
   it('are errors that list the keys, with a suggestion for a near miss', () => {
     expect(messages({ prot: 1 })).toEqual([
-      'unknown key "prot" (did you mean "port"?); the keys are port, host, plugins, dataDir, limits and tls',
+      'unknown key "prot" (did you mean "port"?); the keys are port, host, plugins, dataDir, limits, tls and dashboard',
     ]);
     expect(messages({ Host: 'x' })[0]).toContain('(did you mean "host"?)');
     expect(messages({ datadir: 'x' })[0]).toContain('(did you mean "dataDir"?)');
     expect(messages({ plugin: 'x' })[0]).toContain('(did you mean "plugins"?)');
     expect(messages({ whatever: 1 })).toEqual([
-      'unknown key "whatever"; the keys are port, host, plugins, dataDir, limits and tls',
+      'unknown key "whatever"; the keys are port, host, plugins, dataDir, limits, tls and dashboard',
     ]);
   });
 
@@ -186,5 +188,20 @@ describe('helpers', () => {
     expect(describeValue(Symbol('s'))).toBe('a symbol');
     expect(describeValue(false)).toBe('false');
     expect(describeValue({})).toBe('an object');
+  });
+});
+
+describe('dashboard', () => {
+  it('takes port and host, or false; names a bad key or value', () => {
+    expect(messages({ dashboard: true })).toEqual([
+      'dashboard must be an object { port, host } or false, got true',
+    ]);
+    expect(messages({ dashboard: { prot: 1 } })).toEqual([
+      'unknown key "dashboard.prot" (did you mean "dashboard.port"?); dashboard takes port and host',
+    ]);
+    expect(messages({ dashboard: { port: 70000 } })).toEqual([
+      'dashboard.port must be a whole number from 0 to 65535, got 70000',
+    ]);
+    expect(messages({ dashboardPort: 1 })[0]).toContain('(did you mean "dashboard.port"?)');
   });
 });

@@ -42,7 +42,25 @@ describe('resolveStartOptions', () => {
       plugins: cwd,
       dataDir: path.join(cwd, '.nekoconnect', 'data'),
       configFile: undefined,
+      dashboard: { port: 10391, host: '127.0.0.1' },
     });
+  });
+
+  it('places the dashboard from flags over the config, and turns it off with either', async () => {
+    const cwd = await tempDir();
+    await write(cwd, { 'nekoconnect.config.json': '{ "dashboard": { "port": 5000, "host": "0.0.0.0" } }' });
+    expect((await resolveStartOptions(cwd, {}, ENV)).dashboard).toEqual({ port: 5000, host: '0.0.0.0' });
+    expect((await resolveStartOptions(cwd, { dashboardPort: 0 }, ENV)).dashboard).toEqual({
+      port: 0,
+      host: '0.0.0.0',
+    });
+    expect((await resolveStartOptions(cwd, { dashboardHost: '127.0.0.2' }, ENV)).dashboard).toEqual({
+      port: 5000,
+      host: '127.0.0.2',
+    });
+    expect((await resolveStartOptions(cwd, { noDashboard: true }, ENV)).dashboard).toBeUndefined();
+    await write(cwd, { 'nekoconnect.config.json': '{ "dashboard": false }' });
+    expect((await resolveStartOptions(cwd, {}, ENV)).dashboard).toBeUndefined();
   });
 
   it('flags beat the config file, which beats the defaults, limit by limit', async () => {

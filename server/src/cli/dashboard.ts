@@ -1,0 +1,40 @@
+import kleur from 'kleur';
+import { createDashboard, type Dashboard } from '../dashboard/dashboard.js';
+import type { ServerFacts } from '../dashboard/views.js';
+import { isNekoError } from '../errors.js';
+import type { NekoServer } from '../server/server.js';
+import type { StartIo } from './start.js';
+import { formatError } from './terminal.js';
+
+/**
+ * Starts the dashboard of a server the CLI runs, and prints its URL (with
+ * the access token, the one time it is shown, when it is bound off
+ * loopback). A dashboard that cannot listen is reported and left off: the
+ * server itself keeps going.
+ *
+ * @param options where it listens; undefined when it is turned off
+ */
+export async function startDashboard(
+  server: NekoServer,
+  options: { port: number; host: string } | undefined,
+  facts: ServerFacts,
+  io: StartIo,
+): Promise<Dashboard | undefined> {
+  if (options === undefined) return undefined;
+  const dashboard = createDashboard(server, { ...options, facts });
+  try {
+    await dashboard.listen();
+  } catch (err) {
+    await dashboard.close();
+    if (!isNekoError(err)) throw err;
+    io.err(formatError(err));
+    io.err(kleur.dim('  the server runs without its dashboard'));
+    return undefined;
+  }
+  const note =
+    dashboard.token === undefined
+      ? kleur.dim('(this machine only)')
+      : kleur.yellow('(reachable from the network: keep this token secret; it is shown only now)');
+  io.out(`${kleur.cyan('dashboard')} ${dashboard.url()}  ${note}`);
+  return dashboard;
+}

@@ -1,0 +1,397 @@
+/**
+ * The dashboard's HTTP surface: access checks, then the page's files, the
+ * JSON API and the log event stream. See docs/dashboard.md for the API.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { NekoError, type NekoErrorCode } from '../errors.js';
+import type { LogLevel } from '../logging/logger.js';
+import type { NekoServer } from '../server/server.js';
+import type { Asset } from './assets.js';
+import type { ErrorView } from './error-view.js';
+import { LogEventStream } from './events.js';
+import type { LogBuffer, LogFilter } from './log-buffer.js';
+import { isLoopback } from './options.js';
+import { tokenMatches } from './token.js';
+import {
+  overviewView,
+  pluginView,
+  sessionViews,
+  settingsView,
+  type PluginView,
+  type ServerFacts,
+} from './views.js';
+
+/** What the API reads from. */
+export interface ApiSources {
+  readonly server: NekoServer;
+  readonly facts: ServerFacts;
+  readonly logs: LogBuffer;
+  readonly assets: ReadonlyMap<string, Asset>;
+  /** Set when every request must carry it. */
+  readonly token: string | undefined;
+  /** The dashboard's own address, for the settings view. */
+  readonly listening: () => { host: string; port: number };
+  /** Changes the dev server rejected before loading them, by plugin folder. */
+  readonly devProblems: ReadonlyMap<string, ErrorView>;
+}
+
+const LEVELS: readonly LogLevel[] = ['info', 'warn', 'error'];
+const DOCUMENT_PAGE = { default: 25, max: 200 };
+const LOG_PAGE_MAX = 5000;
+
+/** The page may load only its own files and talk only to its own origin. */
+const PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  // The token may be in the page's URL: never send it elsewhere.
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+/** A request the API refuses, with its status. */
+class ApiError extends NekoError {
+  readonly status: number;
+  constructor(status: number, code: NekoErrorCode, message: string) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+/** The request handler of the dashboard's HTTP server. */
+export class DashboardApi {
+  readonly #sources: ApiSources;
+  readonly #streams = new Set<LogEventStream>();
+
+  constructor(sources: ApiSources) {
+    this.#sources = sources;
+  }
+
+  /** Ends every open event stream (the dashboard is closing). */
+  endStreams(): void {
+    for (const stream of this.#streams) stream.end();
+    this.#streams.clear();
+  }
+
+  /**
+   * Handles one request. Never throws: every failure is answered with a
+   * coded error, as JSON (a short HTML page for a browser asking for a page).
+   */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
+      this.#checkAccess(req, res, url);
+      this.#route(req, res, url);
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const apiError =
+        err instanceof ApiError
+          ? err
+          : new ApiError(
+              500,
+              'NEKO_ERR_DASHBOARD_INTERNAL',
+              `the dashboard failed: ${(err as Error).message}`,
+            );
+      const wantsPage =
+        !(req.url ?? '/').startsWith('/api/') && (req.headers.accept ?? '').includes('text/html');
+      if (wantsPage) sendErrorPage(res, apiError);
+      else sendError(res, apiError);
+    }
+  }
+
+  #checkAccess(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const { token } = this.#sources;
+    if (token !== undefined) {
+      const header = req.headers.authorization;
+      const fromQuery = url.searchParams.get('token') ?? undefined;
+      const given = header?.startsWith('Bearer ')
+        ? header.slice(7)
+        : (fromQuery ?? cookieValue(req.headers.cookie, this.#cookieName(req)));
+      if (!tokenMatches(given, token)) {
+        throw new ApiError(
+          401,
+          'NEKO_ERR_DASHBOARD_TOKEN',
+          given === undefined
+            ? 'this dashboard needs its access token: open the URL the server printed (it ends in ?token=...)'
+            : 'the access token is wrong: open the URL the server printed when it started',
+        );
+      }
+      // The page's own files and requests then carry it as a cookie no script can read or send cross-site.
+      if (fromQuery !== undefined) {
+        res.setHeader('set-cookie', `${this.#cookieName(req)}=${token}; HttpOnly; SameSite=Strict; Path=/`);
+      }
+    } else {
+      // Loopback without a token: refuse other host names, so a web page cannot reach the API through
+      // a DNS name rebound to 127.0.0.1.
+      const hostname = hostOf(req.headers.host);
+      if (hostname === undefined || !isLoopback(hostname)) {
+        throw new ApiError(
+          403,
+          'NEKO_ERR_DASHBOARD_HOST',
+          `the dashboard answers only to loopback host names (localhost, 127.0.0.1, [::1]), not "${req.headers.host ?? ''}"`,
+        );
+      }
+    }
+    if (req.method === 'POST') {
+      const type = req.headers['content-type'] ?? '';
+      if (!type.toLowerCase().startsWith('application/json')) {
+        throw new ApiError(
+          415,
+          'NEKO_ERR_DASHBOARD_BAD_REQUEST',
+          'POST requests must have content-type application/json',
+        );
+      }
+      const origin = req.headers.origin;
+      if (origin !== undefined && origin !== 'null' && hostOfOrigin(origin) !== req.headers.host) {
+        throw new ApiError(403, 'NEKO_ERR_DASHBOARD_HOST', `requests from ${origin} are not allowed`);
+      }
+      if (origin === 'null')
+        throw new ApiError(403, 'NEKO_ERR_DASHBOARD_HOST', 'requests from an opaque origin are not allowed');
+    }
+  }
+
+  /** One cookie per dashboard port: cookies do not tell ports apart. */
+  #cookieName(req: IncomingMessage): string {
+    return `nekoconnect_dashboard_${req.socket.localPort ?? 0}`;
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    const asset = this.#sources.assets.get(path === '/index.html' ? '/' : path);
+    if (asset !== undefined) {
+      allow(method, ['GET', 'HEAD']);
+      res.writeHead(200, {
+        ...PAGE_HEADERS,
+        'content-type': asset.type,
+        'content-length': asset.body.length,
+        'cache-control': 'no-cache',
+      });
+      res.end(method === 'HEAD' ? undefined : asset.body);
+      return;
+    }
+    const parts = path.split('/').slice(1).map(decodeSegment);
+    if (parts[0] !== 'api') throw notFound(`no page at ${path}`);
+    const [, resource, id, action] = parts;
+    const { server } = this.#sources;
+    if (resource === 'overview' && id === undefined) {
+      allow(method, ['GET']);
+      sendJson(res, overviewView(server, this.#sources.facts, this.#sources.logs, this.#plugins()));
+    } else if (resource === 'plugins' && id === undefined) {
+      allow(method, ['GET']);
+      sendJson(res, { plugins: this.#plugins() });
+    } else if (resource === 'plugins' && id !== undefined && action === 'documents' && parts.length === 4) {
+      allow(method, ['GET']);
+      const page = {
+        offset: intParam(url, 'offset', { min: 0, default: 0 }),
+        limit: intParam(url, 'limit', { min: 1, max: DOCUMENT_PAGE.max, default: DOCUMENT_PAGE.default }),
+      };
+      this.#documents(res, id, page).catch((err: unknown) => {
+        if (!res.headersSent) {
+          sendError(
+            res,
+            new ApiError(
+              500,
+              'NEKO_ERR_DASHBOARD_INTERNAL',
+              `reading the documents failed: ${(err as Error).message}`,
+            ),
+          );
+        }
+      });
+    } else if (resource === 'sessions' && id === undefined) {
+      allow(method, ['GET']);
+      sendJson(res, { sessions: sessionViews(server) });
+    } else if (resource === 'sessions' && id !== undefined && action === 'close' && parts.length === 4) {
+      allow(method, ['POST']);
+      if (!server.closeSession(id)) throw notFound(`no open session "${id}"`);
+      sendJson(res, { closed: true });
+    } else if (resource === 'settings' && id === undefined) {
+      allow(method, ['GET']);
+      const { host, port } = this.#sources.listening();
+      sendJson(
+        res,
+        settingsView(server, this.#sources.facts, {
+          host,
+          port,
+          tokenRequired: this.#sources.token !== undefined,
+        }),
+      );
+    } else if (resource === 'logs' && id === undefined) {
+      allow(method, ['GET']);
+      const { logs } = this.#sources;
+      const limit = intParam(url, 'limit', { min: 1, max: LOG_PAGE_MAX, default: 1000 });
+      sendJson(res, {
+        entries: logs.entries(intParam(url, 'after', { min: 0, default: 0 }), logFilter(url), limit),
+        last: logs.last,
+      });
+    } else if (resource === 'events' && id === undefined) {
+      allow(method, ['GET']);
+      this.#events(req, res, url);
+    } else {
+      throw notFound(`no API at ${path}`);
+    }
+  }
+
+  #plugins(): PluginView[] {
+    const { server, devProblems } = this.#sources;
+    return server.pluginStatuses().map((status) => pluginView(status, devProblems.get(status.dir)));
+  }
+
+  async #documents(
+    res: ServerResponse,
+    greeter: string,
+    { offset, limit }: { offset: number; limit: number },
+  ): Promise<void> {
+    const db = this.#sources.server.pluginDatabase(greeter);
+    if (db === undefined) {
+      sendError(res, notFound(`no loaded plugin serves the greeter "${greeter}"`));
+      return;
+    }
+    const [total, documents] = await Promise.all([
+      db.count(),
+      db.find({}, { sort: { _id: 1 }, skip: offset, limit }),
+    ]);
+    sendJson(res, { greeter, total, offset, limit, documents });
+  }
+
+  #events(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const lastEventId = req.headers['last-event-id'];
+    const resumed =
+      typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
+    const after = resumed ?? intParam(url, 'after', { min: 0, default: this.#sources.logs.last });
+    const stream: LogEventStream = new LogEventStream(res, this.#sources.logs, after, logFilter(url), () =>
+      this.#streams.delete(stream),
+    );
+    this.#streams.add(stream);
+  }
+}
+
+function sendJson(res: ServerResponse, body: unknown, status = 200): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: ApiError): void {
+  sendJson(res, { error: { code: err.code, message: err.message } }, err.status);
+}
+
+/** A refused page request, for a person in a browser: what went wrong and what to do. */
+function sendErrorPage(res: ServerResponse, err: ApiError): void {
+  const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>NekoConnect dashboard</title></head>
+<body style="background:#14161a;color:#e6e6e6;font:16px system-ui,sans-serif;padding:3rem">
+<h1 style="font-size:1.4rem">NekoConnect dashboard</h1><p>${escape(err.message)}</p>
+<p style="color:#8a8f98"><code>${escape(err.code)}</code></p></body></html>`;
+  res.writeHead(err.status, {
+    ...PAGE_HEADERS,
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+  });
+  res.end(html);
+}
+
+/** The value of one cookie of a Cookie header. */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function notFound(message: string): ApiError {
+  return new ApiError(404, 'NEKO_ERR_DASHBOARD_NOT_FOUND', message);
+}
+
+function allow(method: string, methods: readonly string[]): void {
+  if (!methods.includes(method)) {
+    throw new ApiError(
+      405,
+      'NEKO_ERR_DASHBOARD_BAD_REQUEST',
+      `${method} is not allowed here; use ${methods.join(' or ')}`,
+    );
+  }
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError(
+      400,
+      'NEKO_ERR_DASHBOARD_BAD_REQUEST',
+      `the path segment "${segment}" is not valid percent-encoding`,
+    );
+  }
+}
+
+/** A whole-number query parameter, checked. */
+function intParam(url: URL, name: string, range: { min: number; max?: number; default: number }): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === '') return range.default;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < range.min || (range.max !== undefined && n > range.max)) {
+    const upper = range.max === undefined ? '' : ` to ${range.max}`;
+    throw new ApiError(
+      400,
+      'NEKO_ERR_DASHBOARD_BAD_REQUEST',
+      `${name} must be a whole number from ${range.min}${upper}, got "${raw}"`,
+    );
+  }
+  return n;
+}
+
+/** The `levels`, `plugin` and `session` query parameters. */
+function logFilter(url: URL): LogFilter {
+  const filter: { levels?: Set<LogLevel>; plugin?: string; session?: string } = {};
+  const levels = url.searchParams.get('levels');
+  if (levels !== null && levels !== '') {
+    const set = new Set<LogLevel>();
+    for (const level of levels.split(',')) {
+      if (!(LEVELS as readonly string[]).includes(level)) {
+        throw new ApiError(
+          400,
+          'NEKO_ERR_DASHBOARD_BAD_REQUEST',
+          `unknown level "${level}" in levels; use ${LEVELS.join(', ')}`,
+        );
+      }
+      set.add(level as LogLevel);
+    }
+    filter.levels = set;
+  }
+  const plugin = url.searchParams.get('plugin');
+  if (plugin !== null && plugin !== '') filter.plugin = plugin;
+  const session = url.searchParams.get('session');
+  if (session !== null && session !== '') filter.session = session;
+  return filter;
+}
+
+/** The host name of a Host header (`localhost:10391` → `localhost`, `[::1]:80` → `::1`). */
+function hostOf(header: string | undefined): string | undefined {
+  if (header === undefined || header === '') return undefined;
+  try {
+    return new URL(`http://${header}`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `http://localhost:10391` → `localhost:10391`. */
+function hostOfOrigin(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,181 @@
+import { once } from 'node:events';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { stripVTControlCharacters } from 'node:util';
+import type { DevEvent } from '../dev/events.js';
+import { NekoError } from '../errors.js';
+import type { LogLevel } from '../logging/logger.js';
+import type { NekoServer } from '../server/server.js';
+import { DashboardApi } from './api.js';
+import { loadAssets } from './assets.js';
+import { errorView, type ErrorView } from './error-view.js';
+import { LogBuffer } from './log-buffer.js';
+import { resolveDashboardOptions, type DashboardOptions, type ResolvedDashboardOptions } from './options.js';
+import { generateToken } from './token.js';
+import type { ServerFacts } from './views.js';
+
+/** Options of {@link createDashboard}. */
+export interface CreateDashboardOptions extends DashboardOptions {
+  /** How the server was started, for the overview and settings. */
+  facts?: Partial<ServerFacts>;
+  /** Log lines kept for the page and the API. Default 5,000. */
+  logCapacity?: number;
+}
+
+/**
+ * The dashboard of one server: an HTTP server (its own port, loopback by
+ * default) serving the page and the data API, with the server's log lines
+ * from the moment it was created. Create it with {@link createDashboard}
+ * before loading plugins, so their load lines are in it.
+ */
+export class Dashboard {
+  readonly options: ResolvedDashboardOptions;
+  /** The log lines the page shows. */
+  readonly logs: LogBuffer;
+  readonly #server: NekoServer;
+  readonly #facts: ServerFacts;
+  readonly #devProblems = new Map<string, ErrorView>();
+  readonly #sockets = new Set<Socket>();
+  readonly #unsubscribe: () => void;
+  #http: HttpServer | undefined;
+  #api: DashboardApi | undefined;
+
+  constructor(server: NekoServer, options: CreateDashboardOptions = {}) {
+    this.options = resolveDashboardOptions(options, generateToken);
+    this.#server = server;
+    this.#facts = {
+      mode: options.facts?.mode ?? 'start',
+      version: options.facts?.version ?? '',
+      plugins: options.facts?.plugins,
+      dataDir: options.facts?.dataDir,
+      configFile: options.facts?.configFile,
+    };
+    this.logs = new LogBuffer(options.logCapacity);
+    this.#unsubscribe = server.logger.subscribe((record) => this.logs.push(record));
+  }
+
+  /** The access token, when requests need one (the dashboard is bound off loopback). */
+  get token(): string | undefined {
+    return this.options.token;
+  }
+
+  /** The address listened on, once {@link listen} resolved. */
+  address(): AddressInfo | undefined {
+    const address = this.#http?.address();
+    return address && typeof address === 'object' ? address : undefined;
+  }
+
+  /** The page's URL, with the token when one is needed: what to print for the user to open. */
+  url(): string {
+    const address = this.address();
+    const host =
+      address?.family === 'IPv6' ? `[${address.address}]` : (address?.address ?? this.options.host);
+    const shown = host === '0.0.0.0' || host === '[::]' ? 'localhost' : host;
+    const base = `http://${shown}:${address?.port ?? this.options.port}/`;
+    return this.options.token === undefined ? base : `${base}?token=${this.options.token}`;
+  }
+
+  /**
+   * Starts serving. Resolves with the bound address.
+   *
+   * @throws NekoError `NEKO_ERR_DASHBOARD_LISTEN` when the port cannot be bound
+   */
+  async listen(): Promise<AddressInfo> {
+    if (this.#http) throw new NekoError('NEKO_ERR_DASHBOARD_LISTEN', 'the dashboard is already listening');
+    const api = new DashboardApi({
+      server: this.#server,
+      facts: this.#facts,
+      logs: this.logs,
+      assets: await loadAssets(),
+      token: this.options.token,
+      listening: () => ({ host: this.options.host, port: this.address()?.port ?? this.options.port }),
+      devProblems: this.#devProblems,
+    });
+    const http = createHttpServer((req, res) => api.handle(req, res));
+    http.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
+    this.#api = api;
+    this.#http = http;
+    const { host, port } = this.options;
+    http.listen(port, host);
+    try {
+      await Promise.race([
+        once(http, 'listening'),
+        once(http, 'error').then(([err]) => Promise.reject(err as Error)),
+      ]);
+    } catch (err) {
+      this.#http = undefined;
+      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new NekoError(
+        'NEKO_ERR_DASHBOARD_LISTEN',
+        `the dashboard cannot listen on ${host}:${port}: ${reason}`,
+        {
+          cause: err,
+          hint:
+            reason === 'EADDRINUSE'
+              ? 'Another process uses this port: pick another with --dashboard-port, or turn the dashboard off with --no-dashboard.'
+              : undefined,
+        },
+      );
+    }
+    return this.address()!;
+  }
+
+  /**
+   * Shows what the dev watcher did: a log line (only on the dashboard; the
+   * terminal prints the event itself), and for a change it rejected, the
+   * error on the plugin until a later change of it loads.
+   *
+   * @param text the event as the terminal shows it
+   */
+  devEvent(event: DevEvent, text: string): void {
+    const level: LogLevel =
+      event.type === 'rejected' || event.type === 'error'
+        ? 'error'
+        : event.type === 'checked' && event.errors.length > 0
+          ? 'warn'
+          : 'info';
+    const first = event.type === 'rejected' || event.type === 'checked' ? event.errors[0] : undefined;
+    const error = event.type === 'error' ? event.error : first;
+    const greeter = 'greeter' in event ? event.greeter : undefined;
+    this.logs.push({
+      time: Date.now(),
+      level,
+      // The page shows the first error's code frame on its own: the message keeps the lines around the frames.
+      message: withoutCodeFrames(stripVTControlCharacters(text)),
+      ...(greeter === undefined ? {} : { plugin: greeter }),
+      ...(error === undefined ? {} : { code: error.code, error }),
+    });
+    if (event.type === 'rejected' && first !== undefined)
+      this.#devProblems.set(event.dir, errorView(first, Date.now()));
+    if (event.type === 'reloaded' || event.type === 'removed') this.#devProblems.delete(event.dir);
+  }
+
+  /** Stops serving: event streams end, connections close. */
+  async close(): Promise<void> {
+    this.#unsubscribe();
+    const http = this.#http;
+    if (!http) return;
+    this.#http = undefined;
+    this.#api?.endStreams();
+    const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+    http.closeIdleConnections();
+    for (const socket of this.#sockets) socket.destroySoon();
+    await closed;
+  }
+}
+
+/** Drops the code-frame lines (`> 12 | code`, `   | ^`) of a dev event's terminal text. */
+function withoutCodeFrames(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !/^\s*(?:>\s*)?\d*\s\|(?: |$)/.test(line))
+    .join('\n');
+}
+
+/** Creates the dashboard of a server; call `listen()` to serve it. */
+export function createDashboard(server: NekoServer, options?: CreateDashboardOptions): Dashboard {
+  return new Dashboard(server, options);
+}

@@ -1,0 +1,127 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LogBuffer } from '../../src/dashboard/log-buffer.js';
+import { isLoopback, resolveDashboardOptions } from '../../src/dashboard/options.js';
+import { generateToken, tokenMatches } from '../../src/dashboard/token.js';
+import { LatencyHistogram } from '../../src/plugins/stats.js';
+
+describe('LatencyHistogram', () => {
+  it('gives percentiles within 5% of the exact ones', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0.002, max: 60_000, noNaN: true }), { minLength: 1, maxLength: 500 }),
+        (durations) => {
+          const histogram = new LatencyHistogram();
+          for (const d of durations) histogram.record(d);
+          const sorted = [...durations].sort((a, b) => a - b);
+          for (const q of [0.5, 0.9, 0.99]) {
+            const exact = sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
+            const estimate = histogram.quantile(q)!;
+            expect(Math.abs(estimate - exact) / exact).toBeLessThan(0.05);
+          }
+        },
+      ),
+    );
+  });
+
+  it('has no percentiles before the first duration, and clamps the extremes', () => {
+    const histogram = new LatencyHistogram();
+    expect(histogram.percentiles()).toBeUndefined();
+    histogram.record(0);
+    histogram.record(-1);
+    expect(histogram.percentiles()).toEqual({ p50: 0.001, p90: 0.001, p99: 0.001 });
+    histogram.record(1e15);
+    expect(histogram.quantile(1)).toBeGreaterThan(1e9);
+    expect(histogram.count).toBe(3);
+  });
+});
+
+describe('LogBuffer', () => {
+  const record = (message: string, level: 'info' | 'warn' | 'error' = 'info') => ({
+    time: 1,
+    level,
+    message,
+  });
+
+  it('keeps the newest lines, numbered, and counts every line by level', () => {
+    const logs = new LogBuffer(3);
+    for (let i = 1; i <= 5; i++) logs.push(record(`m${i}`, i % 2 === 0 ? 'warn' : 'info'));
+    expect(logs.entries().map((e) => [e.seq, e.message])).toEqual([
+      [3, 'm3'],
+      [4, 'm4'],
+      [5, 'm5'],
+    ]);
+    expect(logs.counts).toEqual({ info: 3, warn: 2, error: 0 });
+    expect(logs.entries(4).map((e) => e.seq)).toEqual([5]);
+    expect(logs.entries(0, {}, 2).map((e) => e.seq)).toEqual([4, 5]);
+    expect(logs.entries(0, { levels: new Set(['warn']) }).map((e) => e.seq)).toEqual([4]);
+    expect(logs.last).toBe(5);
+  });
+
+  it('calls listeners in order, and a throwing one stops no other', () => {
+    const logs = new LogBuffer();
+    const seen: number[] = [];
+    logs.subscribe(() => {
+      throw new Error('broken reader');
+    });
+    const stop = logs.subscribe((e) => seen.push(e.seq));
+    logs.push(record('a'));
+    logs.push(record('b'));
+    stop();
+    logs.push(record('c'));
+    expect(seen).toEqual([1, 2]);
+  });
+});
+
+describe('dashboard options and token', () => {
+  it('tells loopback addresses from the others', () => {
+    for (const host of [
+      '127.0.0.1',
+      '127.5.6.7',
+      'localhost',
+      'LOCALHOST',
+      'app.localhost',
+      '::1',
+      '[::1]',
+      '::ffff:127.0.0.1',
+    ]) {
+      expect([host, isLoopback(host)]).toEqual([host, true]);
+    }
+    for (const host of [
+      '0.0.0.0',
+      '::',
+      '192.168.1.2',
+      '10.0.0.1',
+      'example.com',
+      '128.0.0.1',
+      'localhost.example.com',
+    ]) {
+      expect([host, isLoopback(host)]).toEqual([host, false]);
+    }
+  });
+
+  it('asks for a token only off loopback, and checks the values', () => {
+    expect(resolveDashboardOptions({}, generateToken)).toEqual({
+      port: 10391,
+      host: '127.0.0.1',
+      token: undefined,
+    });
+    const off = resolveDashboardOptions({ host: '0.0.0.0', port: 0 }, () => 'made-token-0123456789');
+    expect(off).toEqual({ port: 0, host: '0.0.0.0', token: 'made-token-0123456789' });
+    expect(() => resolveDashboardOptions({ port: 65536 }, generateToken)).toThrow(
+      /dashboard.port must be from 0 to 65535/,
+    );
+    expect(() => resolveDashboardOptions({ host: '0.0.0.0', token: 'short' }, generateToken)).toThrow(
+      /at least 16/,
+    );
+  });
+
+  it('compares tokens whole', () => {
+    const token = generateToken();
+    expect(tokenMatches(token, token)).toBe(true);
+    expect(tokenMatches(`${token} `, token)).toBe(false);
+    expect(tokenMatches(token.slice(1), token)).toBe(false);
+    expect(tokenMatches('', token)).toBe(false);
+    expect(tokenMatches(undefined, token)).toBe(false);
+  });
+});
