@@ -48,6 +48,19 @@ export default defineConfig({
         },
       },
       {
+        // `npm run test:reliability`: fuzzing, floods, faults, kill -9 and a soak against real servers. Heavy and
+        // partly timing-sensitive, so its files run one at a time, after every other project.
+        test: {
+          name: 'reliability',
+          root: './reliability',
+          include: ['**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+        },
+      },
+      {
         test: {
           name: 'plugins',
           root: './plugins',
