@@ -13,7 +13,8 @@ import { parseCommandArgs } from './args.js';
 import { startDashboard } from './dashboard.js';
 import { SECRET_ENV } from './secret.js';
 import { START_HELP, START_OPTIONS, startFlags, type StartIo } from './start.js';
-import { formatError, formatLogRecord } from './terminal.js';
+import { Shutdown } from './shutdown.js';
+import { formatError, listeningLine, printLogs } from './terminal.js';
 import { packageVersion } from './version.js';
 
 /** The options of `start`, which `dev` shares, as its help lists them. */
@@ -70,42 +71,22 @@ export async function runDev(args: readonly string[], io: DevIo): Promise<number
   } = await resolveStartOptions(cwd, flags, env);
 
   const server = createServer({ ...serverOptions, storage: { dataDir } });
-  server.logger.subscribe((record) => {
-    const line = formatLogRecord(record);
-    if (record.level === 'info') io.out(line);
-    else io.err(line);
-  });
+  printLogs(server.logger, io);
 
   // 2. Shutdown, by signal or key: the watcher stops first, then the server. A second one cuts it short.
   let watcher: PluginWatcher | undefined;
   let dashboard: Dashboard | undefined;
   let stopKeys = (): void => {};
-  let resolveExit!: (code: number) => void;
-  const exit = new Promise<number>((resolve) => (resolveExit = resolve));
-  let stopping = false;
-  const stop = (reason: string): void => {
-    if (stopping) {
-      io.err(`${reason} again: exiting without waiting`);
-      resolveExit(1);
-      return;
-    }
-    stopping = true;
-    io.out(`${reason}: shutting down (${server.connectionCount} connection(s) open)...`);
-    (async () => {
+  const shutdown = new Shutdown(
+    io,
+    async () => {
       await watcher?.close();
       await server.close();
       await dashboard?.close();
-    })().then(
-      () => {
-        io.out('stopped');
-        resolveExit(0);
-      },
-      (err: unknown) => {
-        io.err(`shutdown failed: ${String(err)}`);
-        resolveExit(1);
-      },
-    );
-  };
+    },
+    () => server.connectionCount,
+  );
+  const stop = (reason: string): void => shutdown.request(reason);
   const removeHandlers = io.onSignal(stop);
 
   try {
@@ -116,12 +97,10 @@ export async function runDev(args: readonly string[], io: DevIo): Promise<number
     dashboard = await startDashboard(server, dashboardOptions, facts, io);
     const report = await server.loadPlugins(dir);
     printPlugins(dir, report, io, cwd);
-    if (stopping) return await exit;
+    if (shutdown.stopping) return await shutdown.exit;
     const address = await server.listen();
     const tls = serverOptions.tls !== undefined;
-    io.out(
-      `${kleur.green('listening')} on ${tls ? 'tls' : 'tcp'}://${address.address}:${address.port}  ${kleur.dim('(Ctrl+C to stop)')}`,
-    );
+    io.out(listeningLine(address, tls));
     const greeter = report.loaded[0]?.spec.greeter ?? 'my-plugin';
     printConnect(
       io,
@@ -147,9 +126,9 @@ export async function runDev(args: readonly string[], io: DevIo): Promise<number
         shown?.devEvent(event, text);
       },
     });
-    if (stopping) {
+    if (shutdown.stopping) {
       await watcher.close();
-      return await exit;
+      return await shutdown.exit;
     }
     const input = io.stdin ?? process.stdin;
     const clear = io.clear ?? (() => process.stdout.write('\u001b[2J\u001b[3J\u001b[H'));
@@ -165,7 +144,7 @@ export async function runDev(args: readonly string[], io: DevIo): Promise<number
     });
     const keys = input.isTTY === true ? kleur.dim('  (r reload · c clear · q quit)') : '';
     io.out(`${kleur.cyan('watching')} ${shownDir(dir, cwd)} for changes${keys}`);
-    return await exit;
+    return await shutdown.exit;
   } finally {
     stopKeys();
     removeHandlers();

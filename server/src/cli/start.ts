@@ -12,7 +12,8 @@ import type { Dashboard } from '../dashboard/dashboard.js';
 import { createServer } from '../server/server.js';
 import { intFlag, parseCommandArgs, type ParsedArgs } from './args.js';
 import { startDashboard } from './dashboard.js';
-import { formatError, formatLogRecord } from './terminal.js';
+import { Shutdown } from './shutdown.js';
+import { formatError, listeningLine, printLogs } from './terminal.js';
 import { packageVersion } from './version.js';
 
 export const START_HELP = `Usage: nekoconnect start [dir] [options]
@@ -152,40 +153,20 @@ export async function runStart(args: readonly string[], io: StartIo): Promise<nu
   const tls = serverOptions.tls;
 
   const server = createServer({ ...serverOptions, storage: { dataDir } });
-  server.logger.subscribe((record) => {
-    const line = formatLogRecord(record);
-    if (record.level === 'info') io.out(line);
-    else io.err(line);
-  });
+  printLogs(server.logger, io);
 
   // Clean shutdown: stop accepting, let handlers finish, close. A second signal cuts it short.
   // The handlers are in place before anything is served, so an early Ctrl+C is clean too.
-  let resolveExit!: (code: number) => void;
-  const exit = new Promise<number>((resolve) => (resolveExit = resolve));
-  let stopping = false;
   let dashboard: Dashboard | undefined;
-  const removeHandlers = io.onSignal((signal) => {
-    if (stopping) {
-      io.err(`${signal} again: exiting without waiting`);
-      resolveExit(1);
-      return;
-    }
-    stopping = true;
-    io.out(`${signal}: shutting down (${server.connectionCount} connection(s) open)...`);
-    (async () => {
+  const shutdown = new Shutdown(
+    io,
+    async () => {
       await server.close();
       await dashboard?.close();
-    })().then(
-      () => {
-        io.out('stopped');
-        resolveExit(0);
-      },
-      (err: unknown) => {
-        io.err(`shutdown failed: ${String(err)}`);
-        resolveExit(1);
-      },
-    );
-  });
+    },
+    () => server.connectionCount,
+  );
+  const removeHandlers = io.onSignal((signal) => shutdown.request(signal));
 
   try {
     io.out(kleur.bold(`NekoConnect ${packageVersion()}`));
@@ -194,13 +175,8 @@ export async function runStart(args: readonly string[], io: StartIo): Promise<nu
     dashboard = await startDashboard(server, dashboardOptions, facts, io);
     const report = await server.loadPlugins(dir);
     printPlugins(dir, report, io);
-    if (!stopping) {
-      const address = await server.listen();
-      io.out(
-        `${kleur.green('listening')} on ${tls ? 'tls' : 'tcp'}://${address.address}:${address.port}  ${kleur.dim('(Ctrl+C to stop)')}`,
-      );
-    }
-    return await exit;
+    if (!shutdown.stopping) io.out(listeningLine(await server.listen(), tls !== undefined));
+    return await shutdown.exit;
   } finally {
     removeHandlers();
     // Closed with the server; this catches a signal that came while the dashboard was starting.

@@ -1,7 +1,8 @@
 import kleur from 'kleur';
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import type { NekoError } from '../errors.js';
-import type { LogRecord } from '../logging/logger.js';
+import type { LogRecord, Logger } from '../logging/logger.js';
 import { codeFrame, formatLocation } from '../plugins/code-frame.js';
 
 /**
@@ -65,4 +66,21 @@ export function formatError(err: NekoError): string {
   }
   if (err.hint) lines.push(`  ${kleur.cyan('fix:')} ${err.hint}`);
   return lines.join('\n');
+}
+
+/** Prints every log record of a server: info to `out`, warnings and errors to `err`. */
+export function printLogs(
+  logger: Logger,
+  io: { out: (line: string) => void; err: (line: string) => void },
+): void {
+  logger.subscribe((record) => {
+    const line = formatLogRecord(record);
+    if (record.level === 'info') io.out(line);
+    else io.err(line);
+  });
+}
+
+/** `listening on tcp://127.0.0.1:10390  (Ctrl+C to stop)`. */
+export function listeningLine(address: AddressInfo, tls: boolean): string {
+  return `${kleur.green('listening')} on ${tls ? 'tls' : 'tcp'}://${address.address}:${address.port}  ${kleur.dim('(Ctrl+C to stop)')}`;
 }

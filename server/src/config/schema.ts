@@ -4,6 +4,7 @@
  * reports them all.
  */
 import { SECRET_ENV } from '../cli/secret.js';
+import { editDistance } from '../edit-distance.js';
 import type { Limits } from '../server/options.js';
 
 /** An inclusive range of whole numbers. */
@@ -242,29 +243,6 @@ export function didYouMean(key: string, candidates: readonly { name: string; pat
 
 function normalize(key: string): string {
   return key.toLowerCase().replace(/[-_\s]/g, '');
-}
-
-/** Levenshtein distance where swapping two neighbouring characters is one edit (optimal string alignment). */
-export function editDistance(a: string, b: string): number {
-  const rows: number[][] = [];
-  for (let i = 0; i <= a.length; i++) {
-    const row: number[] = [i];
-    for (let j = 1; j <= b.length; j++) {
-      if (i === 0) {
-        row.push(j);
-        continue;
-      }
-      const prev = rows[i - 1]!;
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        d = Math.min(d, rows[i - 2]![j - 2]! + 1);
-      }
-      row.push(d);
-    }
-    rows.push(row);
-  }
-  return rows[a.length]![b.length]!;
 }
 
 /** A value as a message shows it: strings quoted (and cut when long), kinds for the rest. */

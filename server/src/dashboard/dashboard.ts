@@ -1,10 +1,10 @@
-import { once } from 'node:events';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { stripVTControlCharacters } from 'node:util';
 import type { DevEvent } from '../dev/events.js';
 import { NekoError } from '../errors.js';
 import type { LogLevel } from '../logging/logger.js';
+import { listenFailure, listenOn } from '../server/listen.js';
 import type { NekoServer } from '../server/server.js';
 import { DashboardApi } from './api.js';
 import { loadAssets } from './assets.js';
@@ -99,15 +99,11 @@ export class Dashboard {
     this.#api = api;
     this.#http = http;
     const { host, port } = this.options;
-    http.listen(port, host);
     try {
-      await Promise.race([
-        once(http, 'listening'),
-        once(http, 'error').then(([err]) => Promise.reject(err as Error)),
-      ]);
+      await listenOn(http, port, host);
     } catch (err) {
       this.#http = undefined;
-      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      const reason = listenFailure(err);
       throw new NekoError(
         'NEKO_ERR_DASHBOARD_LISTEN',
         `the dashboard cannot listen on ${host}:${port}: ${reason}`,

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import {
   createServer as createNetServer,
   type AddressInfo,
@@ -22,6 +21,7 @@ import type { SessionState } from '../session/session.js';
 import type { Transport } from '../session/transport.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { listenFailure, listenOn } from './listen.js';
 import { TcpTransport } from './tcp-transport.js';
 
 /** One connection as {@link NekoServer.sessions} lists it. */
@@ -172,15 +172,11 @@ export class NekoServer {
       : createNetServer({ noDelay: true }, (socket) => this.#onSocket(socket));
     listener.maxConnections = limits.maxConnections;
     this.#listener = listener;
-    listener.listen(port, host);
     try {
-      await Promise.race([
-        once(listener, 'listening'),
-        once(listener, 'error').then(([err]) => Promise.reject(err as Error)),
-      ]);
+      await listenOn(listener, port, host);
     } catch (err) {
       this.#listener = undefined;
-      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      const reason = listenFailure(err);
       throw new NekoError('NEKO_ERR_SERVER_LISTEN', `cannot listen on ${host}:${port}: ${reason}`, {
         cause: err,
         hint:

@@ -5,8 +5,8 @@ import {
   checkConfig,
   describeValue,
   didYouMean,
-  editDistance,
 } from '../../src/config/schema.js';
+import { editDistance } from '../../src/edit-distance.js';
 import { defineConfig } from '../../src/config/define-config.js';
 import { DEFAULT_LIMITS } from '../../src/server/options.js';
 

@@ -63,7 +63,7 @@ describe('the secret never appears', () => {
     clientErrors.push(await rejection(good.request('boom', 'throw')));
     // Clients with a wrong secret, one a prefix and one an extension of the real one.
     for (const wrong of [SECRET.slice(0, -1), `${SECRET}x`, 'other']) {
-      clientErrors.push(await rejection(connect({ secret: wrong, port, timeoutMs: 2_000 })));
+      clientErrors.push(await rejection(connect({ secret: wrong, port, connectTimeoutMs: 2_000 })));
     }
     // Raw peers: a bad auth hash, a malformed frame, an oversized frame, a packet before auth.
     const frames = [
@@ -140,7 +140,7 @@ describe('the secret never appears', () => {
     const client = await connect({ secret: SECRET, port: Number(port) });
     await client.request('echo', 'x');
     await client.close();
-    await rejection(connect({ secret: `${SECRET}!`, port: Number(port), timeoutMs: 2_000 }));
+    await rejection(connect({ secret: `${SECRET}!`, port: Number(port), connectTimeoutMs: 2_000 }));
     await cli.waitForStderr(/NEKO_ERR_AUTH_BAD_HASH/);
     cli.child.kill('SIGINT');
     expect((await cli.exited).code).toBe(0);

@@ -1,3 +1,4 @@
+import { editDistance } from '../../edit-distance.js';
 import type { Finding } from '../problem.js';
 import { HOOKS } from './hooks.js';
 import { isPluginFile, nameOrSelf, nodeLocation, type LogicClass, type LogicInput } from './logic-input.js';
@@ -61,29 +62,8 @@ function lookalikeHook(name: string): string | undefined {
   const alias = ALIASES[lower];
   if (alias !== undefined) return alias;
   return HOOK_NAMES.find(
-    (hook) => hook.toLowerCase() === lower || editDistance(hook.toLowerCase(), lower) === 1,
+    (hook) =>
+      hook.toLowerCase() === lower ||
+      (Math.abs(hook.length - lower.length) <= 1 && editDistance(hook.toLowerCase(), lower) === 1),
   );
-}
-
-/** Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
-function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 1) return 2;
-  const rows: number[][] = [];
-  for (let i = 0; i <= a.length; i++) {
-    const row: number[] = [i];
-    for (let j = 1; j <= b.length; j++) {
-      if (i === 0) {
-        row.push(j);
-        continue;
-      }
-      const prev = rows[i - 1]!;
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        d = Math.min(d, rows[i - 2]![j - 2]! + 1);
-      row.push(d);
-    }
-    rows.push(row);
-  }
-  return rows[a.length]![b.length]!;
 }
