@@ -4,12 +4,15 @@
  *   node bench/codec.js [--quick] [--time <s>] [--no-write]
  *
  * Each case runs in batches until its time is up (default 1 s, 0.2 s with
- * --quick) after a short warm-up, and reports operations per second. The
+ * --quick) after a short warm-up, and reports operations per second. Each
+ * case names the step of the hot path it times: nonce, verify, encode,
+ * decode, or all (the server's protocol work for one echo packet). The
  * frames are those of the benchmark's echo traffic: greeter `echo`, op 7,
  * a 22-character random, 32 bytes of data, a 64-character hash. Results go
  * to bench/results/codec.json unless --no-write. Before timing anything it
  * checks the results of the fast paths against node:crypto and a round trip
- * through the decoder, and exits 1 if they disagree.
+ * through the decoder, and exits 1 if they disagree. Run as a child of
+ * bench/run.js (with an IPC channel), it also sends its report there.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -36,7 +39,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     'Usage: node bench/codec.js [--quick] [--time <seconds per case>] [--no-write]\n' +
-      'Measures encodeFrame, FrameDecoder.push, Hasher, hashEquals and randomString (ops/s).',
+      'Measures encodeFrame, FrameDecoder.push, Hasher, hashEquals, NonceWindow and randomString (ops/s).',
   );
   process.exit(0);
 }
@@ -128,17 +131,37 @@ const serverDecoder = new FrameDecoder({ maxPacket: 1024 * 1024 }, (f) => {
   keep(encodeFrame({ greeter: f.greeter, op: f.op, random: serverRandom, data: f.data, hash: clientHash }));
 });
 
-/** @type {[string, () => void][]} */
+/** A client's nonce window check: the random just added, then its hash. */
+const nonceWindow = new NonceWindow(hasher, 64);
+const windowRandom = randomString();
+const windowHash = hasher.bytes(windowRandom);
+
+/**
+ * The cases, each tagged with the step of the hot path it times, so that a
+ * regression points at one step: `nonce` (making a fresh random), `verify`
+ * (HMAC and the nonce window's check), `encode`, `decode`, and `all` (the
+ * server's whole protocol work for one echo packet).
+ * @type {[string, string, () => void][]}
+ */
 const cases = [
-  ['randomString()', () => keep(randomString())],
-  ['Hasher.hex(22-byte Buffer)', () => keep(hasher.hex(random))],
-  ['Hasher.hex(22-char string)', () => keep(hasher.hex(randomText))],
-  ['Hasher.bytes(22-byte Buffer)', () => keep(hasher.bytes(random))],
-  ['hashEquals(64 bytes)', () => keep(hashEquals(hashBytes, hashBytes))],
-  ['encodeFrame (client: hex string hash)', () => keep(encodeFrame(request))],
-  ['encodeFrame (server: Buffer hash)', () => keep(encodeFrame(reply))],
-  ['FrameDecoder.push (whole frame)', () => decoder.push(frame)],
+  ['nonce', 'randomString()', () => keep(randomString())],
+  ['verify', 'Hasher.hex(22-byte Buffer)', () => keep(hasher.hex(random))],
+  ['verify', 'Hasher.hex(22-char string)', () => keep(hasher.hex(randomText))],
+  ['verify', 'Hasher.bytes(22-byte Buffer)', () => keep(hasher.bytes(random))],
+  ['verify', 'hashEquals(64 bytes)', () => keep(hashEquals(hashBytes, hashBytes))],
   [
+    'verify',
+    'NonceWindow.add + consume (1 HMAC)',
+    () => {
+      nonceWindow.add(windowRandom);
+      keep(nonceWindow.consume(windowHash));
+    },
+  ],
+  ['encode', 'encodeFrame (client: hex string hash)', () => keep(encodeFrame(request))],
+  ['encode', 'encodeFrame (server: Buffer hash)', () => keep(encodeFrame(reply))],
+  ['decode', 'FrameDecoder.push (whole frame)', () => decoder.push(frame)],
+  [
+    'decode',
     'FrameDecoder.push (frame in 2 chunks)',
     () => {
       decoder.push(head);
@@ -146,6 +169,7 @@ const cases = [
     },
   ],
   [
+    'all',
     'server protocol work per echo packet',
     () => {
       serverDecoder.push(
@@ -182,30 +206,36 @@ function time(fn, ms) {
 }
 
 const results = [];
-for (const [name, fn] of cases) {
+for (const [step, name, fn] of cases) {
   time(fn, Math.min(200, caseMs / 4));
   const { ops, seconds } = time(fn, caseMs);
-  results.push({ name, opsPerSec: ops / seconds, nsPerOp: (seconds * 1e9) / ops });
+  results.push({ step, name, opsPerSec: ops / seconds, nsPerOp: (seconds * 1e9) / ops });
 }
 if (decoded === 0 || sink === 0.5) console.log('(unreachable)');
 
 const nameWidth = Math.max(...results.map((r) => r.name.length));
-console.log(`${'case'.padEnd(nameWidth)}  ${'ops/s'.padStart(12)}  ${'ns/op'.padStart(8)}`);
+console.log(
+  `${'step'.padEnd(6)}  ${'case'.padEnd(nameWidth)}  ${'ops/s'.padStart(12)}  ${'ns/op'.padStart(8)}`,
+);
 for (const r of results) {
   console.log(
-    `${r.name.padEnd(nameWidth)}  ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(12)}  ${r.nsPerOp.toFixed(0).padStart(8)}`,
+    `${r.step.padEnd(6)}  ${r.name.padEnd(nameWidth)}  ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(12)}  ${r.nsPerOp.toFixed(0).padStart(8)}`,
   );
 }
+
+const report = {
+  date: new Date().toISOString(),
+  node: process.version,
+  caseSeconds: caseMs / 1000,
+  results,
+};
+// Run by bench/run.js: the figures go into its report too.
+if (process.send) process.send({ type: 'report', report });
 
 if (!values['no-write']) {
   const out = path.join(here, 'results', 'codec.json');
   await mkdir(path.dirname(out), { recursive: true });
-  const report = {
-    date: new Date().toISOString(),
-    node: process.version,
-    caseSeconds: caseMs / 1000,
-    results,
-  };
   await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nReport written to ${path.relative(process.cwd(), out)}`);
 }
+process.disconnect?.();

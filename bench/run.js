@@ -1,71 +1,95 @@
 /**
- * `npm run bench`: NekoConnect against a bare TCP echo server, measured in
- * the same run on the same machine. See docs/performance.md.
+ * `npm run bench`: NekoConnect against what a Node.js server can do on the
+ * same machine in the same run. See docs/performance.md.
  *
- * Processes: this orchestrator, one child per server (bench/server.js) and
- * one child for the load generator (bench/load.js). Rounds alternate
- * between the two targets (neko, bare, neko, bare, ...) so that machine
- * noise hits both alike; the report gives the median of each metric over
- * the rounds and the ratio NekoConnect / bare.
+ * Three parts, one after the other:
+ *
+ * 1. Throughput and latency. Processes: this orchestrator, one child per
+ *    target's server (bench/server.js: NekoConnect, bare node:net echo, ws
+ *    echo, socket.io) and one child for the load generator (bench/load.js).
+ *    Rounds alternate between the targets (neko, bare, ws, socket.io, neko,
+ *    ...) so that machine noise hits them alike; the report gives the median
+ *    and the spread of each metric over the rounds and the ratios of
+ *    NekoConnect to each baseline.
+ * 2. The codec microbenchmark (bench/codec.js), in its own process.
+ * 3. The scale benchmark (bench/scale.js): 10,000 idle authenticated
+ *    sessions, memory per session and an active client's latency.
+ *
+ * Everything goes into one JSON report (bench/results/latest.json).
  */
 import { fork } from 'node:child_process';
-import { once } from 'node:events';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { median } from './lib/stats.js';
+import { newId, ask, runMain, start, stopChildren } from './lib/children.js';
+import { fmt, fmtRatio, table } from './lib/format.js';
+import { median, spread } from './lib/stats.js';
+import { TARGETS, TARGET_IDS, parseTargets } from './lib/targets.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_FILE = path.join(here, 'results', 'latest.json');
 
+/** @typedef {import('./lib/targets.js').TargetId} TargetId */
+/** @typedef {import('node:child_process').ChildProcess} ChildProcess */
+
 /** The goals the report checks (informational: the exit code ignores them). */
 const GOALS = {
   /** NekoConnect round trips/s at least this fraction of bare's. */
-  minThroughputRatio: 0.6,
+  minThroughputRatioBare: 0.6,
   /** NekoConnect server CPU per round trip at most this multiple of bare's. */
-  maxCpuRatio: 2,
+  maxCpuRatioBare: 2,
+  /** NekoConnect round trips/s at least this multiple of socket.io's. */
+  minThroughputRatioSocketIo: 1.5,
 };
-
-const TARGETS = /** @type {const} */ (['neko', 'bare']);
-const LABELS = { neko: 'NekoConnect', bare: 'bare echo' };
 
 const HELP = `Usage: npm run bench [-- options]      (or: node bench/run.js [options] after npm run build)
 
-Measures NekoConnect (plugins/echo, through the client SDK) against a bare
-node:net length-prefixed echo server, in alternating rounds, and prints the
-median of each metric and the ratios NekoConnect / bare.
+1. Throughput: NekoConnect (plugins/echo, through the client SDK) against a
+   bare node:net length-prefixed echo server (the ceiling), a ws WebSocket
+   echo server and a socket.io server answering with an ack (what users
+   would pick instead), in alternating rounds; the median and spread of each
+   metric and the ratios of NekoConnect to each.
+2. The codec microbenchmark (bench/codec.js): decode, encode, verify, nonce.
+3. The scale benchmark (bench/scale.js): 10,000 idle authenticated sessions.
 
 Options:
+  --targets <list>    throughput targets, comma-separated, from
+                      ${TARGET_IDS.join(',')} (default: all; socket.io works too)
   --connections <n>   connections, each in lockstep (default 50)
   --window <s>        measurement window per round, seconds (default 3)
   --warmup <s>        warm-up before each window, seconds (default 1)
   --rounds <n>        rounds per target (default 4)
   --payload <bytes>   request payload size (default 32)
-  --quick             smoke run: 1 round, 1 s window, 0.5 s warm-up, plus a
-                      short pass of bench/codec.js
-  --profile           run every child with --cpu-prof (100 µs interval); the
-                      profiles go to ${path.join(os.tmpdir(), 'nekoconnect-bench-profiles')}
+  --no-codec          skip part 2
+  --no-scale          skip part 3 (node bench/scale.js runs it alone, with its own options)
+  --quick             smoke run: 1 round, 1 s window, 0.5 s warm-up, then a
+                      short codec pass and a 1,000-session scale pass
+  --profile           run every throughput child with --cpu-prof (100 µs
+                      interval); the profiles go to ${path.join(os.tmpdir(), 'nekoconnect-bench-profiles')}
                       (profiling slows the children: compare shapes, not figures)
   --out <file>        JSON report path (default bench/results/latest.json)
   -h, --help          this text
 
-The goals (NekoConnect >= ${GOALS.minThroughputRatio}x bare round trips/s, <= ${GOALS.maxCpuRatio}x bare server CPU per
-round trip) are reported as PASS/MISS; the exit code is 0 unless the
-benchmark itself failed.`;
+The goals (NekoConnect >= ${GOALS.minThroughputRatioBare}x bare round trips/s, <= ${GOALS.maxCpuRatioBare}x bare server CPU per
+round trip, >= ${GOALS.minThroughputRatioSocketIo}x socket.io round trips/s; scale: see bench/scale.js --help)
+are reported as PASS/MISS; the exit code is 0 unless the benchmark itself failed.`;
 
 /**
- * @returns {{ connections: number, windowMs: number, warmupMs: number, rounds: number, payloadBytes: number, op: number, quick: boolean, profile: boolean, out: string } | undefined}
+ * @returns {{ targets: TargetId[], connections: number, windowMs: number, warmupMs: number, rounds: number, payloadBytes: number, op: number, codec: boolean, scale: boolean, quick: boolean, profile: boolean, out: string } | undefined}
  */
 function readOptions() {
   const { values } = parseArgs({
     options: {
+      targets: { type: 'string' },
       connections: { type: 'string' },
       window: { type: 'string' },
       warmup: { type: 'string' },
       rounds: { type: 'string' },
       payload: { type: 'string' },
+      'no-codec': { type: 'boolean', default: false },
+      'no-scale': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -100,111 +124,42 @@ function readOptions() {
     return value;
   };
   return {
+    targets: values.targets !== undefined ? parseTargets(values.targets) : [...TARGET_IDS],
     connections: num(values.connections, 50, 'connections', { integer: true, min: 1, max: 2000 }),
     windowMs: num(values.window, quick ? 1 : 3, 'window', { min: 0.1, max: 600 }) * 1000,
     warmupMs: num(values.warmup, quick ? 0.5 : 1, 'warmup', { min: 0, max: 600 }) * 1000,
     rounds: num(values.rounds, quick ? 1 : 4, 'rounds', { integer: true, min: 1, max: 100 }),
     payloadBytes: num(values.payload, 32, 'payload', { integer: true, min: 0, max: 1024 * 1024 - 200 }),
     op: 7,
+    codec: !values['no-codec'],
+    scale: !values['no-scale'],
     quick,
     profile: values.profile,
     out: values.out ? path.resolve(values.out) : RESULTS_FILE,
   };
 }
 
-/** Every child started, so that any exit path can kill them. */
-const children = new Set();
-
-/**
- * Forks a benchmark child and waits for its `ready` message.
- * @param {string} script
- * @param {string[]} args
- * @param {string[]} execArgv
- * @returns {Promise<{ child: import('node:child_process').ChildProcess, ready: any }>}
- */
-function start(script, args, execArgv = []) {
-  const child = fork(path.join(here, script), args, {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv,
-  });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${script} ${args.join(' ')} did not start within 30 s`)),
-      30_000,
-    );
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${script} ${args.join(' ')} exited (${signal ?? code}) before it was ready`));
-    });
-    child.once('message', (ready) => {
-      clearTimeout(timer);
-      resolve({ child, ready });
-    });
-  });
-}
-
-/**
- * Sends a request to a child and waits for the answer with the same id.
- * @param {import('node:child_process').ChildProcess} child
- * @param {object} message
- * @param {(reply: any) => boolean} isAnswer
- * @param {number} timeoutMs
- * @param {(reply: any) => void} [onOther] other messages meanwhile
- */
-function ask(child, message, isAnswer, timeoutMs, onOther) {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    const onMessage = (reply) => {
-      if (isAnswer(reply)) {
-        done();
-        resolve(reply);
-      } else {
-        onOther?.(reply);
-      }
-    };
-    const onExit = (code, signal) => {
-      done();
-      reject(new Error(`a benchmark child exited (${signal ?? code}) during a measurement`));
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`no answer from a benchmark child within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-    child.send(message);
-  });
-}
-
-let nextId = 1;
-
 /**
  * The server child's CPU time so far, µs (user + system).
- * @param {import('node:child_process').ChildProcess} server
+ * @param {ChildProcess} server
  * @returns {Promise<number>}
  */
 async function serverCpu(server) {
-  const id = nextId++;
+  const id = newId();
   const reply = await ask(server, { type: 'cpu', id }, (m) => m.type === 'cpu' && m.id === id, 10_000);
   return reply.usage.user + reply.usage.system;
 }
 
 /**
  * One round against one target.
- * @param {import('node:child_process').ChildProcess} load
- * @param {import('node:child_process').ChildProcess} server
- * @param {'neko' | 'bare'} target
+ * @param {ChildProcess} load
+ * @param {ChildProcess} server
+ * @param {TargetId} target
  * @param {number} port
- * @param {ReturnType<typeof readOptions> & object} options
+ * @param {NonNullable<ReturnType<typeof readOptions>>} options
  */
 async function measure(load, server, target, port, options) {
-  const id = nextId++;
+  const id = newId();
   /** @type {Promise<number>[]} */
   const cpu = [];
   const { connections, warmupMs, windowMs, payloadBytes, op } = options;
@@ -218,49 +173,219 @@ async function measure(load, server, target, port, options) {
     },
   );
   if (reply.type === 'error')
-    throw new Error(`load generator failed against ${LABELS[target]}:\n${reply.message}`);
+    throw new Error(`load generator failed against ${TARGETS[target].label}:\n${reply.message}`);
   if (cpu.length !== 2)
     throw new Error(`expected two window marks from the load generator, got ${cpu.length}`);
   const [cpuStart, cpuEnd] = await Promise.all(cpu);
   const result = reply.result;
   if (result.roundTrips === 0)
-    throw new Error(`no round trip completed against ${LABELS[target]} in the window`);
+    throw new Error(`no round trip completed against ${TARGETS[target].label} in the window`);
   const serverCpuUs = cpuEnd - cpuStart;
   return { ...result, serverCpuUs, serverCpuUsPerRoundTrip: serverCpuUs / result.roundTrips };
 }
 
 /** The metrics of a round, in table order. */
 const METRICS = [
-  { key: 'roundTripsPerSec', label: 'round trips/s', digits: 0, ratio: true },
-  { key: 'p50Us', label: 'p50 latency (µs)', digits: 0, ratio: true },
-  { key: 'p99Us', label: 'p99 latency (µs)', digits: 0, ratio: true },
-  { key: 'serverCpuUsPerRoundTrip', label: 'server CPU per round trip (µs)', digits: 2, ratio: true },
-  { key: 'clientCpuUsPerRoundTrip', label: 'load generator CPU per round trip (µs)', digits: 2, ratio: true },
+  { key: 'roundTripsPerSec', label: 'round trips/s', digits: 0 },
+  { key: 'p50Us', label: 'p50 latency (µs)', digits: 0 },
+  { key: 'p99Us', label: 'p99 latency (µs)', digits: 0 },
+  { key: 'serverCpuUsPerRoundTrip', label: 'server CPU per round trip (µs)', digits: 2 },
+  { key: 'clientCpuUsPerRoundTrip', label: 'load generator CPU per round trip (µs)', digits: 2 },
 ];
 
 /**
- * @param {number} value
- * @param {number} digits
+ * Runs a benchmark script as a child that reports `{ type: 'report', report }`
+ * over IPC, its output going to this terminal.
+ * @param {string} script
+ * @param {string[]} args
+ * @returns {Promise<any>} the report
  */
-const fmt = (value, digits) =>
-  Number.isFinite(value)
-    ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-    : 'n/a';
-
-/** @param {number} value */
-const fmtRatio = (value) => (Number.isFinite(value) ? `${value.toFixed(2)}x` : 'n/a');
+function runPart(script, args) {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(here, script), args, { stdio: 'inherit' });
+    /** @type {any} */
+    let report;
+    child.on('message', (/** @type {any} */ m) => {
+      if (m?.type === 'report') report = m.report;
+    });
+    const kill = () => child.kill('SIGKILL');
+    process.once('exit', kill);
+    child.once('exit', (code, signal) => {
+      process.off('exit', kill);
+      if (code !== 0) reject(new Error(`bench/${script} exited (${signal ?? code})`));
+      else if (report === undefined) reject(new Error(`bench/${script} sent no report`));
+      else resolve(report);
+    });
+  });
+}
 
 /**
- * @param {string[][]} rows
- * @param {('l' | 'r')[]} align
+ * @param {NonNullable<ReturnType<typeof readOptions>>} options
  */
-function table(rows, align) {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows
-    .map((r) =>
-      r.map((cell, i) => (align[i] === 'l' ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '),
-    )
-    .join('\n');
+async function throughput(options) {
+  const { targets } = options;
+  const profileDir = path.join(os.tmpdir(), 'nekoconnect-bench-profiles');
+  /** @param {string} name */
+  const profile = (name) =>
+    options.profile
+      ? [
+          '--cpu-prof',
+          '--cpu-prof-interval=100',
+          `--cpu-prof-dir=${profileDir}`,
+          `--cpu-prof-name=${name}.cpuprofile`,
+        ]
+      : [];
+  const [load, ...started] = await Promise.all([
+    start('load.js', [], { execArgv: profile('load-generator') }),
+    ...targets.map((t) => start('server.js', [t], { execArgv: profile(`${t}-server`) })),
+  ]);
+  /** @type {Partial<Record<TargetId, { child: ChildProcess, ready: any }>>} */
+  const servers = Object.fromEntries(targets.map((t, i) => [t, started[i]]));
+  const width = Math.max(...targets.map((t) => TARGETS[t].label.length));
+
+  /** @type {({ round: number } & Partial<Record<TargetId, any>>)[]} */
+  const rounds = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    /** @type {{ round: number } & Partial<Record<TargetId, any>>} */
+    const entry = { round };
+    for (const target of targets) {
+      const { child, ready } = /** @type {{ child: ChildProcess, ready: any }} */ (servers[target]);
+      const r = await measure(load.child, child, target, ready.port, options);
+      entry[target] = r;
+      console.log(
+        `round ${round}/${options.rounds} ${TARGETS[target].label.padEnd(width)} ${fmt(r.roundTripsPerSec, 0).padStart(8)} rt/s` +
+          `  p50 ${fmt(r.p50Us, 0).padStart(6)} µs  p99 ${fmt(r.p99Us, 0).padStart(6)} µs` +
+          `  server ${fmt(r.serverCpuUsPerRoundTrip, 2).padStart(6)} µs/rt  load gen ${fmt(r.clientCpuUsPerRoundTrip, 2).padStart(6)} µs/rt`,
+      );
+    }
+    rounds.push(entry);
+  }
+
+  await stopChildren([load.child, ...started.map((s) => s.child)]);
+  if (options.profile) {
+    const names = [...targets.map((t) => `${t}-server`), 'load-generator'];
+    console.log(`\nCPU profiles (${names.join(', ')}) written to ${profileDir}`);
+  }
+
+  /** @type {Partial<Record<TargetId, Record<string, number>>>} */
+  const medians = {};
+  /** @type {Partial<Record<TargetId, Record<string, ReturnType<typeof spread>>>>} */
+  const spreads = {};
+  for (const target of targets) {
+    medians[target] = Object.fromEntries(
+      METRICS.map((m) => [m.key, median(rounds.map((r) => r[target][m.key]))]),
+    );
+    spreads[target] = Object.fromEntries(
+      METRICS.map((m) => [m.key, spread(rounds.map((r) => r[target][m.key]))]),
+    );
+  }
+  const baselines = targets.includes('neko') ? targets.filter((t) => t !== 'neko') : [];
+  const neko = medians.neko;
+  /** @type {Partial<Record<TargetId, Record<string, number>>>} NekoConnect / baseline, of the medians */
+  const ratios = {};
+  for (const base of baselines) {
+    const b = /** @type {Record<string, number>} */ (medians[base]);
+    ratios[base] = Object.fromEntries(
+      METRICS.map((m) => [m.key, /** @type {Record<string, number>} */ (neko)[m.key] / b[m.key]]),
+    );
+  }
+  /** NekoConnect / baseline within each round (same round, so the same moment of the machine). */
+  const perRoundRatios = rounds.map((r) => ({
+    round: r.round,
+    ...Object.fromEntries(
+      baselines.map((base) => [
+        base,
+        {
+          roundTripsPerSec: r.neko.roundTripsPerSec / r[base].roundTripsPerSec,
+          serverCpuUsPerRoundTrip: r.neko.serverCpuUsPerRoundTrip / r[base].serverCpuUsPerRoundTrip,
+        },
+      ]),
+    ),
+  }));
+
+  /** @type {{ part: string, goal: string, ratio: number, pass: boolean, perRound?: number[] }[]} */
+  const goals = [];
+  const perRound = (/** @type {TargetId} */ base, /** @type {string} */ key) =>
+    perRoundRatios.map((r) => /** @type {any} */ (r)[base][key]);
+  if (ratios.bare) {
+    goals.push({
+      part: 'throughput',
+      goal: `round trips/s >= ${GOALS.minThroughputRatioBare}x bare echo`,
+      ratio: ratios.bare.roundTripsPerSec,
+      pass: ratios.bare.roundTripsPerSec >= GOALS.minThroughputRatioBare,
+      perRound: perRound('bare', 'roundTripsPerSec'),
+    });
+    goals.push({
+      part: 'throughput',
+      goal: `server CPU per round trip <= ${GOALS.maxCpuRatioBare}x bare echo`,
+      ratio: ratios.bare.serverCpuUsPerRoundTrip,
+      pass: ratios.bare.serverCpuUsPerRoundTrip <= GOALS.maxCpuRatioBare,
+      perRound: perRound('bare', 'serverCpuUsPerRoundTrip'),
+    });
+  }
+  if (ratios.socketio) {
+    goals.push({
+      part: 'throughput',
+      goal: `round trips/s >= ${GOALS.minThroughputRatioSocketIo}x socket.io`,
+      ratio: ratios.socketio.roundTripsPerSec,
+      pass: ratios.socketio.roundTripsPerSec >= GOALS.minThroughputRatioSocketIo,
+      perRound: perRound('socketio', 'roundTripsPerSec'),
+    });
+  }
+
+  const labels = targets.map((t) => TARGETS[t].label);
+  const align = /** @type {('l' | 'r')[]} */ (['l', ...targets.map(() => 'r')]);
+  const medianRows = [[`median of ${rounds.length} round(s)`, ...labels]];
+  for (const m of METRICS) {
+    medianRows.push([
+      m.label,
+      ...targets.map((t) => fmt(/** @type {Record<string, number>} */ (medians[t])[m.key], m.digits)),
+    ]);
+  }
+  console.log(`\n${table(medianRows, align)}`);
+  if (rounds.length > 1) {
+    const spreadRows = [['spread over the rounds (min–max)', ...labels]];
+    for (const m of METRICS) {
+      spreadRows.push([
+        m.label,
+        ...targets.map((t) => {
+          const s = /** @type {Record<string, ReturnType<typeof spread>>} */ (spreads[t])[m.key];
+          return `${fmt(s.min, m.digits)}–${fmt(s.max, m.digits)}`;
+        }),
+      ]);
+    }
+    console.log(`\n${table(spreadRows, align)}`);
+  }
+  if (baselines.length > 0) {
+    const ratioRows = [['NekoConnect / ... (of the medians)', ...baselines.map((b) => TARGETS[b].label)]];
+    for (const m of METRICS) {
+      ratioRows.push([
+        m.label,
+        ...baselines.map((b) => fmtRatio(/** @type {Record<string, number>} */ (ratios[b])[m.key])),
+      ]);
+    }
+    console.log(`\n${table(ratioRows, ['l', ...baselines.map(() => /** @type {const} */ ('r'))])}`);
+    if (rounds.length > 1) {
+      console.log('');
+      for (const base of baselines) {
+        for (const [key, what] of [
+          ['roundTripsPerSec', 'round trips/s'],
+          ['serverCpuUsPerRoundTrip', 'server CPU/rt'],
+        ]) {
+          const list = perRound(base, key).map(fmtRatio).join(' ');
+          console.log(`per-round ratio to ${TARGETS[base].label}, ${what}:`.padEnd(46) + list);
+        }
+      }
+    }
+  }
+  console.log('');
+  for (const g of goals) console.log(`${g.pass ? 'PASS' : 'MISS'}  ${g.goal}: ${fmtRatio(g.ratio)}`);
+  if (!ratios.bare)
+    console.log('n/a   the goals against bare echo (NekoConnect or bare not among --targets)');
+  if (!ratios.socketio)
+    console.log('n/a   the goal against socket.io (NekoConnect or socket.io not among --targets)');
+
+  return { goals, medians, spread: spreads, ratios, perRoundRatios, rounds };
 }
 
 async function main() {
@@ -278,99 +403,43 @@ async function main() {
     availableParallelism: os.availableParallelism(),
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     totalMemoryBytes: os.totalmem(),
+    loadAverageAtStart: os.loadavg(),
   };
+  const labels = options.targets.map((t) => TARGETS[t].label).join(', ');
   console.log(
-    `NekoConnect bench: ${options.connections} connections in lockstep, ${options.payloadBytes}-byte payload, op ${options.op}, ` +
+    `NekoConnect bench, throughput: ${labels}; ${options.connections} connections in lockstep, ` +
+      `${options.payloadBytes}-byte payload, op ${options.op}, ` +
       `${options.rounds} round(s) x ${options.windowMs / 1000} s (after ${options.warmupMs / 1000} s warm-up) per target`,
   );
-  console.log(`node ${process.version}, ${machine.cpuCount} x ${machine.cpuModel}\n`);
+  console.log(
+    `node ${process.version}, ${machine.cpuCount} x ${machine.cpuModel}, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
+  );
 
-  const profileDir = path.join(os.tmpdir(), 'nekoconnect-bench-profiles');
-  /** @param {string} name */
-  const profile = (name) =>
-    options.profile
-      ? [
-          '--cpu-prof',
-          '--cpu-prof-interval=100',
-          `--cpu-prof-dir=${profileDir}`,
-          `--cpu-prof-name=${name}.cpuprofile`,
-        ]
-      : [];
-  const [neko, bare, load] = await Promise.all([
-    start('server.js', ['neko'], profile('neko-server')),
-    start('server.js', ['bare'], profile('bare-server')),
-    start('load.js', [], profile('load-generator')),
-  ]);
-  const servers = { neko, bare };
+  const result = await throughput(options);
 
-  /** @type {{ round: number, neko: any, bare: any }[]} */
-  const rounds = [];
-  for (let round = 1; round <= options.rounds; round++) {
-    const entry = { round, neko: undefined, bare: undefined };
-    for (const target of TARGETS) {
-      const { child, ready } = servers[target];
-      entry[target] = await measure(load.child, child, target, ready.port, options);
-      const r = entry[target];
-      console.log(
-        `round ${round}/${options.rounds} ${LABELS[target].padEnd(11)} ${fmt(r.roundTripsPerSec, 0).padStart(8)} rt/s` +
-          `  p50 ${fmt(r.p50Us, 0).padStart(6)} µs  p99 ${fmt(r.p99Us, 0).padStart(6)} µs` +
-          `  server ${fmt(r.serverCpuUsPerRoundTrip, 2).padStart(6)} µs/rt  load gen ${fmt(r.clientCpuUsPerRoundTrip, 2).padStart(6)} µs/rt`,
-      );
-    }
-    rounds.push(entry);
+  /** @type {any} */
+  let codec = null;
+  if (options.codec) {
+    console.log(`\nCodec microbenchmark (bench/codec.js${options.quick ? ' --quick' : ''}):`);
+    codec = await runPart('codec.js', options.quick ? ['--quick', '--no-write'] : []);
+  }
+  /** @type {any} */
+  let scale = null;
+  if (options.scale) {
+    console.log(`\nScale (bench/scale.js${options.quick ? ' --quick' : ''}):`);
+    scale = await runPart('scale.js', options.quick ? ['--quick', '--no-write'] : []);
   }
 
-  await stopChildren([neko.child, bare.child, load.child]);
-  if (options.profile)
-    console.log(`\nCPU profiles (neko-server, bare-server, load-generator) written to ${profileDir}`);
-
-  const medians = {};
-  for (const target of TARGETS) {
-    medians[target] = Object.fromEntries(
-      METRICS.map((m) => [m.key, median(rounds.map((r) => r[target][m.key]))]),
-    );
-  }
-  const ratios = Object.fromEntries(METRICS.map((m) => [m.key, medians.neko[m.key] / medians.bare[m.key]]));
-  const perRoundRatios = rounds.map((r) => ({
-    round: r.round,
-    roundTripsPerSec: r.neko.roundTripsPerSec / r.bare.roundTripsPerSec,
-    serverCpuUsPerRoundTrip: r.neko.serverCpuUsPerRoundTrip / r.bare.serverCpuUsPerRoundTrip,
-  }));
-  const goals = [
-    {
-      goal: `round trips/s >= ${GOALS.minThroughputRatio}x bare`,
-      ratio: ratios.roundTripsPerSec,
-      pass: ratios.roundTripsPerSec >= GOALS.minThroughputRatio,
-    },
-    {
-      goal: `server CPU per round trip <= ${GOALS.maxCpuRatio}x bare`,
-      ratio: ratios.serverCpuUsPerRoundTrip,
-      pass: ratios.serverCpuUsPerRoundTrip <= GOALS.maxCpuRatio,
-    },
-  ];
-
-  const rows = [[`median of ${rounds.length} round(s)`, LABELS.neko, LABELS.bare, 'neko/bare']];
-  for (const m of METRICS) {
-    rows.push([
-      m.label,
-      fmt(medians.neko[m.key], m.digits),
-      fmt(medians.bare[m.key], m.digits),
-      fmtRatio(ratios[m.key]),
-    ]);
-  }
-  console.log(`\n${table(rows, ['l', 'r', 'r', 'r'])}\n`);
-  if (rounds.length > 1) {
-    const spread = (key) => perRoundRatios.map((r) => fmtRatio(r[key])).join(' ');
-    console.log(`per-round ratio, round trips/s:        ${spread('roundTripsPerSec')}`);
-    console.log(`per-round ratio, server CPU/round trip: ${spread('serverCpuUsPerRoundTrip')}\n`);
-  }
-  for (const g of goals) console.log(`${g.pass ? 'PASS' : 'MISS'}  ${g.goal}: ${fmtRatio(g.ratio)}`);
-
+  const goals = [...result.goals, ...(scale?.goals ?? [])];
   const report = {
     date: new Date().toISOString(),
     node: process.version,
-    machine,
+    machine: { ...machine, loadAverageAtEnd: os.loadavg() },
     parameters: {
+      targets: options.targets,
       connections: options.connections,
       windowSeconds: options.windowMs / 1000,
       warmupSeconds: options.warmupMs / 1000,
@@ -381,65 +450,25 @@ async function main() {
       profile: options.profile,
     },
     goals,
-    medians,
-    ratios,
-    perRoundRatios,
-    rounds,
+    medians: result.medians,
+    spread: result.spread,
+    ratios: result.ratios,
+    perRoundRatios: result.perRoundRatios,
+    rounds: result.rounds,
+    codec,
+    scale,
   };
   await mkdir(path.dirname(options.out), { recursive: true });
   await writeFile(options.out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\nReport written to ${path.relative(process.cwd(), options.out) || options.out}`);
 
-  if (options.quick) {
-    console.log('\nCodec microbenchmark (quick pass of bench/codec.js):');
-    const codec = fork(path.join(here, 'codec.js'), ['--quick', '--no-write'], { stdio: 'inherit' });
-    children.add(codec);
-    const [code, signal] = await once(codec, 'exit');
-    if (code !== 0) throw new Error(`bench/codec.js exited (${signal ?? code})`);
+  if (codec || scale) {
+    console.log('\nAll goals:');
+    for (const g of goals) {
+      const value = g.part === 'scale' ? g.display : fmtRatio(g.ratio);
+      console.log(`${g.pass ? 'PASS' : 'MISS'}  ${g.part}: ${g.goal}: ${value}`);
+    }
   }
+  console.log(`\nReport written to ${path.relative(process.cwd(), options.out) || options.out}`);
 }
 
-/**
- * Asks children to stop, and kills those still there after a grace period.
- * @param {import('node:child_process').ChildProcess[]} list
- */
-async function stopChildren(list) {
-  await Promise.all(
-    list.map(
-      (child) =>
-        new Promise((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve(undefined);
-          const kill = setTimeout(() => child.kill('SIGKILL'), 3_000);
-          child.once('exit', () => {
-            clearTimeout(kill);
-            resolve(undefined);
-          });
-          if (child.connected) child.send({ type: 'stop' });
-          else child.kill('SIGTERM');
-        }),
-    ),
-  );
-}
-
-function killAll() {
-  for (const child of children) child.kill('SIGKILL');
-}
-
-process.on('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-main().then(
-  () => {
-    killAll();
-  },
-  (err) => {
-    console.error(`\nbench failed: ${err instanceof Error ? err.message : String(err)}`);
-    killAll();
-    process.exitCode = 1;
-  },
-);
+runMain(main, 'bench');

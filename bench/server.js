@@ -1,98 +1,80 @@
 /**
- * A benchmark target, run as a child process of bench/run.js:
+ * A benchmark target's server, run as a child process of bench/run.js or
+ * bench/scale.js:
  *
- *   node bench/server.js neko   NekoConnect with the plugins of plugins/ (echo)
- *   node bench/server.js bare   a bare node:net length-prefixed echo server
+ *   node bench/server.js neko      NekoConnect with the plugins of plugins/ (echo)
+ *   node bench/server.js bare      a bare node:net length-prefixed echo server
+ *   node bench/server.js ws        a ws WebSocket echo server
+ *   node bench/server.js socketio  a socket.io server answering 'echo' with an ack
  *
- * Both listen on 127.0.0.1 on a free port and report it over IPC as
- * `{ type: 'ready', port }`. On `{ type: 'cpu', id }` they answer
- * `{ type: 'cpu', id, usage }` with `process.cpuUsage()`; on `{ type: 'stop' }`
- * they close and exit. They exit as well when the parent goes away.
+ * Options (NekoConnect only): --plugins <dir> (default plugins/),
+ * --max-connections <n> (`limits.maxConnections`).
+ *
+ * Each listens on 127.0.0.1 on a free port (see bench/servers/) and reports it
+ * over IPC as `{ type: 'ready', port, pid }`. Requests, each answered with the
+ * same type and id:
+ *
+ *   { type: 'cpu', id }     -> { usage }: process.cpuUsage()
+ *   { type: 'stats', id }   -> { stats }: connections held (NekoConnect: and how many authenticated)
+ *   { type: 'memory', id }  -> { gc, usage, vmRssBytes, stats }: process.memoryUsage() and
+ *                              VmRSS after two full garbage collections (when started with --expose-gc)
+ *   { type: 'stop' }        closes and exits
+ *
+ * It exits as well when the parent goes away.
  */
-import { createServer as createNetServer } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { BENCH_SECRET, ECHO_GREETER, HOST } from './lib/common.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { loadServer } from './servers/index.js';
 
 /**
- * Starts NekoConnect with the repository's plugins directory.
- * @returns {Promise<{ port: number, close: () => Promise<void> }>}
+ * This process's resident set from /proc/self/status, in bytes (undefined
+ * off Linux).
+ * @returns {Promise<number | undefined>}
  */
-async function startNeko() {
-  const { createServer } = await import('../server/dist/index.js');
-  const server = createServer({
-    secret: BENCH_SECRET,
-    plugins: path.join(here, '..', 'plugins'),
-    host: HOST,
-    port: 0,
-  });
-  server.logger.subscribe((record) => {
-    if (record.level !== 'info') process.stderr.write(`[neko server] ${record.level}: ${record.message}\n`);
-  });
-  const address = await server.listen();
-  if (server.router.resolve(ECHO_GREETER).kind !== 'plugin') {
-    throw new Error(`no plugin answers to "${ECHO_GREETER}": plugins/echo did not load`);
+async function vmRss() {
+  try {
+    const status = await readFile('/proc/self/status', 'utf8');
+    const match = status.match(/^VmRSS:\s+(\d+)\s+kB/m);
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
   }
-  return { port: address.port, close: () => server.close() };
-}
-
-/**
- * Starts the ceiling: frames of a 4-byte big-endian length and a payload,
- * each sent straight back. TCP_NODELAY on, as NekoConnect sets it.
- * @returns {Promise<{ port: number, close: () => Promise<void> }>}
- */
-async function startBare() {
-  const sockets = new Set();
-  const server = createNetServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
-    socket.setNoDelay(true);
-    /** @type {Buffer | undefined} bytes of an unfinished frame */
-    let pending;
-    socket.on('data', (chunk) => {
-      let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
-      pending = undefined;
-      let offset = 0;
-      while (buf.length - offset >= 4) {
-        const end = offset + 4 + buf.readUInt32BE(offset);
-        if (end > buf.length) break;
-        socket.write(buf.subarray(offset, end));
-        offset = end;
-      }
-      if (offset < buf.length) pending = Buffer.from(buf.subarray(offset));
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, HOST, () => resolve(undefined));
-  });
-  const address = server.address();
-  if (!address || typeof address !== 'object') throw new Error('bare server has no address');
-  return {
-    port: address.port,
-    close: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 async function main() {
-  const kind = process.argv[2];
-  if (kind !== 'neko' && kind !== 'bare')
-    throw new Error(`usage: node bench/server.js neko|bare (got ${kind})`);
+  const { values, positionals } = parseArgs({
+    options: {
+      plugins: { type: 'string' },
+      'max-connections': { type: 'string' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const kind = positionals[0] ?? '';
   if (!process.send)
     throw new Error('bench/server.js runs as a child of bench/run.js (it needs an IPC channel)');
-  const target = kind === 'neko' ? await startNeko() : await startBare();
+  const send = process.send.bind(process);
+  const { start } = await loadServer(kind);
+  const maxConnections =
+    values['max-connections'] !== undefined ? Number(values['max-connections']) : undefined;
+  const target = await start({ plugins: values.plugins, maxConnections });
+  const gc = /** @type {(() => void) | undefined} */ (globalThis.gc);
   process.on('disconnect', () => process.exit(0));
-  process.on('message', (message) => {
-    if (message.type === 'cpu') {
-      process.send({ type: 'cpu', id: message.id, usage: process.cpuUsage() });
-    } else if (message.type === 'stop') {
+  process.on('message', (/** @type {any} */ message) => {
+    const { type, id } = message;
+    if (type === 'cpu') {
+      send({ type, id, usage: process.cpuUsage() });
+    } else if (type === 'stats') {
+      send({ type, id, stats: target.stats() });
+    } else if (type === 'memory') {
+      const stats = target.stats();
+      if (gc) {
+        gc();
+        gc();
+      }
+      const usage = process.memoryUsage();
+      void vmRss().then((vmRssBytes) => send({ type, id, gc: gc !== undefined, usage, vmRssBytes, stats }));
+    } else if (type === 'stop') {
       const cut = setTimeout(() => process.exit(0), 2_000);
       target.close().finally(() => {
         clearTimeout(cut);
@@ -100,7 +82,7 @@ async function main() {
       });
     }
   });
-  process.send({ type: 'ready', port: target.port });
+  send({ type: 'ready', port: target.port, pid: process.pid });
 }
 
 main().catch((err) => {

@@ -99,3 +99,22 @@ export function median(values) {
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
+
+/**
+ * The smallest and largest of a list of numbers, and its quartiles (by
+ * linear interpolation), ignoring non-finite values (all NaN if none).
+ * @param {number[]} values
+ * @returns {{ min: number, q1: number, q3: number, max: number }}
+ */
+export function spread(values) {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return { min: NaN, q1: NaN, q3: NaN, max: NaN };
+  /** @param {number} q */
+  const quantile = (q) => {
+    const at = (sorted.length - 1) * q;
+    const low = Math.floor(at);
+    const high = Math.ceil(at);
+    return sorted[low] + (sorted[high] - sorted[low]) * (at - low);
+  };
+  return { min: sorted[0], q1: quantile(0.25), q3: quantile(0.75), max: sorted[sorted.length - 1] };
+}

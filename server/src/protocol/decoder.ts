@@ -23,8 +23,11 @@ export class FrameDecoder {
   maxPacket: number;
 
   readonly #onFrame: (frame: Frame) => void;
-  /** The header of a frame split across chunks. */
-  readonly #header = Buffer.alloc(HEADER_LENGTH);
+  /**
+   * The header of a frame split across chunks; made the first time one is
+   * (frames mostly arrive whole, and a server holds a decoder per connection).
+   */
+  #header: Buffer | undefined;
   #headerFilled = 0;
   /** `packet_len` of the frame being assembled, once known. */
   #expected = 0;
@@ -68,7 +71,7 @@ export class FrameDecoder {
           continue;
         }
         // The body continues in later chunks.
-        buf.copy(this.#header, 0, offset, offset + HEADER_LENGTH);
+        buf.copy((this.#header ??= Buffer.alloc(HEADER_LENGTH)), 0, offset, offset + HEADER_LENGTH);
         this.#headerFilled = HEADER_LENGTH;
         this.#expected = packetLength;
         offset += HEADER_LENGTH;
@@ -77,13 +80,14 @@ export class FrameDecoder {
       if (this.#headerFilled < HEADER_LENGTH) {
         // 2. Collect a header split across chunks.
         const take = Math.min(HEADER_LENGTH - this.#headerFilled, buf.length - offset);
-        buf.copy(this.#header, this.#headerFilled, offset, offset + take);
+        const header = (this.#header ??= Buffer.alloc(HEADER_LENGTH));
+        buf.copy(header, this.#headerFilled, offset, offset + take);
         const before = this.#headerFilled;
         this.#headerFilled += take;
         offset += take;
-        if (before < 4 && this.#headerFilled >= 4) this.#checkPacketLength(this.#header.readUInt32BE(0));
+        if (before < 4 && this.#headerFilled >= 4) this.#checkPacketLength(header.readUInt32BE(0));
         if (this.#headerFilled === HEADER_LENGTH) {
-          this.#expected = this.#checkHeader(this.#header, 0);
+          this.#expected = this.#checkHeader(header, 0);
         }
         continue;
       }
@@ -98,7 +102,8 @@ export class FrameDecoder {
   }
 
   #complete(): void {
-    const whole = Buffer.concat([this.#header, ...this.#bodyChunks], this.#expected);
+    // A frame is completed here only after its header was collected into #header.
+    const whole = Buffer.concat([this.#header!, ...this.#bodyChunks], this.#expected);
     this.#headerFilled = 0;
     this.#bodyChunks = [];
     this.#bodyFilled = 0;

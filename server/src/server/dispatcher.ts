@@ -46,12 +46,16 @@ export class Dispatcher {
   readonly #options: DispatcherOptions;
   readonly #queue: Frame[] = [];
   #draining = false;
+  // The three collections below are made on first use: most sessions never
+  // park a handler, and an idle session has no run and has joined no plugin.
+  // (An empty Map or Set costs about 170 bytes; a server holds one dispatcher
+  // per connection.)
   /** Handler runs waiting in `ctx.recv()`, by greeter. */
-  readonly #parked = new Map<string, HandlerRun>();
+  #parked: Map<string, HandlerRun> | undefined;
   /** Handler runs not yet finished (running or parked). */
-  readonly #runs = new Set<HandlerRun>();
+  #runs: Set<HandlerRun> | undefined;
   /** The plugins this session has talked to: it leaves them when it closes. */
-  readonly #joined = new Set<PluginHost>();
+  #joined: Set<PluginHost> | undefined;
   #idleWaiters: (() => void)[] = [];
 
   constructor(target: DispatchTarget, router: Router, logger: Logger, options: DispatcherOptions) {
@@ -69,12 +73,12 @@ export class Dispatcher {
 
   /** Handler runs still going (running or waiting in `recv()`). */
   get activeRuns(): number {
-    return this.#runs.size;
+    return this.#runs?.size ?? 0;
   }
 
   /** The greeters of the plugins this session has talked to, in the order it first did. */
   joinedGreeters(): string[] {
-    return [...this.#joined].map((host) => host.greeter);
+    return this.#joined ? [...this.#joined].map((host) => host.greeter) : [];
   }
 
   /** Resolves when no handler is running and no packet is queued (parked handlers do not count). */
@@ -90,12 +94,17 @@ export class Dispatcher {
    */
   sessionClosed(): Promise<void> {
     this.#queue.length = 0;
-    for (const run of this.#parked.values()) run.abort();
-    this.#parked.clear();
+    const parked = this.#parked;
+    if (parked) {
+      for (const run of parked.values()) run.abort();
+      parked.clear();
+    }
     this.#checkIdle();
     const id = this.#target.info.id;
-    const leaving = [...this.#joined].map((host) => host.leave(id));
-    this.#joined.clear();
+    const joined = this.#joined;
+    if (!joined) return Promise.resolve();
+    const leaving = [...joined].map((host) => host.leave(id));
+    joined.clear();
     return Promise.all(leaving).then(() => undefined);
   }
 
@@ -115,9 +124,9 @@ export class Dispatcher {
   /** Dispatches one packet; returns a promise only when its handler went asynchronous. */
   #dispatch(frame: Frame): Promise<void> | undefined {
     const sentBefore = this.#target.sentCount;
-    const parked = this.#parked.get(frame.greeter);
+    const parked = this.#parked?.get(frame.greeter);
     if (parked) {
-      this.#parked.delete(frame.greeter);
+      this.#parked!.delete(frame.greeter);
       return this.#settle(parked, parked.deliver(frame), sentBefore);
     }
     const route = this.#router.resolve(frame.greeter);
@@ -133,7 +142,7 @@ export class Dispatcher {
     const member = host.member(this.#target.info.id);
     if (member) return this.#run(host, member, frame, sentBefore);
     // The session's first packet to this plugin: it joins (onJoin runs) before the packet is handled.
-    this.#joined.add(host);
+    (this.#joined ??= new Set()).add(host);
     return host.join(this.#target).then((joined) => {
       if (this.#target.isOpen) return this.#run(host, joined, frame, sentBefore);
       return undefined;
@@ -142,7 +151,7 @@ export class Dispatcher {
 
   #run(host: PluginHost, member: Member, frame: Frame, sentBefore: number): Promise<void> | undefined {
     const run = new HandlerRun(this, host, member, frame);
-    this.#runs.add(run);
+    (this.#runs ??= new Set()).add(run);
     return this.#settle(run, run.start(), sentBefore);
   }
 
@@ -168,11 +177,11 @@ export class Dispatcher {
     let parked = outcome === 'parked' && run.isWaiting;
     if (parked) {
       if (!this.#target.isOpen) run.abort();
-      else if (this.#parked.has(run.greeter)) {
+      else if (this.#parked?.has(run.greeter)) {
         // An older run (one whose recv() timed out, then waited again) already takes this greeter's packets.
         run.abort(alreadyWaiting());
         parked = false;
-      } else this.#parked.set(run.greeter, run);
+      } else (this.#parked ??= new Map()).set(run.greeter, run);
     }
     if (this.#target.sentCount === sentBefore) {
       this.#target.sendStatus(parked ? Status.Continue : Status.Ok);
@@ -199,24 +208,26 @@ export class Dispatcher {
   /** @internal A run outside a dispatch phase waits in `recv()`; it takes the next packet of its greeter. */
   park(run: HandlerRun): void {
     if (!this.#target.isOpen) run.abort();
-    else if (this.#parked.has(run.greeter)) run.abort(alreadyWaiting());
-    else this.#parked.set(run.greeter, run);
+    else if (this.#parked?.has(run.greeter)) run.abort(alreadyWaiting());
+    else (this.#parked ??= new Map()).set(run.greeter, run);
   }
 
   /** @internal A run that waited in `recv()` gave up (timeout): it no longer takes packets. */
   unpark(run: HandlerRun): void {
-    if (this.#parked.get(run.greeter) === run) this.#parked.delete(run.greeter);
+    if (this.#parked?.get(run.greeter) === run) this.#parked.delete(run.greeter);
   }
 
   /** @internal */
   runEnded(run: HandlerRun): void {
-    this.#runs.delete(run);
+    this.#runs?.delete(run);
     this.unpark(run);
     this.#checkIdle();
   }
 
   #isIdle(): boolean {
-    return !this.#draining && this.#queue.length === 0 && this.#runs.size === this.#parked.size;
+    return (
+      !this.#draining && this.#queue.length === 0 && (this.#runs?.size ?? 0) === (this.#parked?.size ?? 0)
+    );
   }
 
   #checkIdle(): void {

@@ -1,0 +1,42 @@
+/**
+ * Benchmark target: NekoConnect (`createServer()` from server/dist) with a
+ * plugins directory, plugins/ by default (the echo plugin answers `echo`).
+ * Plugin databases stay in memory, so a run leaves no files behind.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BENCH_SECRET, ECHO_GREETER, HOST } from '../lib/common.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * @param {import('./index.js').ServerOptions} options
+ * @returns {Promise<import('./index.js').BenchServer>}
+ */
+export async function start(options) {
+  const { createServer } = await import('../../server/dist/index.js');
+  const server = createServer({
+    secret: BENCH_SECRET,
+    plugins: options.plugins ?? path.join(here, '..', '..', 'plugins'),
+    host: HOST,
+    port: 0,
+    storage: { inMemory: true },
+    limits: options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : undefined,
+  });
+  server.logger.subscribe((record) => {
+    if (record.level !== 'info') process.stderr.write(`[neko server] ${record.level}: ${record.message}\n`);
+  });
+  const address = await server.listen();
+  if (server.router.resolve(ECHO_GREETER).kind !== 'plugin') {
+    throw new Error(`no plugin answers to "${ECHO_GREETER}": plugins/echo did not load`);
+  }
+  return {
+    port: address.port,
+    close: () => server.close(),
+    stats: () => {
+      let open = 0;
+      for (const session of server.sessions()) if (session.state === 'open') open++;
+      return { connections: server.connectionCount, authenticated: open };
+    },
+  };
+}
