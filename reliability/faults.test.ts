@@ -6,7 +6,7 @@
  * served, every reply checked), logged with its code and the plugin's
  * greeter, and counted (the dashboard's per-plugin counters and log API).
  *
- * The server runs with its dashboard (support/serve-dashboard.mjs), so the
+ * The server runs with its dashboard (startDashboardServer in support/workloads.ts), so the
  * counters are read where an operator reads them: `/api/plugins`.
  */
 import path from 'node:path';

@@ -15,26 +15,38 @@ export interface ServerProcessOptions {
   /** Where plugin data goes; default: in memory. */
   dataDir?: string;
   limits?: Partial<Limits>;
+  /** Also serve the dashboard (127.0.0.1, a free port), for its per-plugin counters. */
+  dashboard?: boolean;
   /** Extra `node` flags for the server process. */
   execArgv?: string[];
 }
 
-/** A log record as it crossed the process boundary (no error objects). */
-export type ChildLogRecord = Omit<LogRecord, 'error'>;
+/** A log record as it crossed the process boundary: no error object, but the error's code. */
+export type ChildLogRecord = Omit<LogRecord, 'error'> & {
+  /** The code of the error behind the line, when it has one (it may differ from `code`). */
+  errorCode?: string;
+};
+
+type Exit = { code: number | null; signal: NodeJS.Signals | null };
 
 export interface ServerProcess {
   readonly port: number;
+  /** The dashboard's port, when it was asked for. */
+  readonly dashboardPort: number | undefined;
   readonly child: ChildProcess;
   /** Every log record the server wrote so far. */
   readonly logs: ChildLogRecord[];
   /** Resolves when the process exits, with how. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<Exit>;
   /** True while the process runs. */
   isAlive(): boolean;
   /** `process.memoryUsage()` of the server after a full GC, and its connection count. */
   memory(): Promise<{ usage: NodeJS.MemoryUsage; connections: number }>;
-  /** Clean shutdown (`server.close()`), then the process exits. */
-  close(): Promise<void>;
+  /**
+   * Clean shutdown (`server.close()`), then the process exits. Resolves with
+   * how long `server.close()` took in the server, and how the process exited.
+   */
+  close(): Promise<{ closeMs: number } & Exit>;
   /** Kills the process with a signal (SIGKILL by default) and waits for it to exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -44,45 +56,40 @@ export interface ServerProcess {
  * process on 127.0.0.1 and a free port. Killed when the test ends.
  */
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
-  const child = fork(SERVE, [JSON.stringify(options)], {
-    execArgv: ['--expose-gc', ...(options.execArgv ?? [])],
+  const { execArgv = [], ...serveOptions } = options;
+  const child = fork(SERVE, [JSON.stringify(serveOptions)], {
+    execArgv: ['--expose-gc', ...execArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   const logs: ChildLogRecord[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+  const exited = new Promise<Exit>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
   let nextId = 1;
+  let closeMs: number | undefined;
   const waiting = new Map<number, (reply: { usage: NodeJS.MemoryUsage; connections: number }) => void>();
-  const port = await new Promise<number>((resolve, reject) => {
-    child.on(
-      'message',
-      (
-        message: { type: string; port?: number; record?: ChildLogRecord; id?: number } & Record<
-          string,
-          unknown
-        >,
-      ) => {
-        if (message.type === 'listening') resolve(message.port!);
-        else if (message.type === 'log') logs.push(message.record!);
-        else if (message.type === 'memory') {
-          waiting.get(message.id!)?.(
-            message as unknown as { usage: NodeJS.MemoryUsage; connections: number },
-          );
-          waiting.delete(message.id!);
-        }
-      },
-    );
+  const ports = await new Promise<{ port: number; dashboardPort: number | undefined }>((resolve, reject) => {
+    child.on('message', (message: { type: string } & Record<string, unknown>) => {
+      if (message.type === 'listening') {
+        resolve({ port: message.port as number, dashboardPort: message.dashboardPort as number | undefined });
+      } else if (message.type === 'log') logs.push(message.record as ChildLogRecord);
+      else if (message.type === 'closed') closeMs = message.ms as number;
+      else if (message.type === 'memory') {
+        const id = message.id as number;
+        waiting.get(id)?.(message as unknown as { usage: NodeJS.MemoryUsage; connections: number });
+        waiting.delete(id);
+      }
+    });
     void exited.then(({ code, signal }) =>
       reject(new Error(`the server process exited before listening (code ${code}, signal ${signal})`)),
     );
   });
   const isAlive = (): boolean => child.exitCode === null && child.signalCode === null;
   return {
-    port,
+    ...ports,
     child,
     logs,
     exited,
@@ -95,9 +102,11 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       });
     },
     async close() {
-      if (!isAlive()) return;
-      child.send({ type: 'close' });
-      await exited;
+      if (isAlive()) child.send({ type: 'close' });
+      const how = await exited;
+      if (closeMs === undefined)
+        throw new Error(`the server exited without closing (${JSON.stringify(how)})`);
+      return { closeMs, ...how };
     },
     async kill(signal = 'SIGKILL') {
       if (!isAlive()) return;

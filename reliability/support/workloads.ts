@@ -3,14 +3,18 @@
  * folders, a server with its dashboard in a child process, client loops that
  * check every reply, a seeded PRNG, and a reader of data files.
  */
-import { fork } from 'node:child_process';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { onTestFinished } from 'vitest';
-import type { Limits } from 'nekoconnect';
 import { connect, isNekoError, type NekoClient } from 'nekoconnect/client';
-import { EXAMPLE_PLUGINS, type ChildLogRecord } from './server-process.js';
+import {
+  EXAMPLE_PLUGINS,
+  startServerProcess,
+  type ChildLogRecord,
+  type ServerProcess,
+  type ServerProcessOptions,
+} from './server-process.js';
 
 /** This suite's plugin fixtures (one folder each). */
 export const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures');
@@ -191,13 +195,6 @@ export function echoLoop(
 /* A server with its dashboard, in a child process                          */
 /* ------------------------------------------------------------------------ */
 
-const SERVE_DASHBOARD = path.join(import.meta.dirname, 'serve-dashboard.mjs');
-
-/** A log record from serve-dashboard.mjs: also the code of the error behind it. */
-export interface DashboardLogRecord extends ChildLogRecord {
-  errorCode?: string;
-}
-
 /** One plugin as `/api/plugins` lists it (the fields these tests read). */
 export interface PluginRow {
   greeter: string | null;
@@ -215,88 +212,36 @@ export interface SessionRow {
   packetsOut: number;
 }
 
-export interface DashboardServer {
-  readonly port: number;
+export interface DashboardServer extends ServerProcess {
   readonly dashboardPort: number;
-  readonly logs: DashboardLogRecord[];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  isAlive(): boolean;
   /** GETs a dashboard API path (e.g. `/api/plugins`) and parses the JSON answer. */
   api<T>(apiPath: string): Promise<T>;
   /** The plugins' rows of `/api/plugins`, by greeter. */
   plugins(): Promise<Map<string, PluginRow>>;
-  /** Clean shutdown; resolves with how long `server.close()` took in the server, once the process exited. */
-  close(): Promise<{ closeMs: number; code: number | null; signal: NodeJS.Signals | null }>;
-  kill(signal?: NodeJS.Signals): Promise<void>;
-}
-
-export interface DashboardServerOptions {
-  secret: string;
-  plugins: string;
-  dataDir?: string;
-  limits?: Partial<Limits>;
-  /** Extra `node` flags for the server process. */
-  execArgv?: string[];
 }
 
 /**
  * Starts a server (the built `nekoconnect`) with its dashboard in a child
  * process on 127.0.0.1 (free ports); killed when the test ends.
  */
-export async function startDashboardServer(options: DashboardServerOptions): Promise<DashboardServer> {
-  const { execArgv = [], ...serverOptions } = options;
-  const child = fork(SERVE_DASHBOARD, [JSON.stringify(serverOptions)], {
-    execArgv: ['--expose-gc', ...execArgv],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const logs: DashboardLogRecord[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  let closeMs: number | undefined;
-  const ports = await new Promise<{ port: number; dashboardPort: number }>((resolve, reject) => {
-    child.on('message', (message: { type: string } & Record<string, unknown>) => {
-      if (message.type === 'listening') {
-        resolve({ port: message.port as number, dashboardPort: message.dashboardPort as number });
-      } else if (message.type === 'log') logs.push(message.record as DashboardLogRecord);
-      else if (message.type === 'closed') closeMs = message.ms as number;
-    });
-    void exited.then(({ code, signal }) =>
-      reject(new Error(`the server process exited before listening (code ${code}, signal ${signal})`)),
-    );
-  });
-  const isAlive = (): boolean => child.exitCode === null && child.signalCode === null;
+export async function startDashboardServer(
+  options: Omit<ServerProcessOptions, 'dashboard'>,
+): Promise<DashboardServer> {
+  const server = await startServerProcess({ ...options, dashboard: true });
+  const dashboardPort = server.dashboardPort!;
   const api = async <T>(apiPath: string): Promise<T> => {
-    const res = await fetch(`http://127.0.0.1:${ports.dashboardPort}${apiPath}`);
+    const res = await fetch(`http://127.0.0.1:${dashboardPort}${apiPath}`);
     if (!res.ok) throw new Error(`GET ${apiPath}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   };
-  return {
-    ...ports,
-    logs,
-    exited,
-    isAlive,
+  return Object.assign(server, {
+    dashboardPort,
     api,
     async plugins() {
       const { plugins } = await api<{ plugins: PluginRow[] }>('/api/plugins');
       return new Map(plugins.map((p) => [p.greeter ?? '', p]));
     },
-    async close() {
-      if (isAlive()) child.send({ type: 'close' });
-      const how = await exited;
-      if (closeMs === undefined)
-        throw new Error(`the server exited without closing (${JSON.stringify(how)})`);
-      return { closeMs, ...how };
-    },
-    async kill(signal = 'SIGKILL') {
-      if (!isAlive()) return;
-      child.kill(signal);
-      await exited;
-    },
-  };
+  });
 }
 
 /** The log records with a code (and optionally of one plugin). */

@@ -4,6 +4,7 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { expect, it } from 'vitest';
 
 const ERRORS_DOC = join(import.meta.dirname, '..', '..', 'docs', 'errors.md');
 
@@ -44,4 +45,51 @@ export async function codesIn(files: readonly string[], prefix: string): Promise
       if (!m[0].endsWith('_')) found.add(m[0]);
   }
   return found;
+}
+
+/** What {@link registryTests} checks a package's registry against. */
+export interface RegistryUnderTest {
+  /** The package's code prefix, e.g. `NEKO_ERR_TESTING_`. */
+  prefix: string;
+  /** The package's `ERROR_CODES`. */
+  codes: Readonly<Record<string, string>>;
+  /** The package folder (its sources are in `src/`, its registry in `src/errors.ts`). */
+  packageDir: string;
+  /** The registry test file itself, which does not count as asserting a code. */
+  testFile: string;
+}
+
+/**
+ * The three checks every package's registry gets, as tests of the calling
+ * `describe`: docs/errors.md has exactly its codes, each with a meaning and a
+ * fix; its sources use exactly its codes; and its tests assert every code.
+ */
+export function registryTests({ prefix, codes, packageDir, testFile }: RegistryUnderTest): void {
+  const known = Object.keys(codes);
+
+  it('has a row in docs/errors.md for every code, and no row for a code it lacks', async () => {
+    const rows = await documentedRows(prefix);
+    const documented = rows.map((r) => r.code);
+    expect(new Set(documented).size, 'a code documented twice').toBe(documented.length);
+    expect([...documented].sort()).toEqual([...known].sort());
+    for (const row of rows) {
+      expect(row.meaning.length, `${row.code} has a meaning`).toBeGreaterThan(10);
+      expect(row.fix.length, `${row.code} has a fix`).toBeGreaterThan(5);
+    }
+  });
+
+  it('every code in the registry is used by the code, and every code used is in the registry', async () => {
+    const files = (await sourceFiles(join(packageDir, 'src'))).filter((f) => !f.endsWith('errors.ts'));
+    const used = await codesIn(files, prefix);
+    expect([...used].filter((c) => !(c in codes))).toEqual([]);
+    expect(known.filter((c) => !used.has(c))).toEqual([]);
+  });
+
+  it('every code is asserted by a test of this package', async () => {
+    const tests = (await sourceFiles(join(packageDir, 'test'))).filter(
+      (f) => f.endsWith('.test.ts') && f !== testFile,
+    );
+    const asserted = await codesIn(tests, prefix);
+    expect(known.filter((c) => !asserted.has(c))).toEqual([]);
+  });
 }

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { isNekoError, type NekoError } from '../errors.js';
+import { isNekoError, type NekoError, type SourceLocation } from '../errors.js';
 import { codeFrame } from '../plugins/code-frame.js';
 
 /** A coded error as the dashboard API serves it. */
@@ -30,10 +30,24 @@ export function errorView(error: NekoError, time: number): ErrorView {
   };
 }
 
+/**
+ * The frame of each error, read once: the page asks for the plugins every
+ * two seconds, and the frame shows the file as it was when the error happened.
+ */
+const frames = new WeakMap<NekoError, string | null>();
+
 /** The code frame of an error that points into a file; null for anything else, or when the file is gone. */
 export function errorFrame(error: unknown): string | null {
   if (!isNekoError(error) || error.location === undefined) return null;
-  const { file, line, column } = error.location;
+  let frame = frames.get(error);
+  if (frame === undefined) {
+    frame = readFrame(error.location);
+    frames.set(error, frame);
+  }
+  return frame;
+}
+
+function readFrame({ file, line, column }: SourceLocation): string | null {
   try {
     if (statSync(file).size > MAX_SOURCE_BYTES) return null;
     return codeFrame(readFileSync(file, 'utf8'), line, column);
