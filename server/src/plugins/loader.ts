@@ -121,10 +121,15 @@ export async function loadPluginWithSpec(dir: string, spec: PluginSpec): Promise
  * is loaded; each gets a `NEKO_ERR_PLUGIN_DUPLICATE_GREETER` failure naming
  * all of them.
  *
+ * @param refuse checks each folder whose spec.conf parsed, before its logic
+ *   module is imported; the error it returns is the folder's failure, and
+ *   its logic is not loaded (the registry refuses a greeter another folder
+ *   serves this way)
  * @throws NekoError `NEKO_ERR_PLUGINS_DIR` when `pluginsDir` cannot be read.
  */
 export async function loadPluginsDir(
   pluginsDir: string,
+  refuse: (dir: string, spec: PluginSpec) => NekoError | undefined = () => undefined,
 ): Promise<{ plugins: LoadedPlugin[]; failures: PluginLoadFailure[] }> {
   const dirs = await listPluginDirs(pluginsDir);
 
@@ -151,9 +156,9 @@ export async function loadPluginsDir(
       failures.push(entry);
       continue;
     }
-    const duplicate = duplicates.get(entry.dir);
-    if (duplicate !== undefined) {
-      failures.push({ dir: entry.dir, spec: entry.spec, error: duplicate });
+    const refused = duplicates.get(entry.dir) ?? refuse(entry.dir, entry.spec);
+    if (refused !== undefined) {
+      failures.push({ dir: entry.dir, spec: entry.spec, error: refused });
       continue;
     }
     try {

@@ -5,13 +5,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ManagedDatabase, StorageBackend } from '../storage/database.js';
 import { checkGreetersUnique } from './checks.js';
 import { PluginHost } from './host.js';
-import {
-  loadPlugin,
-  loadPluginWithSpec,
-  loadPluginsDir,
-  type LoadedPlugin,
-  type PluginLoadFailure,
-} from './loader.js';
+import { loadPluginWithSpec, loadPluginsDir, type LoadedPlugin, type PluginLoadFailure } from './loader.js';
 import type { Router } from './router.js';
 import { readSpec, type PluginSpec } from './spec.js';
 
@@ -59,8 +53,9 @@ export interface PluginStatus {
   /** The plugin folder, absolute. */
   readonly dir: string;
   /**
-   * `loaded`: a version serves the greeter; `failed`: none does (clients get
-   * 503, or nothing routes to a folder without a readable spec.conf);
+   * `loaded`: a version of the folder serves the greeter; `failed`: none
+   * does (clients get 503, or the plugin of another folder that serves the
+   * greeter, or nothing routes to a folder without a readable spec.conf);
    * `reloading`: a new version is being loaded while the old one serves.
    */
   readonly status: 'loaded' | 'failed' | 'reloading';
@@ -109,53 +104,87 @@ export class PluginRegistry {
   /**
    * Loads every plugin of a plugins directory (or the one plugin of a folder
    * holding a spec.conf) and routes their greeters. A plugin that fails is
-   * logged and its greeter answers 503; the others load. A greeter already
-   * served gets the new version in place: its sessions, their state and its
-   * database stay.
+   * logged and reported in `failed`, and is the folder's problem until it
+   * loads; the others load. For each folder's greeter:
+   * - not served yet: the plugin's database opens, its `onLoad` runs and it
+   *   serves; when it fails, the greeter answers 503;
+   * - served by the same folder (loaded before): the new version is swapped
+   *   in place (sessions, their state and the database stay); when it fails,
+   *   the version serving keeps serving;
+   * - served by another folder: refused with
+   *   `NEKO_ERR_PLUGIN_DUPLICATE_GREETER` naming both folders, before its
+   *   logic is imported; the plugin serving is untouched.
    */
   async load(dir: string): Promise<PluginsReport> {
+    const refuse = (folder: string, spec: PluginSpec): NekoError | undefined => this.#clash(folder, spec);
     const { plugins, failures } = (await isFile(join(dir, 'spec.conf')))
-      ? await loadOne(dir)
-      : await loadPluginsDir(dir);
+      ? await loadOne(dir, refuse)
+      : await loadPluginsDir(dir, refuse);
     const loaded: LoadedPlugin[] = [];
     for (const plugin of plugins) {
-      const { greeter } = plugin.spec;
-      let db: ManagedDatabase;
       try {
-        db = await this.#storage.open(greeter);
+        await this.#install(plugin);
       } catch (err) {
         if (!(err instanceof NekoError)) throw err;
         failures.push({ dir: plugin.dir, spec: plugin.spec, error: err });
         continue;
       }
-      const current = this.#router.resolve(greeter);
-      if (current.kind === 'plugin') {
-        await current.host.replace(plugin, this.#nextVersion(greeter));
-      } else {
-        const host = new PluginHost(plugin, db, this.#logger, this.#nextVersion(greeter));
-        await host.load();
-        this.#router.mount(host);
-      }
-      this.#claims.set(resolve(plugin.dir), greeter);
-      this.#problems.delete(resolve(plugin.dir));
       loaded.push(plugin);
-      this.#logger.info(`loaded ${plugin.spec.name} v${plugin.spec.version} (greeter "${greeter}")`, {
-        plugin: greeter,
-      });
+      this.#logger.info(
+        `loaded ${plugin.spec.name} v${plugin.spec.version} (greeter "${plugin.spec.greeter}")`,
+        { plugin: plugin.spec.greeter },
+      );
     }
-    for (const failure of failures) {
-      this.#noteProblem(failure.dir, failure.spec, failure.error);
-      if (failure.spec) {
-        this.#router.markUnavailable(failure.spec.greeter, failure.error);
-        this.#claims.set(resolve(failure.dir), failure.spec.greeter);
-      }
-      this.#logger.error(`plugin ${failure.dir} failed to load: ${failure.error.message}`, {
-        plugin: failure.spec?.greeter,
-        code: failure.error.code,
-        error: failure.error,
-      });
-    }
+    for (const failure of failures) this.#loadFailed(failure);
     return { loaded, failed: failures };
+  }
+
+  /**
+   * Puts a plugin that {@link load} loaded behind its greeter: swaps it into
+   * the host serving its folder's version, or opens its database and mounts
+   * a new host.
+   *
+   * @throws NekoError `NEKO_ERR_PLUGIN_DUPLICATE_GREETER` when another
+   *   folder's plugin serves the greeter; `NEKO_ERR_STORAGE_*` when its
+   *   database cannot be opened. Nothing changed then.
+   */
+  async #install(plugin: LoadedPlugin): Promise<void> {
+    const { greeter } = plugin.spec;
+    const clash = this.#clash(plugin.dir, plugin.spec);
+    if (clash !== undefined) throw clash;
+    const current = this.#router.resolve(greeter);
+    if (current.kind === 'plugin') {
+      await current.host.replace(plugin, this.#nextVersion(greeter));
+    } else {
+      const db = await this.#storage.open(greeter);
+      const host = new PluginHost(plugin, db, this.#logger, this.#nextVersion(greeter));
+      await host.load();
+      this.#router.mount(host);
+    }
+    this.#claims.set(resolve(plugin.dir), greeter);
+    this.#problems.delete(resolve(plugin.dir));
+  }
+
+  /**
+   * A folder that {@link load} could not load: the failure becomes its
+   * problem and is logged. A version serving its greeter (its own, or
+   * another folder's) keeps serving; a greeter nothing serves answers 503.
+   */
+  #loadFailed({ dir, spec, error }: PluginLoadFailure): void {
+    const route = spec === undefined ? undefined : this.#router.resolve(spec.greeter);
+    const serving = route?.kind === 'plugin' ? route.host : undefined;
+    this.#noteProblem(dir, spec ?? this.#hostOf(resolve(dir))?.plugin.spec, error);
+    if (spec !== undefined && serving === undefined) {
+      this.#router.markUnavailable(spec.greeter, error);
+      this.#claims.set(resolve(dir), spec.greeter);
+    }
+    const still =
+      serving === undefined ? '' : ` (v${serving.version} of ${serving.plugin.dir} keeps serving)`;
+    this.#logger.error(`plugin ${dir} failed to load: ${error.message}${still}`, {
+      plugin: spec?.greeter,
+      code: error.code,
+      error,
+    });
   }
 
   /**
@@ -196,12 +225,9 @@ export class PluginRegistry {
       return this.#reloadFailed(dir, undefined, err, previous);
     }
     const { greeter } = spec;
+    const duplicate = this.#clash(dir, spec);
+    if (duplicate !== undefined) return this.#reloadFailed(dir, spec, duplicate, previous);
     const owner = this.#router.resolve(greeter);
-    if (owner.kind === 'plugin' && owner.host !== previous) {
-      const other = { dir: owner.host.plugin.dir, spec: owner.host.plugin.spec };
-      const duplicate = checkGreetersUnique([other, { dir, spec }]).get(dir);
-      if (duplicate !== undefined) return this.#reloadFailed(dir, spec, duplicate, previous);
-    }
 
     // 2. The new version, loaded beside the one serving.
     let plugin: LoadedPlugin;
@@ -258,13 +284,18 @@ export class PluginRegistry {
     return true;
   }
 
-  /** Unloads every plugin (`onUnload`, bounded by the caller) and closes its database (compacting it). */
+  /**
+   * Unloads every plugin (`onUnload`, bounded by the caller) and closes its
+   * database (compacting it); then has the storage backend close whatever
+   * it still has open (a database opened by a load under way), bounded too.
+   */
   async unloadAll(bounded: Bounded): Promise<void> {
     for (const host of this.#router.hosts()) {
       await bounded(host.unload(), `${host.greeter}: onUnload`);
       this.#router.unmount(host.greeter);
       await this.#closeDb(host);
     }
+    await bounded(this.#closeStorage(), 'closing the plugin databases');
   }
 
   /**
@@ -319,6 +350,18 @@ export class PluginRegistry {
     return version;
   }
 
+  /**
+   * The error of folder `dir` declaring a greeter that another folder's
+   * plugin serves: `NEKO_ERR_PLUGIN_DUPLICATE_GREETER`, naming both folders,
+   * located at its `$greet`. Undefined when no other folder serves it.
+   */
+  #clash(dir: string, spec: PluginSpec): NekoError | undefined {
+    const route = this.#router.resolve(spec.greeter);
+    if (route.kind !== 'plugin' || resolve(route.host.plugin.dir) === resolve(dir)) return undefined;
+    const serving = { dir: route.host.plugin.dir, spec: route.host.plugin.spec };
+    return checkGreetersUnique([serving, { dir, spec }]).get(dir);
+  }
+
   /** The host serving the plugin of folder `abs`, if one does. */
   #hostOf(abs: string): PluginHost | undefined {
     return this.#router.hosts().find((host) => resolve(host.plugin.dir) === abs);
@@ -363,6 +406,18 @@ export class PluginRegistry {
     return { kind: 'failed', dir, ...(spec === undefined ? {} : { spec }), error };
   }
 
+  /** Closes every database the storage backend still has open, when it can; a failure is logged. */
+  async #closeStorage(): Promise<void> {
+    try {
+      await this.#storage.closeAll?.();
+    } catch (err) {
+      this.#logger.error(`closing the plugin databases failed: ${(err as Error).message}`, {
+        code: isNekoError(err) ? err.code : undefined,
+        error: err,
+      });
+    }
+  }
+
   async #closeDb(host: PluginHost): Promise<void> {
     try {
       await host.db.close();
@@ -376,13 +431,27 @@ export class PluginRegistry {
   }
 }
 
-/** Loads the one plugin of a folder, as a report. */
-async function loadOne(dir: string): Promise<{ plugins: LoadedPlugin[]; failures: PluginLoadFailure[] }> {
+/**
+ * Loads the one plugin of a folder, as a report. `refuse` checks its spec
+ * before its logic is imported, as for {@link loadPluginsDir}.
+ */
+async function loadOne(
+  dir: string,
+  refuse: (dir: string, spec: PluginSpec) => NekoError | undefined,
+): Promise<{ plugins: LoadedPlugin[]; failures: PluginLoadFailure[] }> {
+  let spec: PluginSpec;
   try {
-    return { plugins: [await loadPlugin(dir)], failures: [] };
+    spec = await readSpec(dir);
   } catch (err) {
     if (!(err instanceof NekoError)) throw err;
-    const spec = await readSpec(dir).catch(() => undefined);
+    return { plugins: [], failures: [{ dir, error: err }] };
+  }
+  const refused = refuse(dir, spec);
+  if (refused !== undefined) return { plugins: [], failures: [{ dir, spec, error: refused }] };
+  try {
+    return { plugins: [await loadPluginWithSpec(dir, spec)], failures: [] };
+  } catch (err) {
+    if (!(err instanceof NekoError)) throw err;
     return { plugins: [], failures: [{ dir, spec, error: err }] };
   }
 }

@@ -133,8 +133,14 @@ export class NekoServer {
   /**
    * Loads every plugin of a plugins directory (or the one plugin of a folder
    * holding a spec.conf) and routes their greeters. A plugin that fails is
-   * logged and its greeter answers 503; the others load. Loading a greeter
-   * again swaps the new version in place.
+   * logged, reported in `failed` and shown as its folder's problem; the
+   * others load. A greeter nothing serves answers 503 while its plugin
+   * fails. A folder loaded again gets its new version swapped in place
+   * (sessions, `ctx.state` and the database stay); when the new version
+   * fails, the version serving keeps serving. A folder whose greeter
+   * another folder's plugin serves is refused
+   * (`NEKO_ERR_PLUGIN_DUPLICATE_GREETER`, naming both folders) and that
+   * plugin keeps serving, untouched.
    */
   loadPlugins(dir: string): Promise<PluginsReport> {
     return this.#plugins.load(dir);
@@ -206,7 +212,8 @@ export class NekoServer {
    * Shuts down: stops accepting, lets running handlers finish (up to
    * `limits.shutdownTimeoutMs`), closes every connection (the plugins'
    * `onLeave` hooks run), then unloads every plugin (`onUnload`) and closes
-   * its database (which compacts its data file).
+   * its database (which compacts its data file); last, closes any database
+   * the storage backend still has open.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();

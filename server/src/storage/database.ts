@@ -77,4 +77,11 @@ export interface StorageBackend {
    * @throws NekoError `NEKO_ERR_STORAGE_*` naming the file when it is unreadable or corrupt.
    */
   open(greeter: string): Promise<ManagedDatabase>;
+  /**
+   * Closes every database still open (see {@link ManagedDatabase.close}).
+   * The server calls it last at shutdown, after closing each plugin's own,
+   * so that nothing it opened stays open. Optional: a backend without it
+   * is left as it is.
+   */
+  closeAll?(): Promise<void>;
 }
