@@ -9,8 +9,15 @@ const HOW_TO_SET = `Set ${SECRET_ENV} (e.g. \`export ${SECRET_ENV}=$(openssl ran
 /**
  * The shared secret: from `--secret-file` when given (one line; the
  * trailing line break is dropped), else from `NEKOCONNECT_SECRET`.
+ *
+ * `NEKOCONNECT_SECRET` is removed from `env` as it is read (also when
+ * `--secret-file` wins over it), so that the child processes the server or
+ * a plugin spawns do not inherit it. A process that needs the secret later
+ * gets it over IPC, never through the environment.
  */
 export async function readSecret(secretFile: string | undefined, env = process.env): Promise<string> {
+  const fromEnv = env[SECRET_ENV];
+  delete env[SECRET_ENV];
   if (secretFile !== undefined) {
     let text: string;
     try {
@@ -30,7 +37,7 @@ export async function readSecret(secretFile: string | undefined, env = process.e
     }
     return secret;
   }
-  const secret = env[SECRET_ENV];
+  const secret = fromEnv;
   if (secret === undefined || secret === '') {
     throw new NekoError(
       'NEKO_ERR_CONFIG_NO_SECRET',

@@ -7,7 +7,8 @@ import { DEFAULT_PORT } from '../../src/protocol/constants.js';
 import { DEFAULT_LIMITS } from '../../src/server/options.js';
 import { tempDir } from './cli-in-dir.js';
 
-const ENV = { NEKOCONNECT_SECRET: 'env-secret' };
+/** A fresh environment for each start: reading the secret removes it from the environment it came from. */
+const env = (): NodeJS.ProcessEnv => ({ NEKOCONNECT_SECRET: 'env-secret' });
 
 async function write(dir: string, files: Record<string, string>): Promise<void> {
   for (const [name, text] of Object.entries(files)) {
@@ -30,7 +31,7 @@ async function rejection(promise: Promise<unknown>): Promise<NekoError> {
 describe('resolveStartOptions', () => {
   it('uses the defaults without a config file or flags', async () => {
     const cwd = await tempDir();
-    const resolved = await resolveStartOptions(cwd, {}, ENV);
+    const resolved = await resolveStartOptions(cwd, {}, env());
     expect(resolved).toEqual({
       serverOptions: {
         secret: 'env-secret',
@@ -49,18 +50,18 @@ describe('resolveStartOptions', () => {
   it('places the dashboard from flags over the config, and turns it off with either', async () => {
     const cwd = await tempDir();
     await write(cwd, { 'nekoconnect.config.json': '{ "dashboard": { "port": 5000, "host": "0.0.0.0" } }' });
-    expect((await resolveStartOptions(cwd, {}, ENV)).dashboard).toEqual({ port: 5000, host: '0.0.0.0' });
-    expect((await resolveStartOptions(cwd, { dashboardPort: 0 }, ENV)).dashboard).toEqual({
+    expect((await resolveStartOptions(cwd, {}, env())).dashboard).toEqual({ port: 5000, host: '0.0.0.0' });
+    expect((await resolveStartOptions(cwd, { dashboardPort: 0 }, env())).dashboard).toEqual({
       port: 0,
       host: '0.0.0.0',
     });
-    expect((await resolveStartOptions(cwd, { dashboardHost: '127.0.0.2' }, ENV)).dashboard).toEqual({
+    expect((await resolveStartOptions(cwd, { dashboardHost: '127.0.0.2' }, env())).dashboard).toEqual({
       port: 5000,
       host: '127.0.0.2',
     });
-    expect((await resolveStartOptions(cwd, { noDashboard: true }, ENV)).dashboard).toBeUndefined();
+    expect((await resolveStartOptions(cwd, { noDashboard: true }, env())).dashboard).toBeUndefined();
     await write(cwd, { 'nekoconnect.config.json': '{ "dashboard": false }' });
-    expect((await resolveStartOptions(cwd, {}, ENV)).dashboard).toBeUndefined();
+    expect((await resolveStartOptions(cwd, {}, env())).dashboard).toBeUndefined();
   });
 
   it('flags beat the config file, which beats the defaults, limit by limit', async () => {
@@ -72,7 +73,7 @@ describe('resolveStartOptions', () => {
         limits: { maxPacketBytes: 256, idleTimeoutMs: 5000 },
       }),
     });
-    const fromFile = await resolveStartOptions(cwd, {}, ENV);
+    const fromFile = await resolveStartOptions(cwd, {}, env());
     expect(fromFile.configFile).toBe(path.join(cwd, 'nekoconnect.config.json'));
     expect(fromFile.serverOptions).toMatchObject({ port: 4000, host: '0.0.0.0' });
     expect(fromFile.serverOptions.limits).toEqual({
@@ -84,7 +85,7 @@ describe('resolveStartOptions', () => {
     const fromFlags = await resolveStartOptions(
       cwd,
       { port: 0, host: '::1', limits: { maxPacketBytes: 4096, recvTimeoutMs: 7 } },
-      ENV,
+      env(),
     );
     expect(fromFlags.serverOptions).toMatchObject({ port: 0, host: '::1' });
     expect(fromFlags.serverOptions.limits).toEqual({
@@ -94,7 +95,7 @@ describe('resolveStartOptions', () => {
       recvTimeoutMs: 7,
     });
 
-    const noConfig = await resolveStartOptions(cwd, { noConfig: true }, ENV);
+    const noConfig = await resolveStartOptions(cwd, { noConfig: true }, env());
     expect(noConfig.configFile).toBeUndefined();
     expect(noConfig.serverOptions).toMatchObject({ port: DEFAULT_PORT, limits: DEFAULT_LIMITS });
   });
@@ -112,7 +113,7 @@ describe('resolveStartOptions', () => {
       'flag-key.pem': 'FLAG KEY',
       'flag-cert.pem': 'FLAG CERT',
     });
-    const fromFile = await resolveStartOptions(cwd, { config: 'conf/neko.json' }, ENV);
+    const fromFile = await resolveStartOptions(cwd, { config: 'conf/neko.json' }, env());
     expect(fromFile.configFile).toBe(path.join(cwd, 'conf', 'neko.json'));
     expect(fromFile.plugins).toBe(path.join(cwd, 'my-plugins'));
     expect(fromFile.dataDir).toBe(path.join(cwd, 'conf', 'state'));
@@ -121,7 +122,7 @@ describe('resolveStartOptions', () => {
     const fromFlags = await resolveStartOptions(
       cwd,
       { config: 'conf/neko.json', dir: 'other', tlsKey: 'flag-key.pem', tlsCert: 'flag-cert.pem' },
-      ENV,
+      env(),
     );
     expect(fromFlags.plugins).toBe(path.join(cwd, 'other'));
     expect(fromFlags.serverOptions.tls).toEqual({
@@ -133,7 +134,7 @@ describe('resolveStartOptions', () => {
   it('puts dataDir in the config folder by default', async () => {
     const cwd = await tempDir();
     await write(cwd, { 'conf/nekoconnect.config.json': '{}' });
-    const resolved = await resolveStartOptions(cwd, { config: 'conf/nekoconnect.config.json' }, ENV);
+    const resolved = await resolveStartOptions(cwd, { config: 'conf/nekoconnect.config.json' }, env());
     expect(resolved.dataDir).toBe(path.join(cwd, 'conf', '.nekoconnect', 'data'));
     expect(resolved.plugins).toBe(cwd);
   });
@@ -143,7 +144,7 @@ describe('resolveStartOptions', () => {
     await write(cwd, {
       'nekoconnect.config.json': JSON.stringify({ tls: { key: 'key.pem', cert: 'cert.pem' } }),
     });
-    const err = await rejection(resolveStartOptions(cwd, {}, ENV));
+    const err = await rejection(resolveStartOptions(cwd, {}, env()));
     expect(err.code).toBe('NEKO_ERR_CONFIG_TLS');
     expect(err.message).toBe(
       `cannot read the TLS key ${path.join(cwd, 'key.pem')} (tls.key of nekoconnect.config.json): ENOENT`,
@@ -156,7 +157,7 @@ describe('resolveStartOptions', () => {
   it('reads the secret from the environment or --secret-file, never from the config', async () => {
     const cwd = await tempDir();
     await write(cwd, { secret: 'file-secret\n' });
-    expect((await resolveStartOptions(cwd, { secretFile: 'secret' }, ENV)).serverOptions.secret).toBe(
+    expect((await resolveStartOptions(cwd, { secretFile: 'secret' }, env())).serverOptions.secret).toBe(
       'file-secret',
     );
     const none = await rejection(resolveStartOptions(cwd, {}, {}));
@@ -166,7 +167,7 @@ describe('resolveStartOptions', () => {
   it('refuses half a TLS pair of flags before loading anything', async () => {
     const cwd = await tempDir();
     await write(cwd, { 'nekoconnect.config.json': '{ "bad": 1 }' });
-    const err = await rejection(resolveStartOptions(cwd, { tlsKey: 'k.pem' }, ENV));
+    const err = await rejection(resolveStartOptions(cwd, { tlsKey: 'k.pem' }, env()));
     expect(err.code).toBe('NEKO_ERR_CLI_USAGE');
     expect(err.message).toBe('--tls-key and --tls-cert go together: give both or neither');
   });
