@@ -327,8 +327,12 @@ export type Terminal =
   | { kind: 'open' }
   /** A frame is unfinished: the server waits for more bytes. */
   | { kind: 'incomplete' }
-  /** The server answers this closing status (hash `server`) and closes. */
-  | { kind: 'close'; status: number; reason: string };
+  /**
+   * The server answers this closing status and closes. Its hash is `server`
+   * before authentication and on a 400, else H of the newest client random
+   * the server verified (hex).
+   */
+  | { kind: 'close'; status: number; reason: string; hash: string };
 
 export interface Prediction {
   /**
@@ -365,6 +369,8 @@ export class SessionModel {
   /** Server randoms used up or dropped (a hash of them is a replay). */
   readonly spent: Buffer[] = [];
   #pending: Buffer = Buffer.alloc(0);
+  /** The random of the newest client packet whose hash verified (the auth packet's, at first). */
+  #verified: Buffer | undefined;
   readonly #options: ModelOptions;
   readonly #expectedHashes = new Map<Buffer, Buffer>();
 
@@ -400,9 +406,13 @@ export class SessionModel {
     let offset = 0;
     let parsed = 0;
     const close = (status: number, reason: string): Prediction => {
+      const hash =
+        this.state === 'open' && status !== 400
+          ? this.#hashOf(this.#verified!).toString('latin1')
+          : UNAUTHENTICATED_HASH;
       this.state = 'closed';
       this.#pending = Buffer.alloc(0);
-      return { answers, terminal: { kind: 'close', status, reason }, parsed };
+      return { answers, terminal: { kind: 'close', status, reason, hash }, parsed };
     };
     for (;;) {
       const { maxPacketBytes } = this.#options;
@@ -435,6 +445,7 @@ export class SessionModel {
           return close(400, 'auth hash is not H(random)');
         }
         this.state = 'open';
+        this.#verified = Buffer.from(frame.random);
         // Sent at once, before the server reads on.
         answers.push({ kind: 'auth-ok', clientRandom: Buffer.from(frame.random), required: true });
         continue;
@@ -443,6 +454,7 @@ export class SessionModel {
       if (index < 0) return close(400, 'hash matches no unused server random');
       this.spent.push(...this.window.splice(0, index + 1));
       const clientRandom = Buffer.from(frame.random);
+      this.#verified = clientRandom;
       answers.push(
         frame.greeter.toString('latin1') === this.#options.echoGreeter
           ? { kind: 'echo', op: frame.opValue, data: Buffer.from(frame.data), clientRandom, required: false }
@@ -481,16 +493,20 @@ export function checkAnswer(
 }
 
 /** Checks a closing status packet (protocol §10): hash `server`, data the status' digits. */
-export function checkClosingStatus(frame: ParsedFrame, status: number): string | undefined {
+export function checkClosingStatus(
+  frame: ParsedFrame,
+  status: number,
+  hash: string = UNAUTHENTICATED_HASH,
+): string | undefined {
   const got = describeFrame(frame);
   if (
     frame.greeter.toString('latin1') !== SERVER_GREETER ||
     frame.opValue !== status ||
     frame.data.toString('latin1') !== String(status) ||
-    frame.hash.toString('latin1') !== UNAUTHENTICATED_HASH ||
+    frame.hash.toString('latin1') !== hash ||
     !SERVER_RANDOM.test(frame.random.toString('latin1'))
   ) {
-    return `expected closing status ${status} with hash "server", got ${got}`;
+    return `expected closing status ${status} with hash "${hash}", got ${got}`;
   }
   return undefined;
 }

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   NEKO_ERR_AUTH_BAD_HASH: 'The hash of a packet does not match any unused server random.',
   NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT: 'The client did not complete the handshake in time.',
   NEKO_ERR_SESSION_IDLE_TIMEOUT: 'The session sent nothing for longer than the idle limit.',
+  NEKO_ERR_SESSION_SLOW_READER:
+    'The client stopped reading: the bytes waiting for it would pass the pending-bytes limit.',
 
   // Plugins: spec.conf, loading, routing.
   NEKO_ERR_SPEC_SYNTAX: 'spec.conf does not follow the `$key {"value"};` format.',
@@ -101,8 +103,7 @@ export const ERROR_CODES = {
   // The dashboard: its HTTP server and data API.
   NEKO_ERR_DASHBOARD_LISTEN: 'The dashboard could not listen on its host and port.',
   NEKO_ERR_DASHBOARD_ASSETS: "The dashboard page's files are missing from the package.",
-  NEKO_ERR_DASHBOARD_TOKEN:
-    'A dashboard request off loopback came without the access token, or with a wrong one.',
+  NEKO_ERR_DASHBOARD_TOKEN: 'A dashboard request came without the access token, or with a wrong one.',
   NEKO_ERR_DASHBOARD_HOST:
     'A dashboard request named a host that is not loopback, or came from another origin.',
   NEKO_ERR_DASHBOARD_BAD_REQUEST: 'A dashboard API request has a bad method, parameter or content type.',

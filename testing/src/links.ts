@@ -43,8 +43,11 @@ export class MemoryPipe {
   constructor(remoteAddress: string) {
     this.transport = {
       remoteAddress,
+      // Bytes are handed over in a microtask: nothing waits on a slow reader.
+      pendingBytes: 0,
       write: (bytes) => this.#toClient(bytes),
       end: () => this.#close(),
+      destroy: () => this.#close(),
     };
     this.link = {
       write: (bytes) => this.#toServer(bytes),

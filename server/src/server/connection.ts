@@ -30,13 +30,21 @@ export class Connection {
     transport: Transport,
     context: ConnectionContext,
     onClose: (connection: Connection, leaving: Promise<void>, reason: CloseReason) => void,
+    connectedAt = Date.now(),
   ) {
     const { hasher, limits, router, logger } = context;
     this.#onClose = onClose;
-    this.session = new Session(id, transport, hasher, limits, {
-      onPacket: (frame) => this.dispatcher.enqueue(frame),
-      onClose: (reason) => this.#closed(reason, logger),
-    });
+    this.session = new Session(
+      id,
+      transport,
+      hasher,
+      limits,
+      {
+        onPacket: (frame) => this.dispatcher.enqueue(frame),
+        onClose: (reason) => this.#closed(reason, logger),
+      },
+      connectedAt,
+    );
     this.dispatcher = new Dispatcher(this.session, router, logger, { recvTimeoutMs: limits.recvTimeoutMs });
   }
 
@@ -52,9 +60,13 @@ export class Connection {
 
   #closed(reason: CloseReason, logger: Logger): void {
     const leaving = this.dispatcher.sessionClosed();
-    if (reason.status !== undefined && reason.error) {
+    if (reason.error) {
+      const how =
+        reason.status === undefined
+          ? 'without a status'
+          : `with ${reason.status} ${STATUS_TEXT[reason.status] ?? ''}`;
       logger.warn(
-        `session ${this.session.id} (${this.session.remoteAddress}) closed with ${reason.status} ${STATUS_TEXT[reason.status] ?? ''}: ${reason.error.message}`,
+        `session ${this.session.id} (${this.session.remoteAddress}) closed ${how}: ${reason.error.message}`,
         { session: this.session.id, code: reason.error.code },
       );
     }

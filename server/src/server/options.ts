@@ -19,6 +19,12 @@ export interface Limits {
   recvTimeoutMs: number;
   /** On shutdown, how long running handlers may take before connections are cut, in ms. Default 10 s. */
   shutdownTimeoutMs: number;
+  /**
+   * Bytes that may wait to be sent to one client. A client that stops
+   * reading lets them pile up; past this, its session is closed (slow
+   * reader). Default 4 MiB.
+   */
+  maxPendingBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -29,6 +35,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   nonceWindow: 64,
   recvTimeoutMs: 30_000,
   shutdownTimeoutMs: 10_000,
+  maxPendingBytes: 4 * 1024 * 1024,
 });
 
 /** TLS material: PEM text or buffers. */
@@ -93,7 +100,13 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
       `limits.maxPacketBytes must be from ${MIN_PACKET} to 4294967295, got ${limits.maxPacketBytes}`,
     );
   }
-  for (const key of ['handshakeTimeoutMs', 'nonceWindow', 'recvTimeoutMs', 'maxConnections'] as const) {
+  for (const key of [
+    'handshakeTimeoutMs',
+    'nonceWindow',
+    'recvTimeoutMs',
+    'maxConnections',
+    'maxPendingBytes',
+  ] as const) {
     if (limits[key] === 0) {
       throw new NekoError('NEKO_ERR_CONFIG_INVALID', `limits.${key} must be at least 1`);
     }

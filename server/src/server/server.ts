@@ -4,7 +4,7 @@ import {
   type Server as NetServer,
   type Socket,
 } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { NekoError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
 import {
@@ -20,7 +20,12 @@ import { Hasher } from '../protocol/hash.js';
 import type { SessionState } from '../session/session.js';
 import type { Transport } from '../session/transport.js';
 import { Connection, type ConnectionContext } from './connection.js';
-import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import {
+  resolveServerOptions,
+  type ResolvedServerOptions,
+  type ServerOptions,
+  type TlsOptions,
+} from './options.js';
 import { listenFailure, listenOn } from './listen.js';
 import { TcpTransport } from './tcp-transport.js';
 
@@ -52,7 +57,11 @@ export class NekoServer {
   readonly #context: ConnectionContext;
   readonly #connections = new Set<Connection>();
   readonly #sockets = new Set<Socket>();
+  /** TLS sockets whose TLS handshake is not done: no session yet. */
+  readonly #handshaking = new Set<TLSSocket>();
   readonly #leaving = new Set<Promise<void>>();
+  /** Sessions the server closed for a fault of the client, by error code. */
+  readonly #faultCloses = new Map<string, number>();
   readonly #plugins: PluginRegistry;
   #listener: NetServer | undefined;
   #nextSessionId = 1;
@@ -111,6 +120,15 @@ export class NekoServer {
       return true;
     }
     return false;
+  }
+
+  /**
+   * How many sessions the server has closed for a fault of the client, by
+   * error code: `NEKO_ERR_SESSION_SLOW_READER` for clients that stopped
+   * reading, `NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT`, `NEKO_ERR_AUTH_BAD_HASH`…
+   */
+  faultCloses(): Record<string, number> {
+    return Object.fromEntries(this.#faultCloses);
   }
 
   /** Every plugin folder loaded or tried: serving, failed (with the error) or reloading. */
@@ -173,9 +191,14 @@ export class NekoServer {
     if (this.#listener) throw new NekoError('NEKO_ERR_SERVER_LISTEN', 'the server is already listening');
     if (this.options.plugins !== undefined) await this.loadPlugins(this.options.plugins);
     const { tls, host, port, limits } = this.options;
-    const listener = tls
-      ? createTlsServer({ key: tls.key, cert: tls.cert }, (socket) => this.#onSocket(socket))
-      : createNetServer({ noDelay: true }, (socket) => this.#onSocket(socket));
+    const secureContext = tls ? tlsContext(tls) : undefined;
+    // One plain listener for both: TLS is layered on each socket here, so the
+    // handshake limit and the shutdown reach a socket from its accept on.
+    const listener = createNetServer({ noDelay: true }, (socket) => {
+      if (secureContext) this.#onTlsSocket(socket, secureContext);
+      else this.#serve(socket, Date.now());
+    });
+    // Counts sockets still in their TLS handshake too.
     listener.maxConnections = limits.maxConnections;
     this.#listener = listener;
     try {
@@ -196,14 +219,15 @@ export class NekoServer {
    * Serves one client over any transport: the caller feeds received bytes to
    * the returned connection and reports when the transport closes.
    */
-  accept(transport: Transport): Connection {
+  accept(transport: Transport, connectedAt = Date.now()): Connection {
     const id = `s-${this.#nextSessionId++}`;
-    const connection = new Connection(id, transport, this.#context, (c, leaving) => {
+    const connection = new Connection(id, transport, this.#context, (c, leaving, reason) => {
       this.#connections.delete(c);
+      if (reason.error) this.#countFault(reason.error.code);
       // onLeave hooks may still run; shutdown waits for them before onUnload.
       this.#leaving.add(leaving);
       void leaving.finally(() => this.#leaving.delete(leaving));
-    });
+    }, connectedAt);
     this.#connections.add(connection);
     return connection;
   }
@@ -228,6 +252,8 @@ export class NekoServer {
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.options.limits.shutdownTimeoutMs);
     });
+    // A socket still in its TLS handshake has no session to wait for.
+    for (const socket of this.#handshaking) socket.destroy();
     await Promise.race([idle, timeout]);
     clearTimeout(timer);
     for (const connection of this.#connections) connection.session.close();
@@ -258,11 +284,51 @@ export class NekoServer {
     if (timedOut) this.logger.warn(`shutdown: ${what} still running after ${ms} ms; going on without them`);
   }
 
-  #onSocket(socket: Socket): void {
+  /**
+   * A TCP connection to a TLS server: its TLS handshake must be done within
+   * `limits.handshakeTimeoutMs` of the accept, and the session's handshake
+   * gets what is left of that budget.
+   */
+  #onTlsSocket(raw: Socket, secureContext: SecureContext): void {
+    const acceptedAt = Date.now();
+    raw.setNoDelay(true);
+    const socket = new TLSSocket(raw, { isServer: true, secureContext });
+    this.#handshaking.add(socket);
+    this.#sockets.add(socket);
+    const { handshakeTimeoutMs } = this.options.limits;
+    const timer = setTimeout(() => {
+      this.#countFault(HANDSHAKE_TIMEOUT);
+      this.logger.warn(
+        `connection from ${raw.remoteAddress ?? 'unknown'} closed: TLS handshake not done within ${handshakeTimeoutMs} ms`,
+        { code: HANDSHAKE_TIMEOUT },
+      );
+      socket.destroy();
+    }, handshakeTimeoutMs);
+    socket.on('error', () => {
+      // A failed TLS handshake, a reset: 'close' follows.
+    });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.#handshaking.delete(socket);
+      this.#sockets.delete(socket);
+    });
+    socket.once('secure', () => {
+      clearTimeout(timer);
+      this.#handshaking.delete(socket);
+      this.#serve(socket, acceptedAt);
+    });
+  }
+
+  #countFault(code: string): void {
+    this.#faultCloses.set(code, (this.#faultCloses.get(code) ?? 0) + 1);
+  }
+
+  /** Serves a client over a connected socket (plain, or TLS once its TLS handshake is done). */
+  #serve(socket: Socket, connectedAt: number): void {
     socket.setNoDelay(true);
     this.#sockets.add(socket);
     const transport = new TcpTransport(socket);
-    const connection = this.accept(transport);
+    const connection = this.accept(transport, connectedAt);
     socket.on('data', (chunk: Buffer) => connection.receive(chunk));
     socket.on('error', () => {
       // A reset or broken pipe: 'close' follows and ends the session.
@@ -272,6 +338,21 @@ export class NekoServer {
       connection.transportClosed();
     });
     if (this.#closing) connection.session.close();
+  }
+}
+
+const HANDSHAKE_TIMEOUT = 'NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT';
+
+/** The TLS context of a server's certificate and key. */
+function tlsContext(tls: TlsOptions): SecureContext {
+  try {
+    return createSecureContext({ key: tls.key, cert: tls.cert });
+  } catch (err) {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_TLS',
+      `the TLS key or certificate cannot be used: ${(err as Error).message}`,
+      { cause: err, hint: 'Give a PEM private key and the PEM certificate made for it.' },
+    );
   }
 }
 

@@ -14,6 +14,10 @@ export class TcpTransport implements Transport {
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
   }
 
+  get pendingBytes(): number {
+    return this.#socket.writableLength;
+  }
+
   write(bytes: Buffer): void {
     if (!this.#socket.writable) return;
     this.#socket.write(bytes);
@@ -25,7 +29,6 @@ export class TcpTransport implements Transport {
     setTimeout(() => this.#socket.destroy(), END_GRACE_MS).unref();
   }
 
-  /** Cuts the connection at once. */
   destroy(): void {
     this.#socket.destroy();
   }

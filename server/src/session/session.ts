@@ -27,6 +27,8 @@ export interface SessionLimits {
   idleTimeoutMs: number;
   /** Unused server randoms kept. */
   nonceWindow: number;
+  /** Bytes that may wait to be sent; past this the client is a slow reader and the session closes. */
+  maxPendingBytes: number;
 }
 
 /** Why a session ended. */
@@ -35,7 +37,11 @@ export interface CloseReason {
   initiator: 'server' | 'client';
   /** The closing status sent, if any. */
   status?: number;
-  /** The error behind a closing status. */
+  /**
+   * The error behind a closing status, or behind a close without one (a
+   * slow reader, `NEKO_ERR_SESSION_SLOW_READER`: such a session is over
+   * for good).
+   */
   error?: NekoError;
 }
 
@@ -58,13 +64,20 @@ export type SessionState = 'handshake' | 'open' | 'closed';
  * {@link send} and {@link sendStatus}.
  *
  * Security invariant: `H` is computed over a client random only after that
- * same packet's hash has verified. Closing status packets, and every packet
- * to a peer not authenticated, carry the literal hash `server`.
+ * same packet's hash has verified. Every packet to a peer not authenticated,
+ * and a 400 for a bad hash, carry the literal hash `server`; every other
+ * packet to an authenticated peer, closing statuses included, carries `H` of
+ * its newest verified random.
+ *
+ * Every write checks the bytes already waiting for the client: a client
+ * that stops reading is closed once they would pass `maxPendingBytes`, so
+ * it cannot make the server hold an unbounded queue for it.
  */
 export class Session {
   readonly id: string;
   readonly remoteAddress: string;
-  readonly connectedAt = Date.now();
+  /** When the connection was accepted (before any TLS handshake), in ms since the epoch. */
+  readonly connectedAt: number;
 
   readonly #transport: Transport;
   readonly #hasher: Hasher;
@@ -86,8 +99,10 @@ export class Session {
     hasher: Hasher,
     limits: SessionLimits,
     handlers: SessionHandlers,
+    connectedAt = Date.now(),
   ) {
     this.id = id;
+    this.connectedAt = connectedAt;
     this.remoteAddress = transport.remoteAddress;
     this.#transport = transport;
     this.#hasher = hasher;
@@ -98,15 +113,17 @@ export class Session {
       { maxPacket: Math.min(MAX_AUTH_FRAME_LENGTH, limits.maxPacketBytes) },
       (frame) => this.#onFrame(frame),
     );
+    // One budget from the accept: time a TLS handshake took is already spent.
+    const handshakeLeft = Math.max(0, limits.handshakeTimeoutMs - (Date.now() - connectedAt));
     this.#handshakeTimer = setTimeout(() => {
       this.fail(
         Status.Timeout,
         new NekoError(
           'NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT',
-          `no valid auth packet within ${limits.handshakeTimeoutMs} ms`,
+          `no valid auth packet within ${limits.handshakeTimeoutMs} ms of the connection`,
         ),
       );
-    }, limits.handshakeTimeoutMs);
+    }, handshakeLeft);
     this.#handshakeTimer.unref();
     this.#armIdleTimer();
   }
@@ -161,6 +178,13 @@ export class Session {
     if (this.#state !== 'open') return false;
     const random = randomString();
     const frame = encodeFrame({ greeter, op, random, data, hash: this.#clientHash! });
+    // A frame always goes onto an empty queue; onto a queue the client is
+    // not draining, only while the queue stays within the limit.
+    const pending = this.#transport.pendingBytes;
+    if (pending > 0 && pending + frame.length > this.#limits.maxPendingBytes) {
+      this.#closeSlowReader(pending, frame.length);
+      return false;
+    }
     this.#window.add(random);
     this.#sent++;
     this.#transport.write(frame);
@@ -173,18 +197,23 @@ export class Session {
   }
 
   /**
-   * Sends a closing status (hash `server`) and closes: for 400, 408, 413
-   * and 422, and on the way out of any state.
+   * Sends a closing status and closes: for 400, 408, 413 and 422, and on the
+   * way out of any state. Its hash is `server` before authentication and on
+   * a 400 (the peer's hash failed: it is not known to be the client that
+   * authenticated); else `H` of the newest verified client random, as on
+   * every packet of the session (protocol §4.5). No hash is computed here.
    */
   fail(status: number, error: NekoError): void {
     if (this.#state === 'closed') return;
+    const hash =
+      this.#state === 'open' && status !== Status.AuthError ? this.#clientHash! : UNAUTHENTICATED_HASH;
     this.#transport.write(
       encodeFrame({
         greeter: SERVER_GREETER,
         op: status,
         random: randomString(),
         data: String(status),
-        hash: UNAUTHENTICATED_HASH,
+        hash,
       }),
     );
     this.#sent++;
@@ -274,6 +303,22 @@ export class Session {
     this.fail(Status.Malformed, err);
   }
 
+  /**
+   * The client is not reading what it is sent: drops its queue and closes
+   * at once, with no status (it would not read one). The owner hears of it
+   * in a microtask, not inside the write that found it, so a broadcast
+   * going on finishes for every other client before any `onLeave` runs.
+   */
+  #closeSlowReader(pending: number, next: number): void {
+    const error = new NekoError(
+      'NEKO_ERR_SESSION_SLOW_READER',
+      `the client is not reading: ${pending} bytes wait to be sent to it, and ${next} more would pass limits.maxPendingBytes (${this.#limits.maxPendingBytes})`,
+    );
+    this.#stop();
+    this.#transport.destroy();
+    queueMicrotask(() => this.#handlers.onClose({ initiator: 'server', error }));
+  }
+
   #armIdleTimer(): void {
     if (this.#limits.idleTimeoutMs <= 0) return;
     if (this.#idleTimer) {
@@ -293,9 +338,13 @@ export class Session {
   }
 
   #finish(reason: CloseReason): void {
+    this.#stop();
+    this.#handlers.onClose(reason);
+  }
+
+  #stop(): void {
     this.#state = 'closed';
     clearTimeout(this.#handshakeTimer);
     clearTimeout(this.#idleTimer);
-    this.#handlers.onClose(reason);
   }
 }

@@ -6,8 +6,16 @@
 export interface Transport {
   /** The client's address, for logs and `ctx.session.remoteAddress`. */
   readonly remoteAddress: string;
+  /**
+   * Bytes written but not yet handed to the network: what piles up while
+   * the client does not read. The session checks it on every write against
+   * `limits.maxPendingBytes`.
+   */
+  readonly pendingBytes: number;
   /** Queues bytes for the client. */
   write(bytes: Buffer): void;
   /** Flushes queued bytes, then closes the connection. */
   end(): void;
+  /** Drops queued bytes and closes the connection at once. */
+  destroy(): void;
 }

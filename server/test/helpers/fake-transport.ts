@@ -8,6 +8,9 @@ export class FakeTransport implements Transport {
   /** Every write, as written (one frame per write). */
   readonly writes: Buffer[] = [];
   ends = 0;
+  destroys = 0;
+  /** What {@link pendingBytes} reports: set it to play a client that does not read. */
+  pendingBytes = 0;
   #read = 0;
 
   constructor(remoteAddress = '203.0.113.7') {
@@ -21,6 +24,10 @@ export class FakeTransport implements Transport {
 
   end(): void {
     this.ends++;
+  }
+
+  destroy(): void {
+    this.destroys++;
   }
 
   /** Every frame written so far, decoded. */

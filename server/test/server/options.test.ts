@@ -32,6 +32,7 @@ describe('resolveServerOptions', () => {
         nonceWindow: 64,
         recvTimeoutMs: 30_000,
         shutdownTimeoutMs: 10_000,
+        maxPendingBytes: 4 * 1024 * 1024,
       },
     });
     expect(Object.isFrozen(DEFAULT_LIMITS)).toBe(true);

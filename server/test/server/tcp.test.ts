@@ -2,13 +2,12 @@
  * The server over real TCP on 127.0.0.1, spoken to by a raw peer that
  * writes frames by hand and checks every frame it gets back.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, it, expect, vi, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, vi, beforeAll } from 'vitest';
 import { connect } from '../../src/client/client.js';
 import { MAX_AUTH_FRAME_LENGTH } from '../../src/protocol/constants.js';
 import { encodeFrame } from '../../src/protocol/encoder.js';
@@ -18,6 +17,7 @@ import { randomString } from '../../src/protocol/random.js';
 import { rawFrame } from '../helpers/frames.js';
 import { LOGIC, allPlugins, makePluginsDir, specConf, type PluginDef } from '../helpers/plugins.js';
 import { RawPeer } from '../helpers/raw-peer.js';
+import { makeCertificate, type TestCertificate } from '../helpers/tls.js';
 import { SECRET, connectClient, startServer, type StartedServer } from '../helpers/server.js';
 import type { ServerOptions } from '../../src/server/options.js';
 
@@ -40,10 +40,14 @@ function summary(frame: Frame): [string, number, string, string] {
   return [frame.greeter, frame.op, frame.data.toString('utf8'), frame.hash.toString('latin1')];
 }
 
-/** Expects the peer's next frame to be the closing `status` with hash "server", then the connection to close. */
-async function expectClosingStatus(peer: RawPeer, status: number): Promise<void> {
+/**
+ * Expects the peer's next frame to be the closing `status`, then the
+ * connection to close. Its hash is "server" before authentication and on a
+ * 400; else H of the peer's newest verified random, passed as `hash`.
+ */
+async function expectClosingStatus(peer: RawPeer, status: number, hash = 'server'): Promise<void> {
   const frame = await peer.next();
-  expect(summary(frame)).toEqual(['nekoconnect-server', status, String(status), 'server']);
+  expect(summary(frame)).toEqual(['nekoconnect-server', status, String(status), hash]);
   expect(frame.random.toString('latin1')).toMatch(/^[A-Za-z0-9_-]{22}$/);
   await peer.closed();
   expect(peer.unread).toBe(0);
@@ -306,7 +310,7 @@ describe('TCP: after the handshake', () => {
     const peer = await authedPeer(port);
     await peer.packet('echo', 'x');
     await peer.next();
-    await expectClosingStatus(peer, 408);
+    await expectClosingStatus(peer, 408, H.hex(peer.sentRandoms.at(-1)!));
   });
 
   it('refuses a packet above the limit: 413, then closes', async () => {
@@ -314,8 +318,10 @@ describe('TCP: after the handshake', () => {
     const peer = await authedPeer(port);
     await peer.packet('echo', 'x'.repeat(100));
     expect((await peer.next()).data.toString()).toBe('x'.repeat(100));
+    const accepted = peer.sentRandoms.at(-1)!;
     await peer.packet('echo', 'x'.repeat(200));
-    await expectClosingStatus(peer, 413);
+    // The refused packet's random is never hashed: the status carries H of the one before.
+    await expectClosingStatus(peer, 413, H.hex(accepted));
   });
 
   it('refuses a malformed packet: 422, then closes', async () => {
@@ -324,7 +330,7 @@ describe('TCP: after the handshake', () => {
     await peer.write(
       rawFrame({ greeter: 'echo', op: '12345678901', random: 'r', data: '', hash: H.hex(peer.newestRandom) }),
     );
-    await expectClosingStatus(peer, 422);
+    await expectClosingStatus(peer, 422, H.hex(peer.sentRandoms.at(-1)!));
   });
 });
 
@@ -691,71 +697,27 @@ describe('TCP: the server', () => {
 });
 
 describe('TCP: TLS', () => {
-  let tls: { key: string; cert: string } | undefined;
-  let dir: string | undefined;
-
-  function hasOpenssl(): boolean {
-    try {
-      execFileSync('openssl', ['version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  }
+  let tls: TestCertificate | undefined;
 
   beforeAll(async () => {
-    if (!hasOpenssl()) return;
-    dir = await mkdtemp(path.join(os.tmpdir(), 'neko-tls-'));
-    const key = path.join(dir, 'key.pem');
-    const cert = path.join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    tls = { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8') };
+    tls = await makeCertificate();
   });
 
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
+  it('serves TLS; the client verifies the certificate and talks through it', async () => {
+    const { port } = await serve({ tls });
+    const client = await connectClient(port, { tls: { ca: tls!.cert, servername: 'localhost' } });
+    expect((await client.request('echo', 'over tls', { op: 3 })).text()).toBe('over tls');
+    await expect(client.request('nobody')).rejects.toMatchObject({ status: 404 });
   });
 
-  it.skipIf(!hasOpenssl())(
-    'serves TLS; the client verifies the certificate and talks through it',
-    async () => {
-      const { port } = await serve({ tls });
-      const client = await connectClient(port, { tls: { ca: tls!.cert, servername: 'localhost' } });
-      expect((await client.request('echo', 'over tls', { op: 3 })).text()).toBe('over tls');
-      await expect(client.request('nobody')).rejects.toMatchObject({ status: 404 });
-    },
-  );
-
-  it.skipIf(!hasOpenssl())('a client that does not trust the certificate cannot connect', async () => {
+  it('a client that does not trust the certificate cannot connect', async () => {
     const { port } = await serve({ tls });
     await expect(connect({ secret: SECRET, port, tls: true, connectTimeoutMs: 2000 })).rejects.toMatchObject({
       code: 'NEKO_ERR_CLIENT_CONNECT',
     });
   });
 
-  it.skipIf(!hasOpenssl())('a plain TCP client cannot talk to a TLS server', async () => {
+  it('a plain TCP client cannot talk to a TLS server', async () => {
     const { port } = await serve({ tls });
     await expect(connect({ secret: SECRET, port, connectTimeoutMs: 2000 })).rejects.toMatchObject({
       code: expect.stringMatching(/^NEKO_ERR_CLIENT_(CONNECT|PROTOCOL)$/),

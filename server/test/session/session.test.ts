@@ -19,6 +19,7 @@ const LIMITS: SessionLimits = {
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 0,
   nonceWindow: 64,
+  maxPendingBytes: 4 * 1024 * 1024,
 };
 
 interface Harness {
@@ -84,7 +85,12 @@ function handshake(h: Harness, random = 'client-random-0'): Frame {
 }
 
 /** Expects exactly one new frame: the closing `status` with hash "server", then the end. */
-function expectClosedWith(h: Harness, status: number, code: string): void {
+/**
+ * The session sent one closing status and closed. `hash` is what the status
+ * carries: `server` before authentication and on a 400, else H of the
+ * newest verified client random.
+ */
+function expectClosedWith(h: Harness, status: number, code: string, hash = 'server'): void {
   const frames = h.transport.take();
   expect(frames.map(plain)).toEqual([
     {
@@ -92,7 +98,7 @@ function expectClosedWith(h: Harness, status: number, code: string): void {
       op: status,
       random: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
       data: Buffer.from(String(status)),
-      hash: 'server',
+      hash,
     },
   ]);
   expect(h.transport.ends).toBe(1);
@@ -362,7 +368,7 @@ describe('Session: after the handshake', () => {
     const ok = handshake(h);
     const big = packet(ok.random, { data: 'x'.repeat(200) });
     h.session.receive(big.subarray(0, 4));
-    expectClosedWith(h, 413, 'NEKO_ERR_FRAME_TOO_LARGE');
+    expectClosedWith(h, 413, 'NEKO_ERR_FRAME_TOO_LARGE', H.hex('client-random-0'));
     expect(h.packets).toEqual([]);
   });
 
@@ -380,7 +386,7 @@ describe('Session: after the handshake', () => {
     h.session.receive(
       rawFrame({ greeter: 'echo', op: '1', random: 'a b', data: '', hash: H.hex(ok.random) }),
     );
-    expectClosedWith(h, 422, 'NEKO_ERR_FRAME_NOT_PRINTABLE');
+    expectClosedWith(h, 422, 'NEKO_ERR_FRAME_NOT_PRINTABLE', H.hex('client-random-0'));
   });
 
   it('handles the valid packets of a chunk before a malformed tail', () => {
@@ -388,7 +394,8 @@ describe('Session: after the handshake', () => {
     const ok = handshake(h);
     h.session.receive(Buffer.concat([packet(ok.random), Buffer.from([0, 0, 0, 1])]));
     expect(h.packets).toHaveLength(1);
-    expectClosedWith(h, 422, 'NEKO_ERR_FRAME_LENGTH_MISMATCH');
+    // The closing status carries H of the random of the packet just accepted.
+    expectClosedWith(h, 422, 'NEKO_ERR_FRAME_LENGTH_MISMATCH', H.hex(h.packets[0]!.random));
   });
 
   it('ignores what follows a refused packet in the same chunk', () => {
@@ -416,7 +423,7 @@ describe('Session: after the handshake', () => {
     vi.advanceTimersByTime(99);
     expect(h.session.isOpen).toBe(true);
     vi.advanceTimersByTime(1);
-    expectClosedWith(h, 408, 'NEKO_ERR_SESSION_IDLE_TIMEOUT');
+    expectClosedWith(h, 408, 'NEKO_ERR_SESSION_IDLE_TIMEOUT', H.hex(h.packets[0]!.random));
   });
 
   it('never times out for idleness when idleTimeoutMs is 0', () => {
@@ -428,6 +435,66 @@ describe('Session: after the handshake', () => {
     handshake(h);
     vi.advanceTimersByTime(24 * 3600 * 1000);
     expect(h.session.isOpen).toBe(true);
+  });
+});
+
+describe('Session: a client that does not read', () => {
+  const LIMIT = 10_000;
+
+  it('puts a frame on an empty queue whatever its size', () => {
+    const h = makeSession({ maxPendingBytes: LIMIT });
+    handshake(h);
+    h.transport.take();
+    expect(h.session.send('echo', 0, 'x'.repeat(LIMIT * 2))).toBe(true);
+    expect(h.transport.take()).toHaveLength(1);
+    expect(h.session.isOpen).toBe(true);
+  });
+
+  it('queues frames while the waiting bytes stay within maxPendingBytes', () => {
+    const h = makeSession({ maxPendingBytes: LIMIT });
+    handshake(h);
+    h.transport.take();
+    const size = encodeFrame({
+      greeter: 'echo',
+      op: 0,
+      random: randomString(),
+      data: 'x'.repeat(100),
+      hash: H.hex('client-random-0'),
+    }).length;
+    h.transport.pendingBytes = LIMIT - size;
+    expect(h.session.send('echo', 0, 'x'.repeat(100))).toBe(true);
+    expect(h.transport.take()).toHaveLength(1);
+    expect(h.session.isOpen).toBe(true);
+  });
+
+  it('closes, without a status and for good, when a frame would pass maxPendingBytes', async () => {
+    const h = makeSession({ maxPendingBytes: LIMIT });
+    handshake(h);
+    h.transport.take();
+    const sentBefore = h.session.sentCount;
+    h.transport.pendingBytes = LIMIT - 50;
+    expect(h.session.send('echo', 0, 'x'.repeat(100))).toBe(false);
+    // Nothing written, the queue dropped at once, and nothing more is sent.
+    expect(h.transport.take()).toEqual([]);
+    expect(h.transport.destroys).toBe(1);
+    expect(h.transport.ends).toBe(0);
+    expect(h.session.sentCount).toBe(sentBefore);
+    expect(h.session.isClosed).toBe(true);
+    expect(h.session.send('echo', 0, 'y')).toBe(false);
+    expect(h.session.sendStatus(200)).toBe(false);
+    // The owner hears of it after the write that found it, once.
+    expect(h.closes).toEqual([]);
+    await Promise.resolve();
+    expect(h.closes).toHaveLength(1);
+    expect(h.closes[0]!.initiator).toBe('server');
+    expect(h.closes[0]!.status).toBeUndefined();
+    expect(h.closes[0]!.error?.code).toBe('NEKO_ERR_SESSION_SLOW_READER');
+    expect(h.closes[0]!.error?.message).toContain(`limits.maxPendingBytes (${LIMIT})`);
+    h.session.transportClosed();
+    h.session.close();
+    await Promise.resolve();
+    expect(h.closes).toHaveLength(1);
+    expect(h.transport.ends).toBe(0);
   });
 });
 
