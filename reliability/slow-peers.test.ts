@@ -8,13 +8,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { connect } from 'nekoconnect/client';
+import { clientHello, makeCertificate } from '../scripts/test-support/tls.js';
 import { EXAMPLE_PLUGINS, startServerProcess, type ServerProcess } from './support/server-process.js';
+import { FIXTURES } from './support/workloads.js';
 import {
+  FramePeer,
   FrameReader,
   Prng,
+  SocketTracker,
   authParts,
   buildFrame,
   checkClosingStatus,
+  hashOf,
+  parts,
   percentile,
   sleep,
   summarize,
@@ -43,6 +49,21 @@ const MAX_P99_RATIO = 2;
 /** A peer must be closed between HANDSHAKE_TIMEOUT_MS - EARLY_MS and HANDSHAKE_TIMEOUT_MS + LATE_MS after it connected. */
 const EARLY_MS = 200;
 const LATE_MS = 1_500;
+
+/** The stream plugin's load on a slow reader: as many 64 KiB broadcasts as it takes to send 100 MiB. */
+const STREAM_PACKETS = 1_600;
+const STREAM_PACKET_BYTES = 64 * 1024;
+/**
+ * The most the server's RSS may grow while it streams to a reader and a slow reader: each session's queue
+ * is capped at limits.maxPendingBytes (4 MiB by default), so two queues of 4 MiB plus one frame each, and
+ * room for the allocator and the collector: 4 times the cap in all. (Without the cap, the slow reader's
+ * queue took the whole 100 MiB.)
+ */
+const RSS_GROWTH_BOUND = 4 * 4 * 1024 * 1024;
+/** Stalled TLS connections per step. */
+const TLS_STALLED = 200;
+/** server.close() with stalled TLS handshakes open must take less than this. */
+const SHUTDOWN_BOUND_MS = 1_500;
 
 interface PeerResult {
   index: number;
@@ -160,6 +181,174 @@ describe('slow and idle peers', () => {
     expect(server.logs.filter((r) => r.level === 'error')).toEqual([]);
   });
 });
+
+describe('slow readers', () => {
+  it('closes a client that stops reading once 4 MiB wait for it: the server keeps its memory, a reading client gets every broadcast in order', async () => {
+    const server = await startServerProcess({ secret: SECRET, plugins: path.join(FIXTURES, 'stream') });
+    const tracker = new SocketTracker();
+
+    // The slow reader: authenticated, joined to the plugin, then it never reads again.
+    const slow = await FramePeer.connect(server.port, tracker);
+    const authRandom = Buffer.from('slow-reader-random-001');
+    slow.write(buildFrame(authParts(SECRET, authRandom)));
+    expect(await slow.until(() => slow.frames.length === 1, 5_000)).toBe(true);
+    const joinRandom = Buffer.from('slow-reader-random-002');
+    slow.write(
+      buildFrame(
+        parts({
+          greeter: 'stream',
+          op: 0,
+          random: joinRandom,
+          data: '',
+          hash: hashOf(SECRET, slow.frames[0]!.random),
+        }),
+      ),
+    );
+    expect(await slow.until(() => slow.frames.length === 2, 5_000)).toBe(true);
+    expect(slow.frames[1]!.data.toString()).toBe('joined');
+    slow.socket.pause();
+
+    const reader = await connect({ secret: SECRET, port: server.port, requestTimeoutMs: 30_000 });
+    onTestFinished(() => void reader.close());
+    const received: number[] = [];
+    const announcements: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      reader.on('packet', (packet) => {
+        if (packet.op === 1) received.push(packet.data.readUInt32BE(0));
+        else if (packet.op === 2) announcements.push(packet.text());
+        else if (packet.op === 3) resolve();
+      });
+    });
+    expect((await reader.request('stream', '', { op: 0 })).text()).toBe('joined');
+
+    const baseline = (await server.memory()).usage.rss;
+    let peak = baseline;
+    await reader.send('stream', `${STREAM_PACKETS} ${STREAM_PACKET_BYTES}`, { op: 1 });
+    let streaming = true;
+    void done.then(() => (streaming = false));
+    const deadline = Date.now() + 60_000;
+    while (streaming && server.isAlive() && Date.now() < deadline) {
+      peak = Math.max(peak, (await server.memory()).usage.rss);
+      await sleep(100);
+    }
+    expect(server.isAlive(), 'the server process exited while streaming').toBe(true);
+    expect(streaming ? 'still streaming after 60 s' : 'done').toBe('done');
+    peak = Math.max(peak, (await server.memory()).usage.rss);
+    const growth = peak - baseline;
+    console.log(
+      `slow reader: ${STREAM_PACKETS} broadcasts of ${STREAM_PACKET_BYTES / 1024} KiB; server RSS ` +
+        `${mib(baseline)} MiB before, peak ${mib(peak)} MiB (growth ${mib(growth)} MiB, bound ${mib(RSS_GROWTH_BOUND)} MiB)`,
+    );
+
+    // Every packet reached the reading client, in order; the slow one was closed once, and its onLeave ran.
+    expect(received).toEqual(Array.from({ length: STREAM_PACKETS }, (_, i) => i));
+    const slowReaderLogs = server.logs.filter((r) => r.code === 'NEKO_ERR_SESSION_SLOW_READER');
+    expect(slowReaderLogs).toHaveLength(1);
+    expect(slowReaderLogs[0]!.message).toContain('closed without a status');
+    expect(announcements).toEqual([`left ${slowReaderLogs[0]!.session}`]);
+    expect(await connectionsSettleTo(server, 1)).toBe(1);
+    // What the server held for the slow reader stayed near the cap, far below the 100 MiB it was sent.
+    expect(growth).toBeLessThanOrEqual(RSS_GROWTH_BOUND);
+    // Reading again, it finds what its socket buffers held, then the end: no closing status.
+    slow.socket.resume();
+    expect(await slow.until(() => slow.closed, 10_000)).toBe(true);
+    expect(slow.frames.filter((f) => f.greeter.toString() === 'nekoconnect-server')).toHaveLength(1);
+    console.log(
+      `slow reader: it got ${slow.frames.length - 2} of ${STREAM_PACKETS} pushes before it was cut`,
+    );
+    expect(slow.frames.length - 2).toBeLessThan(STREAM_PACKETS);
+    expect(server.logs.filter((r) => r.level === 'error')).toEqual([]);
+  });
+});
+
+describe('TLS handshakes that stall', () => {
+  it('closes connections that never start TLS, or stall halfway, at the handshake timeout; shutdown cuts them at once', async () => {
+    const certificate = await makeCertificate();
+    const hello = await clientHello();
+    const server = await startServerProcess({
+      secret: SECRET,
+      plugins: path.join(EXAMPLE_PLUGINS, 'echo'),
+      limits: { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS },
+      tls: certificate,
+    });
+    const tlsOptions = { ca: certificate.cert, servername: 'localhost' };
+    const client = await connect({
+      secret: SECRET,
+      port: server.port,
+      tls: tlsOptions,
+      requestTimeoutMs: 10_000,
+    });
+    onTestFinished(() => void client.close());
+
+    const tracker = new SocketTracker();
+    /** Opens `count` stalled connections, half silent, half stopped after their ClientHello. */
+    const openStalled = async (count: number): Promise<StalledTls[]> => {
+      const out: StalledTls[] = [];
+      for (let i = 0; i < count; i++) {
+        const peer = await FramePeer.connect(server.port, tracker);
+        const halfway = i % 2 === 1;
+        if (halfway) peer.write(hello);
+        out.push({ peer, halfway, connectedAt: Date.now(), closedAt: null });
+        if (i % 20 === 19) await sleep(20);
+      }
+      for (const s of out)
+        void s.peer.until(() => s.peer.closed, 60_000).then(() => (s.closedAt = Date.now()));
+      return out;
+    };
+
+    const stalled = await openStalled(TLS_STALLED);
+    // The legitimate client keeps talking meanwhile.
+    let echoes = 0;
+    while (stalled.some((s) => s.closedAt === null) && echoes < 100_000) {
+      const reply = await client.request('echo', `m${echoes}`);
+      expect(reply.text()).toBe(`m${echoes}`);
+      echoes++;
+      if (Date.now() - stalled[0]!.connectedAt > HANDSHAKE_TIMEOUT_MS + LATE_MS + 5_000) break;
+      await sleep(2);
+    }
+    const problems: string[] = [];
+    for (const [i, s] of stalled.entries()) {
+      if (s.closedAt === null) {
+        problems.push(`stalled connection ${i} (${s.halfway ? 'halfway' : 'silent'}) still open`);
+        continue;
+      }
+      const after = s.closedAt - s.connectedAt;
+      if (after < HANDSHAKE_TIMEOUT_MS - EARLY_MS || after > HANDSHAKE_TIMEOUT_MS + LATE_MS) {
+        problems.push(`stalled connection ${i} closed ${after} ms after connecting`);
+      }
+      if (s.halfway && s.peer.bytesReceived === 0)
+        problems.push(`stalled connection ${i} got no ServerHello`);
+    }
+    expect(problems.slice(0, 20)).toEqual([]);
+    const tlsTimeouts = server.logs.filter(
+      (r) => r.code === 'NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT' && r.message.includes('TLS handshake not done'),
+    );
+    expect(tlsTimeouts).toHaveLength(TLS_STALLED);
+    expect(client.connected).toBe(true);
+
+    // At shutdown, connections still in their TLS handshake do not hold the server.
+    const more = await openStalled(TLS_STALLED);
+    const closing = await server.close();
+    console.log(
+      `TLS stalls: ${TLS_STALLED} connections closed at the ${HANDSHAKE_TIMEOUT_MS} ms handshake timeout ` +
+        `while the client made ${echoes} round trips; shutdown with ${TLS_STALLED} more took ${closing.closeMs.toFixed(0)} ms`,
+    );
+    expect(closing.code).toBe(0);
+    expect(closing.closeMs).toBeLessThan(SHUTDOWN_BOUND_MS);
+    expect(await Promise.all(more.map((s) => s.peer.until(() => s.peer.closed, 5_000)))).not.toContain(false);
+  });
+});
+
+interface StalledTls {
+  peer: FramePeer;
+  halfway: boolean;
+  connectedAt: number;
+  closedAt: number | null;
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}
 
 function fmt(ms: number): string {
   return ms.toFixed(2);

@@ -1,9 +1,9 @@
 // A NekoConnect server in its own process, for the reliability suite.
 // Started by server-process.ts with fork(): options come as one JSON argument,
 // and everything goes to the parent over IPC:
-// - `listening` with the server's port (and the dashboard's, with
-//   `options.dashboard`: it listens on 127.0.0.1 and a free port, so a test can
-//   read the per-plugin counters of `/api/plugins`);
+// - `listening` with the server's port (and the dashboard's port and access
+//   token, with `options.dashboard`: it listens on 127.0.0.1 and a free port, so
+//   a test can read the per-plugin counters of `/api/plugins`);
 // - every log record, with the code of the error behind it (`errorCode`, e.g.
 //   NEKO_ERR_CONTEXT_RECV_TIMEOUT under a NEKO_ERR_PLUGIN_HANDLER line);
 // - memory figures on request, after a full GC (the process runs with --expose-gc);
@@ -18,6 +18,7 @@ const server = createServer({
   host: '127.0.0.1',
   port: 0,
   limits: options.limits ?? {},
+  tls: options.tls,
   storage: options.dataDir === undefined ? { inMemory: true } : { dataDir: options.dataDir },
 });
 
@@ -78,4 +79,9 @@ process.on('message', (message) => {
 });
 
 const { port } = await server.listen();
-post({ type: 'listening', port, dashboardPort: dashboard?.address()?.port });
+post({
+  type: 'listening',
+  port,
+  dashboardPort: dashboard?.address()?.port,
+  dashboardToken: dashboard?.token,
+});

@@ -17,6 +17,8 @@ export interface ServerProcessOptions {
   limits?: Partial<Limits>;
   /** Also serve the dashboard (127.0.0.1, a free port), for its per-plugin counters. */
   dashboard?: boolean;
+  /** Serve TLS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
   /** Extra `node` flags for the server process. */
   execArgv?: string[];
 }
@@ -33,6 +35,8 @@ export interface ServerProcess {
   readonly port: number;
   /** The dashboard's port, when it was asked for. */
   readonly dashboardPort: number | undefined;
+  /** The access token its requests carry, when it was asked for. */
+  readonly dashboardToken: string | undefined;
   readonly child: ChildProcess;
   /** Every log record the server wrote so far. */
   readonly logs: ChildLogRecord[];
@@ -71,10 +75,18 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   let nextId = 1;
   let closeMs: number | undefined;
   const waiting = new Map<number, (reply: { usage: NodeJS.MemoryUsage; connections: number }) => void>();
-  const ports = await new Promise<{ port: number; dashboardPort: number | undefined }>((resolve, reject) => {
+  const ports = await new Promise<{
+    port: number;
+    dashboardPort: number | undefined;
+    dashboardToken: string | undefined;
+  }>((resolve, reject) => {
     child.on('message', (message: { type: string } & Record<string, unknown>) => {
       if (message.type === 'listening') {
-        resolve({ port: message.port as number, dashboardPort: message.dashboardPort as number | undefined });
+        resolve({
+          port: message.port as number,
+          dashboardPort: message.dashboardPort as number | undefined,
+          dashboardToken: message.dashboardToken as string | undefined,
+        });
       } else if (message.type === 'log') logs.push(message.record as ChildLogRecord);
       else if (message.type === 'closed') closeMs = message.ms as number;
       else if (message.type === 'memory') {

@@ -17,7 +17,7 @@ import { randomString } from '../../src/protocol/random.js';
 import { rawFrame } from '../helpers/frames.js';
 import { LOGIC, allPlugins, makePluginsDir, specConf, type PluginDef } from '../helpers/plugins.js';
 import { RawPeer } from '../helpers/raw-peer.js';
-import { makeCertificate, type TestCertificate } from '../helpers/tls.js';
+import { makeCertificate, type TestCertificate } from '../../../scripts/test-support/tls.js';
 import { SECRET, connectClient, startServer, type StartedServer } from '../helpers/server.js';
 import type { ServerOptions } from '../../src/server/options.js';
 

@@ -11,7 +11,7 @@ import { FrameDecoder } from '../../src/protocol/decoder.js';
 import type { Frame } from '../../src/protocol/frame.js';
 import { allPlugins, makePluginsDir } from '../helpers/plugins.js';
 import { SECRET, startServer, type StartedServer } from '../helpers/server.js';
-import { clientHello, makeCertificate, type TestCertificate } from '../helpers/tls.js';
+import { clientHello, makeCertificate, type TestCertificate } from '../../../scripts/test-support/tls.js';
 import type { ServerOptions } from '../../src/server/options.js';
 
 let certificate: TestCertificate;
