@@ -1,7 +1,8 @@
 // `npm start`: serves the example plugins with a development secret, so a
 // newcomer gets a working server with no setup. The secret is made once,
-// kept in .nekoconnect/dev-secret (git-ignored), and printed. Extra arguments
-// go to `nekoconnect start` (e.g. `npm start -- --port 0`).
+// kept in .nekoconnect/dev-secret (git-ignored), and printed. The server then
+// prints the dashboard's URL with its access token (new at each start), the URL
+// to open. Extra arguments go to `nekoconnect start` (e.g. `npm start -- --port 0`).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -229,8 +229,9 @@ export async function startDashboardServer(
 ): Promise<DashboardServer> {
   const server = await startServerProcess({ ...options, dashboard: true });
   const dashboardPort = server.dashboardPort!;
+  const authorization = `Bearer ${server.dashboardToken!}`;
   const api = async <T>(apiPath: string): Promise<T> => {
-    const res = await fetch(`http://127.0.0.1:${dashboardPort}${apiPath}`);
+    const res = await fetch(`http://127.0.0.1:${dashboardPort}${apiPath}`, { headers: { authorization } });
     if (!res.ok) throw new Error(`GET ${apiPath}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   };

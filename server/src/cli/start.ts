@@ -43,8 +43,13 @@ Options:
       --idle-timeout-ms <n>     close sessions idle this long (default 0: off)
       --max-connections <n>     connections at once (default 10000)
       --recv-timeout-ms <n>     default wait of ctx.recv() (default 30000)
+      --max-pending-bytes <n>   bytes queued for one client before it is closed
+                                as a slow reader (default 4194304)
       --dashboard-port <port>   port of the web dashboard (default ${DEFAULT_DASHBOARD_PORT}; 0 picks a free one)
-      --dashboard-host <host>   its interface (default 127.0.0.1; any other needs the printed token)
+      --dashboard-host <host>   its interface (default 127.0.0.1)
+      --dashboard-open          serve it without a token, on loopback only (any local
+                                user or process can then use it); by default every
+                                request needs the token in the URL printed at start
       --no-dashboard            do not serve the dashboard
   -h, --help                    show this help
 
@@ -66,8 +71,10 @@ export const START_OPTIONS = {
   'idle-timeout-ms': { type: 'string' },
   'max-connections': { type: 'string' },
   'recv-timeout-ms': { type: 'string' },
+  'max-pending-bytes': { type: 'string' },
   'dashboard-port': { type: 'string' },
   'dashboard-host': { type: 'string' },
+  'dashboard-open': { type: 'boolean' },
   'no-dashboard': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -90,6 +97,7 @@ const LIMIT_FLAGS: readonly (readonly [string, keyof Limits])[] = [
   ['idle-timeout-ms', 'idleTimeoutMs'],
   ['max-connections', 'maxConnections'],
   ['recv-timeout-ms', 'recvTimeoutMs'],
+  ['max-pending-bytes', 'maxPendingBytes'],
 ];
 
 /**
@@ -131,6 +139,7 @@ export function startFlags({ values, positionals }: ParsedArgs): StartFlags {
   if (dashboardPort !== undefined) flags.dashboardPort = dashboardPort;
   const dashboardHost = str('dashboard-host');
   if (dashboardHost !== undefined) flags.dashboardHost = dashboardHost;
+  if (values['dashboard-open'] === true) flags.dashboardOpen = true;
   if (values['no-dashboard'] === true) flags.noDashboard = true;
   return flags;
 }

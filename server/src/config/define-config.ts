@@ -25,15 +25,21 @@ export interface NekoConfig {
   dashboard?: NekoDashboardConfig | false;
 }
 
-/** Where the dashboard listens. */
+/** Where the dashboard listens, and who may use it. */
 export interface NekoDashboardConfig {
   /** HTTP port; 0 picks a free one. Default 10391. */
   port?: number;
   /**
-   * Interface to listen on. Default `127.0.0.1`. Any other address makes
-   * every request need the access token printed at start.
+   * Interface to listen on. Default `127.0.0.1`. Wherever it listens, every
+   * request needs the access token printed at start (unless `open`).
    */
   host?: string;
+  /**
+   * Serve without the access token: allowed on a loopback `host` only, and
+   * warned about at start, since any local user or process can then read the
+   * logs and data and close sessions. Default false.
+   */
+  open?: boolean;
 }
 
 /** PEM files for TLS: give both. */

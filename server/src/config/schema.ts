@@ -24,6 +24,7 @@ export const LIMIT_RANGES: Readonly<Record<keyof Limits, IntRange>> = Object.fre
   nonceWindow: { min: 1, max: 65_536 },
   recvTimeoutMs: { min: 1, max: DAY_MS },
   shutdownTimeoutMs: { min: 0, max: DAY_MS },
+  maxPendingBytes: { min: 1024, max: 0xffff_ffff },
 });
 
 /** The range of `port`. */
@@ -34,7 +35,7 @@ export const CONFIG_KEYS = ['port', 'host', 'plugins', 'dataDir', 'limits', 'tls
 
 const LIMIT_KEYS = Object.keys(LIMIT_RANGES) as (keyof Limits)[];
 const TLS_KEYS = ['key', 'cert'] as const;
-const DASHBOARD_KEYS = ['port', 'host'] as const;
+const DASHBOARD_KEYS = ['port', 'host', 'open'] as const;
 
 /** Names people are likely to try, and the key they mean. */
 const ALIASES: Readonly<Record<string, string>> = {
@@ -46,6 +47,7 @@ const ALIASES: Readonly<Record<string, string>> = {
   address: 'host',
   dashboardPort: 'dashboard.port',
   dashboardHost: 'dashboard.host',
+  dashboardOpen: 'dashboard.open',
 };
 
 /** One thing wrong with a config. */
@@ -122,7 +124,7 @@ function checkDashboard(issues: ConfigIssue[], dashboard: unknown): void {
     issues.push({
       path: ['dashboard'],
       at: 'value',
-      message: `dashboard must be an object { port, host } or false, got ${describeValue(dashboard)}`,
+      message: `dashboard must be an object { port, host, open } or false, got ${describeValue(dashboard)}`,
     });
     return;
   }
@@ -132,12 +134,15 @@ function checkDashboard(issues: ConfigIssue[], dashboard: unknown): void {
     issues.push({
       path: ['dashboard', key],
       at: 'key',
-      message: `unknown key "dashboard.${key}"${didYouMean(key, candidates)}; dashboard takes port and host`,
+      message: `unknown key "dashboard.${key}"${didYouMean(key, candidates)}; dashboard takes ${list(DASHBOARD_KEYS)}`,
     });
   }
   if (dashboard.port !== undefined) checkInt(issues, ['dashboard', 'port'], dashboard.port, PORT_RANGE);
   if (dashboard.host !== undefined) {
     checkString(issues, ['dashboard', 'host'], dashboard.host, 'an interface such as "127.0.0.1"');
+  }
+  if (dashboard.open !== undefined) {
+    checkBoolean(issues, ['dashboard', 'open'], dashboard.open, 'true serves it without the access token');
   }
 }
 
@@ -212,6 +217,15 @@ function checkString(issues: ConfigIssue[], path: string[], value: unknown, what
     path,
     at: 'value',
     message: `${path.join('.')} must be a non-empty string (${what}), got ${describeValue(value)}`,
+  });
+}
+
+function checkBoolean(issues: ConfigIssue[], path: string[], value: unknown, what: string): void {
+  if (typeof value === 'boolean') return;
+  issues.push({
+    path,
+    at: 'value',
+    message: `${path.join('.')} must be true or false (${what}), got ${describeValue(value)}`,
   });
 }
 

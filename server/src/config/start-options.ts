@@ -8,8 +8,9 @@ import path from 'node:path';
 import { readSecret } from '../cli/secret.js';
 import { NekoError } from '../errors.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
-import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from '../dashboard/options.js';
+import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT, isLoopback } from '../dashboard/options.js';
 import { DEFAULT_LIMITS, type Limits, type ServerOptions, type TlsOptions } from '../server/options.js';
+import type { NekoConfig } from './define-config.js';
 import { displayPath, loadConfig } from './load-config.js';
 
 /** Where plugin data goes by default, relative to the config file's folder (or the working directory). */
@@ -41,6 +42,8 @@ export interface StartFlags {
   dashboardPort?: number;
   /** `--dashboard-host`: beats the config's `dashboard.host`. */
   dashboardHost?: string;
+  /** `--dashboard-open`: no access token (loopback only). Beats the config's `dashboard.open`. */
+  dashboardOpen?: boolean;
   /** `--no-dashboard`: no dashboard, whatever the config says. */
   noDashboard?: boolean;
 }
@@ -58,8 +61,8 @@ export interface StartOptions {
   dataDir: string;
   /** The config file used, absolute; undefined when none was. */
   configFile: string | undefined;
-  /** Where the dashboard listens; undefined when it is off. */
-  dashboard: { port: number; host: string } | undefined;
+  /** Where the dashboard listens, and whether it is open (no token); undefined when it is off. */
+  dashboard: { port: number; host: string; open: boolean } | undefined;
 }
 
 /**
@@ -119,14 +122,46 @@ export async function resolveStartOptions(
         ? path.resolve(cwd, flags.dataDir)
         : path.resolve(base, config.dataDir ?? DEFAULT_DATA_DIR),
     configFile: loaded?.file,
-    dashboard:
-      flags.noDashboard === true || config.dashboard === false
-        ? undefined
-        : {
-            port: flags.dashboardPort ?? config.dashboard?.port ?? DEFAULT_DASHBOARD_PORT,
-            host: flags.dashboardHost ?? config.dashboard?.host ?? DEFAULT_DASHBOARD_HOST,
-          },
+    dashboard: resolveDashboard(flags, config, loaded === undefined ? '' : displayPath(loaded.file, cwd)),
   };
+}
+
+/**
+ * Where the dashboard listens and whether it is open, from the flags over
+ * the config; undefined when either turns it off.
+ *
+ * @param configFile the config file as messages name it
+ * @throws NekoError `NEKO_ERR_CLI_USAGE` (from `--dashboard-open`) or `NEKO_ERR_CONFIG_INVALID` (from
+ *   `dashboard.open`) for an open dashboard off loopback
+ */
+function resolveDashboard(
+  flags: StartFlags,
+  config: NekoConfig,
+  configFile: string,
+): StartOptions['dashboard'] {
+  if (flags.noDashboard === true || config.dashboard === false) return undefined;
+  const dashboard = {
+    port: flags.dashboardPort ?? config.dashboard?.port ?? DEFAULT_DASHBOARD_PORT,
+    host: flags.dashboardHost ?? config.dashboard?.host ?? DEFAULT_DASHBOARD_HOST,
+    open: flags.dashboardOpen ?? config.dashboard?.open ?? false,
+  };
+  if (dashboard.open && !isLoopback(dashboard.host)) {
+    const byFlag = flags.dashboardOpen === true;
+    const hostByFlag = flags.dashboardHost !== undefined;
+    const open = byFlag ? '--dashboard-open' : `dashboard.open (in ${configFile})`;
+    const host = hostByFlag ? '--dashboard-host' : `dashboard.host (in ${configFile})`;
+    throw new NekoError(
+      byFlag ? 'NEKO_ERR_CLI_USAGE' : 'NEKO_ERR_CONFIG_INVALID',
+      `${open} serves the dashboard without its access token, which is allowed only on loopback, ` +
+        `but ${host} binds it to ${dashboard.host}`,
+      {
+        hint:
+          `drop ${byFlag ? '--dashboard-open' : 'dashboard.open'} so that every request needs the printed token, ` +
+          `or bind the dashboard to loopback (${hostByFlag ? '--dashboard-host 127.0.0.1' : 'dashboard.host "127.0.0.1"'})`,
+      },
+    );
+  }
+  return dashboard;
 }
 
 /** The entries of `limits` that are not undefined. */

@@ -27,8 +27,10 @@ export interface ApiSources {
   readonly facts: ServerFacts;
   readonly logs: LogBuffer;
   readonly assets: ReadonlyMap<string, Asset>;
-  /** Set when every request must carry it. */
+  /** What every request must carry; undefined only for an open dashboard. */
   readonly token: string | undefined;
+  /** Bound to loopback: requests must then name a loopback host (against DNS rebinding). */
+  readonly loopback: boolean;
   /** The dashboard's own address, for the settings view. */
   readonly listening: () => { host: string; port: number };
   /** Changes the dev server rejected before loading them, by plugin folder. */
@@ -103,7 +105,19 @@ export class DashboardApi {
   }
 
   #checkAccess(req: IncomingMessage, res: ServerResponse, url: URL): void {
-    const { token } = this.#sources;
+    const { token, loopback } = this.#sources;
+    if (loopback) {
+      // Refuse other host names, so a web page cannot reach the dashboard through a DNS name rebound
+      // to 127.0.0.1.
+      const hostname = hostOf(req.headers.host);
+      if (hostname === undefined || !isLoopback(hostname)) {
+        throw new ApiError(
+          403,
+          'NEKO_ERR_DASHBOARD_HOST',
+          `the dashboard answers only to loopback host names (localhost, 127.0.0.1, [::1]), not "${req.headers.host ?? ''}"`,
+        );
+      }
+    }
     if (token !== undefined) {
       const header = req.headers.authorization;
       const fromQuery = url.searchParams.get('token') ?? undefined;
@@ -122,17 +136,6 @@ export class DashboardApi {
       // The page's own files and requests then carry it as a cookie no script can read or send cross-site.
       if (fromQuery !== undefined) {
         res.setHeader('set-cookie', `${this.#cookieName(req)}=${token}; HttpOnly; SameSite=Strict; Path=/`);
-      }
-    } else {
-      // Loopback without a token: refuse other host names, so a web page cannot reach the API through
-      // a DNS name rebound to 127.0.0.1.
-      const hostname = hostOf(req.headers.host);
-      if (hostname === undefined || !isLoopback(hostname)) {
-        throw new ApiError(
-          403,
-          'NEKO_ERR_DASHBOARD_HOST',
-          `the dashboard answers only to loopback host names (localhost, 127.0.0.1, [::1]), not "${req.headers.host ?? ''}"`,
-        );
       }
     }
     if (req.method === 'POST') {
@@ -203,7 +206,7 @@ export class DashboardApi {
       });
     } else if (resource === 'sessions' && id === undefined) {
       allow(method, ['GET']);
-      sendJson(res, { sessions: sessionViews(server) });
+      sendJson(res, { sessions: sessionViews(server), faultCloses: server.faultCloses() });
     } else if (resource === 'sessions' && id !== undefined && action === 'close' && parts.length === 4) {
       allow(method, ['POST']);
       if (!server.closeSession(id)) throw notFound(`no open session "${id}"`);

@@ -10,7 +10,12 @@ import { DashboardApi } from './api.js';
 import { loadAssets } from './assets.js';
 import { errorView, type ErrorView } from './error-view.js';
 import { LogBuffer } from './log-buffer.js';
-import { resolveDashboardOptions, type DashboardOptions, type ResolvedDashboardOptions } from './options.js';
+import {
+  isLoopback,
+  resolveDashboardOptions,
+  type DashboardOptions,
+  type ResolvedDashboardOptions,
+} from './options.js';
 import { generateToken } from './token.js';
 import type { ServerFacts } from './views.js';
 
@@ -54,7 +59,7 @@ export class Dashboard {
     this.#unsubscribe = server.logger.subscribe((record) => this.logs.push(record));
   }
 
-  /** The access token, when requests need one (the dashboard is bound off loopback). */
+  /** The access token every request must carry; undefined only for an open dashboard. */
   get token(): string | undefined {
     return this.options.token;
   }
@@ -65,7 +70,7 @@ export class Dashboard {
     return address && typeof address === 'object' ? address : undefined;
   }
 
-  /** The page's URL, with the token when one is needed: what to print for the user to open. */
+  /** The page's URL, with the token (unless the dashboard is open): what to print for the user to open. */
   url(): string {
     const address = this.address();
     const host =
@@ -88,6 +93,7 @@ export class Dashboard {
       logs: this.logs,
       assets: await loadAssets(),
       token: this.options.token,
+      loopback: isLoopback(this.options.host),
       listening: () => ({ host: this.options.host, port: this.address()?.port ?? this.options.port }),
       devProblems: this.#devProblems,
     });

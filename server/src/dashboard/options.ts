@@ -7,26 +7,29 @@ export const DEFAULT_DASHBOARD_PORT = 10391;
 /** The dashboard's default interface: loopback, so only this machine reaches it. */
 export const DEFAULT_DASHBOARD_HOST = '127.0.0.1';
 
-/** Where the dashboard listens. */
+/** Where the dashboard listens, and who may use it. */
 export interface DashboardOptions {
   /** HTTP port; 0 picks a free one. Default 10391. */
   port?: number;
-  /**
-   * Interface to listen on. Default `127.0.0.1`. Any address that is not
-   * loopback makes every request need the access token.
-   */
+  /** Interface to listen on. Default `127.0.0.1`. */
   host?: string;
   /**
-   * The access token, for a dashboard bound off loopback. Default: a new
-   * random one. Ignored on loopback, where no token is asked for.
+   * The access token every request must carry, on loopback too. Default: a
+   * new random one. At least 16 characters.
    */
   token?: string;
+  /**
+   * Serve without a token, on a loopback host only: any local user or
+   * process can then read the logs and the plugins' data and close
+   * sessions. Default false.
+   */
+  open?: boolean;
 }
 
 export interface ResolvedDashboardOptions {
   port: number;
   host: string;
-  /** Set when requests must carry it (the dashboard is bound off loopback). */
+  /** What every request must carry; undefined only for an open dashboard (loopback, `open: true`). */
   token: string | undefined;
 }
 
@@ -42,8 +45,8 @@ export function isLoopback(host: string): boolean {
 /**
  * Fills in the defaults and checks the values.
  *
- * @param makeToken makes the token when one is needed and none was given
- * @throws NekoError `NEKO_ERR_CONFIG_INVALID` for a bad port, host or token
+ * @param makeToken makes the token when none was given (every dashboard but an open one)
+ * @throws NekoError `NEKO_ERR_CONFIG_INVALID` for a bad port, host or token, or an open dashboard off loopback
  */
 export function resolveDashboardOptions(
   options: DashboardOptions,
@@ -60,7 +63,22 @@ export function resolveDashboardOptions(
   if (typeof host !== 'string' || host === '') {
     throw new NekoError('NEKO_ERR_CONFIG_INVALID', 'dashboard.host must be a non-empty string');
   }
-  if (isLoopback(host)) return { port, host, token: undefined };
+  if (options.open === true) {
+    if (!isLoopback(host)) {
+      throw new NekoError(
+        'NEKO_ERR_CONFIG_INVALID',
+        `an open dashboard (no access token) may listen only on loopback, not on ${host}`,
+        { hint: 'drop open to require the token, or listen on 127.0.0.1' },
+      );
+    }
+    if (options.token !== undefined) {
+      throw new NekoError(
+        'NEKO_ERR_CONFIG_INVALID',
+        'an open dashboard takes no token: give either open or token',
+      );
+    }
+    return { port, host, token: undefined };
+  }
   const token = options.token ?? makeToken();
   if (token.length < 16) {
     throw new NekoError(

@@ -23,7 +23,7 @@ describe('checkConfig', () => {
       dataDir: 'data',
       limits: { ...DEFAULT_LIMITS },
       tls: { key: 'key.pem', cert: 'cert.pem' },
-      dashboard: { port: 4001, host: '127.0.0.1' },
+      dashboard: { port: 4001, host: '127.0.0.1', open: true },
     });
     expect(checkConfig(config)).toEqual([]);
     expect(checkConfig({ dashboard: false })).toEqual([]);
@@ -139,7 +139,7 @@ describe('unknown keys', () => {
   it('inside limits and tls too', () => {
     expect(messages({ limits: { maxPacketByte: 1 } })).toEqual([
       'unknown limit "limits.maxPacketByte" (did you mean "limits.maxPacketBytes"?); the limits are ' +
-        'maxPacketBytes, handshakeTimeoutMs, idleTimeoutMs, maxConnections, nonceWindow, recvTimeoutMs and shutdownTimeoutMs',
+        'maxPacketBytes, handshakeTimeoutMs, idleTimeoutMs, maxConnections, nonceWindow, recvTimeoutMs, shutdownTimeoutMs and maxPendingBytes',
     ]);
     expect(messages({ limits: { constructor: 1 } })[0]).toMatch(/^unknown limit "limits\.constructor"/);
     expect(messages({ tls: { key: 'k', cert: 'c', crt: 'c' } })).toEqual([
@@ -192,16 +192,41 @@ describe('helpers', () => {
 });
 
 describe('dashboard', () => {
-  it('takes port and host, or false; names a bad key or value', () => {
+  it('takes port, host and open, or false; names a bad key or value', () => {
     expect(messages({ dashboard: true })).toEqual([
-      'dashboard must be an object { port, host } or false, got true',
+      'dashboard must be an object { port, host, open } or false, got true',
     ]);
     expect(messages({ dashboard: { prot: 1 } })).toEqual([
-      'unknown key "dashboard.prot" (did you mean "dashboard.port"?); dashboard takes port and host',
+      'unknown key "dashboard.prot" (did you mean "dashboard.port"?); dashboard takes port, host and open',
     ]);
     expect(messages({ dashboard: { port: 70000 } })).toEqual([
       'dashboard.port must be a whole number from 0 to 65535, got 70000',
     ]);
     expect(messages({ dashboardPort: 1 })[0]).toContain('(did you mean "dashboard.port"?)');
+  });
+
+  it('takes open as a boolean only, and suggests it for near misses', () => {
+    expect(checkConfig({ dashboard: { open: true } })).toEqual([]);
+    expect(checkConfig({ dashboard: { open: false, port: 0 } })).toEqual([]);
+    for (const [value, shown] of [
+      ['yes', '"yes"'],
+      ['true', '"true"'],
+      [1, '1'],
+      [null, 'null'],
+      [{}, 'an object'],
+    ] as const) {
+      const issues = checkConfig({ dashboard: { open: value } });
+      expect(issues).toEqual([
+        {
+          path: ['dashboard', 'open'],
+          at: 'value',
+          message: `dashboard.open must be true or false (true serves it without the access token), got ${shown}`,
+        },
+      ]);
+    }
+    expect(messages({ dashboard: { opne: true } })).toEqual([
+      'unknown key "dashboard.opne" (did you mean "dashboard.open"?); dashboard takes port, host and open',
+    ]);
+    expect(messages({ dashboardOpen: true })[0]).toContain('(did you mean "dashboard.open"?)');
   });
 });

@@ -43,25 +43,70 @@ describe('resolveStartOptions', () => {
       plugins: cwd,
       dataDir: path.join(cwd, '.nekoconnect', 'data'),
       configFile: undefined,
-      dashboard: { port: 10391, host: '127.0.0.1' },
+      dashboard: { port: 10391, host: '127.0.0.1', open: false },
     });
   });
 
   it('places the dashboard from flags over the config, and turns it off with either', async () => {
     const cwd = await tempDir();
     await write(cwd, { 'nekoconnect.config.json': '{ "dashboard": { "port": 5000, "host": "0.0.0.0" } }' });
-    expect((await resolveStartOptions(cwd, {}, env())).dashboard).toEqual({ port: 5000, host: '0.0.0.0' });
+    expect((await resolveStartOptions(cwd, {}, env())).dashboard).toEqual({
+      port: 5000,
+      host: '0.0.0.0',
+      open: false,
+    });
     expect((await resolveStartOptions(cwd, { dashboardPort: 0 }, env())).dashboard).toEqual({
       port: 0,
       host: '0.0.0.0',
+      open: false,
     });
     expect((await resolveStartOptions(cwd, { dashboardHost: '127.0.0.2' }, env())).dashboard).toEqual({
       port: 5000,
       host: '127.0.0.2',
+      open: false,
     });
     expect((await resolveStartOptions(cwd, { noDashboard: true }, env())).dashboard).toBeUndefined();
     await write(cwd, { 'nekoconnect.config.json': '{ "dashboard": false }' });
     expect((await resolveStartOptions(cwd, {}, env())).dashboard).toBeUndefined();
+  });
+
+  it('opens the dashboard (no token) from the flag or the config, on loopback only', async () => {
+    const cwd = await tempDir();
+    expect((await resolveStartOptions(cwd, { dashboardOpen: true }, env())).dashboard).toEqual({
+      port: 10391,
+      host: '127.0.0.1',
+      open: true,
+    });
+    await write(cwd, { 'nekoconnect.config.json': '{ "dashboard": { "open": true, "host": "localhost" } }' });
+    expect((await resolveStartOptions(cwd, {}, env())).dashboard).toEqual({
+      port: 10391,
+      host: 'localhost',
+      open: true,
+    });
+    // A loopback host from the flag makes the config's open fine; another host does not.
+    await write(cwd, { 'nekoconnect.config.json': '{ "dashboard": { "open": true, "host": "0.0.0.0" } }' });
+    expect((await resolveStartOptions(cwd, { dashboardHost: '::1' }, env())).dashboard).toMatchObject({
+      host: '::1',
+      open: true,
+    });
+    const fromConfig = await rejection(resolveStartOptions(cwd, {}, env()));
+    expect([fromConfig.code, fromConfig.message]).toEqual([
+      'NEKO_ERR_CONFIG_INVALID',
+      'dashboard.open (in nekoconnect.config.json) serves the dashboard without its access token, which is allowed only on loopback, but dashboard.host (in nekoconnect.config.json) binds it to 0.0.0.0',
+    ]);
+    expect(fromConfig.hint).toBe(
+      'drop dashboard.open so that every request needs the printed token, or bind the dashboard to loopback (dashboard.host "127.0.0.1")',
+    );
+    const fromFlag = await rejection(
+      resolveStartOptions(cwd, { noConfig: true, dashboardOpen: true, dashboardHost: '192.168.1.2' }, env()),
+    );
+    expect([fromFlag.code, fromFlag.message]).toEqual([
+      'NEKO_ERR_CLI_USAGE',
+      '--dashboard-open serves the dashboard without its access token, which is allowed only on loopback, but --dashboard-host binds it to 192.168.1.2',
+    ]);
+    expect(fromFlag.hint).toContain('--dashboard-host 127.0.0.1');
+    // Turned off, it is neither open nor refused.
+    expect((await resolveStartOptions(cwd, { noDashboard: true }, env())).dashboard).toBeUndefined();
   });
 
   it('flags beat the config file, which beats the defaults, limit by limit', async () => {

@@ -42,10 +42,12 @@ async function showTab(page: Page, name: string): Promise<void> {
 
 describe('the dashboard in a browser', () => {
   it('shows plugins, a failing plugin with its code frame, live log lines, filters, sessions, data and settings', async () => {
-    const { base, port } = await startDashboardServer({}, SECRET);
+    const { base, port, dashboard } = await startDashboardServer({}, SECRET);
     const client = await connectClient(port, { secret: SECRET });
     await client.request('notes', '30');
-    const { page, problems, bodies } = await openPage(`${base}/`);
+    // The URL the server prints: loopback, with the token.
+    expect(dashboard.url()).toBe(`${base}/?token=${dashboard.token!}`);
+    const { page, problems, bodies } = await openPage(dashboard.url());
 
     // Live: the event stream is open, and the counters show the failed load.
     await page.locator('[data-testid="live"][data-state="live"]').waitFor();
@@ -113,7 +115,7 @@ describe('the dashboard in a browser', () => {
     // Settings: what the server runs with.
     await showTab(page, 'settings');
     await expect.poll(() => page.textContent('[data-setting="server.port"]')).toContain(String(port));
-    expect(await page.textContent('[data-setting="dashboard.tokenRequired"]')).toBe('false');
+    expect(await page.textContent('[data-setting="dashboard.tokenRequired"]')).toBe('true');
 
     // Sessions: the client is listed; closing it from the page closes its connection.
     await showTab(page, 'sessions');
@@ -144,6 +146,23 @@ describe('the dashboard in a browser', () => {
     const answers = await Promise.all(bodies);
     expect(answers.length).toBeGreaterThan(10);
     for (const body of answers) expect(body).not.toContain(SECRET);
+    expect(problems).toEqual([]);
+  });
+
+  it('on loopback, refuses the bare address, and keeps working after a reload once opened with the token', async () => {
+    const { base, dashboard } = await startDashboardServer();
+    const bare = await openPage(`${base}/`);
+    await expect.poll(() => bare.page.textContent('body')).toContain('access token');
+    expect(await bare.page.locator('[data-testid="live"][data-state="live"]').count()).toBe(0);
+
+    const { page, problems } = await openPage(dashboard.url());
+    await page.locator('[data-testid="live"][data-state="live"]').waitFor();
+    expect(page.url()).toBe(`${base}/`);
+    // The address bar has no token now: the cookie (files) and the tab's copy (API) carry it.
+    await page.reload();
+    await page.locator('[data-testid="live"][data-state="live"]').waitFor();
+    await showTab(page, 'plugins');
+    await page.locator('.plugin-row[data-greeter="echo"]').waitFor();
     expect(problems).toEqual([]);
   });
 

@@ -63,11 +63,16 @@ export interface DashboardSetup extends StartedServer {
   /** `http://127.0.0.1:<port>` of the dashboard. */
   base: string;
   dashboardPort: number;
+  /** The header that carries the access token (none for an open dashboard), e.g. for {@link readEvents}. */
+  auth: Record<string, string>;
+  /** {@link http} to this dashboard, with {@link auth} added to the headers. */
+  request(path: string, options?: HttpOptions): Promise<HttpAnswer>;
 }
 
 /**
  * A server on loopback with {@link DASHBOARD_PLUGINS} (one fails to load),
- * and its dashboard on a free port; both closed when the test ends.
+ * and its dashboard on a free port (loopback, with its token, unless
+ * `options` say otherwise); both closed when the test ends.
  */
 export async function startDashboardServer(
   options: CreateDashboardOptions = {},
@@ -79,11 +84,16 @@ export async function startDashboardServer(
   const dashboard = attach(started.server, options);
   await started.server.loadPlugins(plugins);
   const address = await dashboard.listen();
+  const auth: Record<string, string> =
+    dashboard.token === undefined ? {} : { authorization: `Bearer ${dashboard.token}` };
   return {
     ...started,
     dashboard,
     base: `http://127.0.0.1:${address.port}`,
     dashboardPort: address.port,
+    auth,
+    request: (path, options = {}) =>
+      http(address.port, path, { ...options, headers: { ...auth, ...options.headers } }),
   };
 }
 
@@ -100,12 +110,16 @@ export interface HttpAnswer {
   json<T = unknown>(): T;
 }
 
+/** What {@link http} sends besides the path. */
+export interface HttpOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  host?: string;
+}
+
 /** One HTTP request with full control of the headers (fetch forbids setting Host). */
-export function http(
-  port: number,
-  path: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string; host?: string } = {},
-): Promise<HttpAnswer> {
+export function http(port: number, path: string, options: HttpOptions = {}): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       {

@@ -5,7 +5,7 @@ import type { RejectedEvent } from '../../src/dev/events.js';
 import { NekoError } from '../../src/errors.js';
 import { makePluginsDir } from '../helpers/plugins.js';
 import { startServer } from '../helpers/server.js';
-import { http, startDashboardServer } from './harness.js';
+import { startDashboardServer } from './harness.js';
 import type { PluginView } from '../../src/dashboard/views.js';
 
 const GOOD = `export class Logic { recv(ctx) { ctx.send('ok'); } }\n`;
@@ -65,7 +65,7 @@ describe('plugin statuses', () => {
   });
 
   it('on the dashboard, show a change the dev server rejected until a later change loads', async () => {
-    const { dashboard, dashboardPort, server } = await startDashboardServer();
+    const { dashboard, request, server } = await startDashboardServer();
     const echo = server.pluginStatuses().find((s) => s.greeter === 'echo')!;
     const error = new NekoError('NEKO_ERR_VALIDATE_TYPESCRIPT', 'Type error here', {
       location: { file: path.join(echo.dir, 'logic.js'), line: 3, column: 5 },
@@ -84,7 +84,7 @@ describe('plugin statuses', () => {
       '12:00:00 \u001b[31m✗\u001b[39m echo rejected\n    > 3 | code\n      |   ^\n  fix: this',
     );
     const view = async () =>
-      (await http(dashboardPort, '/api/plugins'))
+      (await request('/api/plugins'))
         .json<{ plugins: PluginView[] }>()
         .plugins.find((p) => p.greeter === 'echo')!;
     const rejected = await view();

@@ -100,17 +100,33 @@ describe('dashboard options and token', () => {
     }
   });
 
-  it('asks for a token only off loopback, and checks the values', () => {
-    expect(resolveDashboardOptions({}, generateToken)).toEqual({
+  it('asks for a token on loopback too, none only when open there, and checks the values', () => {
+    expect(resolveDashboardOptions({}, () => 'made-token-0123456789')).toEqual({
       port: 10391,
       host: '127.0.0.1',
-      token: undefined,
+      token: 'made-token-0123456789',
     });
     const off = resolveDashboardOptions({ host: '0.0.0.0', port: 0 }, () => 'made-token-0123456789');
     expect(off).toEqual({ port: 0, host: '0.0.0.0', token: 'made-token-0123456789' });
+    const given = resolveDashboardOptions({ token: 'a-token-of-my-own-choosing' }, generateToken);
+    expect(given.token).toBe('a-token-of-my-own-choosing');
+    for (const host of ['127.0.0.1', 'localhost', '::1']) {
+      expect(resolveDashboardOptions({ host, open: true }, generateToken)).toEqual({
+        port: 10391,
+        host,
+        token: undefined,
+      });
+    }
+    expect(resolveDashboardOptions({ open: false }, () => 'made-token-0123456789').token).toBe(
+      'made-token-0123456789',
+    );
+    expect(() => resolveDashboardOptions({ host: '0.0.0.0', open: true }, generateToken)).toThrow(
+      /an open dashboard \(no access token\) may listen only on loopback, not on 0\.0\.0\.0/,
+    );
     expect(() => resolveDashboardOptions({ port: 65536 }, generateToken)).toThrow(
       /dashboard.port must be from 0 to 65535/,
     );
+    expect(() => resolveDashboardOptions({ token: 'short' }, generateToken)).toThrow(/at least 16/);
     expect(() => resolveDashboardOptions({ host: '0.0.0.0', token: 'short' }, generateToken)).toThrow(
       /at least 16/,
     );

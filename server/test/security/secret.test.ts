@@ -9,7 +9,7 @@ import { resolveStartOptions } from '../../src/config/start-options.js';
 import { isNekoError } from '../../src/errors.js';
 import type { LogRecord } from '../../src/logging/logger.js';
 import { REPO_ROOT, assertBuilt, startCli } from '../cli/run-cli.js';
-import { http, readEvents, startDashboardServer } from '../dashboard/harness.js';
+import { readEvents, startDashboardServer } from '../dashboard/harness.js';
 import { rawFrame } from '../helpers/frames.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 
@@ -53,7 +53,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 describe('the secret never appears', () => {
   it('in log lines, dashboard answers, event streams or client errors, through every failure path', async () => {
     const setup = await startDashboardServer({}, SECRET);
-    const { server, port, dashboardPort, logs } = setup;
+    const { server, port, dashboardPort, logs, request, auth } = setup;
     const clientErrors: unknown[] = [];
 
     // A good session: traffic, a throwing handler, a session closed by the server.
@@ -80,10 +80,11 @@ describe('the secret never appears', () => {
     // A session closed from the dashboard.
     const victim = await connect({ secret: SECRET, port });
     const id = server.sessions().at(-1)!.id;
-    await http(dashboardPort, `/api/sessions/${id}/close`, {
+    const closed = await request(`/api/sessions/${id}/close`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
     });
+    expect(closed.status).toBe(200);
     clientErrors.push(await rejection(victim.request('echo', 'after close')));
     await good.close();
 
@@ -103,11 +104,15 @@ describe('the secret never appears', () => {
       '/api/plugins/notes/documents',
       '/api/nothing',
     ]) {
-      texts.push((await http(dashboardPort, apiPath)).body);
+      const answer = await request(apiPath);
+      // Answered, not refused: a 401 would carry nothing to check.
+      expect([apiPath, answer.status]).toEqual([apiPath, apiPath === '/api/nothing' ? 404 : 200]);
+      texts.push(answer.body);
     }
     const events = await readEvents(
       `http://127.0.0.1:${dashboardPort}/api/events?after=0`,
       (e) => e.filter((x) => x.event === 'log').length >= logs.length,
+      auth,
     );
     texts.push(...events.map((e) => e.data));
     expect(texts.length).toBeGreaterThan(30);
