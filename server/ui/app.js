@@ -1165,7 +1165,25 @@ function createSessionRow(id) {
   return { row, cells, stateBadge, pluginKey: null };
 }
 
-function renderSessions(list) {
+/** How the Sessions tab names the faults the server closes sessions for. */
+const FAULT_NAMES = {
+  NEKO_ERR_SESSION_SLOW_READER: 'slow readers',
+  NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT: 'handshake timeouts',
+  NEKO_ERR_SESSION_IDLE_TIMEOUT: 'idle timeouts',
+  NEKO_ERR_AUTH_BAD_HASH: 'bad hashes',
+  NEKO_ERR_AUTH_FIRST_PACKET: 'bad first packets',
+};
+
+/** "closed by the server: 3 slow readers, 1 handshake timeouts", or '' when none was. */
+function faultSummary(faults) {
+  const parts = Object.entries(faults)
+    .filter(([, n]) => Number(n) > 0)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([code, n]) => `${fmtInt(Number(n))} ${FAULT_NAMES[code] || code}`);
+  return parts.length === 0 ? '' : `closed by the server: ${parts.join(', ')}`;
+}
+
+function renderSessions(list, faults = {}) {
   const container = $('#session-list');
   let table = container.querySelector('table');
   let tbody = table ? table.tBodies[0] : null;
@@ -1236,12 +1254,11 @@ function renderSessions(list) {
   table.hidden = ordered.length === 0;
   empty.hidden = ordered.length !== 0;
   const open = list.filter((s) => s && s.state === 'open').length;
-  setText(
-    $('#session-summary'),
+  const connected =
     ordered.length === 0
       ? ''
-      : `${ordered.length} connected · ${open} authenticated${ordered.length > open ? ` · ${ordered.length - open} in handshake` : ''}`,
-  );
+      : `${ordered.length} connected · ${open} authenticated${ordered.length > open ? ` · ${ordered.length - open} in handshake` : ''}`;
+  setText($('#session-summary'), [connected, faultSummary(faults)].filter(Boolean).join(' · '));
 }
 
 async function refreshSessionsPanel() {
@@ -1249,7 +1266,7 @@ async function refreshSessionsPanel() {
     const answer = await api('api/sessions');
     const stale = $('#session-list > .load-failed');
     if (stale) stale.remove();
-    renderSessions(Array.isArray(answer.sessions) ? answer.sessions : []);
+    renderSessions(Array.isArray(answer.sessions) ? answer.sessions : [], answer.faultCloses || {});
     return true;
   });
   if (!done && !state.authFailed) showLoadFailure($('#session-list'), 'the sessions');
@@ -1440,7 +1457,8 @@ const SETTING_HELP = {
   'limits.shutdownTimeoutMs': 'On shutdown, time running handlers get before connections are cut',
   'dashboard.host': 'Address this dashboard listens on',
   'dashboard.port': 'HTTP port of this dashboard',
-  'dashboard.tokenRequired': 'Whether requests need the access token (any address other than loopback)',
+  'dashboard.tokenRequired':
+    'Whether requests need the access token (always, unless started with --dashboard-open)',
 };
 
 const isSecretKey = (key) => /secret/i.test(key);

@@ -34,6 +34,11 @@ export interface OverviewView {
   counters: { info: number; warn: number; error: number };
   plugins: { loaded: number; failed: number; reloading: number };
   sessions: number;
+  /**
+   * Sessions the server closed for a fault of the client, by error code
+   * (`NEKO_ERR_SESSION_SLOW_READER`, `NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT`…).
+   */
+  faultCloses: Record<string, number>;
 }
 
 export interface PluginView {
@@ -90,6 +95,7 @@ export function overviewView(
     counters: { ...logs.counts },
     plugins: { loaded: count('loaded'), failed: count('failed'), reloading: count('reloading') },
     sessions: server.connectionCount,
+    faultCloses: server.faultCloses(),
   };
 }
 
