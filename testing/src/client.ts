@@ -367,9 +367,10 @@ export class TestClient {
       // The server is closing the connection: its random will never be used.
       this.#closeStatus = frame.op;
     } else if (this.#sent.recognize(frame.hash)) {
-      this.#serverRandom = Buffer.from(frame.random);
       this.#authenticated = true;
+      // A closing status to an authenticated client carries H of its random; its own random is never used.
       if (closing) this.#closeStatus = frame.op;
+      else this.#serverRandom = Buffer.from(frame.random);
     } else {
       this.#fail(
         new NekoTestingError(

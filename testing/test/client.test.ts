@@ -89,6 +89,22 @@ describe('the nonce chain', () => {
     );
   });
 
+  it('takes a closing status carrying H of its newest random, and never uses the random of that status', async () => {
+    const peer = new FakePeer();
+    await peer.handshake();
+    const first = peer.client.request('echo', 'a');
+    // Lockstep: the second packet waits for a fresh server random.
+    peer.client.send('echo', 'b');
+    const written = peer.frames.length;
+    const random = peer.closingStatus(413, peer.chainHash);
+    expect((await first).status).toBe(413);
+    await Promise.resolve();
+    expect(peer.frames.slice(written).map((f) => f.hash.toString())).not.toContain(peer.hasher.hex(random));
+    expect(peer.frames).toHaveLength(written);
+    peer.close();
+    expect(await peer.client.expectClosed()).toEqual({ by: 'server', status: 413 });
+  });
+
   it('fails with NEKO_ERR_TESTING_PROTOCOL when the server sends bytes that are not a frame', async () => {
     const peer = new FakePeer();
     await peer.handshake();

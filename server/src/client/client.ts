@@ -266,8 +266,13 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       this.#socket.destroy();
       return;
     }
-    this.#serverRandom = Buffer.from(frame.random);
     const packet = new IncomingPacket(frame);
+    if (closingStatus) {
+      // From a server that knows the secret, closing an authenticated session: its random is not kept either.
+      this.#onStatus(packet);
+      return;
+    }
+    this.#serverRandom = Buffer.from(frame.random);
     if (packet.status !== undefined) this.#onStatus(packet);
     else this.#onPluginPacket(packet);
     this.#flush();

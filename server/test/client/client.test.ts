@@ -479,6 +479,31 @@ describe('NekoClient: the nonce chain, seen from a fake server', () => {
     expect(p1.hash.toString()).toBe(H.hex('N1-fake-server'));
   });
 
+  it('takes a closing status carrying H of its newest random (408, 413, 422 mid-session), and never uses its random', async () => {
+    for (const status of [408, 413, 422]) {
+      const { client, peer } = await connected();
+      const first = client.request('echo', 'one');
+      const p1 = await peer.next();
+      // A second request waits for a fresh server random.
+      const second = client.request('echo', 'two');
+      const closed = new Promise<{ status?: number }>((resolve) => client.once('close', resolve));
+      await peer.send({
+        greeter: 'nekoconnect-server',
+        op: status,
+        random: `CLOSING-${status}`,
+        data: String(status),
+        hash: H.hex(p1.random),
+      });
+      const err = (await rejection(first)) as NekoStatusError;
+      expect([err.code, err.status]).toEqual(['NEKO_ERR_CLIENT_STATUS', status]);
+      // The waiting request is never written with H of the closing status's random.
+      expect(await peer.framesWithin(100)).toEqual([]);
+      peer.socket.end();
+      expect(((await rejection(second)) as NekoStatusError).status).toBe(status);
+      expect((await closed).status).toBe(status);
+    }
+  });
+
   it('rejects pending requests with NEKO_ERR_CLIENT_PROTOCOL when the server sends bytes that are not a frame', async () => {
     const { client, peer } = await connected();
     const pending = client.request('echo', 'x');

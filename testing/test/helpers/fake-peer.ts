@@ -65,9 +65,13 @@ export class FakePeer {
     return this.send(SERVER_GREETER, code, String(code), hash);
   }
 
-  /** A closing status as the server sends it: hash `server`. */
-  closingStatus(code: number): void {
-    this.status(code, UNAUTHENTICATED_HASH);
+  /**
+   * A closing status with hash `server`, as the server sends it before
+   * authentication (and on a 400); `hash` gives another, such as
+   * {@link chainHash} for a 408, 413 or 422 to an authenticated client.
+   */
+  closingStatus(code: number, hash = UNAUTHENTICATED_HASH): string {
+    return this.status(code, hash);
   }
 
   bytes(bytes: Uint8Array): void {
