@@ -1,6 +1,7 @@
 /**
  * `node bench/scale.js`: how NekoConnect holds many idle authenticated
- * sessions (10,000 by default) on this machine. See docs/performance.md.
+ * sessions (10,000 by default) on this machine, before and after each has
+ * joined a plugin. See docs/performance.md.
  *
  * Processes: this orchestrator; the server (bench/server.js neko, with
  * plugins/echo only, started with --expose-gc); the active client
@@ -19,12 +20,18 @@
  *     handshake, and the server must report them all authenticated, or the
  *     run fails with the reasons.
  *  3. Server memory after two full GCs: held. (held - base) / sessions is the
- *     memory per session. Then the active client's passes while the sessions
- *     are held, and a check that none of them was lost meanwhile.
- *  4. The holders close; once the server is back to the active session
- *     alone, its memory again (released) and the active client's passes
- *     again ("after").
- *  5. Unless --no-baseline: the same count of idle connections held by a bare
+ *     memory per idle session (one that never sent a packet after its
+ *     handshake). Then the active client's passes while the sessions are
+ *     held, and a check that none of them was lost meanwhile.
+ *  4. Unless --no-join: every idle session sends one echo request, so that
+ *     it joins the echo plugin (the server keeps a member record for it, as
+ *     for a chat client), and is idle again once answered. The server must
+ *     report every one of them joined. Server memory after two full GCs:
+ *     joined; (joined - base) / sessions is the memory per joined session.
+ *  5. The holders close; once the server is back to the active session
+ *     alone (and the echo plugin has only it as a member), its memory again
+ *     (released) and the active client's passes again ("after").
+ *  6. Unless --no-baseline: the same count of idle connections held by a bare
  *     node:net server, as the floor of what a connection costs in Node.js.
  *
  * Latency with idle sessions is compared with the passes without (before
@@ -58,8 +65,10 @@ const HELP = `Usage: node bench/scale.js [options]      (after npm run build; np
 
 Holds many idle authenticated NekoConnect sessions (server: plugins/echo, in
 its own process) and reports the server's memory per session (RSS and heap,
-after a full GC, held minus base) and the latency of one active client
-(sequential echo round trips) with and without the idle sessions.
+after a full GC, held minus base), first for sessions that never sent a
+packet, then for the same sessions once each has sent one echo request and so
+joined the plugin; and the latency of one active client (sequential echo
+round trips) with and without the idle sessions.
 
 Options:
   --sessions <n>      idle sessions (default ${GOAL_SESSIONS.toLocaleString('en-US')})
@@ -72,16 +81,17 @@ Options:
   --warmup <n>        the active client's round trips before the first pass, not
                       counted (default 8,000)
   --payload <bytes>   the active client's payload (default 32)
-  --join              each idle client makes one echo request after its handshake,
-                      so that its session has joined the echo plugin
+  --no-join           skip the second measurement (each session joins the echo
+                      plugin with one request, then the memory again)
   --no-baseline       skip the bare node:net server holding the same idle connections
   --quick             1,000 sessions, 1 pass of 500 round trips per state, 2,000 to warm up
   --out <file>        JSON report path (default bench/results/scale.json)
   --no-write          print only
   -h, --help          this text
 
-Goal: server RSS per idle session <= ${GOAL_RSS_PER_SESSION_BYTES / 1024} KiB with ${GOAL_SESSIONS.toLocaleString('en-US')} sessions, reported as
-PASS/MISS. The exit code is 1 only when the benchmark itself fails, which
+Goals: server RSS per idle session <= ${GOAL_RSS_PER_SESSION_BYTES / 1024} KiB with ${GOAL_SESSIONS.toLocaleString('en-US')} sessions, for
+sessions that never sent a packet and for sessions that joined a plugin, each
+reported as PASS/MISS. The exit code is 1 only when the benchmark itself fails, which
 includes not being able to hold every session asked for (the reason is given:
 an open-file limit, the local port range, a handshake timeout, ...).`;
 
@@ -95,7 +105,7 @@ function readOptions() {
       warmup: { type: 'string' },
       passes: { type: 'string' },
       payload: { type: 'string' },
-      join: { type: 'boolean', default: false },
+      'no-join': { type: 'boolean', default: false },
       'no-baseline': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -132,7 +142,7 @@ function readOptions() {
     passes: int(values.passes, quick ? 1 : 3, 'passes', 1, 100),
     warmupRoundTrips: int(values.warmup, quick ? 2_000 : 8_000, 'warmup', 0, 10_000_000),
     payloadBytes: int(values.payload, 32, 'payload', 0, 1024 * 1024 - 200),
-    join: values.join,
+    join: !values['no-join'],
     baseline: !values['no-baseline'],
     quick,
     out: values.out ? path.resolve(values.out) : RESULTS_FILE,
@@ -235,7 +245,7 @@ async function openAll(holders, kind, port, total, options) {
         request(
           h.child,
           'open',
-          { kind, port, count: shares[i], concurrency: options.concurrency, join: options.join },
+          { kind, port, count: shares[i], concurrency: options.concurrency },
           120_000 + shares[i] * 20,
           (m) => {
             if (m.type === 'progress') progress[i] = m.opened;
@@ -267,6 +277,45 @@ async function openAll(holders, kind, port, total, options) {
       process.stdout.write('\r\x1b[K');
     }
   }
+}
+
+/**
+ * Every session the holders hold makes one echo request, so that it joins
+ * the echo plugin. Fails with the reasons unless every one was answered.
+ * @param {{ child: ChildProcess }[]} holders
+ * @param {number} total the sessions held
+ * @param {Options} options
+ */
+async function joinAll(holders, total, options) {
+  const started = performance.now();
+  const replies = await Promise.all(
+    holders.map((h) =>
+      request(
+        h.child,
+        'join',
+        { concurrency: options.concurrency },
+        120_000 + Math.ceil(total / holders.length) * 20,
+      ),
+    ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const joined = replies.reduce((sum, r) => sum + r.joined, 0);
+  if (joined !== total) {
+    /** @type {Record<string, number>} */
+    const errors = {};
+    for (const r of replies) {
+      for (const [reason, count] of Object.entries(r.errors)) errors[reason] = (errors[reason] ?? 0) + count;
+    }
+    const reasons = Object.entries(errors)
+      .sort((a, b) => b[1] - a[1])
+      .map(([reason, count]) => `  ${count} x ${reason}`)
+      .join('\n');
+    throw new Error(
+      `only ${joined.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} sessions got their echo request ` +
+        `answered; the failures:\n${reasons}`,
+    );
+  }
+  return { joined, seconds, perSecond: joined / seconds };
 }
 
 /**
@@ -395,14 +444,16 @@ async function measureNeko(options) {
     const cpuAfter = await cpuOf(server.child);
     const handshakeCpuUs = (cpuAfter - cpuBefore) / sessions;
     console.log(
-      `opened ${fmt(sessions, 0)} sessions${options.join ? ' (each joined echo)' : ''} in ${fmt(opening.seconds, 1)} s ` +
+      `opened ${fmt(sessions, 0)} sessions in ${fmt(opening.seconds, 1)} s ` +
         `(${fmt(opening.perSecond, 0)}/s), server CPU ${fmt(handshakeCpuUs, 0)} µs per session opened`,
     );
     const { stats } = await request(server.child, 'stats', {}, 10_000);
-    if (stats.connections !== sessions + 1 || stats.authenticated !== sessions + 1) {
+    // Every idle session authenticated, and none has sent a packet: only the active client has joined echo.
+    if (stats.connections !== sessions + 1 || stats.authenticated !== sessions + 1 || stats.joined !== 1) {
       throw new Error(
-        `the server holds ${stats.connections} connections, ${stats.authenticated} authenticated; ` +
-          `expected ${sessions + 1} (the idle sessions and the active client)`,
+        `the server holds ${stats.connections} connections, ${stats.authenticated} authenticated, ` +
+          `${stats.joined} joined to echo; expected ${sessions + 1} connections and authenticated ` +
+          `(the idle sessions and the active client) and 1 joined (the active client)`,
       );
     }
     await sleep(500);
@@ -422,8 +473,41 @@ async function measureNeko(options) {
       );
     }
 
+    // The same sessions, once each has sent the echo plugin a packet and so joined it (the chat case).
+    let join = null;
+    if (options.join) {
+      const cpuJoinStart = await cpuOf(server.child);
+      const joining = await joinAll(holders, sessions, options);
+      const joinCpuUs = ((await cpuOf(server.child)) - cpuJoinStart) / sessions;
+      const { stats: joinedStats } = await request(server.child, 'stats', {}, 10_000);
+      if (joinedStats.authenticated !== sessions + 1 || joinedStats.joined !== sessions + 1) {
+        throw new Error(
+          `after the join requests the server holds ${joinedStats.authenticated} authenticated sessions, ` +
+            `${joinedStats.joined} joined to echo; expected ${sessions + 1} of each`,
+        );
+      }
+      await sleep(500);
+      const joined = await memory(server.child);
+      console.log(
+        `joined: each sent 1 echo request in ${fmt(joining.seconds, 1)} s (${fmt(joining.perSecond, 0)}/s), ` +
+          `server CPU ${fmt(joinCpuUs, 0)} µs per request`,
+      );
+      console.log(`server with ${fmt(sessions, 0)} joined sessions:`.padEnd(39) + fmtMemory(joined));
+      join = {
+        joined,
+        perSession: perConnection(base, joined, sessions),
+        increment: perConnection(held, joined, sessions),
+        joining: { ...joining, serverCpuUsPerSession: joinCpuUs },
+      };
+    }
+
     await Promise.all(holders.map((h) => request(h.child, 'close', {}, 60_000)));
     const drainSeconds = await waitForConnections(server.child, 1, 30_000);
+    // Every session that joined has left the plugin too.
+    const { stats: releasedStats } = await request(server.child, 'stats', {}, 10_000);
+    if (releasedStats.joined !== 1) {
+      throw new Error(`${releasedStats.joined - 1} closed sessions are still members of the echo plugin`);
+    }
     const released = await memory(server.child);
     console.log(`server after they closed:              ${fmtMemory(released)}`);
     const afterLatency = await probeState(probe.child, server.child, options);
@@ -435,6 +519,7 @@ async function measureNeko(options) {
       held,
       released,
       perSession: perConnection(base, held, sessions),
+      join,
       opening: { ...opening, serverCpuUsPerSession: handshakeCpuUs },
       drainSeconds,
       latency: { before, during, after: afterLatency },
@@ -530,14 +615,35 @@ async function main() {
   };
 
   const per = neko.perSession;
-  const rows = [
-    ['per idle session (held - base) / sessions', 'NekoConnect', ...(bare ? ['bare node:net'] : [])],
-    ['RSS', fmtBytes(per.rss), ...(bare ? [fmtBytes(bare.perConnection.rss)] : [])],
-    ['heap used', fmtBytes(per.heapUsed), ...(bare ? [fmtBytes(bare.perConnection.heapUsed)] : [])],
-    ['heap total', fmtBytes(per.heapTotal), ...(bare ? [fmtBytes(bare.perConnection.heapTotal)] : [])],
-    ['external', fmtBytes(per.external), ...(bare ? [fmtBytes(bare.perConnection.external)] : [])],
+  const joinedPer = neko.join?.perSession;
+  /** @type {[string, 'rss' | 'heapUsed' | 'heapTotal' | 'external'][]} */
+  const figures = [
+    ['RSS', 'rss'],
+    ['heap used', 'heapUsed'],
+    ['heap total', 'heapTotal'],
+    ['external', 'external'],
   ];
-  console.log(`\n${table(rows, ['l', 'r', 'r'])}`);
+  const rows = [
+    [
+      'per session, (sample - base) / sessions',
+      'NekoConnect idle',
+      ...(joinedPer ? ['joined echo'] : []),
+      ...(bare ? ['bare node:net'] : []),
+    ],
+    ...figures.map(([label, key]) => [
+      label,
+      fmtBytes(per[key]),
+      ...(joinedPer ? [fmtBytes(joinedPer[key])] : []),
+      ...(bare ? [fmtBytes(bare.perConnection[key])] : []),
+    ]),
+  ];
+  console.log(`\n${table(rows, ['l', 'r', 'r', 'r'])}`);
+  if (joinedPer) {
+    console.log(
+      '(idle: sessions that never sent a packet after the handshake; joined echo: the same sessions after each ' +
+        'sent one echo request, so that the plugin holds a member record for it)',
+    );
+  }
   const latencyRows = [
     [`active client, median of ${options.passes} pass(es)`, 'p50 (µs)', 'p99 (µs)', 'server CPU (µs/rt)'],
     ...[
@@ -559,17 +665,22 @@ async function main() {
   console.log(`\n${table(latencyRows, ['l', 'r', 'r', 'r'])}`);
   console.log(`\n${table(firstRows, ['l', 'r', 'r', 'r'])}\n`);
 
-  const pass = per.rss <= GOAL_RSS_PER_SESSION_BYTES;
+  /**
+   * @param {string} what
+   * @param {number} rss
+   */
+  const goal = (what, rss) => ({
+    part: 'scale',
+    goal: `server RSS per ${what} <= ${GOAL_RSS_PER_SESSION_BYTES / 1024} KiB (${fmt(sessions, 0)} sessions)`,
+    value: rss,
+    display: fmtBytes(rss),
+    pass: rss <= GOAL_RSS_PER_SESSION_BYTES,
+    sessions,
+    atGoalCount: sessions >= GOAL_SESSIONS,
+  });
   const goals = [
-    {
-      part: 'scale',
-      goal: `server RSS per idle session <= ${GOAL_RSS_PER_SESSION_BYTES / 1024} KiB (${fmt(sessions, 0)} sessions)`,
-      value: per.rss,
-      display: fmtBytes(per.rss),
-      pass,
-      sessions,
-      atGoalCount: sessions >= GOAL_SESSIONS,
-    },
+    goal('idle session (never sent a packet)', per.rss),
+    ...(joinedPer ? [goal('session that joined a plugin (one echo request)', joinedPer.rss)] : []),
   ];
   for (const g of goals) console.log(`${g.pass ? 'PASS' : 'MISS'}  ${g.goal}: ${g.display}`);
   if (sessions < GOAL_SESSIONS) {
@@ -603,6 +714,7 @@ async function main() {
       held: neko.held,
       released: neko.released,
       perSession: per,
+      join: neko.join,
       opening: neko.opening,
       drainSeconds: neko.drainSeconds,
       latency: {

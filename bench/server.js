@@ -15,7 +15,8 @@
  * same type and id:
  *
  *   { type: 'cpu', id }     -> { usage }: process.cpuUsage()
- *   { type: 'stats', id }   -> { stats }: connections held (NekoConnect: and how many authenticated)
+ *   { type: 'stats', id }   -> { stats }: connections held (NekoConnect: and how many authenticated,
+ *                              and how many joined the echo plugin)
  *   { type: 'memory', id }  -> { gc, usage, vmRssBytes, stats }: process.memoryUsage() and
  *                              VmRSS after two full garbage collections (when started with --expose-gc)
  *   { type: 'stop' }        closes and exits

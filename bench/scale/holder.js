@@ -5,14 +5,17 @@
  * Requests (IPC), each answered with the same type and id, or with
  * `{ type: 'error', id, message }`:
  *
- *   { type: 'open', id, kind, port, count, concurrency, join }
+ *   { type: 'open', id, kind, port, count, concurrency }
  *       opens `count` connections, at most `concurrency` being set up at
  *       once. kind 'neko': NekoConnect clients from the SDK, each completing
- *       the handshake (and, with `join`, one echo request, so that its
- *       session joins the echo plugin); kind 'bare': plain TCP connections.
- *       Sends `{ type: 'progress', id, opened, failed }` now and then; answers
- *       `{ opened, failed, errors, seconds }`, `errors` counting the failures
- *       by reason.
+ *       the handshake and sending nothing more; kind 'bare': plain TCP
+ *       connections. Sends `{ type: 'progress', id, opened, failed }` now and
+ *       then; answers `{ opened, failed, errors, seconds }`, `errors` counting
+ *       the failures by reason.
+ *   { type: 'join', id, concurrency }
+ *       every NekoConnect session held makes one echo request (at most
+ *       `concurrency` at once), so that it joins the echo plugin, and is idle
+ *       again once answered. Answers `{ joined, failed, errors, seconds }`.
  *   { type: 'count', id }  -> { alive, lost }: connections still open, and
  *                             those that closed while held (the holder never
  *                             closes one by itself)
@@ -31,6 +34,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * @typedef {object} Held
  * @property {() => boolean} alive
  * @property {() => Promise<void>} close
+ * @property {() => Promise<void>} [join] NekoConnect: one echo request, answered
  */
 
 /** Every connection opened and not yet closed by a `close` request. */
@@ -41,12 +45,11 @@ let lost = 0;
 let closing = false;
 
 /**
- * One NekoConnect session: the handshake, and with `join` one echo request.
+ * One NekoConnect session: the handshake.
  * @param {number} port
- * @param {boolean} join
  * @returns {Promise<Held>}
  */
-async function openNeko(port, join) {
+async function openNeko(port) {
   const client = await nekoConnect({
     host: HOST,
     port,
@@ -56,8 +59,16 @@ async function openNeko(port, join) {
   client.on('close', () => {
     if (!closing) lost++;
   });
-  if (join) await client.request(ECHO_GREETER, 'hi', { op: 1, timeoutMs: CONNECT_TIMEOUT_MS });
-  return { alive: () => client.connected, close: () => client.close() };
+  return {
+    alive: () => client.connected,
+    close: () => client.close(),
+    join: async () => {
+      const reply = await client.request(ECHO_GREETER, 'hi', { op: 1, timeoutMs: CONNECT_TIMEOUT_MS });
+      if (reply.status !== undefined || reply.text() !== 'hi') {
+        throw new Error(`unexpected echo reply: op ${reply.op}, status ${reply.status}, ${reply.len} bytes`);
+      }
+    },
+  };
 }
 
 /**
@@ -102,11 +113,11 @@ function reasonOf(err) {
 }
 
 /**
- * @param {{ id: number, kind: 'neko' | 'bare', port: number, count: number, concurrency: number, join: boolean }} request
+ * @param {{ id: number, kind: 'neko' | 'bare', port: number, count: number, concurrency: number }} request
  * @param {(message: object) => void} send
  */
 async function open(request, send) {
-  const { id, kind, port, count, concurrency, join } = request;
+  const { id, kind, port, count, concurrency } = request;
   closing = false;
   const started = performance.now();
   let next = 0;
@@ -119,7 +130,7 @@ async function open(request, send) {
     while (next < count) {
       next++;
       try {
-        held.push(kind === 'neko' ? await openNeko(port, join) : await openBare(port));
+        held.push(kind === 'neko' ? await openNeko(port) : await openBare(port));
         opened++;
       } catch (err) {
         failed++;
@@ -135,6 +146,35 @@ async function open(request, send) {
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   return { opened, failed, errors, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Every NekoConnect session held makes one echo request.
+ * @param {{ concurrency: number }} request
+ */
+async function joinAll({ concurrency }) {
+  const started = performance.now();
+  const list = held.filter((h) => h.join !== undefined);
+  let next = 0;
+  let joined = 0;
+  let failed = 0;
+  /** @type {Record<string, number>} */
+  const errors = {};
+  const worker = async () => {
+    while (next < list.length) {
+      const h = list[next++];
+      try {
+        await h?.join?.();
+        joined++;
+      } catch (err) {
+        failed++;
+        const reason = reasonOf(err);
+        errors[reason] = (errors[reason] ?? 0) + 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, worker));
+  return { joined, failed, errors, seconds: (performance.now() - started) / 1000 };
 }
 
 async function closeAll() {
@@ -156,6 +196,7 @@ process.on('message', (/** @type {any} */ message) => {
   /** @type {Promise<object> | undefined} */
   let work;
   if (type === 'open') work = open(message, send);
+  else if (type === 'join') work = joinAll(message);
   else if (type === 'count') work = Promise.resolve({ alive: held.filter((h) => h.alive()).length, lost });
   else if (type === 'close') work = closeAll();
   else if (type === 'stop') process.exit(0);

@@ -15,7 +15,8 @@ import { isTargetId } from '../lib/targets.js';
  * @typedef {object} BenchServer
  * @property {number} port
  * @property {() => Promise<void>} close
- * @property {() => { connections: number, authenticated?: number }} stats connections held now
+ * @property {() => { connections: number, authenticated?: number, joined?: number }} stats connections held
+ *   now (NekoConnect: how many authenticated, and how many joined the echo plugin)
  */
 
 /**

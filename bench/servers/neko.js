@@ -36,7 +36,10 @@ export async function start(options) {
     stats: () => {
       let open = 0;
       for (const session of server.sessions()) if (session.state === 'open') open++;
-      return { connections: server.connectionCount, authenticated: open };
+      const echo = server.router.resolve(ECHO_GREETER);
+      // Sessions that have sent the echo plugin a packet, and so joined it (and are still connected).
+      const joined = echo.kind === 'plugin' ? echo.host.sessionCount : 0;
+      return { connections: server.connectionCount, authenticated: open, joined };
     },
   };
 }

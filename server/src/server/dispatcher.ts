@@ -44,18 +44,28 @@ export class Dispatcher {
   readonly #router: Router;
   readonly #logger: Logger;
   readonly #options: DispatcherOptions;
-  readonly #queue: Frame[] = [];
+  /** The next packet to dispatch, in arrival order; the ones after it wait in #later. */
+  #next: Frame | undefined;
+  /**
+   * Packets that arrived behind #next (a client that sends several before the
+   * first is handled). Made on first use: an array emptied by shift() keeps the
+   * storage its first push made (about 150 bytes), which most sessions, one
+   * packet at a time, never need.
+   */
+  #later: Frame[] | undefined;
   #draining = false;
-  // The three collections below are made on first use: most sessions never
-  // park a handler, and an idle session has no run and has joined no plugin.
-  // (An empty Map or Set costs about 170 bytes; a server holds one dispatcher
-  // per connection.)
+  // A server holds one dispatcher per connection, and most sessions sit idle
+  // for most of their life, so what a dispatcher keeps is kept small: the
+  // collections below are made on first use (most sessions never park a
+  // handler; an idle session has joined no plugin), and the handler runs are
+  // only counted. (An empty Map or Set costs about 170 bytes with its hash
+  // table; a one-element array, about 40.)
   /** Handler runs waiting in `ctx.recv()`, by greeter. */
   #parked: Map<string, HandlerRun> | undefined;
   /** Handler runs not yet finished (running or parked). */
-  #runs: Set<HandlerRun> | undefined;
-  /** The plugins this session has talked to: it leaves them when it closes. */
-  #joined: Set<PluginHost> | undefined;
+  #runCount = 0;
+  /** The plugins this session has talked to, in the order it first did: it leaves them when it closes. */
+  #joined: PluginHost[] | undefined;
   #idleWaiters: (() => void)[] = [];
 
   constructor(target: DispatchTarget, router: Router, logger: Logger, options: DispatcherOptions) {
@@ -67,18 +77,19 @@ export class Dispatcher {
 
   /** Queues an authenticated packet. */
   enqueue(frame: Frame): void {
-    this.#queue.push(frame);
+    if (this.#next === undefined) this.#next = frame;
+    else (this.#later ??= []).push(frame);
     if (!this.#draining) void this.#drain();
   }
 
   /** Handler runs still going (running or waiting in `recv()`). */
   get activeRuns(): number {
-    return this.#runs?.size ?? 0;
+    return this.#runCount;
   }
 
   /** The greeters of the plugins this session has talked to, in the order it first did. */
   joinedGreeters(): string[] {
-    return this.#joined ? [...this.#joined].map((host) => host.greeter) : [];
+    return this.#joined ? this.#joined.map((host) => host.greeter) : [];
   }
 
   /** Resolves when no handler is running and no packet is queued (parked handlers do not count). */
@@ -93,7 +104,8 @@ export class Dispatcher {
    * hooks run). Resolves when the hooks are done.
    */
   sessionClosed(): Promise<void> {
-    this.#queue.length = 0;
+    this.#next = undefined;
+    if (this.#later) this.#later.length = 0;
     const parked = this.#parked;
     if (parked) {
       for (const run of parked.values()) run.abort();
@@ -103,16 +115,18 @@ export class Dispatcher {
     const id = this.#target.info.id;
     const joined = this.#joined;
     if (!joined) return Promise.resolve();
-    const leaving = [...joined].map((host) => host.leave(id));
-    joined.clear();
+    this.#joined = undefined;
+    const leaving = joined.map((host) => host.leave(id));
     return Promise.all(leaving).then(() => undefined);
   }
 
   async #drain(): Promise<void> {
     this.#draining = true;
     try {
-      while (this.#queue.length > 0 && this.#target.isOpen) {
-        const pending = this.#dispatch(this.#queue.shift()!);
+      while (this.#next !== undefined && this.#target.isOpen) {
+        const frame = this.#next;
+        this.#next = this.#later?.shift();
+        const pending = this.#dispatch(frame);
         if (pending) await pending;
       }
     } finally {
@@ -142,7 +156,8 @@ export class Dispatcher {
     const member = host.member(this.#target.info.id);
     if (member) return this.#run(host, member, frame, sentBefore);
     // The session's first packet to this plugin: it joins (onJoin runs) before the packet is handled.
-    (this.#joined ??= new Set()).add(host);
+    if (!this.#joined) this.#joined = [host];
+    else if (!this.#joined.includes(host)) this.#joined.push(host);
     return host.join(this.#target).then((joined) => {
       if (this.#target.isOpen) return this.#run(host, joined, frame, sentBefore);
       return undefined;
@@ -151,7 +166,7 @@ export class Dispatcher {
 
   #run(host: PluginHost, member: Member, frame: Frame, sentBefore: number): Promise<void> | undefined {
     const run = new HandlerRun(this, host, member, frame);
-    (this.#runs ??= new Set()).add(run);
+    this.#runCount++;
     return this.#settle(run, run.start(), sentBefore);
   }
 
@@ -219,15 +234,13 @@ export class Dispatcher {
 
   /** @internal */
   runEnded(run: HandlerRun): void {
-    this.#runs?.delete(run);
+    this.#runCount--;
     this.unpark(run);
     this.#checkIdle();
   }
 
   #isIdle(): boolean {
-    return (
-      !this.#draining && this.#queue.length === 0 && (this.#runs?.size ?? 0) === (this.#parked?.size ?? 0)
-    );
+    return !this.#draining && this.#next === undefined && this.#runCount === (this.#parked?.size ?? 0);
   }
 
   #checkIdle(): void {
