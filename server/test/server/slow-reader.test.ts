@@ -5,45 +5,39 @@
  * in order.
  */
 import { describe, expect, it } from 'vitest';
-import type { ClientPacket } from '../../src/client/client.js';
-import { makePluginsDir } from '../helpers/plugins.js';
+import path from 'node:path';
+import type { ClientPacket, NekoClient } from '../../src/client/client.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { SECRET, connectClient, startServer } from '../helpers/server.js';
 
 const PACKET_BYTES = 64 * 1024;
 const CAP = 256 * 1024;
 
-/**
- * op 0: joins (answers "joined"). op 1 with a count n: pushes n numbered
- * packets of 64 KiB to every member, one per turn of the event loop, then
- * "done" (op 3). A member that leaves is announced to the others (op 2).
- */
-const STREAM = `
-export class Logic {
-  onLoad(plugin) { this.plugin = plugin; }
-  onLeave(ctx) { ctx.broadcast('left ' + ctx.session.id, { op: 2 }); }
-  recv(ctx) {
-    if (ctx.op === 0) { ctx.send('joined', { op: 0 }); return; }
-    const total = Number(ctx.text());
-    let next = 0;
-    const step = () => {
-      if (next === total) { this.plugin.broadcast('done', { op: 3 }); return; }
-      const data = Buffer.alloc(${PACKET_BYTES}, next % 256);
-      data.writeUInt32BE(next, 0);
-      this.plugin.broadcast(data, { op: 1 });
-      next++;
-      setImmediate(step);
-    };
-    step();
-  }
+/** The reliability suite's stream plugin: numbered pushes to every member, paced by the session that asked. */
+const STREAM = path.join(import.meta.dirname, '..', '..', '..', 'reliability', 'fixtures', 'stream');
+/** Packets the stream may run ahead of the reading client's acknowledgements: below the cap. */
+const WINDOW = 2;
+
+/** Counts op-1 pushes and acknowledges each, op-2 announcements; resolves `done` on op 3. */
+function readStream(reader: NekoClient): { received: number[]; others: string[]; done: Promise<void> } {
+  const received: number[] = [];
+  const others: string[] = [];
+  const done = new Promise<void>((resolve) => {
+    reader.on('packet', (packet: ClientPacket) => {
+      if (packet.op === 1) {
+        received.push(packet.data.readUInt32BE(0));
+        void reader.send('stream', String(received.length), { op: 4 });
+      } else if (packet.op === 2) others.push(packet.text());
+      else if (packet.op === 3) resolve();
+    });
+  });
+  return { received, others, done };
 }
-`;
 
 describe('a client that stops reading', () => {
   it('is closed once the bytes waiting for it pass maxPendingBytes; a reading client gets every packet in order', async () => {
-    const plugins = await makePluginsDir([{ greeter: 'stream', logic: STREAM }]);
     const { port, server, logs, waitForLog } = await startServer({
-      plugins,
+      plugins: STREAM,
       limits: { maxPendingBytes: CAP },
     });
 
@@ -56,18 +50,10 @@ describe('a client that stops reading', () => {
     slow.socket.pause();
 
     const reader = await connectClient(port);
-    const received: number[] = [];
-    const others: string[] = [];
-    const done = new Promise<void>((resolve) => {
-      reader.on('packet', (packet: ClientPacket) => {
-        if (packet.op === 1) received.push(packet.data.readUInt32BE(0));
-        else if (packet.op === 2) others.push(packet.text());
-        else if (packet.op === 3) resolve();
-      });
-    });
+    const { received, others, done } = readStream(reader);
     expect((await reader.request('stream', '', { op: 0 })).text()).toBe('joined');
     const total = 400; // 25 MiB: far more than the slow client's socket buffers hold
-    await reader.send('stream', String(total), { op: 1 });
+    await reader.send('stream', `${total} ${PACKET_BYTES} ${WINDOW}`, { op: 1 });
     await done;
 
     expect(received).toEqual(Array.from({ length: total }, (_, i) => i));
@@ -88,18 +74,11 @@ describe('a client that stops reading', () => {
   });
 
   it('keeps a client that reads, however much is pushed to it', async () => {
-    const plugins = await makePluginsDir([{ greeter: 'stream', logic: STREAM }]);
-    const { port, server } = await startServer({ plugins, limits: { maxPendingBytes: CAP } });
+    const { port, server } = await startServer({ plugins: STREAM, limits: { maxPendingBytes: CAP } });
     const reader = await connectClient(port);
-    const received: number[] = [];
-    const done = new Promise<void>((resolve) => {
-      reader.on('packet', (packet: ClientPacket) => {
-        if (packet.op === 1) received.push(packet.data.readUInt32BE(0));
-        else if (packet.op === 3) resolve();
-      });
-    });
+    const { received, done } = readStream(reader);
     await reader.request('stream', '', { op: 0 });
-    await reader.send('stream', '200', { op: 1 });
+    await reader.send('stream', `200 ${PACKET_BYTES} ${WINDOW}`, { op: 1 });
     await done;
     expect(received).toHaveLength(200);
     expect(server.faultCloses()).toEqual({});
