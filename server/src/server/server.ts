@@ -221,13 +221,19 @@ export class NekoServer {
    */
   accept(transport: Transport, connectedAt = Date.now()): Connection {
     const id = `s-${this.#nextSessionId++}`;
-    const connection = new Connection(id, transport, this.#context, (c, leaving, reason) => {
-      this.#connections.delete(c);
-      if (reason.error) this.#countFault(reason.error.code);
-      // onLeave hooks may still run; shutdown waits for them before onUnload.
-      this.#leaving.add(leaving);
-      void leaving.finally(() => this.#leaving.delete(leaving));
-    }, connectedAt);
+    const connection = new Connection(
+      id,
+      transport,
+      this.#context,
+      (c, leaving, reason) => {
+        this.#connections.delete(c);
+        if (reason.error) this.#countFault(reason.error.code);
+        // onLeave hooks may still run; shutdown waits for them before onUnload.
+        this.#leaving.add(leaving);
+        void leaving.finally(() => this.#leaving.delete(leaving));
+      },
+      connectedAt,
+    );
     this.#connections.add(connection);
     return connection;
   }
