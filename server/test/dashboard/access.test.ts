@@ -49,25 +49,7 @@ describe('dashboard access off loopback', () => {
 
   it('answers with the token as a bearer header or a query parameter, whatever the Host header', async () => {
     const { dashboardPort, dashboard } = await startDashboardServer({ host: '0.0.0.0' });
-    const token = dashboard.token!;
-    for (const path of PATHS) {
-      const header = await http(dashboardPort, path, {
-        headers: { authorization: `Bearer ${token}`, host: `neko.example:${dashboardPort}` },
-      });
-      expect([path, header.status]).toEqual([path, 200]);
-      const query = await http(dashboardPort, `${path}${path.includes('?') ? '&' : '?'}token=${token}`);
-      expect([path, query.status]).toEqual([path, 200]);
-    }
-    const events = await readEvents(`http://127.0.0.1:${dashboardPort}/api/events?token=${token}`, (e) =>
-      e.some((x) => x.event === 'hello'),
-    );
-    expect(events[0]!.event).toBe('hello');
-    const settings = await http(dashboardPort, `/api/settings?token=${token}`);
-    expect(settings.json<{ dashboard: unknown }>().dashboard).toEqual({
-      host: '0.0.0.0',
-      port: dashboardPort,
-      tokenRequired: true,
-    });
+    await expectTokenAccepted(dashboardPort, dashboard.token!, '0.0.0.0', `neko.example:${dashboardPort}`);
   });
 
   it('hands the page an HttpOnly same-site cookie for its own files, taken only with the right value', async () => {
@@ -141,23 +123,7 @@ describe('dashboard access on loopback', () => {
 
   it('answers with the token as a bearer header or a query parameter', async () => {
     const { dashboardPort, dashboard } = await startDashboardServer();
-    const token = dashboard.token!;
-    for (const path of PATHS) {
-      const header = await http(dashboardPort, path, { headers: { authorization: `Bearer ${token}` } });
-      expect([path, header.status]).toEqual([path, 200]);
-      const query = await http(dashboardPort, `${path}?token=${token}`);
-      expect([path, query.status]).toEqual([path, 200]);
-    }
-    const events = await readEvents(`http://127.0.0.1:${dashboardPort}/api/events?token=${token}`, (e) =>
-      e.some((x) => x.event === 'hello'),
-    );
-    expect(events[0]!.event).toBe('hello');
-    const settings = await http(dashboardPort, `/api/settings?token=${token}`);
-    expect(settings.json<{ dashboard: unknown }>().dashboard).toEqual({
-      host: '127.0.0.1',
-      port: dashboardPort,
-      tokenRequired: true,
-    });
+    await expectTokenAccepted(dashboardPort, dashboard.token!, '127.0.0.1');
   });
 
   it('hands the page opened with the token a cookie that then lets in its files and the API', async () => {
@@ -322,3 +288,34 @@ describe('the secret', () => {
     for (const body of bodies) expect(body).not.toContain(secret);
   });
 });
+
+/**
+ * Every path answers 200 with `token` as a bearer header (sent with `host`
+ * as the Host header, when given) and as a query parameter; the event
+ * stream opens; the settings say the dashboard on `listenHost` needs it.
+ */
+async function expectTokenAccepted(
+  dashboardPort: number,
+  token: string,
+  listenHost: string,
+  host?: string,
+): Promise<void> {
+  for (const path of PATHS) {
+    const header = await http(dashboardPort, path, {
+      headers: { authorization: `Bearer ${token}`, ...(host === undefined ? {} : { host }) },
+    });
+    expect([path, header.status]).toEqual([path, 200]);
+    const query = await http(dashboardPort, `${path}${path.includes('?') ? '&' : '?'}token=${token}`);
+    expect([path, query.status]).toEqual([path, 200]);
+  }
+  const events = await readEvents(`http://127.0.0.1:${dashboardPort}/api/events?token=${token}`, (e) =>
+    e.some((x) => x.event === 'hello'),
+  );
+  expect(events[0]!.event).toBe('hello');
+  const settings = await http(dashboardPort, `/api/settings?token=${token}`);
+  expect(settings.json<{ dashboard: unknown }>().dashboard).toEqual({
+    host: listenHost,
+    port: dashboardPort,
+    tokenRequired: true,
+  });
+}
