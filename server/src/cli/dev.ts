@@ -1,6 +1,7 @@
 import kleur from 'kleur';
 import { relative } from 'node:path';
 import { displayPath } from '../config/load-config.js';
+import { SECRET_ENV } from '../config/secret.js';
 import { resolveStartOptions } from '../config/start-options.js';
 import type { Dashboard } from '../dashboard/dashboard.js';
 import { listenForKeys, type KeyInput } from '../dev/keys.js';
@@ -11,7 +12,6 @@ import type { PluginsReport } from '../plugins/registry.js';
 import { createServer } from '../server/server.js';
 import { parseCommandArgs } from './args.js';
 import { startDashboard } from './dashboard.js';
-import { SECRET_ENV } from './secret.js';
 import { START_HELP, START_OPTIONS, startFlags, type StartIo } from './start.js';
 import { Shutdown } from './shutdown.js';
 import { formatError, listeningLine, printLogs } from './terminal.js';

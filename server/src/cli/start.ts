@@ -2,7 +2,7 @@ import kleur from 'kleur';
 import { relative } from 'node:path';
 import { resolveStartOptions, type StartFlags } from '../config/start-options.js';
 import { displayPath } from '../config/load-config.js';
-import { LIMIT_RANGES, PORT_RANGE } from '../config/schema.js';
+import { LIMIT_RANGES, PORT_RANGE } from '../server/limits.js';
 import { DEFAULT_DASHBOARD_PORT } from '../dashboard/options.js';
 import { isNekoError } from '../errors.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';

@@ -3,37 +3,22 @@
  * collect every problem, each with the key path it is about, so that one run
  * reports them all.
  */
-import { SECRET_ENV } from '../cli/secret.js';
 import { editDistance } from '../edit-distance.js';
-import type { Limits } from '../server/options.js';
+import {
+  LIMIT_KEYS,
+  LIMIT_RANGES,
+  PORT_RANGE,
+  inRange,
+  type IntRange,
+  type Limits,
+} from '../server/limits.js';
+import { SECRET_ENV } from './secret.js';
 
-/** An inclusive range of whole numbers. */
-export interface IntRange {
-  min: number;
-  max: number;
-}
-
-const DAY_MS = 86_400_000;
-
-/** The whole-number range of each limit, shared by the config file and the CLI flags. */
-export const LIMIT_RANGES: Readonly<Record<keyof Limits, IntRange>> = Object.freeze({
-  maxPacketBytes: { min: 16, max: 0xffff_ffff },
-  handshakeTimeoutMs: { min: 1, max: DAY_MS },
-  idleTimeoutMs: { min: 0, max: DAY_MS },
-  maxConnections: { min: 1, max: 1_000_000 },
-  nonceWindow: { min: 1, max: 65_536 },
-  recvTimeoutMs: { min: 1, max: DAY_MS },
-  shutdownTimeoutMs: { min: 0, max: DAY_MS },
-  maxPendingBytes: { min: 1024, max: 0xffff_ffff },
-});
-
-/** The range of `port`. */
-export const PORT_RANGE: Readonly<IntRange> = Object.freeze({ min: 0, max: 65535 });
+export { LIMIT_RANGES, PORT_RANGE, type IntRange } from '../server/limits.js';
 
 /** The keys of a config file, in the order the docs list them. */
 export const CONFIG_KEYS = ['port', 'host', 'plugins', 'dataDir', 'limits', 'tls', 'dashboard'] as const;
 
-const LIMIT_KEYS = Object.keys(LIMIT_RANGES) as (keyof Limits)[];
 const TLS_KEYS = ['key', 'cert'] as const;
 const DASHBOARD_KEYS = ['port', 'host', 'open'] as const;
 
@@ -202,8 +187,7 @@ function checkTls(issues: ConfigIssue[], tls: unknown): void {
 }
 
 function checkInt(issues: ConfigIssue[], path: string[], value: unknown, range: IntRange): void {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= range.min && value <= range.max)
-    return;
+  if (inRange(value, range)) return;
   issues.push({
     path,
     at: 'value',

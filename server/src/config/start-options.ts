@@ -5,19 +5,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readSecret } from '../cli/secret.js';
 import { NekoError } from '../errors.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
 import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT, isLoopback } from '../dashboard/options.js';
-import { DEFAULT_LIMITS, type Limits, type ServerOptions, type TlsOptions } from '../server/options.js';
+import { DEFAULT_LIMITS, type Limits } from '../server/limits.js';
+import { DEFAULT_HOST, type ServerOptions, type TlsOptions } from '../server/options.js';
+import { DEFAULT_DATA_DIR } from '../storage/nedb-store.js';
 import type { NekoConfig } from './define-config.js';
 import { displayPath, loadConfig } from './load-config.js';
-
-/** Where plugin data goes by default, relative to the config file's folder (or the working directory). */
-export const DEFAULT_DATA_DIR = path.join('.nekoconnect', 'data');
-
-/** The default interface. */
-const DEFAULT_HOST = '127.0.0.1';
+import { readSecret } from './secret.js';
 
 /** What the command line gave. Paths are relative to the working directory. Absent means "not given". */
 export interface StartFlags {

@@ -1,11 +1,12 @@
 import { isIP } from 'node:net';
 import { NekoError } from '../errors.js';
+import { DEFAULT_HOST } from '../server/options.js';
 
 /** The dashboard's default port: the server's (10390) plus one. */
 export const DEFAULT_DASHBOARD_PORT = 10391;
 
 /** The dashboard's default interface: loopback, so only this machine reaches it. */
-export const DEFAULT_DASHBOARD_HOST = '127.0.0.1';
+export const DEFAULT_DASHBOARD_HOST = DEFAULT_HOST;
 
 /** Where the dashboard listens, and who may use it. */
 export interface DashboardOptions {

@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NekoError } from '../errors.js';
 import { errorMessage } from '../files.js';
+import { DEFAULT_HOST } from '../server/options.js';
 
 /** Where the development secret is kept, relative to the working directory. */
 export const DEV_SECRET_FILE = path.join('.nekoconnect', 'dev-secret');
@@ -59,7 +60,7 @@ export interface SnippetOptions {
 /** A few lines of client code that connect to this server, ready to paste. */
 export function clientSnippet(options: SnippetOptions): string {
   const fields = [
-    ...(options.host === '127.0.0.1' ? [] : [`host: ${quote(options.host)}`]),
+    ...(options.host === DEFAULT_HOST ? [] : [`host: ${quote(options.host)}`]),
     `port: ${options.port}`,
     options.secret === undefined
       ? 'secret: process.env.NEKOCONNECT_SECRET!'

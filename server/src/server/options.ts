@@ -1,42 +1,13 @@
 import { NekoError } from '../errors.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
+import { DEFAULT_LIMITS, LIMIT_KEYS, LIMIT_RANGES, PORT_RANGE, inRange, type Limits } from './limits.js';
 import type { StorageBackend } from '../storage/database.js';
 import type { NedbStorageOptions } from '../storage/nedb-store.js';
 
-/** The limits of protocol §6. Every one is configurable. */
-export interface Limits {
-  /** Largest `packet_len` accepted, in bytes. Default 1 MiB. */
-  maxPacketBytes: number;
-  /** Time to complete the handshake, in ms. Default 10 s. */
-  handshakeTimeoutMs: number;
-  /** Close a session after this long without a byte from the client, in ms; 0 is off. Default off. */
-  idleTimeoutMs: number;
-  /** Connections at once; further ones are refused by the listener. Default 10,000. */
-  maxConnections: number;
-  /** Unused server randoms kept per session. Default 64. */
-  nonceWindow: number;
-  /** Default wait of `ctx.recv()`, in ms. Default 30 s. */
-  recvTimeoutMs: number;
-  /** On shutdown, how long running handlers may take before connections are cut, in ms. Default 10 s. */
-  shutdownTimeoutMs: number;
-  /**
-   * Bytes that may wait to be sent to one client. A client that stops
-   * reading lets them pile up; past this, its session is closed (slow
-   * reader). Default 4 MiB.
-   */
-  maxPendingBytes: number;
-}
+export { DEFAULT_LIMITS, type Limits } from './limits.js';
 
-export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
-  maxPacketBytes: 1024 * 1024,
-  handshakeTimeoutMs: 10_000,
-  idleTimeoutMs: 0,
-  maxConnections: 10_000,
-  nonceWindow: 64,
-  recvTimeoutMs: 30_000,
-  shutdownTimeoutMs: 10_000,
-  maxPendingBytes: 4 * 1024 * 1024,
-});
+/** The interface a server (and its dashboard) listens on by default: this machine only. */
+export const DEFAULT_HOST = '127.0.0.1';
 
 /** TLS material: PEM text or buffers. */
 export interface TlsOptions {
@@ -74,8 +45,6 @@ export interface ResolvedServerOptions {
   limits: Limits;
 }
 
-const MIN_PACKET = 16;
-
 /** Fills in defaults and refuses values that cannot work, with a coded error naming the option. */
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   if (typeof options.secret !== 'string' || options.secret.length === 0) {
@@ -86,40 +55,27 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   // A limit given as undefined keeps its default, as an absent one does.
   const given = Object.entries(options.limits ?? {}).filter(([, value]) => value !== undefined);
   const limits: Limits = { ...DEFAULT_LIMITS, ...Object.fromEntries(given) };
-  for (const [key, value] of Object.entries(limits)) {
-    if (!Number.isInteger(value) || value < 0) {
+  for (const key of LIMIT_KEYS) {
+    const range = LIMIT_RANGES[key];
+    if (!inRange(limits[key], range)) {
       throw new NekoError(
         'NEKO_ERR_CONFIG_INVALID',
-        `limits.${key} must be a whole number ≥ 0, got ${String(value)}`,
+        `limits.${key} must be a whole number from ${range.min} to ${range.max}, got ${String(limits[key])}`,
       );
     }
   }
-  if (limits.maxPacketBytes < MIN_PACKET || limits.maxPacketBytes > 0xffff_ffff) {
+  const port = options.port ?? DEFAULT_PORT;
+  if (!inRange(port, PORT_RANGE)) {
     throw new NekoError(
       'NEKO_ERR_CONFIG_INVALID',
-      `limits.maxPacketBytes must be from ${MIN_PACKET} to 4294967295, got ${limits.maxPacketBytes}`,
+      `port must be from ${PORT_RANGE.min} to ${PORT_RANGE.max}, got ${String(port)}`,
     );
-  }
-  for (const key of [
-    'handshakeTimeoutMs',
-    'nonceWindow',
-    'recvTimeoutMs',
-    'maxConnections',
-    'maxPendingBytes',
-  ] as const) {
-    if (limits[key] === 0) {
-      throw new NekoError('NEKO_ERR_CONFIG_INVALID', `limits.${key} must be at least 1`);
-    }
-  }
-  const port = options.port ?? DEFAULT_PORT;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new NekoError('NEKO_ERR_CONFIG_INVALID', `port must be from 0 to 65535, got ${String(port)}`);
   }
   return {
     secret: options.secret,
     plugins: options.plugins,
     port,
-    host: options.host ?? '127.0.0.1',
+    host: options.host ?? DEFAULT_HOST,
     tls: options.tls,
     limits,
   };

@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SECRET_ENV, readSecret } from '../../src/cli/secret.js';
+import { SECRET_ENV, readSecret } from '../../src/config/secret.js';
 import { connect } from '../../src/client/client.js';
 import { resolveStartOptions } from '../../src/config/start-options.js';
 import { assertBuilt, startCli } from '../cli/run-cli.js';

@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { NekoError, type NekoErrorCode } from '../../src/errors.js';
+import { checkConfig } from '../../src/config/schema.js';
+import { LIMIT_RANGES, type Limits } from '../../src/server/limits.js';
 import { DEFAULT_LIMITS, resolveServerOptions, type ServerOptions } from '../../src/server/options.js';
 import { createServer } from '../../src/server/server.js';
 import { startServer } from '../helpers/server.js';
@@ -96,6 +98,32 @@ describe('resolveServerOptions', () => {
       );
     }
     expect(resolveServerOptions({ secret: 's', limits: { idleTimeoutMs: 0 } }).limits.idleTimeoutMs).toBe(0);
+  });
+
+  it('refuses every limit outside the range the config file allows, naming the limit and the range', () => {
+    for (const [key, { min, max }] of Object.entries(LIMIT_RANGES)) {
+      for (const value of [min - 1, max + 1]) {
+        if (value < 0) continue;
+        const err = refusal({ secret: 's', limits: { [key]: value } }, 'NEKO_ERR_CONFIG_INVALID');
+        expect(err.message).toContain(`limits.${key} must be a whole number from ${min} to ${max}`);
+        expect(checkConfig({ limits: { [key]: value } })).toHaveLength(1);
+      }
+      expect(resolveServerOptions({ secret: 's', limits: { [key]: min } }).limits[key as keyof Limits]).toBe(
+        min,
+      );
+      expect(resolveServerOptions({ secret: 's', limits: { [key]: max } }).limits[key as keyof Limits]).toBe(
+        max,
+      );
+      expect(checkConfig({ limits: { [key]: min } })).toEqual([]);
+      expect(checkConfig({ limits: { [key]: max } })).toEqual([]);
+    }
+    // Accepted by createServer before the two checks were one.
+    refusal({ secret: 's', limits: { handshakeTimeoutMs: 86_400_001 } }, 'NEKO_ERR_CONFIG_INVALID');
+    refusal({ secret: 's', limits: { maxConnections: 1_000_001 } }, 'NEKO_ERR_CONFIG_INVALID');
+    refusal({ secret: 's', limits: { maxPendingBytes: 1023 } }, 'NEKO_ERR_CONFIG_INVALID');
+    expect(() => createServer({ secret: 's', limits: { idleTimeoutMs: 86_400_001 } })).toThrow(
+      expect.objectContaining({ code: 'NEKO_ERR_CONFIG_INVALID' }),
+    );
   });
 
   it('refuses a port outside 0-65535 or not whole with NEKO_ERR_CONFIG_INVALID', () => {
