@@ -9,7 +9,4 @@ export async function isFile(file: string): Promise<boolean> {
   }
 }
 
-/** The message of an error, or the value as text. */
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { errorMessage } from './format.js';

@@ -5,7 +5,7 @@ import type { ServerFacts } from '../dashboard/views.js';
 import { isNekoError } from '../errors.js';
 import type { NekoServer } from '../server/server.js';
 import type { StartIo } from './start.js';
-import { formatError } from './terminal.js';
+import { formatError } from '../format.js';
 
 /** What an open dashboard warns at start. */
 export const OPEN_DASHBOARD_WARNING =

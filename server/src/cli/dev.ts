@@ -1,6 +1,4 @@
 import kleur from 'kleur';
-import { relative } from 'node:path';
-import { displayPath } from '../config/load-config.js';
 import { SECRET_ENV } from '../config/secret.js';
 import { resolveStartOptions } from '../config/start-options.js';
 import type { Dashboard } from '../dashboard/dashboard.js';
@@ -14,7 +12,8 @@ import { parseCommandArgs } from './args.js';
 import { startDashboard } from './dashboard.js';
 import { START_HELP, START_OPTIONS, startFlags, type StartIo } from './start.js';
 import { Shutdown } from './shutdown.js';
-import { formatError, listeningLine, printLogs } from './terminal.js';
+import { formatError, indent, shownDir, shownPath } from '../format.js';
+import { listeningLine, printLogs } from './terminal.js';
 import { packageVersion } from './version.js';
 
 /** The options of `start`, which `dev` shares, as its help lists them. */
@@ -92,7 +91,7 @@ export async function runDev(args: readonly string[], io: DevIo): Promise<number
   try {
     // 3. Load, listen, say how to connect.
     io.out(`${kleur.bold(`NekoConnect ${packageVersion()}`)} ${kleur.dim('dev mode')}`);
-    if (configFile !== undefined) io.out(kleur.dim(`config from ${displayPath(configFile, cwd)}`));
+    if (configFile !== undefined) io.out(kleur.dim(`config from ${shownPath(configFile, cwd)}`));
     const facts = { mode: 'dev', version: packageVersion(), plugins: dir, dataDir, configFile } as const;
     dashboard = await startDashboard(server, dashboardOptions, facts, io);
     const report = await server.loadPlugins(dir);
@@ -165,12 +164,7 @@ function printConnect(io: DevIo, devSecret: DevSecret | undefined, cwd: string, 
       devSecret === undefined ? `connect a client (secret from ${SECRET_ENV}):` : 'connect a client:',
     ),
   );
-  io.out(
-    snippet
-      .split('\n')
-      .map((line) => `  ${line}`)
-      .join('\n'),
-  );
+  io.out(indent(snippet, '  '));
 }
 
 function printPlugins(dir: string, report: PluginsReport, io: DevIo, cwd: string): void {
@@ -188,16 +182,6 @@ function printPlugins(dir: string, report: PluginsReport, io: DevIo, cwd: string
     const label = failure.spec?.greeter ?? shownDir(failure.dir, cwd);
     const effect = failure.spec ? 'answers 503 until a save fixes it' : 'not served until a save fixes it';
     io.err(`  ${kleur.red('✗')} ${label}  ${kleur.dim(effect)}`);
-    io.err(
-      formatError(failure.error)
-        .split('\n')
-        .map((line) => `    ${line}`)
-        .join('\n'),
-    );
+    io.err(indent(formatError(failure.error)));
   }
-}
-
-function shownDir(dir: string, cwd: string): string {
-  const shown = relative(cwd, dir);
-  return shown === '' ? '.' : shown.startsWith('..') ? dir : shown;
 }

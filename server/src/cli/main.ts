@@ -3,7 +3,8 @@ import kleur from 'kleur';
 import { NekoError, isNekoError } from '../errors.js';
 import { parseCommandArgs } from './args.js';
 import { exitCodeFor, runStart, type StartIo } from './start.js';
-import { configureColor, formatError } from './terminal.js';
+import { formatError } from '../format.js';
+import { configureColor } from './terminal.js';
 import { packageVersion } from './version.js';
 
 const HELP = `Usage: nekoconnect <command> [options]

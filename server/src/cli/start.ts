@@ -1,7 +1,6 @@
 import kleur from 'kleur';
 import { relative } from 'node:path';
 import { resolveStartOptions, type StartFlags } from '../config/start-options.js';
-import { displayPath } from '../config/load-config.js';
 import { LIMIT_RANGES, PORT_RANGE } from '../server/limits.js';
 import { DEFAULT_DASHBOARD_PORT } from '../dashboard/options.js';
 import { isNekoError } from '../errors.js';
@@ -13,7 +12,8 @@ import { createServer } from '../server/server.js';
 import { intFlag, parseCommandArgs, type ParsedArgs } from './args.js';
 import { startDashboard } from './dashboard.js';
 import { Shutdown } from './shutdown.js';
-import { formatError, listeningLine, printLogs } from './terminal.js';
+import { formatError, indent, shownPath } from '../format.js';
+import { listeningLine, printLogs } from './terminal.js';
 import { packageVersion } from './version.js';
 
 export const START_HELP = `Usage: nekoconnect start [dir] [options]
@@ -179,7 +179,7 @@ export async function runStart(args: readonly string[], io: StartIo): Promise<nu
 
   try {
     io.out(kleur.bold(`NekoConnect ${packageVersion()}`));
-    if (configFile !== undefined) io.out(kleur.dim(`config from ${displayPath(configFile, cwd)}`));
+    if (configFile !== undefined) io.out(kleur.dim(`config from ${shownPath(configFile, cwd)}`));
     const facts = { mode: 'start', version: packageVersion(), plugins: dir, dataDir, configFile } as const;
     dashboard = await startDashboard(server, dashboardOptions, facts, io);
     const report = await server.loadPlugins(dir);
@@ -212,13 +212,6 @@ function printPlugins(dir: string, report: PluginsReport, io: StartIo): void {
     io.err(`  ${kleur.red('✗')} ${label}  ${kleur.dim(effect)}`);
     io.err(indent(formatError(failure.error)));
   }
-}
-
-function indent(text: string): string {
-  return text
-    .split('\n')
-    .map((l) => `    ${l}`)
-    .join('\n');
 }
 
 /** Exit code for an error that ended a command: 2 for usage and configuration, 1 otherwise. */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { isNekoError } from '../errors.js';
 import { parseCommandArgs } from './args.js';
-import { formatError } from './terminal.js';
+import { formatError } from '../format.js';
 
 export const VALIDATE_HELP = `Usage: nekoconnect validate [dir] [options]
 

@@ -3,18 +3,19 @@
  * `.mjs` or `.json` in a folder, or a file named explicitly.
  *
  * TypeScript and JavaScript configs are bundled as plugin logic is (see
- * `plugins/bundle.ts`) into `<config folder>/.nekoconnect/build/` and
+ * `build/bundle.ts`) into `<config folder>/.nekoconnect/build/` and
  * imported; their default export is the config. JSON is parsed. Either way
  * the result is checked against `schema.ts`.
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { NekoError, type SourceLocation } from '../errors.js';
-import { buildName, bundleModule, importFresh, removeStaleBuilds } from '../plugins/bundle.js';
+import { buildName, bundleModule, importFresh, removeStaleBuilds } from '../build/bundle.js';
 import type { NekoConfig } from './define-config.js';
 import { parseJson, type JsonSpan } from './json.js';
 import { checkConfig, describeValue, type ConfigIssue } from './schema.js';
 import { isFile } from '../files.js';
+import { shownPath } from '../format.js';
 
 /** The config file names looked for, in this order. */
 export const CONFIG_FILE_NAMES = [
@@ -69,7 +70,7 @@ export async function findConfigFile(dir: string): Promise<string | undefined> {
  */
 export async function loadConfigFile(file: string, cwd = process.cwd()): Promise<LoadedConfig> {
   const abs = path.resolve(cwd, file);
-  const shown = displayPath(abs, cwd);
+  const shown = shownPath(abs, cwd);
   const ext = path.extname(abs);
   const isJson = ext === '.json';
   if (!isJson && !MODULE_EXTENSIONS.includes(ext)) {
@@ -205,10 +206,4 @@ async function loadModule(file: string, shown: string): Promise<unknown> {
     );
   }
   return mod.default;
-}
-
-/** `file` relative to `cwd` when inside it, else absolute. */
-export function displayPath(file: string, cwd: string): string {
-  const rel = path.relative(cwd, file);
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }

@@ -4,6 +4,7 @@
  * reports them all.
  */
 import { editDistance } from '../edit-distance.js';
+import { listWords } from '../format.js';
 import {
   LIMIT_KEYS,
   LIMIT_RANGES,
@@ -82,7 +83,7 @@ export function checkConfig(value: unknown): ConfigIssue[] {
       issues.push({
         path: [key],
         at: 'key',
-        message: `unknown key "${key}"${didYouMean(key, candidates)}; the keys are ${list(CONFIG_KEYS)}`,
+        message: `unknown key "${key}"${didYouMean(key, candidates)}; the keys are ${listWords(CONFIG_KEYS)}`,
       });
     }
   }
@@ -119,7 +120,7 @@ function checkDashboard(issues: ConfigIssue[], dashboard: unknown): void {
     issues.push({
       path: ['dashboard', key],
       at: 'key',
-      message: `unknown key "dashboard.${key}"${didYouMean(key, candidates)}; dashboard takes ${list(DASHBOARD_KEYS)}`,
+      message: `unknown key "dashboard.${key}"${didYouMean(key, candidates)}; dashboard takes ${listWords(DASHBOARD_KEYS)}`,
     });
   }
   if (dashboard.port !== undefined) checkInt(issues, ['dashboard', 'port'], dashboard.port, PORT_RANGE);
@@ -147,7 +148,7 @@ function checkLimits(issues: ConfigIssue[], limits: unknown): void {
       issues.push({
         path: ['limits', key],
         at: 'key',
-        message: `unknown limit "limits.${key}"${didYouMean(key, candidates)}; the limits are ${list(LIMIT_KEYS)}`,
+        message: `unknown limit "limits.${key}"${didYouMean(key, candidates)}; the limits are ${listWords(LIMIT_KEYS)}`,
       });
     } else if (v !== undefined) {
       checkInt(issues, ['limits', key], v, range);
@@ -273,8 +274,4 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value) as unknown;
   return proto === Object.prototype || proto === null;
-}
-
-function list(items: readonly string[]): string {
-  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }

@@ -6,13 +6,14 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NekoError } from '../errors.js';
+import { shownPath } from '../format.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
 import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT, isLoopback } from '../dashboard/options.js';
 import { DEFAULT_LIMITS, type Limits } from '../server/limits.js';
 import { DEFAULT_HOST, type ServerOptions, type TlsOptions } from '../server/options.js';
 import { DEFAULT_DATA_DIR } from '../storage/nedb-store.js';
 import type { NekoConfig } from './define-config.js';
-import { displayPath, loadConfig } from './load-config.js';
+import { loadConfig } from './load-config.js';
 import { readSecret } from './secret.js';
 
 /** What the command line gave. Paths are relative to the working directory. Absent means "not given". */
@@ -96,7 +97,7 @@ export async function resolveStartOptions(
   if (flags.tlsKey !== undefined && flags.tlsCert !== undefined) {
     tls = await readTls(path.resolve(cwd, flags.tlsKey), path.resolve(cwd, flags.tlsCert));
   } else if (config.tls !== undefined && loaded !== undefined) {
-    const shown = displayPath(loaded.file, cwd);
+    const shown = shownPath(loaded.file, cwd);
     tls = await readTls(path.resolve(base, config.tls.key), path.resolve(base, config.tls.cert), shown);
   }
   const secret = await readSecret(
@@ -118,7 +119,7 @@ export async function resolveStartOptions(
         ? path.resolve(cwd, flags.dataDir)
         : path.resolve(base, config.dataDir ?? DEFAULT_DATA_DIR),
     configFile: loaded?.file,
-    dashboard: resolveDashboard(flags, config, loaded === undefined ? '' : displayPath(loaded.file, cwd)),
+    dashboard: resolveDashboard(flags, config, loaded === undefined ? '' : shownPath(loaded.file, cwd)),
   };
 }
 

@@ -4,9 +4,8 @@
  * errors with their code frames. Colours follow kleur's `enabled`.
  */
 import kleur from 'kleur';
-import path from 'node:path';
 import type { NekoError } from '../errors.js';
-import { formatError } from '../cli/terminal.js';
+import { clock, formatError, indent, plural, shownDir } from '../format.js';
 import { formatLocation } from '../plugins/code-frame.js';
 import type { DevEvent } from './events.js';
 
@@ -42,7 +41,7 @@ export function formatDevEvent(event: DevEvent, cwd = process.cwd(), time = Date
         toStderr: false,
       };
     case 'rejected': {
-      const label = event.greeter ?? shown(event.dir, cwd);
+      const label = event.greeter ?? shownDir(event.dir, cwd);
       const stage = event.stage === 'validate' ? 'failed validation' : 'failed to load';
       const effect =
         event.serving !== undefined
@@ -57,7 +56,7 @@ export function formatDevEvent(event: DevEvent, cwd = process.cwd(), time = Date
       return { text: lines.join('\n'), toStderr: true };
     }
     case 'checked': {
-      const label = event.greeter ?? shown(event.dir, cwd);
+      const label = event.greeter ?? shownDir(event.dir, cwd);
       const counts = [
         event.errors.length > 0 ? plural(event.errors.length, 'error') : '',
         event.warnings.length > 0 ? plural(event.warnings.length, 'warning') : '',
@@ -88,7 +87,7 @@ export function formatDevEvent(event: DevEvent, cwd = process.cwd(), time = Date
 /** A validator warning on one line: where, code, message. */
 function warningLine(warning: NekoError, cwd: string): string {
   const where = warning.location
-    ? `${formatLocation({ ...warning.location, file: shown(warning.location.file, cwd) })} `
+    ? `${formatLocation({ ...warning.location, file: shownDir(warning.location.file, cwd) })} `
     : '';
   const message = warning.message.split('\n')[0] ?? '';
   return `    ${kleur.yellow('warning')} ${where}${kleur.dim(warning.code)} ${message}`;
@@ -100,25 +99,4 @@ function ms(durationMs: number): string {
 
 function seconds(durationMs: number): string {
   return durationMs >= 1000 ? `${(durationMs / 1000).toFixed(1)} s` : ms(durationMs);
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
-function shown(file: string, cwd: string): string {
-  const relative = path.relative(cwd, file);
-  return relative === '' ? '.' : relative.startsWith('..') ? file : relative;
-}
-
-function indent(text: string): string {
-  return text
-    .split('\n')
-    .map((line) => `    ${line}`)
-    .join('\n');
-}
-
-function clock(time: number): string {
-  const d = new Date(time);
-  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }

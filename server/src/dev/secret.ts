@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NekoError } from '../errors.js';
-import { errorMessage } from '../files.js';
+import { errorMessage } from '../format.js';
 import { DEFAULT_HOST } from '../server/options.js';
 
 /** Where the development secret is kept, relative to the working directory. */

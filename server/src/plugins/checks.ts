@@ -6,6 +6,7 @@
 import { NekoError } from '../errors.js';
 import type { Logic, LogicClass } from '../context/context.js';
 import type { PluginSpec } from './spec.js';
+import { errorMessage, listWords } from '../format.js';
 
 /**
  * Returns the logic module's named export `Logic`.
@@ -134,14 +135,4 @@ function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') return 'an object';
   return `a ${typeof value}`;
-}
-
-/** `a`, `a and b`, `a, b and c`. */
-function listWords(words: readonly string[]): string {
-  if (words.length <= 1) return words.join('');
-  return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -15,11 +15,12 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { NekoError, isNekoError } from '../errors.js';
 import type { Logic } from '../context/context.js';
-import { bundleModule, importFresh, removeStaleBuilds } from './bundle.js';
+import { bundleModule, importFresh, removeStaleBuilds } from '../build/bundle.js';
 import { checkGreetersUnique, checkLogicExport, checkRecv, constructLogic } from './checks.js';
 import { readSpec } from './spec.js';
 import type { PluginSpec } from './spec.js';
-import { errorMessage, isFile } from '../files.js';
+import { isFile } from '../files.js';
+import { errorMessage } from '../format.js';
 
 /** A plugin whose Logic is constructed and ready to serve. */
 export interface LoadedPlugin {

@@ -29,6 +29,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NekoError } from '../errors.js';
 import type { NekoErrorCode, SourceLocation } from '../errors.js';
+import { errorMessage, listWords } from '../format.js';
 
 /** One `$key {"value"};` entry of a spec.conf. */
 export interface SpecEntry {
@@ -402,14 +403,4 @@ function describeChar(code: number): string {
   const visible = (code > 0x20 && code < 0x7f) || (code > 0xa0 && code !== 0xfeff);
   const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
   return visible ? `'${String.fromCodePoint(code)}'` : code === 0x20 ? `' ' (${hex})` : hex;
-}
-
-/** `a`, `a and b`, `a, b and c`. */
-function listWords(words: readonly string[]): string {
-  if (words.length <= 1) return words.join('');
-  return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,7 +1,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { NekoError } from '../errors.js';
-import { errorMessage, isFile } from '../files.js';
+import { isFile } from '../files.js';
+import { errorMessage } from '../format.js';
 
 /** What a folder given to the validator holds. */
 export interface PluginFolders {

@@ -5,9 +5,8 @@
 import kleur from 'kleur';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { codeFrame } from '../plugins/code-frame.js';
 import type { NekoErrorCode } from '../errors.js';
-import { shownPath } from './paths.js';
+import { plural, renderCodeFrame, shownPath } from '../format.js';
 import type { PluginResult, Problem, Severity, ValidationReport } from './problem.js';
 
 /** Options of {@link formatReport}. */
@@ -46,13 +45,7 @@ function formatProblem(problem: Problem, cwd: string, sources: Map<string, strin
     if (!sources.has(loc.file)) sources.set(loc.file, readSource(loc.file));
     const source = sources.get(loc.file);
     if (source !== undefined) {
-      const frame = codeFrame(source, loc.line, loc.column);
-      lines.push(
-        frame
-          .split('\n')
-          .map((l) => `    ${l.startsWith('>') ? colorFor(problem.severity)(l) : kleur.dim(l)}`)
-          .join('\n'),
-      );
+      lines.push(renderCodeFrame(source, loc, colorFor(problem.severity)));
     }
   }
   if (problem.hint !== undefined) lines.push(`  ${kleur.cyan('fix:')} ${problem.hint}`);
@@ -97,10 +90,6 @@ function colorFor(severity: Severity): (text: string) => string {
 
 function count(problems: readonly Problem[], severity: Severity): number {
   return problems.filter((p) => p.severity === severity).length;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function readSource(file: string): string | undefined {

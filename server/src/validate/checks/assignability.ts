@@ -1,5 +1,6 @@
 import type { ts } from 'ts-morph';
 import { typeText, withArticle, type LogicInput } from './logic-input.js';
+import { listWords } from '../../format.js';
 
 /**
  * Says in a few words why `source` (e.g. the Context) is not assignable to
@@ -54,10 +55,4 @@ export function explainNotAssignable(
     return `a ${sourceName} has no ${names}`;
   }
   return `${sourceName} is not assignable to ${shown}`;
-}
-
-/** `a`, `a and b`, `a, b and c`. */
-function listWords(words: readonly string[]): string {
-  if (words.length <= 1) return words.join('');
-  return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
 }

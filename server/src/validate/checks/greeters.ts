@@ -1,6 +1,6 @@
 import { checkGreetersUnique as findDuplicateGreeters } from '../../plugins/checks.js';
 import type { PluginSpec } from '../../plugins/spec.js';
-import { shownPath } from '../paths.js';
+import { shownPath } from '../../format.js';
 import { findingFromError, type Finding } from '../problem.js';
 
 /**

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { isFile } from '../../files.js';
 import type { PluginSpec } from '../../plugins/spec.js';
-import { shownPath } from '../paths.js';
+import { shownPath } from '../../format.js';
 import type { Finding } from '../problem.js';
 
 /** The extensions a `$logic` name is tried with, in this order (as the loader does). */

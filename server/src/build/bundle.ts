@@ -15,7 +15,8 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import type { BuildFailure, Message } from 'esbuild';
 import { NekoError } from '../errors.js';
-import { errorMessage, isFile } from '../files.js';
+import { isFile } from '../files.js';
+import { errorMessage } from '../format.js';
 
 /** Where bundles go, inside the folder they are built for. */
 export const BUILD_DIR = path.join('.nekoconnect', 'build');
