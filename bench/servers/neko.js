@@ -27,7 +27,7 @@ export async function start(options) {
     if (record.level !== 'info') process.stderr.write(`[neko server] ${record.level}: ${record.message}\n`);
   });
   const address = await server.listen();
-  if (server.router.resolve(ECHO_GREETER).kind !== 'plugin') {
+  if (server.route(ECHO_GREETER).kind !== 'plugin') {
     throw new Error(`no plugin answers to "${ECHO_GREETER}": plugins/echo did not load`);
   }
   return {
@@ -36,7 +36,7 @@ export async function start(options) {
     stats: () => {
       let open = 0;
       for (const session of server.sessions()) if (session.state === 'open') open++;
-      const echo = server.router.resolve(ECHO_GREETER);
+      const echo = server.route(ECHO_GREETER);
       // Sessions that have sent the echo plugin a packet, and so joined it (and are still connected).
       const joined = echo.kind === 'plugin' ? echo.host.sessionCount : 0;
       return { connections: server.connectionCount, authenticated: open, joined };

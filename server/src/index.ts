@@ -19,13 +19,16 @@ export type { LogEntry } from './dashboard/log-buffer.js';
 export { DEFAULT_DASHBOARD_PORT, type DashboardOptions } from './dashboard/options.js';
 export { ERROR_CODES, NekoError, isNekoError, type NekoErrorCode, type SourceLocation } from './errors.js';
 export { Logger, type LogFields, type LogLevel, type LogRecord, type LogSink } from './logging/logger.js';
+export type { ServedPlugin } from './plugins/host.js';
 export type { LoadedPlugin, PluginLoadFailure } from './plugins/loader.js';
+export type { GreeterRoute } from './plugins/router.js';
 export type { PluginSpec } from './plugins/spec.js';
 export { AUTH_GREETER, DEFAULT_PORT, SERVER_GREETER } from './protocol/constants.js';
 export { Status, type StatusCode } from './protocol/status.js';
 export { DEFAULT_LIMITS, type Limits, type ServerOptions, type TlsOptions } from './server/options.js';
-export type { PluginProblem, PluginStatus, PluginsReport } from './plugins/registry.js';
+export type { PluginProblem, PluginReload, PluginStatus, PluginsReport } from './plugins/registry.js';
 export { LatencyHistogram, PluginStats, type LatencyPercentiles } from './plugins/stats.js';
+export type { ServerConnection } from './server/connection.js';
 export { NekoServer, createServer, type SessionSummary } from './server/server.js';
 export type { Transport } from './session/transport.js';
 export type {

@@ -1,16 +1,17 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import type {
-  LogLevel,
-  LogRecord,
-  NekoError,
+import {
   NekoServer,
-  PluginDatabase,
-  PluginsReport,
-  SessionState,
+  type LogLevel,
+  type LogRecord,
+  type NekoError,
+  type PluginDatabase,
+  type PluginsReport,
+  type ServerConnection,
+  type SessionState,
 } from 'nekoconnect';
 import { TestClient } from './client.js';
 import { NekoTestingError } from './errors.js';
-import { HarnessServer, type Connection } from './harness-server.js';
+import { nextAccepted } from './harness-server.js';
 import { cleanupAfterTest } from './lifecycle.js';
 import { MemoryPipe, tcpLink } from './links.js';
 import {
@@ -107,7 +108,7 @@ export async function createTestServer(options: TestServerOptions): Promise<Test
 class InProcessTestServer implements TestServer {
   readonly secret: string;
   readonly transport: 'memory' | 'tcp';
-  readonly neko: HarnessServer;
+  readonly neko: NekoServer;
   readonly #timeout: number;
   readonly #closeTimeout: number;
   readonly #logs: LogRecord[];
@@ -120,7 +121,7 @@ class InProcessTestServer implements TestServer {
   #closing: Promise<void> | undefined;
   #closeCalled = false;
 
-  constructor(neko: HarnessServer, options: ResolvedTestServerOptions, logs: LogRecord[]) {
+  constructor(neko: NekoServer, options: ResolvedTestServerOptions, logs: LogRecord[]) {
     this.neko = neko;
     this.secret = options.secret;
     this.transport = options.transport;
@@ -131,7 +132,7 @@ class InProcessTestServer implements TestServer {
 
   /** Creates the server, loads the plugins and (over TCP) listens. */
   static async create(options: ResolvedTestServerOptions): Promise<InProcessTestServer> {
-    const neko = new HarnessServer(options.serverOptions);
+    const neko = new NekoServer(options.serverOptions);
     const logs: LogRecord[] = [];
     neko.logger.subscribe((record) => logs.push(record));
     const server = new InProcessTestServer(neko, options, logs);
@@ -191,17 +192,20 @@ class InProcessTestServer implements TestServer {
   }
 
   db(greeter: string): PluginDatabase {
-    const hosts = this.neko.router.hosts();
-    const host = hosts.find((h) => h.greeter === greeter);
-    if (!host) {
-      const loaded = hosts.map((h) => `"${h.greeter}"`).join(', ') || 'none';
+    const db = this.neko.pluginDatabase(greeter);
+    if (!db) {
+      const loaded =
+        this.neko
+          .plugins()
+          .map((p) => `"${p.greeter}"`)
+          .join(', ') || 'none';
       throw new NekoTestingError(
         'NEKO_ERR_TESTING_UNKNOWN_PLUGIN',
         `server.db("${greeter}"): no loaded plugin answers to "${greeter}" (loaded: ${loaded})`,
         { hint: 'Pass the greeter of the plugin ($greet in its spec.conf), not its name or folder.' },
       );
     }
-    return host.db;
+    return db;
   }
 
   logs(filter: LogFilter = {}): LogRecord[] {
@@ -216,20 +220,23 @@ class InProcessTestServer implements TestServer {
 
   sessions(): TestSession[] {
     const plugins = new Map<string, Record<string, SessionState>>();
-    for (const host of this.neko.router.hosts()) {
-      for (const member of host.sessions()) {
+    for (const plugin of this.neko.plugins()) {
+      for (const member of plugin.sessions()) {
         const states = plugins.get(member.id) ?? {};
-        states[host.greeter] = member.state;
+        states[plugin.greeter] = member.state;
         plugins.set(member.id, states);
       }
     }
-    return this.neko.openConnections().map(({ session }) => ({
-      id: session.id,
-      remoteAddress: session.remoteAddress,
-      connectedAt: session.connectedAt,
-      state: session.isOpen ? 'open' : 'handshake',
-      plugins: plugins.get(session.id) ?? {},
-    }));
+    return this.neko
+      .sessions()
+      .filter((session) => session.state !== 'closed')
+      .map((session) => ({
+        id: session.id,
+        remoteAddress: session.remoteAddress,
+        connectedAt: session.connectedAt,
+        state: session.state === 'open' ? 'open' : 'handshake',
+        plugins: plugins.get(session.id) ?? {},
+      }));
   }
 
   close(): Promise<void> {
@@ -277,7 +284,7 @@ class InProcessTestServer implements TestServer {
     const pipe = new MemoryPipe(remoteAddress);
     const connection = this.neko.accept(pipe.transport);
     pipe.attachServer(connection);
-    return new TestClient({ ...init, sessionId: connection.session.id }, (side) => {
+    return new TestClient({ ...init, sessionId: connection.id }, (side) => {
       pipe.attachClient(side);
       return pipe.link;
     });
@@ -285,16 +292,16 @@ class InProcessTestServer implements TestServer {
 
   async #connectTcp(init: { name: string; secret: string; timeout: number }): Promise<TestClient> {
     const turn = this.#tcpTurn.then(async () => {
-      const accepted = this.neko.nextAccepted(init.timeout);
+      const accepted = nextAccepted(this.neko, init.timeout);
       const socket = await openSocket(this.#port!, init.timeout, init.name);
-      let connection: Connection;
+      let connection: ServerConnection;
       try {
         connection = await accepted;
       } catch (err) {
         socket.destroy();
         throw err;
       }
-      return new TestClient({ ...init, sessionId: connection.session.id }, (side) => tcpLink(socket, side));
+      return new TestClient({ ...init, sessionId: connection.id }, (side) => tcpLink(socket, side));
     });
     this.#tcpTurn = turn.catch(() => undefined);
     return turn;

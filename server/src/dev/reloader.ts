@@ -200,7 +200,7 @@ export class PluginReloader {
     greeter: string | undefined,
   ): { serving?: number; answers?: 404 | 503 } {
     if (serving !== undefined) return { serving: serving.version };
-    const kind = greeter === undefined ? 'missing' : this.#server.router.resolve(greeter).kind;
+    const kind = greeter === undefined ? 'missing' : this.#server.route(greeter).kind;
     // A greeter another folder serves answers as that folder's plugin does.
     if (kind === 'plugin') return {};
     return { answers: kind === 'unavailable' ? 503 : 404 };
@@ -209,7 +209,7 @@ export class PluginReloader {
   /** The host serving the plugin of `dir`, if one does. */
   #hostOf(dir: string): { greeter: string; version: number } | undefined {
     const abs = path.resolve(dir);
-    return this.#server.router.hosts().find((host) => path.resolve(host.plugin.dir) === abs);
+    return this.#server.plugins().find((host) => path.resolve(host.plugin.dir) === abs);
   }
 }
 

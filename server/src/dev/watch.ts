@@ -205,7 +205,7 @@ class DevWatcher implements PluginWatcher {
   /** Every plugin folder now, and every folder a plugin is served from (it may have gone). */
   async #allFolders(): Promise<string[]> {
     const folders = new Set(await listPluginFolders(this.#scope));
-    for (const host of this.#server.router.hosts()) {
+    for (const host of this.#server.plugins()) {
       const dir = path.resolve(host.plugin.dir);
       if (pluginFolderOf(this.#scope, dir, true) === dir) folders.add(dir);
     }

@@ -14,6 +14,27 @@ import { PluginStats } from './stats.js';
 type HookName = 'onLoad' | 'onUnload' | 'onJoin' | 'onLeave';
 
 /**
+ * A plugin serving its greeter, as the server lists it (`server.plugins()`,
+ * `server.route()`, `server.pluginStatuses()`): a live view, which follows
+ * reloads (the same object, with a new `version` and `plugin`).
+ */
+export interface ServedPlugin {
+  readonly greeter: string;
+  /** The version that new handler runs use: its folder, spec.conf and logic. */
+  readonly plugin: LoadedPlugin;
+  /** Its number: 1 for the first, one more per reload. */
+  readonly version: number;
+  /** The plugin's database (`ctx.db`), for reading: the server opens and closes it. */
+  readonly db: Omit<ManagedDatabase, 'close'>;
+  /** Packets, failures and latency since the server started; they carry over across reloads. */
+  readonly stats: PluginStats;
+  /** How many sessions have talked to the plugin and are still connected. */
+  readonly sessionCount: number;
+  /** Those sessions, each with the plugin's `ctx.state` for it. */
+  sessions(): PluginSession[];
+}
+
+/**
  * The server's side of one plugin, by greeter: the version loaded now, its
  * database, and the sessions that have talked to it (with their state).
  * All of it except the version outlives a reload, so `ctx.state` and the
@@ -21,7 +42,7 @@ type HookName = 'onLoad' | 'onUnload' | 'onJoin' | 'onLeave';
  * number (1 for the first, one more for each reload), so logs can say which
  * code answered.
  */
-export class PluginHost implements PluginHostView {
+export class PluginHost implements PluginHostView, ServedPlugin {
   readonly greeter: string;
   readonly db: ManagedDatabase;
   /** The plugin-wide context handed to `onLoad`/`onUnload`. */

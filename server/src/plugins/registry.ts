@@ -4,7 +4,7 @@ import { isFile } from '../files.js';
 import type { Logger } from '../logging/logger.js';
 import type { ManagedDatabase, StorageBackend } from '../storage/database.js';
 import { checkGreetersUnique } from './checks.js';
-import { PluginHost } from './host.js';
+import { PluginHost, type ServedPlugin } from './host.js';
 import { loadPluginWithSpec, loadPluginsDir, type LoadedPlugin, type PluginLoadFailure } from './loader.js';
 import type { Router } from './router.js';
 import { readSpec, type PluginSpec } from './spec.js';
@@ -61,8 +61,8 @@ export interface PluginStatus {
   readonly status: 'loaded' | 'failed' | 'reloading';
   /** The spec.conf of the version serving, else of the last attempt, when it was read. */
   readonly spec: PluginSpec | undefined;
-  /** The host serving the greeter, when one does. */
-  readonly host: PluginHost | undefined;
+  /** The plugin serving the greeter, when one does. */
+  readonly host: ServedPlugin | undefined;
   /** The last load failure of the folder, until a load of it succeeds. */
   readonly problem: PluginProblem | undefined;
 }

@@ -1,5 +1,15 @@
 import type { NekoError } from '../errors.js';
-import type { PluginHost } from './host.js';
+import type { PluginHost, ServedPlugin } from './host.js';
+
+/**
+ * Where a greeter leads now, as `server.route()` tells: to the plugin
+ * serving it; to a plugin that failed to load (clients get 503); nowhere
+ * (404).
+ */
+export type GreeterRoute =
+  | { readonly kind: 'plugin'; readonly host: ServedPlugin }
+  | { readonly kind: 'unavailable'; readonly greeter: string; readonly error: NekoError }
+  | { readonly kind: 'missing' };
 
 /** Where a greeter leads. */
 export type Route =

@@ -2,7 +2,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Router } from '../plugins/router.js';
 import type { Hasher } from '../protocol/hash.js';
 import { STATUS_TEXT } from '../protocol/status.js';
-import { Session, type CloseReason } from '../session/session.js';
+import { Session, type CloseReason, type SessionState } from '../session/session.js';
 import type { Transport } from '../session/transport.js';
 import { Dispatcher } from './dispatcher.js';
 import type { Limits } from './options.js';
@@ -16,11 +16,27 @@ export interface ConnectionContext {
 }
 
 /**
+ * One client connection that `server.accept()` serves over a
+ * transport: the caller feeds it the bytes the transport receives, and says
+ * when the transport closed.
+ */
+export interface ServerConnection {
+  /** The session id (`ctx.session.id`, `server.sessions()`). */
+  readonly id: string;
+  /** `handshake` until the client authenticated, then `open`; `closed` once closed by either side. */
+  readonly state: SessionState;
+  /** Bytes received from the client. */
+  receive(chunk: Uint8Array): void;
+  /** The transport is gone (the client closed, or the network failed): the session ends. */
+  transportClosed(): void;
+}
+
+/**
  * One client: its {@link Session} (protocol) wired to its {@link Dispatcher}
  * (plugins). Any transport can carry it: the TCP listener feeds socket bytes
  * to {@link receive}; an in-memory transport works the same way.
  */
-export class Connection {
+export class Connection implements ServerConnection {
   readonly session: Session;
   readonly dispatcher: Dispatcher;
   readonly #onClose: (connection: Connection, leaving: Promise<void>, reason: CloseReason) => void;
@@ -46,6 +62,14 @@ export class Connection {
       connectedAt,
     );
     this.dispatcher = new Dispatcher(this.session, router, logger, { recvTimeoutMs: limits.recvTimeoutMs });
+  }
+
+  get id(): string {
+    return this.session.id;
+  }
+
+  get state(): SessionState {
+    return this.session.state;
   }
 
   /** Bytes from the client. */

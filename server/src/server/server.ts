@@ -13,13 +13,14 @@ import {
   type PluginStatus,
   type PluginsReport,
 } from '../plugins/registry.js';
-import { Router } from '../plugins/router.js';
+import type { ServedPlugin } from '../plugins/host.js';
+import { Router, type GreeterRoute } from '../plugins/router.js';
 import type { PluginDatabase, StorageBackend } from '../storage/database.js';
 import { NedbStorage } from '../storage/nedb-store.js';
 import { Hasher } from '../protocol/hash.js';
 import type { SessionState } from '../session/session.js';
 import type { Transport } from '../session/transport.js';
-import { Connection, type ConnectionContext } from './connection.js';
+import { Connection, type ConnectionContext, type ServerConnection } from './connection.js';
 import {
   resolveServerOptions,
   type ResolvedServerOptions,
@@ -51,9 +52,9 @@ export interface SessionSummary {
 export class NekoServer {
   readonly options: ResolvedServerOptions;
   readonly logger = new Logger();
-  readonly router = new Router();
   /** When the server was created, in ms since the epoch. */
   readonly startedAt = Date.now();
+  readonly #router = new Router();
   readonly #context: ConnectionContext;
   readonly #connections = new Set<Connection>();
   readonly #sockets = new Set<Socket>();
@@ -62,6 +63,7 @@ export class NekoServer {
   readonly #leaving = new Set<Promise<void>>();
   /** Sessions the server closed for a fault of the client, by error code. */
   readonly #faultCloses = new Map<string, number>();
+  readonly #connectionListeners = new Set<(connection: ServerConnection) => void>();
   readonly #plugins: PluginRegistry;
   #listener: NetServer | undefined;
   #nextSessionId = 1;
@@ -82,11 +84,11 @@ export class NekoServer {
               }),
             ...storage,
           });
-    this.#plugins = new PluginRegistry(this.router, backend, this.logger);
+    this.#plugins = new PluginRegistry(this.#router, backend, this.logger);
     this.#context = {
       hasher: new Hasher(this.options.secret),
       limits: this.options.limits,
-      router: this.router,
+      router: this.#router,
       logger: this.logger,
     };
   }
@@ -136,9 +138,22 @@ export class NekoServer {
     return this.#plugins.statuses();
   }
 
+  /** The plugins serving a greeter now, one per greeter: live views, which follow reloads. */
+  plugins(): ServedPlugin[] {
+    return this.#router.hosts();
+  }
+
+  /**
+   * Where `greeter` leads now: to the plugin serving it, to a plugin that
+   * failed to load (clients get 503), or nowhere (404).
+   */
+  route(greeter: string): GreeterRoute {
+    return this.#router.resolve(greeter);
+  }
+
   /** The database of the plugin serving `greeter`, if one does (for reading: it is the plugin's own). */
   pluginDatabase(greeter: string): PluginDatabase | undefined {
-    const route = this.router.resolve(greeter);
+    const route = this.#router.resolve(greeter);
     return route.kind === 'plugin' ? route.host.db : undefined;
   }
 
@@ -216,10 +231,31 @@ export class NekoServer {
   }
 
   /**
-   * Serves one client over any transport: the caller feeds received bytes to
-   * the returned connection and reports when the transport closes.
+   * Serves one client over any duplex transport (what the TCP listener does
+   * with each socket; the testing package does it in memory): the session
+   * writes to `transport`, and the caller feeds the bytes it receives to the
+   * returned connection's `receive()` and calls its `transportClosed()` when
+   * it closes.
+   *
+   * @param connectedAt when the client connected, in ms since the epoch:
+   *   the handshake deadline counts from it. Default now.
    */
-  accept(transport: Transport, connectedAt = Date.now()): Connection {
+  accept(transport: Transport, connectedAt = Date.now()): ServerConnection {
+    return this.#accept(transport, connectedAt);
+  }
+
+  /**
+   * Calls `listener` with each connection accepted from now on, by the TCP
+   * listener or by {@link accept}.
+   *
+   * @returns a function that stops the calls
+   */
+  onConnection(listener: (connection: ServerConnection) => void): () => void {
+    this.#connectionListeners.add(listener);
+    return () => this.#connectionListeners.delete(listener);
+  }
+
+  #accept(transport: Transport, connectedAt: number): Connection {
     const id = `s-${this.#nextSessionId++}`;
     const connection = new Connection(
       id,
@@ -235,6 +271,14 @@ export class NekoServer {
       connectedAt,
     );
     this.#connections.add(connection);
+    for (const listener of [...this.#connectionListeners]) {
+      try {
+        listener(connection);
+      } catch (err) {
+        // A failing listener must not fail the accept.
+        this.logger.error(`a connection listener failed: ${(err as Error).message}`, { error: err });
+      }
+    }
     return connection;
   }
 
@@ -334,7 +378,7 @@ export class NekoServer {
     socket.setNoDelay(true);
     this.#sockets.add(socket);
     const transport = new TcpTransport(socket);
-    const connection = this.accept(transport, connectedAt);
+    const connection = this.#accept(transport, connectedAt);
     socket.on('data', (chunk: Buffer) => connection.receive(chunk));
     socket.on('error', () => {
       // A reset or broken pipe: 'close' follows and ends the session.

@@ -9,15 +9,15 @@ describe('server.reloadPlugin(dir)', () => {
   it('numbers each version of a greeter: 1 at the first load, one more per reload', async () => {
     const plugins = await makePluginsDir([{ greeter: 'n', logic: counterLogic('v1') }]);
     const { server, port } = await startServer({ plugins });
-    expect(server.router.hosts().map((h) => h.version)).toEqual([1]);
+    expect(server.plugins().map((h) => h.version)).toEqual([1]);
     const dir = path.join(plugins, 'n');
     await writeFile(path.join(dir, 'logic.js'), counterLogic('v2'));
     const outcome = await server.reloadPlugin(dir);
     expect(outcome).toMatchObject({ kind: 'loaded', dir, version: 2, added: false });
-    expect(server.router.hosts().map((h) => h.version)).toEqual([2]);
+    expect(server.plugins().map((h) => h.version)).toEqual([2]);
     // Loading the whole directory again also counts.
     await server.loadPlugins(plugins);
-    expect(server.router.hosts().map((h) => h.version)).toEqual([3]);
+    expect(server.plugins().map((h) => h.version)).toEqual([3]);
     const client = await connectClient(port);
     expect((await client.request('n', '')).text()).toMatch(/^v2 /);
   });
@@ -106,7 +106,7 @@ export class Logic {
     const { server, port } = await startServer({ plugins });
     const client = await connectClient(port);
     expect((await client.request('u', '')).text()).toBe('ok');
-    const host = server.router.hosts()[0]!;
+    const host = server.plugins()[0]!;
     expect(await server.unloadPlugin('u')).toBe(true);
     expect(await server.unloadPlugin('u')).toBe(false);
     await expect(client.request('u', '')).rejects.toMatchObject({ status: 404 });

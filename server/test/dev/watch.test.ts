@@ -41,7 +41,7 @@ describe('watchPlugins: a change reloads the plugin in place', () => {
     await writeFile(path.join(plugins, 'counter', 'logic.js'), counterLogic('v3'));
     expect((await again).version).toBe(3);
     expect((await client.request('counter', '', { op: 1 })).text()).toBe('v3 count=3 seen=3');
-    expect(server.router.hosts().map((h) => [h.greeter, h.version])).toEqual([['counter', 3]]);
+    expect(server.plugins().map((h) => [h.greeter, h.version])).toEqual([['counter', 3]]);
     expect(server.connectionCount).toBe(1);
   });
 
@@ -263,7 +263,7 @@ export class Logic {
     );
     expect(await added).toMatchObject({ added: true, version: 1 });
     expect((await client.request('fresh', '')).text()).toBe('fresh');
-    const host = server.router.hosts().find((h) => h.greeter === 'fresh')!;
+    const host = server.plugins().find((h) => h.greeter === 'fresh')!;
 
     const removed = log.next('removed');
     await rm(path.join(plugins, 'fresh'), { recursive: true });
@@ -411,6 +411,6 @@ describe('watchPlugins: the watcher', () => {
     await writeFile(path.join(plugins, 'done', 'logic.js'), counterLogic('v2'));
     await sleep(200);
     expect(log.events).toEqual([]);
-    expect(server.router.hosts()[0]?.version).toBe(1);
+    expect(server.plugins()[0]?.version).toBe(1);
   });
 });

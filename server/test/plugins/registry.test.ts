@@ -67,7 +67,7 @@ describe('loading a plugins folder whose greeter another folder serves', () => {
     const { server, port, logs } = await startServer({ plugins: first });
     const client = await connectClient(port);
     expect((await client.request('chat', '', { op: 1 })).text()).toBe('first count=1 seen=1');
-    const host = server.router.hosts()[0]!;
+    const host = server.plugins()[0]!;
 
     for (const dir of [second, path.join(second, 'chat')]) {
       const report = await server.loadPlugins(dir);
@@ -80,7 +80,7 @@ describe('loading a plugins folder whose greeter another folder serves', () => {
     }
 
     // The first folder's plugin: same host, same version, same state; the second's code never ran.
-    expect(server.router.hosts()).toEqual([host]);
+    expect(server.plugins()).toEqual([host]);
     expect(host.version).toBe(1);
     expect(host.plugin.dir).toBe(path.join(first, 'chat'));
     expect(events).toEqual(['import first', 'load first']);
@@ -125,12 +125,12 @@ describe('loading a plugins folder whose greeter another folder serves', () => {
     const { server, port } = await startServer({ plugins });
     const client = await connectClient(port);
     expect((await client.request('chat', '', { op: 1 })).text()).toBe('v1 count=1 seen=1');
-    const host = server.router.hosts()[0]!;
+    const host = server.plugins()[0]!;
     await writeFile(path.join(plugins, 'chat', 'logic.js'), trackedLogic(key, 'v2'));
     const report = await server.loadPlugins(plugins);
     expect(report.failed).toEqual([]);
     expect(report.loaded.map((p) => p.dir)).toEqual([path.join(plugins, 'chat')]);
-    expect(server.router.hosts()).toEqual([host]);
+    expect(server.plugins()).toEqual([host]);
     expect(host.version).toBe(2);
     expect(events).toEqual(['import v1', 'load v1', 'import v2', 'unload v1', 'load v2']);
     expect((await client.request('chat', '')).text()).toBe('v2 count=1 seen=1');
@@ -165,7 +165,7 @@ describe('a failed load of a folder whose plugin serves', () => {
       const { server, port, logs } = await startServer({ plugins, storage });
       const client = await connectClient(port);
       for (let n = 1; n <= 3; n++) await client.request('keep', '', { op: 1 });
-      const host = server.router.hosts()[0]!;
+      const host = server.plugins()[0]!;
       const dir = path.join(plugins, 'keep');
       await breakIt(dir);
 
@@ -175,7 +175,7 @@ describe('a failed load of a folder whose plugin serves', () => {
         expect(report.failed.map((f) => [f.dir, f.error.code])).toEqual([[dir, code]]);
       }
       expect((await client.request('keep', '')).text()).toBe('good count=3 seen=3');
-      expect(server.router.hosts()).toEqual([host]);
+      expect(server.plugins()).toEqual([host]);
       expect(host.version).toBe(1);
       expect(logs.filter((r) => r.level === 'error').map((r) => r.code)).toEqual([code, code]);
       const [status] = server.pluginStatuses();

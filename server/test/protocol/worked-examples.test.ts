@@ -8,7 +8,7 @@ import { decodeFrame } from '../../src/protocol/decoder.js';
 import { encodeFrame } from '../../src/protocol/encoder.js';
 import { Hasher } from '../../src/protocol/hash.js';
 import { randomString } from '../../src/protocol/random.js';
-import { loadedPlugin, memoryHost } from '../helpers/hosts.js';
+import { LOGIC, makePluginsDir } from '../helpers/plugins.js';
 import { createServer } from '../../src/server/server.js';
 import { FakeTransport } from '../helpers/fake-transport.js';
 import { hex } from '../helpers/frames.js';
@@ -140,12 +140,8 @@ describe('protocol §7 worked examples, produced by a server session', () => {
 
   async function echoServer(): Promise<ReturnType<typeof createServer>> {
     const server = createServer({ secret: 'neko', port: 0, storage: { inMemory: true } });
-    const echo = loadedPlugin('echo', {
-      recv(ctx) {
-        ctx.send(ctx.data, { op: ctx.op });
-      },
-    });
-    server.router.mount(await memoryHost(echo, server.logger));
+    const report = await server.loadPlugins(await makePluginsDir([{ greeter: 'echo', logic: LOGIC.echo }]));
+    expect(report.failed).toEqual([]);
     return server;
   }
 
@@ -156,7 +152,7 @@ describe('protocol §7 worked examples, produced by a server session', () => {
     connection.receive(CLIENT_AUTH);
     expect(transport.writes).toEqual([SERVER_AUTH_OK]);
     connection.receive(CLIENT_TO_ECHO);
-    await connection.dispatcher.whenIdle();
+    await vi.waitFor(() => expect(transport.writes).toHaveLength(2));
     expect(transport.writes).toEqual([SERVER_AUTH_OK, ECHO_REPLY]);
     expect(transport.ends).toBe(0);
     await server.close();

@@ -103,7 +103,7 @@ export class Logic {
       ['error', 'grumpy', 'Grumpy: onJoin failed: Error: no join for you'],
       ['error', 'grumpy', 'Grumpy: onLeave failed: Error: no leave for you'],
     ]);
-    expect(server.router.resolve('grumpy').kind).toBe('plugin');
+    expect(server.route('grumpy').kind).toBe('plugin');
   });
 });
 

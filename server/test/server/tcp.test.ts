@@ -241,7 +241,7 @@ describe('TCP: after the handshake', () => {
 
   it('answers 503 for a plugin that failed to load, and serves the others', async () => {
     const { port, server } = await serve({}, [{ greeter: 'broken', logic: LOGIC.importThrows }]);
-    expect(server.router.resolve('broken').kind).toBe('unavailable');
+    expect(server.route('broken').kind).toBe('unavailable');
     const peer = await authedPeer(port);
     const r = await peer.packet('broken');
     expect(summary(await peer.next())).toEqual(['nekoconnect-server', 503, '503', H.hex(r)]);
@@ -350,7 +350,7 @@ describe('TCP: reserved greeters and plugin context', () => {
     const { port, server } = await serve({}, [
       { greeter: 'sneaky', spec: specConf('Sneaky', 'auth'), logic: LOGIC.echo },
     ]);
-    expect(server.router.resolve('auth').kind).toBe('missing');
+    expect(server.route('auth').kind).toBe('missing');
     const peer = await authedPeer(port);
     await peer.packet('auth', 'x');
     expect((await peer.next()).op).toBe(404);
