@@ -1,13 +1,11 @@
 import {
-  AUTH_GREETER,
+  AUTH_PACKET,
+  ClientChain,
   FrameDecoder,
   Hasher,
-  NonceWindow,
   SERVER_GREETER,
-  UNAUTHENTICATED_HASH,
+  Status,
   encodeFrame,
-  isClosingStatus,
-  randomString,
   type Frame,
 } from 'nekoconnect/protocol';
 import { NekoTestingError, isNekoTestingError } from './errors.js';
@@ -89,7 +87,7 @@ const LISTED = 6;
 /**
  * A fake client of the test server. The harness connects it and, unless
  * told otherwise, completes the handshake; the client then keeps the nonce
- * chain as the client SDK does.
+ * chain with the same `ClientChain` as the client SDK.
  *
  * - **Lockstep**: every packet carries `H` of the newest server random
  *   received, and each server random is used once, so a packet waits in a
@@ -110,18 +108,10 @@ export class TestClient {
   /** The server's id of this client's session (e.g. `s-3`), as `ctx.session.id` shows it to plugins. */
   readonly sessionId: string | undefined;
   readonly #timeout: number;
-  readonly #hasher: Hasher;
-  /** Randoms this client sent: server packets must carry `H` of one of them. */
-  readonly #sent: NonceWindow;
+  /** The nonce chain: the queue, the packets in flight, the server random, the randoms sent. */
+  readonly #chain: ClientChain<Outgoing>;
   readonly #decoder: FrameDecoder;
   readonly #link: ClientLink;
-  /** The newest server random not yet used. */
-  #serverRandom: Buffer | undefined;
-  #authenticated = false;
-  /** Waiting for a fresh server random. */
-  readonly #queue: Outgoing[] = [];
-  /** Written, not yet answered. */
-  readonly #inFlight: Outgoing[] = [];
   /** Received and not taken, in arrival order: plugin packets and statuses. */
   readonly #unread: TestPacket[] = [];
   readonly #recent: { readonly n: number; readonly packet: TestPacket }[] = [];
@@ -139,8 +129,7 @@ export class TestClient {
     this.name = init.name;
     this.sessionId = init.sessionId;
     this.#timeout = init.timeout;
-    this.#hasher = new Hasher(init.secret);
-    this.#sent = new NonceWindow(this.#hasher);
+    this.#chain = new ClientChain(new Hasher(init.secret));
     this.#decoder = new FrameDecoder({ maxPacket: 0xffff_ffff }, (frame) => this.#onFrame(frame));
     this.#closedPromise = new Promise((resolve) => (this.#markClosed = resolve));
     this.#link = connect({ receive: (chunk) => this.#receive(chunk), closed: () => this.#onClosed() });
@@ -153,7 +142,7 @@ export class TestClient {
 
   /** True once the server has accepted the handshake. */
   get authenticated(): boolean {
-    return this.#authenticated;
+    return this.#chain.authenticated;
   }
 
   /** How the connection ended, once it has. */
@@ -272,10 +261,13 @@ export class TestClient {
    * @throws NekoTestingError `NEKO_ERR_TESTING_HANDSHAKE` when the server refuses it or does not answer.
    */
   async handshake(options: WaitOptions = {}): Promise<void> {
-    if (this.#authenticated) return;
+    if (this.authenticated) return;
     let answer: TestPacket;
     try {
-      answer = await this.request(AUTH_GREETER, '200', { op: 200, timeout: options.timeout });
+      answer = await this.request(AUTH_PACKET.greeter, AUTH_PACKET.data, {
+        op: AUTH_PACKET.op,
+        timeout: options.timeout,
+      });
     } catch (err) {
       if (isNekoTestingError(err, 'NEKO_ERR_TESTING_SERVER_HASH')) throw err;
       throw new NekoTestingError(
@@ -284,7 +276,7 @@ export class TestClient {
         { cause: err },
       );
     }
-    if (answer.status !== 200) {
+    if (answer.status !== Status.Ok) {
       throw new NekoTestingError(
         'NEKO_ERR_TESTING_HANDSHAKE',
         `${this.name}: the server refused the handshake with ${describePacket(answer)}`,
@@ -317,29 +309,23 @@ export class TestClient {
   }
 
   #enqueue(outgoing: Outgoing): void {
-    this.#queue.push(outgoing);
+    this.#chain.enqueue(outgoing);
     this.#flush();
   }
 
   /**
-   * Writes queued packets while the client may: one per fresh server random;
-   * before the handshake, the first packet alone, hashed with its own random
-   * (the shape of an auth packet).
+   * Writes queued packets while the chain lets the client: one per fresh
+   * server random; before the handshake, the first packet alone, hashed
+   * with its own random (the shape of an auth packet).
    */
   #flush(): void {
-    while (this.#queue.length > 0 && this.#closed === undefined && !this.#closing && !this.#failure) {
-      const serverRandom = this.#serverRandom;
-      if (serverRandom === undefined && (this.#authenticated || this.#inFlight.length > 0)) return;
-      const outgoing = this.#queue.shift()!;
-      const random = randomString();
-      const hash = this.#hasher.bytes(serverRandom ?? random);
-      this.#serverRandom = undefined;
-      this.#sent.add(random);
-      outgoing.written = true;
-      this.#inFlight.push(outgoing);
-      this.#link.write(
-        encodeFrame({ greeter: outgoing.greeter, op: outgoing.op, random, data: outgoing.data, hash }),
-      );
+    while (this.#closed === undefined && !this.#closing && !this.#failure) {
+      const next = this.#chain.nextWrite();
+      if (!next) return;
+      // Never an error: #outgoing refused what cannot travel.
+      if (next.error) continue;
+      next.packet.written = true;
+      this.#link.write(next.frame);
     }
   }
 
@@ -362,16 +348,8 @@ export class TestClient {
 
   #onFrame(frame: Frame): void {
     if (this.#closed || this.#failure) return;
-    const closing = frame.greeter === SERVER_GREETER && isClosingStatus(frame.op);
-    if (closing && frame.hash.toString('latin1') === UNAUTHENTICATED_HASH) {
-      // The server is closing the connection: its random will never be used.
-      this.#closeStatus = frame.op;
-    } else if (this.#sent.recognize(frame.hash)) {
-      this.#authenticated = true;
-      // A closing status to an authenticated client carries H of its random; its own random is never used.
-      if (closing) this.#closeStatus = frame.op;
-      else this.#serverRandom = Buffer.from(frame.random);
-    } else {
+    const arrival = this.#chain.receive(frame);
+    if (arrival.kind === 'forged') {
       this.#fail(
         new NekoTestingError(
           'NEKO_ERR_TESTING_SERVER_HASH',
@@ -383,21 +361,17 @@ export class TestClient {
       );
       return;
     }
-    this.#arrived(TestPacket.fromFrame(frame));
+    // A closing status: the server closes the connection.
+    if (arrival.closing) this.#closeStatus = frame.op;
+    this.#arrived(TestPacket.fromFrame(frame), arrival.answers);
     this.#flush();
   }
 
-  #arrived(packet: TestPacket): void {
+  /** A packet arrived; `answered` is the packet in flight it answers, if any. */
+  #arrived(packet: TestPacket, answered: Outgoing | undefined): void {
     this.#recent.push({ n: this.#arrivals++, packet });
     if (this.#recent.length > RECENT_ARRIVALS) this.#recent.shift();
     // 1. Is it the answer to a written packet?
-    const index =
-      packet.status !== undefined
-        ? this.#inFlight.length > 0
-          ? 0
-          : -1
-        : this.#inFlight.findIndex((o) => o.greeter === packet.greeter);
-    const answered = index >= 0 ? this.#inFlight.splice(index, 1)[0] : undefined;
     const waiter = answered?.waiter;
     if (waiter) {
       this.#settle(waiter);
@@ -418,8 +392,7 @@ export class TestClient {
   #onClosed(): void {
     if (this.#closed) return;
     this.#closed = { by: this.#closing ? 'client' : 'server', status: this.#closeStatus };
-    this.#queue.length = 0;
-    this.#inFlight.length = 0;
+    this.#chain.drop();
     for (const waiter of [...this.#waiters]) {
       this.#settle(waiter);
       if (waiter.forClose) waiter.resolve(this.#closed);

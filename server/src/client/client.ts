@@ -2,16 +2,15 @@ import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Packet } from '../context/context.js';
-import { ReceivedPacket } from '../context/packet.js';
 import { NekoError, type NekoErrorCode } from '../errors.js';
-import { AUTH_GREETER, DEFAULT_PORT, SERVER_GREETER, UNAUTHENTICATED_HASH } from '../protocol/constants.js';
+import { AUTH_PACKET } from '../protocol/auth.js';
+import { ClientChain } from '../protocol/client-chain.js';
+import { DEFAULT_PORT, SERVER_GREETER } from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/decoder.js';
-import { encodeFrame } from '../protocol/encoder.js';
 import type { Frame } from '../protocol/frame.js';
-import { Hasher, hashEquals } from '../protocol/hash.js';
-import { NonceWindow } from '../protocol/nonce-window.js';
-import { randomString } from '../protocol/random.js';
-import { STATUS_TEXT, isClosingStatus } from '../protocol/status.js';
+import { Hasher } from '../protocol/hash.js';
+import { ReceivedPacket } from '../protocol/packet.js';
+import { STATUS_TEXT, Status } from '../protocol/status.js';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -66,8 +65,6 @@ export class NekoStatusError extends NekoError {
   }
 }
 
-const UNAUTHENTICATED_HASH_BYTES = Buffer.from(UNAUTHENTICATED_HASH, 'latin1');
-
 class IncomingPacket extends ReceivedPacket implements ClientPacket {
   readonly greeter: string;
   readonly status: number | undefined;
@@ -79,8 +76,8 @@ class IncomingPacket extends ReceivedPacket implements ClientPacket {
   }
 }
 
-/** A packet written (or waiting to be written) and not yet answered. */
-interface Outgoing {
+/** @internal A packet written (or waiting to be written) and not yet answered. */
+export interface Outgoing {
   readonly greeter: string;
   readonly op: number;
   readonly data: string | Uint8Array;
@@ -107,10 +104,11 @@ export interface NekoClientEvents {
 }
 
 /**
- * A connected, authenticated client. It keeps the nonce chain: every packet
- * carries `H` of the newest server random received, and packets wait their
- * turn until the client holds a fresh one (the server always sends one
- * after each packet it accepts).
+ * A connected, authenticated client. It keeps the nonce chain (a
+ * `ClientChain` of the protocol layer): every packet carries `H` of the
+ * newest server random received, and packets wait their turn until the
+ * client holds a fresh one (the server always sends one after each packet
+ * it accepts).
  *
  * It also checks the server: every packet must carry `H` of a random this
  * client sent (only a closing status may carry `server`). A packet that does
@@ -119,34 +117,18 @@ export interface NekoClientEvents {
  */
 export class NekoClient extends EventEmitter<NekoClientEvents> {
   readonly #socket: Socket;
-  readonly #hasher: Hasher;
+  readonly #chain: ClientChain<Outgoing>;
   readonly #requestTimeoutMs: number;
-  /** Randoms this client sent, that the server's packets may carry `H` of. */
-  readonly #sent: NonceWindow;
-  /** The newest server random not yet used. */
-  #serverRandom: Buffer | undefined;
-  readonly #queue: Outgoing[] = [];
-  /** Written, not yet answered. */
-  readonly #inFlight: Outgoing[] = [];
   #closed = false;
   #closeStatus: number | undefined;
   #closeError: Error | undefined;
   readonly #closedPromise: Promise<void>;
 
   /** @internal Use {@link connect}. */
-  constructor(
-    socket: Socket,
-    hasher: Hasher,
-    authRandom: Buffer,
-    serverRandom: Buffer,
-    requestTimeoutMs: number,
-  ) {
+  constructor(socket: Socket, chain: ClientChain<Outgoing>, requestTimeoutMs: number) {
     super();
     this.#socket = socket;
-    this.#hasher = hasher;
-    this.#sent = new NonceWindow(hasher);
-    this.#sent.add(authRandom);
-    this.#serverRandom = serverRandom;
+    this.#chain = chain;
     this.#requestTimeoutMs = requestTimeoutMs;
     this.#closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('close', () => this.#onClose());
@@ -177,7 +159,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       };
       const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
       outgoing.timer = setTimeout(() => {
-        this.#forget(outgoing);
+        this.#chain.forget(outgoing);
         reject(
           new NekoError(
             'NEKO_ERR_CLIENT_TIMEOUT',
@@ -251,13 +233,8 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
   /** @internal Frames after the handshake. */
   handleFrame(frame: Frame): void {
     if (this.#closed) return;
-    const closingStatus = frame.greeter === SERVER_GREETER && isClosingStatus(frame.op);
-    if (closingStatus && frame.hash.equals(UNAUTHENTICATED_HASH_BYTES)) {
-      // The server is closing the connection: nothing more will be sent, so its random is not kept.
-      this.#onStatus(new IncomingPacket(frame));
-      return;
-    }
-    if (!this.#sent.recognize(frame.hash)) {
+    const arrival = this.#chain.receive(frame);
+    if (arrival.kind === 'forged') {
       this.#closeError = new NekoError(
         'NEKO_ERR_CLIENT_AUTH',
         `a packet from "${frame.greeter}" does not carry H of any random this client sent: not from the server that knows the secret`,
@@ -267,15 +244,10 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       return;
     }
     const packet = new IncomingPacket(frame);
-    if (closingStatus) {
-      // From a server that knows the secret, closing an authenticated session: its random is not kept either.
-      this.#onStatus(packet);
-      return;
-    }
-    this.#serverRandom = Buffer.from(frame.random);
-    if (packet.status !== undefined) this.#onStatus(packet);
-    else this.#onPluginPacket(packet);
-    this.#flush();
+    if (packet.status !== undefined) this.#onStatus(packet, arrival.answers, arrival.closing);
+    else this.#onPluginPacket(packet, arrival.answers);
+    // After a closing status the server sends nothing more: nothing is written.
+    if (!arrival.closing) this.#flush();
   }
 
   /** @internal The decoder refused the server's bytes. */
@@ -286,9 +258,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
     this.#socket.destroy();
   }
 
-  #onPluginPacket(packet: IncomingPacket): void {
-    const index = this.#inFlight.findIndex((o) => o.greeter === packet.greeter);
-    const outgoing = index >= 0 ? this.#inFlight.splice(index, 1)[0] : undefined;
+  #onPluginPacket(packet: IncomingPacket, outgoing: Outgoing | undefined): void {
     if (outgoing?.answer) {
       clearTimeout(outgoing.timer);
       outgoing.answer.resolve(packet);
@@ -297,11 +267,10 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
     this.emit('packet', packet);
   }
 
-  #onStatus(packet: IncomingPacket): void {
+  #onStatus(packet: IncomingPacket, outgoing: Outgoing | undefined, closing: boolean): void {
     const status = packet.status!;
-    const outgoing = this.#inFlight.shift();
-    if (isClosingStatus(status)) this.#closeStatus = status;
-    if (status === 100 || status === 200) {
+    if (closing) this.#closeStatus = status;
+    if (status === Status.Continue || status === Status.Ok) {
       if (outgoing?.answer) {
         clearTimeout(outgoing.timer);
         outgoing.answer.resolve(packet);
@@ -323,44 +292,25 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       reject(this.#closedError());
       return;
     }
-    this.#queue.push(outgoing);
+    this.#chain.enqueue(outgoing);
     this.#flush();
   }
 
   /** Writes the next queued packet if the client holds a fresh server random. */
   #flush(): void {
-    if (this.#closed || this.#serverRandom === undefined) return;
-    const outgoing = this.#queue.shift();
-    if (!outgoing) return;
-    const random = randomString();
-    let frame: Buffer;
-    try {
-      frame = encodeFrame({
-        greeter: outgoing.greeter,
-        op: outgoing.op,
-        random,
-        data: outgoing.data,
-        hash: this.#hasher.bytes(this.#serverRandom),
-      });
-    } catch (err) {
-      // Nothing was written, so the server random is still unused: try the next packet.
-      clearTimeout(outgoing.timer);
-      outgoing.answer?.reject(err as Error);
-      outgoing.write?.reject(err as Error);
-      this.#flush();
-      return;
-    }
-    this.#serverRandom = undefined;
-    this.#sent.add(random);
-    this.#inFlight.push(outgoing);
-    this.#socket.write(frame);
-    outgoing.write?.resolve();
-  }
-
-  #forget(outgoing: Outgoing): void {
-    for (const list of [this.#queue, this.#inFlight]) {
-      const index = list.indexOf(outgoing);
-      if (index >= 0) list.splice(index, 1);
+    while (!this.#closed) {
+      const next = this.#chain.nextWrite();
+      if (!next) return;
+      const outgoing = next.packet;
+      if (next.error) {
+        // Nothing was written, so the server random is still unused: try the next packet.
+        clearTimeout(outgoing.timer);
+        outgoing.answer?.reject(next.error);
+        outgoing.write?.reject(next.error);
+        continue;
+      }
+      this.#socket.write(next.frame);
+      outgoing.write?.resolve();
     }
   }
 
@@ -375,13 +325,12 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
     if (this.#closed) return;
     this.#closed = true;
     const error = this.#closedError();
-    for (const outgoing of [...this.#inFlight, ...this.#queue]) {
+    const { inFlight, queued } = this.#chain.drop();
+    for (const outgoing of [...inFlight, ...queued]) {
       clearTimeout(outgoing.timer);
       outgoing.answer?.reject(error);
     }
-    for (const outgoing of this.#queue) outgoing.write?.reject(error);
-    this.#inFlight.length = 0;
-    this.#queue.length = 0;
+    for (const outgoing of queued) outgoing.write?.reject(error);
     this.emit('close', { status: this.#closeStatus, error: this.#closeError });
   }
 }
@@ -408,7 +357,8 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
 
   return new Promise<NekoClient>((resolve, reject) => {
     let client: NekoClient | undefined;
-    const clientRandom = randomString();
+    const chain = new ClientChain<Outgoing>(hasher);
+    chain.enqueue({ ...AUTH_PACKET });
     const fail = (code: NekoErrorCode, message: string, cause?: unknown): void => {
       clearTimeout(timer);
       socket.destroy();
@@ -424,26 +374,20 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
         return;
       }
       // The handshake answer: 200 with H(our random), or a status with hash "server".
-      if (frame.greeter !== SERVER_GREETER || frame.op !== 200) {
+      if (frame.greeter !== SERVER_GREETER || frame.op !== Status.Ok) {
         fail(
           'NEKO_ERR_CLIENT_AUTH',
           `server refused the handshake with status ${frame.op} (${STATUS_TEXT[frame.op] ?? 'unknown'}); check the secret`,
         );
         return;
       }
-      if (!hashEquals(hasher.bytes(clientRandom), frame.hash)) {
+      if (chain.receive(frame).kind === 'forged') {
         fail('NEKO_ERR_CLIENT_AUTH', 'server reply does not prove knowledge of the secret');
         return;
       }
       clearTimeout(timer);
       socket.off('close', onEarlyClose);
-      client = new NekoClient(
-        socket,
-        hasher,
-        clientRandom,
-        Buffer.from(frame.random),
-        options.requestTimeoutMs ?? 30_000,
-      );
+      client = new NekoClient(socket, chain, options.requestTimeoutMs ?? 30_000);
       resolve(client);
     });
     const onEarlyClose = (): void =>
@@ -462,15 +406,9 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
       }
     });
     socket.once(options.tls ? 'secureConnect' : 'connect', () => {
-      socket.write(
-        encodeFrame({
-          greeter: AUTH_GREETER,
-          op: 200,
-          random: clientRandom,
-          data: '200',
-          hash: hasher.hex(clientRandom),
-        }),
-      );
+      // The chain's first write: the auth packet, hashed with its own random.
+      const auth = chain.nextWrite();
+      if (auth?.frame) socket.write(auth.frame);
     });
   });
 }

@@ -15,7 +15,7 @@ import type {
   SessionInfo,
   SessionState,
 } from './context.js';
-import { packetJson, packetText } from './packet.js';
+import { packetJson, packetText } from '../protocol/packet.js';
 
 /** What the plugin-wide context needs from the server's side of a plugin. */
 export interface PluginHostView {

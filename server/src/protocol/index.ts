@@ -5,6 +5,8 @@ export {
   SERVER_GREETER,
   UNAUTHENTICATED_HASH,
 } from './constants.js';
+export { AUTH_PACKET, isAuthFrame } from './auth.js';
+export { ClientChain, type ChainArrival, type ChainPacket, type ChainWrite } from './client-chain.js';
 export { FrameDecoder, decodeFrame } from './decoder.js';
 export { encodeFrame } from './encoder.js';
 export type { Frame, FrameFields } from './frame.js';

@@ -1,5 +1,5 @@
 import type { Packet, RecvOptions, SendData, SessionInfo } from '../context/context.js';
-import { ReceivedPacket } from '../context/packet.js';
+import { ReceivedPacket } from '../protocol/packet.js';
 import { PacketContext, type Member, type RunView } from '../context/scopes.js';
 import { NekoError, isNekoError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';

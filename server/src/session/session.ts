@@ -1,10 +1,6 @@
 import { NekoError, isNekoError } from '../errors.js';
-import {
-  AUTH_GREETER,
-  MAX_AUTH_FRAME_LENGTH,
-  SERVER_GREETER,
-  UNAUTHENTICATED_HASH,
-} from '../protocol/constants.js';
+import { isAuthFrame } from '../protocol/auth.js';
+import { MAX_AUTH_FRAME_LENGTH, SERVER_GREETER, UNAUTHENTICATED_HASH } from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { encodeFrame } from '../protocol/encoder.js';
 import type { Frame } from '../protocol/frame.js';
@@ -14,8 +10,6 @@ import { randomString } from '../protocol/random.js';
 import { Status } from '../protocol/status.js';
 import type { SessionInfo } from '../context/context.js';
 import type { Transport } from './transport.js';
-
-const DATA_200 = Buffer.from('200', 'latin1');
 
 /** The limits a session enforces (protocol §6). */
 export interface SessionLimits {
@@ -256,7 +250,7 @@ export class Session {
   }
 
   #onAuthFrame(frame: Frame): void {
-    if (frame.greeter !== AUTH_GREETER || frame.op !== 200 || !frame.data.equals(DATA_200)) {
+    if (!isAuthFrame(frame)) {
       this.fail(
         Status.AuthError,
         new NekoError(
@@ -280,7 +274,7 @@ export class Session {
     this.#clientHash = expected;
     this.#state = 'open';
     this.#decoder.maxPacket = this.#limits.maxPacketBytes;
-    this.send(SERVER_GREETER, Status.Ok, DATA_200);
+    this.sendStatus(Status.Ok);
     this.#handlers.onAuthenticated?.();
   }
 

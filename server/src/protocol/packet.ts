@@ -1,5 +1,4 @@
 import { NekoError } from '../errors.js';
-import type { Packet } from './context.js';
 
 /** The data of a packet decoded as UTF-8. */
 export function packetText(data: Buffer): string {
@@ -18,8 +17,12 @@ export function packetJson<T>(data: Buffer): T {
   }
 }
 
-/** A packet as a plugin sees it: op, data, and the data decoded on request. */
-export class ReceivedPacket implements Packet {
+/**
+ * A received packet's op and data, with the data decoded on request: the
+ * `Packet` a plugin's `ctx.recv()` resolves with, and the base of the client
+ * SDK's packets.
+ */
+export class ReceivedPacket {
   readonly op: number;
   readonly data: Buffer;
 
