@@ -286,7 +286,7 @@ export class PluginRegistry {
 
   /**
    * Unloads every plugin (`onUnload`, bounded by the caller) and closes its
-   * database (compacting it); then has the storage backend close whatever
+   * database; then has the storage backend close whatever
    * it still has open (a database opened by a load under way), bounded too.
    */
   async unloadAll(bounded: Bounded): Promise<void> {
@@ -406,10 +406,10 @@ export class PluginRegistry {
     return { kind: 'failed', dir, ...(spec === undefined ? {} : { spec }), error };
   }
 
-  /** Closes every database the storage backend still has open, when it can; a failure is logged. */
+  /** Closes every database the storage backend still has open; a failure is logged. */
   async #closeStorage(): Promise<void> {
     try {
-      await this.#storage.closeAll?.();
+      await this.#storage.closeAll();
     } catch (err) {
       this.#logger.error(`closing the plugin databases failed: ${(err as Error).message}`, {
         code: isNekoError(err) ? err.code : undefined,

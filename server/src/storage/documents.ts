@@ -7,6 +7,7 @@
 import { NekoError } from '../errors.js';
 import { CELL_FIELD } from './cells.js';
 import type { Document, FindOptions, Query, Update } from './database.js';
+import { checkDocumentLanguage, checkPath, checkQuery, checkUpdateLanguage } from './language.js';
 
 /** The condition that keeps cells out of a document query. */
 const NOT_A_CELL = Object.freeze({ [CELL_FIELD]: Object.freeze({ $exists: false }) });
@@ -18,33 +19,37 @@ const NOT_A_CELL = Object.freeze({ [CELL_FIELD]: Object.freeze({ $exists: false 
  * upsert still builds the new document from them as nedb documents.
  * @param query the plugin's query; undefined means every document
  * @throws NekoError `NEKO_ERR_STORAGE_QUERY` for a query that is not an
- *   object, names the reserved field, or has an `$and` that is not an array
+ *   object, names the reserved field, or is outside the query language
+ *   (see `language.ts`)
  */
 export function documentQuery(query: Query | undefined, operation: string): Query {
   if (query === undefined) return { $and: [NOT_A_CELL] };
   checkPlainObject(query, 'query', operation);
   checkFields(Object.keys(query), 'query', operation);
+  checkQuery(query, operation);
   const and = query['$and'];
-  if (and !== undefined && !Array.isArray(and)) {
-    throw refused(operation, "the query's $and must be an array of queries", 'Write { $and: [q1, q2] }.');
-  }
   return { ...query, $and: [...((and as unknown[] | undefined) ?? []), NOT_A_CELL] };
 }
 
 /**
  * Checks a document to insert.
- * @throws NekoError `NEKO_ERR_STORAGE_QUERY` when it is not a plain object or sets the reserved field
+ * @throws NekoError `NEKO_ERR_STORAGE_QUERY` when it is not a plain object,
+ *   sets the reserved field, or holds a field name or value outside the language
  */
 export function checkDocument(doc: unknown, operation: string): Document {
   checkPlainObject(doc, 'document', operation);
   checkFields(Object.keys(doc), 'document', operation);
+  checkDocumentLanguage(doc, operation);
   return doc as Document;
 }
 
 /**
- * Checks an update: a replacement document, or operators (`$set`, `$inc`,
- * `$rename`, …) whose fields do not include the reserved field.
- * @throws NekoError `NEKO_ERR_STORAGE_QUERY` when it is not an object or would set, unset or rename the reserved field
+ * Checks an update: a replacement document, or operators of the language
+ * (`$set`, `$inc`, …) whose fields do not include the reserved field.
+ * (`$rename` is not in the language; its target is still checked first, so
+ * the refusal of a rename to the reserved field names that field.)
+ * @throws NekoError `NEKO_ERR_STORAGE_QUERY` when it is not an object, would
+ *   set, unset or rename the reserved field, or is outside the update language
  */
 export function checkUpdate(update: unknown, operation: string): Update {
   checkPlainObject(update, 'update', operation);
@@ -53,7 +58,7 @@ export function checkUpdate(update: unknown, operation: string): Update {
       checkFields([key], 'update', operation);
       continue;
     }
-    if (typeof value !== 'object' || value === null) continue; // nedb reports a bad operator argument.
+    if (typeof value !== 'object' || value === null) continue; // Refused by checkUpdateLanguage below.
     checkFields(Object.keys(value), 'update', operation);
     if (key === '$rename') {
       checkFields(
@@ -63,12 +68,14 @@ export function checkUpdate(update: unknown, operation: string): Update {
       );
     }
   }
+  checkUpdateLanguage(update, operation);
   return update;
 }
 
 /**
- * Checks find options: `sort` and `projection` objects of 1/-1 and 0/1,
- * `skip` and `limit` whole numbers from 0.
+ * Checks find options: `sort` and `projection` objects of 1/-1 and 0/1 on
+ * field paths, a projection that either keeps or drops fields (`_id: 0`
+ * goes with either), `skip` and `limit` whole numbers from 0.
  * @throws NekoError `NEKO_ERR_STORAGE_QUERY` naming the bad option
  */
 export function checkFindOptions(options: FindOptions, operation: string): void {
@@ -80,6 +87,14 @@ export function checkFindOptions(options: FindOptions, operation: string): void 
   }
   checkFieldMap(options.sort, 'sort', [1, -1], operation);
   checkFieldMap(options.projection, 'projection', [0, 1], operation);
+  const kept = new Set(
+    Object.entries(options.projection ?? {})
+      .filter(([field]) => field !== '_id')
+      .map(([, value]) => value),
+  );
+  if (kept.size > 1) {
+    throw refused(operation, "a projection can't both keep and omit fields except for _id");
+  }
 }
 
 function checkFieldMap(
@@ -91,6 +106,7 @@ function checkFieldMap(
   if (map === undefined) return;
   checkPlainObject(map, name, operation);
   for (const [field, value] of Object.entries(map)) {
+    checkPath(field, name, operation);
     if (!allowed.includes(value)) {
       throw refused(operation, `${name}.${field} must be ${allowed.join(' or ')}, not ${String(value)}`);
     }

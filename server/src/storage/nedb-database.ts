@@ -17,6 +17,7 @@ import type {
   UpdateOptions,
 } from './database.js';
 import { checkDocument, checkFindOptions, checkUpdate, documentQuery } from './documents.js';
+import { nedbQuery } from './nedb-query.js';
 import { operationError } from './storage-errors.js';
 
 /** A nedb-promises datastore, as `Datastore.create()` returns it. */
@@ -107,7 +108,7 @@ export class NedbDatabase implements ManagedDatabase {
   ): Promise<(T & { _id: string })[]> {
     return this.#run('find', () => {
       checkFindOptions(options, 'find');
-      const cursor = this.#store.find<T>(documentQuery(query ?? {}, 'find'), options.projection);
+      const cursor = this.#store.find<T>(nedbQuery(documentQuery(query ?? {}, 'find')), options.projection);
       if (options.sort !== undefined) cursor.sort(options.sort);
       if (options.skip !== undefined) cursor.skip(options.skip);
       if (options.limit !== undefined) cursor.limit(options.limit);
@@ -121,13 +122,15 @@ export class NedbDatabase implements ManagedDatabase {
   ): Promise<(T & { _id: string }) | null> {
     return this.#run('findOne', () => {
       checkFindOptions({ projection: options.projection }, 'findOne');
-      return this.#store.findOne<T>(documentQuery(query ?? {}, 'findOne'), options.projection).exec();
+      return this.#store
+        .findOne<T>(nedbQuery(documentQuery(query ?? {}, 'findOne')), options.projection)
+        .exec();
     });
   }
 
   update(query: Query, update: Update, options: UpdateOptions = {}): Promise<number> {
     return this.#run('update', () =>
-      this.#store.update(documentQuery(query, 'update'), checkUpdate(update, 'update'), {
+      this.#store.update(nedbQuery(documentQuery(query, 'update')), checkUpdate(update, 'update'), {
         multi: options.multi === true,
         upsert: options.upsert === true,
       }),
@@ -136,12 +139,12 @@ export class NedbDatabase implements ManagedDatabase {
 
   remove(query: Query, options: RemoveOptions = {}): Promise<number> {
     return this.#run('remove', () =>
-      this.#store.remove(documentQuery(query, 'remove'), { multi: options.multi === true }),
+      this.#store.remove(nedbQuery(documentQuery(query, 'remove')), { multi: options.multi === true }),
     );
   }
 
   count(query?: Query): Promise<number> {
-    return this.#run('count', () => this.#store.count(documentQuery(query ?? {}, 'count')));
+    return this.#run('count', () => this.#store.count(nedbQuery(documentQuery(query ?? {}, 'count'))));
   }
 
   get<T = unknown>(cell: string): Promise<T | undefined> {
@@ -164,7 +167,11 @@ export class NedbDatabase implements ManagedDatabase {
     });
   }
 
-  /** Rewrites the data file to one line per document (a no-op in memory). */
+  /**
+   * Rewrites the data file to one line per document (a no-op in memory).
+   * nedb's own upkeep, not part of the storage contract: it runs on a
+   * schedule and on close.
+   */
   compact(): Promise<void> {
     return this.#run('compact', () => this.#compaction.compactDatafileAsync());
   }

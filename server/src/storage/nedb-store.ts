@@ -21,7 +21,7 @@ import Datastore from 'nedb-promises';
 import { NekoError } from '../errors.js';
 import { CELL_FIELD } from './cells.js';
 import { escapeLineBreaks } from './data-file.js';
-import type { ManagedDatabase, StorageBackend } from './database.js';
+import type { StorageBackend } from './database.js';
 import { dataFileName } from './file-name.js';
 import { NedbDatabase, type NedbDatastore } from './nedb-database.js';
 import { prepareDataFile } from './prepare-file.js';
@@ -119,7 +119,7 @@ export class NedbStorage implements StorageBackend {
    *   file cannot be created or written); each names the path.
    *   `NEKO_ERR_SPEC_BAD_GREETER` for an empty greeter.
    */
-  open(greeter: string): Promise<ManagedDatabase> {
+  open(greeter: string): Promise<NedbDatabase> {
     if (typeof greeter !== 'string' || greeter === '') {
       return Promise.reject(
         new NekoError('NEKO_ERR_SPEC_BAD_GREETER', 'a plugin database needs a non-empty greeter'),
@@ -135,7 +135,7 @@ export class NedbStorage implements StorageBackend {
     return opening;
   }
 
-  /** Closes every open database (see {@link ManagedDatabase.close}); rejects with the first failure after all are done. */
+  /** Closes every open database (see {@link NedbDatabase.close}); rejects with the first failure after all are done. */
   async closeAll(): Promise<void> {
     const opened = await Promise.allSettled([...this.#open.values()]);
     const results = await Promise.allSettled(

@@ -35,9 +35,9 @@ export function writeError(file: string, err: unknown): NekoError {
 /**
  * The error for a failed database operation: a file-system failure is
  * `NEKO_ERR_STORAGE_WRITE` (after loading, nedb only touches the disk to
- * write), anything else nedb refused (an unknown operator, a field name
- * with `$` or `.`, a unique key taken) is `NEKO_ERR_STORAGE_QUERY` with
- * nedb's message. NekoErrors pass through.
+ * write), anything else nedb refused (a unique key taken, `$inc` on a
+ * string; the language itself is checked before, see `language.ts`) is
+ * `NEKO_ERR_STORAGE_QUERY` with nedb's message. NekoErrors pass through.
  * @param err what the operation threw
  * @param operation the operation, for the message (`insert`, `update`, …)
  * @param location the data file, or `memory`
@@ -56,7 +56,7 @@ export function operationError(err: unknown, operation: string, location: string
   }
   return new NekoError('NEKO_ERR_STORAGE_QUERY', `${operation} refused: ${errorMessage(err)}`, {
     cause: err,
-    hint: 'Check the query and update operators against the nedb documentation.',
+    hint: 'See "The database: ctx.db" in docs/plugins.md for the query and update language.',
   });
 }
 

@@ -209,6 +209,7 @@ describe('a failed load of a folder whose plugin serves', () => {
         }
         return inner.open(greeter);
       },
+      closeAll: () => inner.closeAll(),
     };
     const { key } = trackEvents();
     const plugins = await makePluginsDir([{ greeter: 'keep', logic: trackedLogic(key, 'v1') }]);

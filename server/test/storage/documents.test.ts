@@ -29,10 +29,16 @@ describe('checkUpdate', () => {
     for (const update of [
       { a: 1 },
       { $set: { a: 1, 'b.__nekoCell': 2 } },
-      { $rename: { a: 'b' } },
       { $push: { list: { __nekoCell: 'inside an array item' } } },
     ]) {
       expect(checkUpdate(update, 'update')).toBe(update);
     }
+  });
+
+  it('refuses $rename, which is outside the update language, naming the reserved field when it is the target', () => {
+    expect(() => checkUpdate({ $rename: { a: 'b' } }, 'update')).toThrow(
+      /the update operator \$rename is not supported/,
+    );
+    expect(() => checkUpdate({ $rename: { a: '__nekoCell' } }, 'update')).toThrow(/__nekoCell/);
   });
 });

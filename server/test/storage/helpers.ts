@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, onTestFinished } from 'vitest';
 import { NekoError, type NekoErrorCode } from '../../src/errors.js';
-import type { ManagedDatabase } from '../../src/storage/database.js';
+import type { NedbDatabase } from '../../src/storage/nedb-database.js';
 import { NedbStorage, type NedbStorageOptions, type StorageWarning } from '../../src/storage/nedb-store.js';
 
 /** A fresh temp directory, removed when the test finishes. */
@@ -30,7 +30,7 @@ export async function fileStorage(
 }
 
 /** Opens a database that is closed when the test finishes. */
-export async function openDb(storage: NedbStorage, greeter: string): Promise<ManagedDatabase> {
+export async function openDb(storage: NedbStorage, greeter: string): Promise<NedbDatabase> {
   const db = await storage.open(greeter);
   onTestFinished(() => db.close().catch(() => undefined));
   return db;

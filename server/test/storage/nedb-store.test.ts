@@ -212,23 +212,38 @@ describe('NedbStorage: key-value cells', () => {
 });
 
 describe('NedbStorage: errors from nedb', () => {
-  it('turns refused queries, updates and documents into NEKO_ERR_STORAGE_QUERY with nedb as the cause', async () => {
+  it('turns what nedb refuses into NEKO_ERR_STORAGE_QUERY with nedb as the cause', async () => {
     const { storage } = await fileStorage();
     const db = await openDb(storage, 'q');
-    const doc = await db.insert({ a: 1 });
+    const doc = await db.insert({ a: 1, s: 'text' });
     const cases: [Promise<unknown>, RegExp][] = [
-      [db.find({ $bogus: 1 }), /Unknown logical operator \$bogus/],
-      [db.find({ a: { $regex: 5 } }), /\$regex/],
-      [db.update({ a: 1 }, { $bogus: { a: 2 } }), /Unknown modifier \$bogus/],
-      [db.insert({ $a: 1 }), /cannot begin with the \$ character/],
-      [db.insert({ 'a.b': 1 }), /cannot contain a \./],
       [db.insert({ _id: doc._id }), /unique constraint/],
-      [db.find({}, { projection: { a: 1, b: 0 } }), /Can't both keep and omit/],
+      [db.update({ a: 1 }, { $inc: { s: 1 } }), /\$inc/],
+      [db.update({ a: 1 }, { $set: { _id: 'other' } }), /_id/],
     ];
     for (const [operation, message] of cases) {
       const err = await rejectsWith(operation, 'NEKO_ERR_STORAGE_QUERY');
       expect(err.message).toMatch(message);
       expect(err.cause).toBeInstanceOf(Error);
+    }
+    expect(await db.count()).toBe(1);
+  });
+
+  it('refuses what is outside the query language before nedb sees it, naming the operator or field', async () => {
+    const { storage } = await fileStorage();
+    const db = await openDb(storage, 'q');
+    await db.insert({ a: 1 });
+    const cases: [Promise<unknown>, RegExp][] = [
+      [db.find({ $bogus: 1 }), /the query operator \$bogus is not supported; the allowed ones are \$and, /],
+      [db.find({ a: { $regex: 5 } }), /a\.\$regex takes a pattern as a string, not a number/],
+      [db.update({ a: 1 }, { $bogus: { a: 2 } }), /the update operator \$bogus is not supported/],
+      [db.insert({ $a: 1 }), /cannot begin with the \$ character/],
+      [db.insert({ 'a.b': 1 }), /cannot contain a \./],
+      [db.find({}, { projection: { a: 1, b: 0 } }), /can't both keep and omit/],
+    ];
+    for (const [operation, message] of cases) {
+      const err = await rejectsWith(operation, 'NEKO_ERR_STORAGE_QUERY');
+      expect(err.message).toMatch(message);
     }
     const [skip, limit, sort, query, and] = await Promise.all(
       [
