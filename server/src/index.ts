@@ -42,4 +42,4 @@ export type {
   Update,
   UpdateOptions,
 } from './storage/database.js';
-export { NedbStorage, type NedbStorageOptions } from './storage/nedb-store.js';
+export { NedbStorage, type NedbStorageOptions } from './storage/nedb/storage.js';

@@ -11,7 +11,7 @@ import { DEFAULT_PORT } from '../protocol/constants.js';
 import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT, isLoopback } from '../dashboard/options.js';
 import { DEFAULT_LIMITS, type Limits } from '../server/limits.js';
 import { DEFAULT_HOST, type ServerOptions, type TlsOptions } from '../server/options.js';
-import { DEFAULT_DATA_DIR } from '../storage/nedb-store.js';
+import { DEFAULT_DATA_DIR } from '../storage/nedb/storage.js';
 import type { NekoConfig } from './define-config.js';
 import { loadConfig } from './load-config.js';
 import { readSecret } from './secret.js';

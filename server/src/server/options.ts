@@ -2,7 +2,7 @@ import { NekoError } from '../errors.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
 import { DEFAULT_LIMITS, LIMIT_KEYS, LIMIT_RANGES, PORT_RANGE, inRange, type Limits } from './limits.js';
 import type { StorageBackend } from '../storage/database.js';
-import type { NedbStorageOptions } from '../storage/nedb-store.js';
+import type { NedbStorageOptions } from '../storage/nedb/storage.js';
 
 export { DEFAULT_LIMITS, type Limits } from './limits.js';
 

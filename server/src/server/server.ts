@@ -16,7 +16,7 @@ import {
 import type { ServedPlugin } from '../plugins/host.js';
 import { Router, type GreeterRoute } from '../plugins/router.js';
 import type { PluginDatabase, StorageBackend } from '../storage/database.js';
-import { NedbStorage } from '../storage/nedb-store.js';
+import { NedbStorage } from '../storage/nedb/storage.js';
 import { Hasher } from '../protocol/hash.js';
 import type { SessionState } from '../session/session.js';
 import type { Transport } from '../session/transport.js';

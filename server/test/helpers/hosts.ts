@@ -3,7 +3,7 @@ import { Logger } from '../../src/logging/logger.js';
 import { PluginHost } from '../../src/plugins/host.js';
 import type { LoadedPlugin } from '../../src/plugins/loader.js';
 import type { PluginSpec } from '../../src/plugins/spec.js';
-import { NedbStorage } from '../../src/storage/nedb-store.js';
+import { NedbStorage } from '../../src/storage/nedb/storage.js';
 
 /** A loaded-plugin record for a logic object, as the loader would make it. */
 export function loadedPlugin(greeter: string, logic: Logic, name = greeter): LoadedPlugin {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { NekoError } from '../../src/errors.js';
 import type { ManagedDatabase, StorageBackend } from '../../src/storage/database.js';
-import { NedbStorage } from '../../src/storage/nedb-store.js';
+import { NedbStorage } from '../../src/storage/nedb/storage.js';
 import { LOGIC, makePluginsDir } from '../helpers/plugins.js';
 import { connectClient, startServer } from '../helpers/server.js';
 

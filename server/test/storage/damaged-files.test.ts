@@ -6,7 +6,7 @@
 import { appendFile, chmod, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NedbStorage } from '../../src/storage/nedb-store.js';
+import { NedbStorage } from '../../src/storage/nedb/storage.js';
 import { fileStorage, openDb, rejectsWith, tempDir } from './helpers.js';
 
 /** Writes three documents and a cell through a backend, closes it, and returns the file and the documents' ids. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkLine, escapeLineBreaks, scanDataFile } from '../../src/storage/data-file.js';
+import { checkLine, escapeLineBreaks, scanDataFile } from '../../src/storage/nedb/data-file.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'utf8');
 

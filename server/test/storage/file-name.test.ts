@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_ENCODED_LENGTH, dataFileName, encodeGreeter } from '../../src/storage/file-name.js';
+import { MAX_ENCODED_LENGTH, dataFileName, encodeGreeter } from '../../src/storage/nedb/file-name.js';
 
 const printableChar = fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c));
 /** Greeters as the spec allows them: 1 to 255 printable ASCII characters, no space. */

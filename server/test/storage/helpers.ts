@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, onTestFinished } from 'vitest';
 import { NekoError, type NekoErrorCode } from '../../src/errors.js';
-import type { NedbDatabase } from '../../src/storage/nedb-database.js';
-import { NedbStorage, type NedbStorageOptions, type StorageWarning } from '../../src/storage/nedb-store.js';
+import type { NedbDatabase } from '../../src/storage/nedb/database.js';
+import { NedbStorage, type NedbStorageOptions, type StorageWarning } from '../../src/storage/nedb/storage.js';
 
 /** A fresh temp directory, removed when the test finishes. */
 export async function tempDir(prefix = 'neko-storage-'): Promise<string> {

@@ -9,11 +9,11 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { NedbStorage, type StorageWarning } from '../../src/storage/nedb-store.js';
+import { NedbStorage, type StorageWarning } from '../../src/storage/nedb/storage.js';
 import { tempDir } from './helpers.js';
 
 const SERVER = path.join(import.meta.dirname, '..', '..');
-const BUILT = path.join(SERVER, 'dist', 'storage', 'nedb-store.js');
+const BUILT = path.join(SERVER, 'dist', 'storage', 'nedb', 'storage.js');
 const SOURCES = path.join(SERVER, 'src', 'storage');
 const CHILD = path.join(import.meta.dirname, 'fixtures', 'write-until-killed.mjs');
 

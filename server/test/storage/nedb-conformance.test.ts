@@ -1,5 +1,5 @@
 import { onTestFinished } from 'vitest';
-import { NedbStorage } from '../../src/storage/nedb-store.js';
+import { NedbStorage } from '../../src/storage/nedb/storage.js';
 import { storageConformance } from './conformance.js';
 import { fileStorage } from './helpers.js';
 

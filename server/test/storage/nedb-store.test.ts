@@ -3,7 +3,7 @@ import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { NekoError } from '../../src/errors.js';
-import { NedbStorage, DEFAULT_DATA_DIR, MEMORY_LOCATION } from '../../src/storage/nedb-store.js';
+import { NedbStorage, DEFAULT_DATA_DIR, MEMORY_LOCATION } from '../../src/storage/nedb/storage.js';
 import { fileStorage, openDb, rejectsWith, tempDir } from './helpers.js';
 
 interface Task extends Record<string, unknown> {

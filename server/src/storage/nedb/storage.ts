@@ -18,14 +18,14 @@
  */
 import path from 'node:path';
 import Datastore from 'nedb-promises';
-import { NekoError } from '../errors.js';
-import { CELL_FIELD } from './cells.js';
+import { NekoError } from '../../errors.js';
+import { CELL_FIELD } from '../cells.js';
 import { escapeLineBreaks } from './data-file.js';
-import type { StorageBackend } from './database.js';
+import type { StorageBackend } from '../database.js';
 import { dataFileName } from './file-name.js';
-import { NedbDatabase, type NedbDatastore } from './nedb-database.js';
+import { NedbDatabase, type NedbDatastore } from './database.js';
 import { prepareDataFile } from './prepare-file.js';
-import { loadError } from './storage-errors.js';
+import { loadError } from '../storage-errors.js';
 
 /** The default data directory, resolved against the working directory. */
 export const DEFAULT_DATA_DIR = '.nekoconnect/data';

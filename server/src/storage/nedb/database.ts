@@ -5,8 +5,8 @@
  * `NedbStorage`'s job; this class gets a datastore that is already loaded.
  */
 import type Datastore from 'nedb-promises';
-import { NekoError } from '../errors.js';
-import { CELL_FIELD, CELL_VALUE_FIELD, checkCellName, decodeCellValue, encodeCellValue } from './cells.js';
+import { NekoError } from '../../errors.js';
+import { CELL_FIELD, CELL_VALUE_FIELD, checkCellName, decodeCellValue, encodeCellValue } from '../cells.js';
 import type {
   Document,
   FindOptions,
@@ -15,10 +15,10 @@ import type {
   RemoveOptions,
   Update,
   UpdateOptions,
-} from './database.js';
-import { checkDocument, checkFindOptions, checkUpdate, documentQuery } from './documents.js';
-import { nedbQuery } from './nedb-query.js';
-import { operationError } from './storage-errors.js';
+} from '../database.js';
+import { checkDocument, checkFindOptions, checkUpdate, documentQuery } from '../documents.js';
+import { nedbQuery } from './query.js';
+import { operationError } from '../storage-errors.js';
 
 /** A nedb-promises datastore, as `Datastore.create()` returns it. */
 export type NedbDatastore = ReturnType<typeof Datastore.create>;
@@ -52,8 +52,8 @@ export interface NedbDatabaseOptions {
  * {@link ManagedDatabase} over a loaded nedb datastore.
  *
  * Documents and cells share the datastore: a cell is a document carrying
- * the reserved field `__nekoCell` (see `cells.ts`), and every document
- * query is narrowed to documents without it (see `documents.ts`).
+ * the reserved field `__nekoCell` (see `../cells.ts`), and every document
+ * query is narrowed to documents without it (see `../documents.ts`).
  *
  * A write's promise resolves after nedb appended its line to the data file
  * (`fs.appendFile` has returned: the bytes are in the file, and survive the

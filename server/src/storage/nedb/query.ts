@@ -4,8 +4,8 @@
  * `{ $regex: '^mi', $options: 'i' }` becomes `{ $regex: /^mi/i }`. Nothing
  * else changes; the plugin's query object is not modified.
  */
-import type { Query } from './database.js';
-import { isPlainObject } from './language.js';
+import type { Query } from '../database.js';
+import { isPlainObject } from '../language.js';
 
 /** The nedb form of a query that passed `checkQuery`. */
 export function nedbQuery(query: Query): Query {
