@@ -36,7 +36,10 @@ function checkBuilt(): void {
     );
   }
   const built = statSync(BUILT).mtimeMs;
-  const newer = readdirSync(SOURCES).filter((name) => statSync(path.join(SOURCES, name)).mtimeMs > built);
+  const newer = readdirSync(SOURCES, { recursive: true, encoding: 'utf8' }).filter((name) => {
+    const stats = statSync(path.join(SOURCES, name));
+    return stats.isFile() && stats.mtimeMs > built;
+  });
   if (newer.length > 0) {
     throw new Error(`${BUILT} is older than src/storage/${newer.join(', ')}: run \`npm run build\` first`);
   }
