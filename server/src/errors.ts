@@ -127,13 +127,18 @@ export interface NekoErrorOptions {
   hint?: string;
 }
 
-/** The one error class of the package: a stable code, a message, and where it points. */
-export class NekoError extends Error {
-  readonly code: NekoErrorCode;
+/**
+ * The one error class of the package: a stable code, a message, and where it
+ * points. It is also the base of the coded errors of `@nekoconnect/testing`
+ * (`NekoTestingError`), which carry the codes of that package's registry as
+ * `Code`.
+ */
+export class NekoError<Code extends string = NekoErrorCode> extends Error {
+  readonly code: Code;
   readonly location: SourceLocation | undefined;
   readonly hint: string | undefined;
 
-  constructor(code: NekoErrorCode, message: string, options: NekoErrorOptions = {}) {
+  constructor(code: NoInfer<Code>, message: string, options: NekoErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'NekoError';
     this.code = code;
@@ -142,7 +147,15 @@ export class NekoError extends Error {
   }
 }
 
-/** True when `err` is a NekoError, optionally with the given code. */
+/**
+ * True when `err` is a NekoError with a code of this package's registry,
+ * optionally the given one (a subclass with codes of its own, such as
+ * `NekoTestingError`, is not).
+ */
 export function isNekoError(err: unknown, code?: NekoErrorCode): err is NekoError {
-  return err instanceof NekoError && (code === undefined || err.code === code);
+  return (
+    err instanceof NekoError &&
+    Object.hasOwn(ERROR_CODES, err.code) &&
+    (code === undefined || err.code === code)
+  );
 }

@@ -1,3 +1,5 @@
+import { NekoError } from 'nekoconnect';
+
 /**
  * The one error registry of the `@nekoconnect/testing` package.
  *
@@ -34,18 +36,13 @@ export interface NekoTestingErrorOptions {
 }
 
 /**
- * The error class of the testing package. It mirrors `NekoError` (a stable
- * code, a message, a hint) with the codes of this package's registry.
+ * The error class of the testing package: a `NekoError` of nekoconnect (a
+ * stable code, a message, a hint) with the codes of this package's registry.
  */
-export class NekoTestingError extends Error {
-  readonly code: TestingErrorCode;
-  readonly hint: string | undefined;
-
+export class NekoTestingError extends NekoError<TestingErrorCode> {
   constructor(code: TestingErrorCode, message: string, options: NekoTestingErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options);
     this.name = 'NekoTestingError';
-    this.code = code;
-    this.hint = options.hint;
   }
 }
 

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { NekoError, isNekoError } from 'nekoconnect';
 import { describe, expect, it } from 'vitest';
 import { registryTests } from '../../scripts/test-support/error-registry.js';
 import { ERROR_CODES, NekoTestingError, isNekoTestingError } from '../src/errors.js';
@@ -16,6 +17,9 @@ describe('error registry of @nekoconnect/testing', () => {
     const cause = new Error('root');
     const err = new NekoTestingError('NEKO_ERR_TESTING_TIMEOUT', 'late', { hint: 'wait longer', cause });
     expect(err).toBeInstanceOf(Error);
+    // The coded-error base of nekoconnect, with this package's codes: not one of the server's.
+    expect(err).toBeInstanceOf(NekoError);
+    expect(isNekoError(err)).toBe(false);
     expect([err.name, err.code, err.message, err.hint, err.cause]).toEqual([
       'NekoTestingError',
       'NEKO_ERR_TESTING_TIMEOUT',

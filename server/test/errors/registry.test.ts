@@ -62,4 +62,12 @@ describe('error registry', () => {
     expect(isNekoError(err, 'NEKO_ERR_SPEC_READ')).toBe(false);
     expect(isNekoError(new Error('x'))).toBe(false);
   });
+
+  it("isNekoError() is false for a subclass with codes of another package's registry", () => {
+    class OtherError extends NekoError<'NEKO_ERR_OTHER_THING'> {}
+    const err = new OtherError('NEKO_ERR_OTHER_THING', 'other');
+    expect(err).toBeInstanceOf(NekoError);
+    expect(err.code).toBe('NEKO_ERR_OTHER_THING');
+    expect(isNekoError(err)).toBe(false);
+  });
 });
