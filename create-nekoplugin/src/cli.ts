@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type * as TemplatesModule from '@nekoconnect/templates';
 import type { PluginAnswers } from '@nekoconnect/templates';
-import { CreateError, exitCodeFor, isCreateError } from './errors.js';
+import { NekoCreateError, exitCodeFor, isNekoCreateError } from './errors.js';
 import { detectPackageManager, installCommand, runScript, type PackageManager } from './package-manager.js';
 import { startProgress } from './progress.js';
 import { runCommand, tail } from './run.js';
@@ -86,7 +86,7 @@ export interface CreateOptions {
 
 /**
  * Reads the command line strictly.
- * @throws CreateError `NEKO_ERR_CREATE_USAGE` for an unknown flag, a flag
+ * @throws NekoCreateError `NEKO_ERR_CREATE_USAGE` for an unknown flag, a flag
  *   without its value, or more than one folder.
  */
 export function parseCreateArgs(argv: readonly string[]): CreateOptions {
@@ -94,13 +94,17 @@ export function parseCreateArgs(argv: readonly string[]): CreateOptions {
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new CreateError('NEKO_ERR_CREATE_USAGE', (err as Error).message.replace(/\. To specify.*$/s, ''), {
-      hint: 'run `npm create nekoplugin -- --help` for the options',
-    });
+    throw new NekoCreateError(
+      'NEKO_ERR_CREATE_USAGE',
+      (err as Error).message.replace(/\. To specify.*$/s, ''),
+      {
+        hint: 'run `npm create nekoplugin -- --help` for the options',
+      },
+    );
   }
   const { values, positionals } = parsed;
   if (positionals.length > 1) {
-    throw new CreateError(
+    throw new NekoCreateError(
       'NEKO_ERR_CREATE_USAGE',
       `unexpected argument "${positionals[1]}": give one folder`,
       {
@@ -144,7 +148,7 @@ export async function runCreate(argv: readonly string[], io: CreateIo): Promise<
   try {
     return await create(argv, io);
   } catch (err) {
-    if (isCreateError(err)) {
+    if (isNekoCreateError(err)) {
       io.err(formatError(err));
       return exitCodeFor(err);
     }
@@ -163,7 +167,7 @@ export function packageVersion(): string {
 }
 
 /** A failure for a person: the code, the message, the fix. */
-export function formatError(err: CreateError): string {
+export function formatError(err: NekoCreateError): string {
   const lines = [`${kleur.red('error')} ${kleur.dim(err.code)}`, `  ${err.message}`];
   if (err.hint) lines.push(`  ${kleur.cyan('fix:')} ${err.hint}`);
   return lines.join('\n');
@@ -202,7 +206,7 @@ async function create(argv: readonly string[], io: CreateIo): Promise<number> {
   const { state, entries } = await inspectTarget(target);
   if (state === 'not-empty' && !options.force) {
     const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', …' : '');
-    throw new CreateError(
+    throw new NekoCreateError(
       'NEKO_ERR_CREATE_NOT_EMPTY',
       `${display(io.cwd, target)} is not empty (it holds ${shown})`,
       {
@@ -252,7 +256,7 @@ function checkAnswers(templates: Templates, answers: Partial<PluginAnswers>): vo
     const flag = /PACKAGE_NAME/.test(err.code)
       ? '--package-name'
       : `--${/BAD_(\w+)$/.exec(err.code)![1]!.toLowerCase()}`;
-    throw new CreateError('NEKO_ERR_CREATE_INVALID_VALUE', err.message, {
+    throw new NekoCreateError('NEKO_ERR_CREATE_INVALID_VALUE', err.message, {
       cause: err,
       hint: `${err.hint ?? 'give another value'} (${flag})`,
     });
@@ -262,7 +266,7 @@ function checkAnswers(templates: Templates, answers: Partial<PluginAnswers>): vo
 /**
  * Flags first; then, for what is missing, the `plugin` generator's prompts
  * on a terminal, or the defaults derived from the folder name with --yes.
- * @throws CreateError `NEKO_ERR_CREATE_MISSING_VALUE` when a value is
+ * @throws NekoCreateError `NEKO_ERR_CREATE_MISSING_VALUE` when a value is
  *   missing, there is no terminal, and --yes was not given.
  */
 async function gatherAnswers(templates: Templates, options: CreateOptions, io: CreateIo): Promise<Plan> {
@@ -279,7 +283,7 @@ async function gatherAnswers(templates: Templates, options: CreateOptions, io: C
 
   if (missing.length > 0 && !options.yes && !interactive) {
     const flags = missing.map((key) => (key === 'dir' ? '[dir]' : `--${key}`));
-    throw new CreateError(
+    throw new NekoCreateError(
       'NEKO_ERR_CREATE_MISSING_VALUE',
       `missing ${flags.join(', ')}: there is no terminal to ask for ${missing.length === 1 ? 'it' : 'them'}`,
       {
@@ -330,7 +334,10 @@ async function generate(templates: Templates, staging: Staging, plan: Plan): Pro
     return files.map((f) => relative(basename(staging.project), f));
   } catch (err) {
     if (templates.isNekoTemplatesError(err)) {
-      throw new CreateError('NEKO_ERR_CREATE_GENERATE', err.message, { cause: err, hint: err.hint ?? '' });
+      throw new NekoCreateError('NEKO_ERR_CREATE_GENERATE', err.message, {
+        cause: err,
+        hint: err.hint ?? '',
+      });
     }
     throw err;
   }
@@ -354,7 +361,7 @@ async function install(
         ? `${command} ${args.join(' ')} could not run: ${result.error.message}`
         : `${command} ${args.join(' ')} failed (exit code ${result.code ?? 'none'})`;
   const output = result.output.trim() === '' ? '' : `; its last lines:\n${tail(result.output)}`;
-  throw new CreateError('NEKO_ERR_CREATE_INSTALL', `${why}${output}`, {
+  throw new NekoCreateError('NEKO_ERR_CREATE_INSTALL', `${why}${output}`, {
     hint: 'nothing was created. Fix what the package manager reports (network, registry, versions) and run again, or pass --no-install and install later',
   });
 }
@@ -377,8 +384,8 @@ async function gitInit(project: string, io: CreateIo, signal: AbortSignal): Prom
     io.out(kleur.yellow(`  git init failed, no repository created:\n${tail(init.output, 5)}`));
 }
 
-function cancelled(): CreateError {
-  return new CreateError('NEKO_ERR_CREATE_CANCELLED', 'interrupted: nothing was created', {
+function cancelled(): NekoCreateError {
+  return new NekoCreateError('NEKO_ERR_CREATE_CANCELLED', 'interrupted: nothing was created', {
     hint: 'run the command again',
   });
 }

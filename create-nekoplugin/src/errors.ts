@@ -20,32 +20,32 @@ export const ERROR_CODES = {
 
 export type CreateErrorCode = keyof typeof ERROR_CODES;
 
-export interface CreateErrorOptions {
+export interface NekoCreateErrorOptions {
   cause?: unknown;
   /** A short hint on how to fix it. */
   hint?: string;
 }
 
-/** A failure of the initializer: a stable code, a message, a hint. */
-export class CreateError extends Error {
+/** The error class of the initializer (a failure it reports): a stable code, a message, a hint. */
+export class NekoCreateError extends Error {
   readonly code: CreateErrorCode;
   readonly hint: string | undefined;
 
-  constructor(code: CreateErrorCode, message: string, options: CreateErrorOptions = {}) {
+  constructor(code: CreateErrorCode, message: string, options: NekoCreateErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'CreateError';
+    this.name = 'NekoCreateError';
     this.code = code;
     this.hint = options.hint;
   }
 }
 
-/** True when `err` is a CreateError, optionally with the given code. */
-export function isCreateError(err: unknown, code?: CreateErrorCode): err is CreateError {
-  return err instanceof CreateError && (code === undefined || err.code === code);
+/** True when `err` is a NekoCreateError, optionally with the given code. */
+export function isNekoCreateError(err: unknown, code?: CreateErrorCode): err is NekoCreateError {
+  return err instanceof NekoCreateError && (code === undefined || err.code === code);
 }
 
 /** The exit code for a failure: 2 for what the command line asked, 130 for an interrupt, else 1. */
-export function exitCodeFor(err: CreateError): number {
+export function exitCodeFor(err: NekoCreateError): number {
   switch (err.code) {
     case 'NEKO_ERR_CREATE_USAGE':
     case 'NEKO_ERR_CREATE_MISSING_VALUE':

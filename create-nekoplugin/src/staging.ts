@@ -7,7 +7,7 @@
  */
 import { lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { CreateError } from './errors.js';
+import { NekoCreateError } from './errors.js';
 
 /** What the target folder is now. */
 export type TargetState = 'missing' | 'empty' | 'not-empty';
@@ -35,7 +35,7 @@ async function nearestExisting(path: string): Promise<{ path: string; isDir: boo
 /**
  * What `target` is: missing, an empty folder (a lone `.git` counts as
  * empty), or a folder with files.
- * @throws CreateError `NEKO_ERR_CREATE_TARGET` when it is a file, or a file
+ * @throws NekoCreateError `NEKO_ERR_CREATE_TARGET` when it is a file, or a file
  *   is where one of its parent folders should be.
  */
 export async function inspectTarget(target: string): Promise<{ state: TargetState; entries: string[] }> {
@@ -48,7 +48,7 @@ export async function inspectTarget(target: string): Promise<{ state: TargetStat
       throw targetError(target, e);
     });
     if (!existing.isDir) {
-      throw new CreateError(
+      throw new NekoCreateError(
         'NEKO_ERR_CREATE_TARGET',
         `cannot create ${target}: ${existing.path} is a file, not a folder`,
         {
@@ -59,7 +59,7 @@ export async function inspectTarget(target: string): Promise<{ state: TargetStat
     return { state: 'missing', entries: [] };
   }
   if (!isDir) {
-    throw new CreateError(
+    throw new NekoCreateError(
       'NEKO_ERR_CREATE_TARGET',
       `cannot create ${target}: a file with that name is in the way`,
       {
@@ -71,7 +71,7 @@ export async function inspectTarget(target: string): Promise<{ state: TargetStat
   return { state: entries.length === 0 ? 'empty' : 'not-empty', entries };
 }
 
-function targetError(target: string, err: unknown): CreateError {
+function targetError(target: string, err: unknown): NekoCreateError {
   const code = errnoCode(err);
   const why =
     code === 'EACCES' || code === 'EPERM'
@@ -81,7 +81,7 @@ function targetError(target: string, err: unknown): CreateError {
         : code === 'ENOSPC'
           ? 'the disk is full'
           : describe(err);
-  return new CreateError('NEKO_ERR_CREATE_TARGET', `cannot write ${target}: ${why}`, {
+  return new NekoCreateError('NEKO_ERR_CREATE_TARGET', `cannot write ${target}: ${why}`, {
     cause: err,
     hint: 'pick a folder you can write to',
   });
@@ -107,7 +107,7 @@ export class Staging {
   /**
    * Makes the staging folder: inside `target` when it exists (so only the
    * target need be writable), else beside it, creating the parent folders.
-   * @throws CreateError `NEKO_ERR_CREATE_TARGET` when that is not possible.
+   * @throws NekoCreateError `NEKO_ERR_CREATE_TARGET` when that is not possible.
    */
   static async create(target: string, state: TargetState): Promise<Staging> {
     const parent = state === 'missing' ? dirname(target) : target;
@@ -126,7 +126,7 @@ export class Staging {
    * Moves the project into the target: a missing target is the project
    * folder renamed; into an existing folder each entry moves in, replacing
    * one of the same name (which is put back if a later move fails).
-   * @throws CreateError `NEKO_ERR_CREATE_TARGET`; the target is then as it was.
+   * @throws NekoCreateError `NEKO_ERR_CREATE_TARGET`; the target is then as it was.
    */
   async commit(): Promise<void> {
     try {
@@ -137,7 +137,7 @@ export class Staging {
       if (exists) await this.#moveEntries();
       else await rename(this.project, this.target);
     } catch (err) {
-      throw err instanceof CreateError ? err : targetError(this.target, err);
+      throw err instanceof NekoCreateError ? err : targetError(this.target, err);
     }
     await rm(this.root, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { registryTests } from '../../scripts/test-support/error-registry.js';
-import { CreateError, ERROR_CODES, exitCodeFor, isCreateError } from '../src/errors.js';
+import { NekoCreateError, ERROR_CODES, exitCodeFor, isNekoCreateError } from '../src/errors.js';
 
 const PACKAGE = join(import.meta.dirname, '..');
 describe('error registry of create-nekoplugin', () => {
@@ -12,25 +12,25 @@ describe('error registry of create-nekoplugin', () => {
     testFile: import.meta.filename,
   });
 
-  it('CreateError carries its code, hint and cause, and maps to an exit code', () => {
+  it('NekoCreateError carries its code, hint and cause, and maps to an exit code', () => {
     const cause = new Error('root');
-    const err = new CreateError('NEKO_ERR_CREATE_INSTALL', 'failed', { hint: 'retry', cause });
+    const err = new NekoCreateError('NEKO_ERR_CREATE_INSTALL', 'failed', { hint: 'retry', cause });
     expect([err.name, err.code, err.message, err.hint, err.cause]).toEqual([
-      'CreateError',
+      'NekoCreateError',
       'NEKO_ERR_CREATE_INSTALL',
       'failed',
       'retry',
       cause,
     ]);
     expect([
-      isCreateError(err),
-      isCreateError(err, 'NEKO_ERR_CREATE_INSTALL'),
-      isCreateError(new Error('x')),
+      isNekoCreateError(err),
+      isNekoCreateError(err, 'NEKO_ERR_CREATE_INSTALL'),
+      isNekoCreateError(new Error('x')),
     ]).toEqual([true, true, false]);
     const exits = Object.fromEntries(
       Object.keys(ERROR_CODES).map((code) => [
         code,
-        exitCodeFor(new CreateError(code as keyof typeof ERROR_CODES, '')),
+        exitCodeFor(new NekoCreateError(code as keyof typeof ERROR_CODES, '')),
       ]),
     );
     expect(exits).toEqual({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { detectPackageManager, installCommand, runScript } from '../src/package-manager.js';
 import { parseCreateArgs } from '../src/cli.js';
-import { CreateError, exitCodeFor } from '../src/errors.js';
+import { NekoCreateError, exitCodeFor } from '../src/errors.js';
 
 describe('detectPackageManager', () => {
   it.each([
@@ -79,8 +79,8 @@ describe('parseCreateArgs', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(CreateError);
-    expect((err as CreateError).code).toBe('NEKO_ERR_CREATE_USAGE');
-    expect(exitCodeFor(err as CreateError)).toBe(2);
+    expect(err).toBeInstanceOf(NekoCreateError);
+    expect((err as NekoCreateError).code).toBe('NEKO_ERR_CREATE_USAGE');
+    expect(exitCodeFor(err as NekoCreateError)).toBe(2);
   });
 });
