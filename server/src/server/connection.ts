@@ -36,9 +36,11 @@ export interface ServerConnection {
  * (plugins). Any transport can carry it: the TCP listener feeds socket bytes
  * to {@link receive}; an in-memory transport works the same way.
  */
-export class Connection implements ServerConnection {
+export class Connection {
   readonly session: Session;
   readonly dispatcher: Dispatcher;
+  /** The connection's public side, which `server.accept()` and `server.onConnection()` hand out. */
+  readonly handle: ServerConnection;
   readonly #onClose: (connection: Connection, leaving: Promise<void>, reason: CloseReason) => void;
 
   constructor(
@@ -62,14 +64,17 @@ export class Connection implements ServerConnection {
       connectedAt,
     );
     this.dispatcher = new Dispatcher(this.session, router, logger, { recvTimeoutMs: limits.recvTimeoutMs });
-  }
-
-  get id(): string {
-    return this.session.id;
-  }
-
-  get state(): SessionState {
-    return this.session.state;
+    const session = this.session;
+    this.handle = Object.freeze({
+      get id(): string {
+        return session.id;
+      },
+      get state(): SessionState {
+        return session.state;
+      },
+      receive: (chunk: Uint8Array): void => this.receive(chunk),
+      transportClosed: (): void => this.transportClosed(),
+    });
   }
 
   /** Bytes from the client. */

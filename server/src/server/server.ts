@@ -241,7 +241,7 @@ export class NekoServer {
    *   the handshake deadline counts from it. Default now.
    */
   accept(transport: Transport, connectedAt = Date.now()): ServerConnection {
-    return this.#accept(transport, connectedAt);
+    return this.#accept(transport, connectedAt).handle;
   }
 
   /**
@@ -273,7 +273,7 @@ export class NekoServer {
     this.#connections.add(connection);
     for (const listener of [...this.#connectionListeners]) {
       try {
-        listener(connection);
+        listener(connection.handle);
       } catch (err) {
         // A failing listener must not fail the accept.
         this.logger.error(`a connection listener failed: ${(err as Error).message}`, { error: err });
