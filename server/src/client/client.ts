@@ -69,10 +69,11 @@ class IncomingPacket extends ReceivedPacket implements ClientPacket {
   readonly greeter: string;
   readonly status: number | undefined;
 
-  constructor(frame: Frame) {
+  /** `status` as the chain read it from the frame. */
+  constructor(frame: Frame, status: number | undefined) {
     super(frame.op, Buffer.from(frame.data));
     this.greeter = frame.greeter;
-    this.status = frame.greeter === SERVER_GREETER ? frame.op : undefined;
+    this.status = status;
   }
 }
 
@@ -232,7 +233,8 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
 
   /** @internal Frames after the handshake. */
   handleFrame(frame: Frame): void {
-    if (this.#closed) return;
+    // After a bad frame the socket is being destroyed: later frames of the same chunk are not read.
+    if (this.#closed || this.#closeError) return;
     const arrival = this.#chain.receive(frame);
     if (arrival.kind === 'forged') {
       this.#closeError = new NekoError(
@@ -243,7 +245,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       this.#socket.destroy();
       return;
     }
-    const packet = new IncomingPacket(frame);
+    const packet = new IncomingPacket(frame, arrival.status);
     if (packet.status !== undefined) this.#onStatus(packet, arrival.answers, arrival.closing);
     else this.#onPluginPacket(packet, arrival.answers);
     // After a closing status the server sends nothing more: nothing is written.

@@ -3,6 +3,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { describe, it, expect, vi, onTestFinished } from 'vitest';
 import { NekoStatusError, connect, type ClientPacket, type NekoClient } from '../../src/client/client.js';
 import { NekoError } from '../../src/errors.js';
+import { encodeFrame } from '../../src/protocol/encoder.js';
 import type { FrameFields } from '../../src/protocol/frame.js';
 import { Hasher } from '../../src/protocol/hash.js';
 import { LOGIC, allPlugins, makePluginsDir } from '../helpers/plugins.js';
@@ -461,6 +462,37 @@ describe('NekoClient: the nonce chain, seen from a fake server', () => {
     const rest = await peer.framesWithin(100);
     expect(rest.map((f) => f.hash.toString())).not.toContain(H.hex('ORACLE-BAIT'));
     expect(sent.hash.toString()).toBe(H.hex('N1-fake-server'));
+  });
+
+  it('reads nothing after a packet that does not carry H of a random it sent, even in the same chunk', async () => {
+    const { client, peer } = await connected();
+    const pushes: string[] = [];
+    client.on('packet', (p) => pushes.push(p.text()));
+    const closed = new Promise<{ error?: Error }>((resolve) => client.once('close', resolve));
+    await client.send('echo', 'first');
+    const first = await peer.next();
+    // No unused server random: this one waits.
+    const waiting = client.send('echo', 'waiting');
+    const forged = encodeFrame({
+      greeter: 'echo',
+      op: 0,
+      random: 'BAIT-1',
+      data: 'x',
+      hash: H.hex('forged'),
+    });
+    // Behind it in the same chunk, a packet carrying H of the client's random: its random would be hashed.
+    const after = encodeFrame({
+      greeter: 'news',
+      op: 0,
+      random: 'BAIT-2',
+      data: 'y',
+      hash: H.hex(first.random),
+    });
+    await peer.write(Buffer.concat([forged, after]));
+    expect((await closed).error?.message).toMatch(/does not carry H of any random this client sent/);
+    expect((await rejection(waiting)).code).toBe('NEKO_ERR_CLIENT_AUTH');
+    expect(pushes).toEqual([]);
+    expect(await peer.framesWithin(100)).toEqual([]);
   });
 
   it('accepts H of an older random it sent, and a closing status with hash "server"', async () => {
