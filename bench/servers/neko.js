@@ -20,7 +20,7 @@ export async function start(options) {
     plugins: options.plugins ?? path.join(here, '..', '..', 'plugins'),
     host: HOST,
     port: 0,
-    storage: { inMemory: true },
+    storage: { backend: 'memory' },
     limits: options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : undefined,
   });
   server.logger.subscribe((record) => {

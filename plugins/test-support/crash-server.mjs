@@ -3,6 +3,6 @@
 import { createServer } from 'nekoconnect';
 
 const [plugins, dataDir, secret] = process.argv.slice(2);
-const server = createServer({ secret, plugins, port: 0, storage: { dataDir } });
+const server = createServer({ secret, plugins, port: 0, storage: { backend: 'nedb', dir: dataDir } });
 const { port } = await server.listen();
 console.log(`PORT ${port}`);

@@ -10,7 +10,7 @@ export const SECRET = 'example-plugins';
 /** Serves one example plugin folder on a free port, closed when the test ends. */
 export async function serve(
   plugin: string,
-  storage: ServerOptions['storage'] = { inMemory: true },
+  storage: ServerOptions['storage'] = { backend: 'memory' },
 ): Promise<{ server: NekoServer; port: number }> {
   const server = createServer({
     secret: SECRET,

@@ -66,7 +66,7 @@ describe('todo plugin durability', () => {
     expect(acknowledged.length).toBeGreaterThanOrEqual(150);
 
     // Restart on the same data directory: every acknowledged item is there.
-    const { port: again } = await serve('todo', { dataDir });
+    const { port: again } = await serve('todo', { backend: 'nedb', dir: dataDir });
     const items = (await (await client(again)).request('todo', '', { op: Op.List })).json<Item[]>();
     const stored = new Set(items.map((i) => i._id));
     expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);

@@ -63,12 +63,18 @@ describe('todo plugin', () => {
   it('keeps its items across a restart of the server', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'neko-todo-test-'));
     onTestFinished(() => rm(dataDir, { recursive: true, force: true }));
-    const first = await createTestServer({ plugin: import.meta.dirname, config: { storage: { dataDir } } });
+    const first = await createTestServer({
+      plugin: import.meta.dirname,
+      config: { storage: { backend: 'nedb', dir: dataDir } },
+    });
     const c1 = await first.connect();
     await c1.request('todo', { title: 'persist me' }, { op: Op.Add });
     await first.close();
 
-    const second = await createTestServer({ plugin: import.meta.dirname, config: { storage: { dataDir } } });
+    const second = await createTestServer({
+      plugin: import.meta.dirname,
+      config: { storage: { backend: 'nedb', dir: dataDir } },
+    });
     const c2 = await second.connect();
     const items = (await c2.request('todo', '', { op: Op.List })).json<Item[]>();
     expect(items.map((i) => i.title)).toEqual(['persist me']);

@@ -19,7 +19,7 @@ const server = createServer({
   port: 0,
   limits: options.limits ?? {},
   tls: options.tls,
-  storage: options.dataDir === undefined ? { inMemory: true } : { dataDir: options.dataDir },
+  storage: options.dataDir === undefined ? { backend: 'memory' } : { backend: 'nedb', dir: options.dataDir },
 });
 
 let pending = 0;

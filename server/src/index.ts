@@ -43,3 +43,9 @@ export type {
   UpdateOptions,
 } from './storage/database.js';
 export { NedbStorage, type NedbStorageOptions } from './storage/nedb/storage.js';
+export type {
+  CustomStorageSelection,
+  MemoryStorageSelection,
+  NedbStorageSelection,
+  StorageOptions,
+} from './storage/select.js';

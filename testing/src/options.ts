@@ -43,7 +43,7 @@ export interface TestServerConfig {
    * server's default, except `shutdownTimeoutMs`: 500 ms in a test server.
    */
   limits?: Partial<Limits>;
-  /** Where plugin databases live. Default `{ inMemory: true }`; e.g. `{ dataDir }` to test persistence. */
+  /** Where plugin databases live. Default `{ backend: 'memory' }`; e.g. `{ backend: 'nedb', dir }` to test persistence. */
   storage?: ServerOptions['storage'];
 }
 
@@ -113,7 +113,7 @@ export async function resolveTestServerOptions(
       secret,
       host: '127.0.0.1',
       port: 0,
-      storage: storage ?? { inMemory: true },
+      storage: storage ?? { backend: 'memory' },
       limits: { shutdownTimeoutMs: TEST_SHUTDOWN_TIMEOUT_MS, ...limits },
     },
   };

@@ -69,7 +69,7 @@ export async function runDev(args: readonly string[], io: DevIo): Promise<number
     dashboard: dashboardOptions,
   } = await resolveStartOptions(cwd, flags, env);
 
-  const server = createServer({ ...serverOptions, storage: { dataDir } });
+  const server = createServer({ ...serverOptions, storage: { backend: 'nedb', dir: dataDir } });
   printLogs(server.logger, io);
 
   // 2. Shutdown, by signal or key: the watcher stops first, then the server. A second one cuts it short.

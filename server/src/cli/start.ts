@@ -161,7 +161,7 @@ export async function runStart(args: readonly string[], io: StartIo): Promise<nu
   } = await resolveStartOptions(cwd, startFlags(parsed), io.env);
   const tls = serverOptions.tls;
 
-  const server = createServer({ ...serverOptions, storage: { dataDir } });
+  const server = createServer({ ...serverOptions, storage: { backend: 'nedb', dir: dataDir } });
   printLogs(server.logger, io);
 
   // Clean shutdown: stop accepting, let handlers finish, close. A second signal cuts it short.

@@ -1,8 +1,7 @@
 import { NekoError } from '../errors.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
 import { DEFAULT_LIMITS, LIMIT_KEYS, LIMIT_RANGES, PORT_RANGE, inRange, type Limits } from './limits.js';
-import type { StorageBackend } from '../storage/database.js';
-import type { NedbStorageOptions } from '../storage/nedb/storage.js';
+import type { StorageOptions } from '../storage/select.js';
 
 export { DEFAULT_LIMITS, type Limits } from './limits.js';
 
@@ -29,11 +28,12 @@ export interface ServerOptions {
   tls?: TlsOptions;
   limits?: Partial<Limits>;
   /**
-   * Where plugin databases live: options for the embedded nedb store
-   * (default: files under `.nekoconnect/data`; `{ inMemory: true }` keeps
-   * them in memory, as tests want), or a storage backend of your own.
+   * Where plugin databases live, by backend: `{ backend: 'nedb', dir?,
+   * compactionIntervalMs? }` (the default: files under `.nekoconnect/data`),
+   * `{ backend: 'memory' }` (no files, as tests want), or `{ backend: b }`
+   * with a `StorageBackend` of your own. See `storage/select.ts`.
    */
-  storage?: NedbStorageOptions | StorageBackend;
+  storage?: StorageOptions;
 }
 
 export interface ResolvedServerOptions {

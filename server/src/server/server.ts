@@ -15,8 +15,8 @@ import {
 } from '../plugins/registry.js';
 import type { ServedPlugin } from '../plugins/host.js';
 import { Router, type GreeterRoute } from '../plugins/router.js';
-import type { PluginDatabase, StorageBackend } from '../storage/database.js';
-import { NedbStorage } from '../storage/nedb/storage.js';
+import type { PluginDatabase } from '../storage/database.js';
+import { selectStorageBackend } from '../storage/select.js';
 import { Hasher } from '../protocol/hash.js';
 import type { SessionState } from '../session/session.js';
 import type { Transport } from '../session/transport.js';
@@ -71,19 +71,13 @@ export class NekoServer {
 
   constructor(options: ServerOptions) {
     this.options = resolveServerOptions(options);
-    const storage = options.storage;
-    const backend: StorageBackend =
-      storage && 'open' in storage
-        ? storage
-        : new NedbStorage({
-            onWarning: (warning) =>
-              this.logger.warn(warning.message, {
-                plugin: warning.greeter,
-                code: warning.error?.code,
-                error: warning.error,
-              }),
-            ...storage,
-          });
+    const backend = selectStorageBackend(options.storage, (warning) =>
+      this.logger.warn(warning.message, {
+        plugin: warning.greeter,
+        code: warning.error?.code,
+        error: warning.error,
+      }),
+    );
     this.#plugins = new PluginRegistry(this.#router, backend, this.logger);
     this.#context = {
       hasher: new Hasher(this.options.secret),

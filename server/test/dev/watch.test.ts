@@ -113,7 +113,10 @@ export class Logic {
     const plugins = await makePluginsDir([{ greeter: 'store', logic: counterLogic('v1') }]);
     // The data directory inside the plugin folder, under a name the watcher would otherwise look into.
     const dataDir = path.join(plugins, 'store', 'data');
-    const { server, port } = await startServer({ plugins, storage: { dataDir, compactionIntervalMs: 0 } });
+    const { server, port } = await startServer({
+      plugins,
+      storage: { backend: 'nedb', dir: dataDir, compactionIntervalMs: 0 },
+    });
     const log = eventLog();
     const watcher = await watch(server, plugins, log, { dataDir });
     const client = await connectClient(port);

@@ -21,7 +21,7 @@ describe('README', () => {
       secret: 'readme-secret',
       plugins: join(REPO_ROOT, 'plugins'),
       port: 0,
-      storage: { inMemory: true },
+      storage: { backend: 'memory' },
     });
     const { port } = await server.listen();
     onTestFinished(() => server.close());

@@ -24,7 +24,7 @@ export interface StartedServer {
 export async function startServer(options: Partial<ServerOptions> = {}): Promise<StartedServer> {
   const server = createServer({
     secret: SECRET,
-    storage: { inMemory: true },
+    storage: { backend: 'memory' },
     ...options,
     port: options.port ?? 0,
     limits: { shutdownTimeoutMs: 500, ...options.limits },

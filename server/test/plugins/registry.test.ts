@@ -161,7 +161,7 @@ describe('a failed load of a folder whose plugin serves', () => {
     it(`(${what}) leaves the version serving; shutdown still unloads it and closes its database`, async () => {
       const { key, events } = trackEvents();
       const plugins = await makePluginsDir([{ greeter: 'keep', logic: trackedLogic(key, 'good') }]);
-      const storage = { dataDir: await dataDir(), compactionIntervalMs: 0 };
+      const storage = { backend: 'nedb', dir: await dataDir(), compactionIntervalMs: 0 } as const;
       const { server, port, logs } = await startServer({ plugins, storage });
       const client = await connectClient(port);
       for (let n = 1; n <= 3; n++) await client.request('keep', '', { op: 1 });
@@ -213,7 +213,7 @@ describe('a failed load of a folder whose plugin serves', () => {
     };
     const { key } = trackEvents();
     const plugins = await makePluginsDir([{ greeter: 'keep', logic: trackedLogic(key, 'v1') }]);
-    const { server, port } = await startServer({ plugins, storage });
+    const { server, port } = await startServer({ plugins, storage: { backend: storage } });
     const client = await connectClient(port);
     expect((await client.request('keep', '', { op: 1 })).text()).toBe('v1 count=1 seen=1');
     await writeFile(path.join(plugins, 'keep', 'logic.js'), trackedLogic(key, 'v2'));
@@ -254,7 +254,9 @@ export class Logic {
 `,
       },
     ]);
-    const { server } = await startServer({ storage: { dataDir: await dataDir(), compactionIntervalMs: 0 } });
+    const { server } = await startServer({
+      storage: { backend: 'nedb', dir: await dataDir(), compactionIntervalMs: 0 },
+    });
     const loading = server.loadPlugins(plugins);
     const db = await started;
     expect(await dataLines(db.location)).toHaveLength(3);

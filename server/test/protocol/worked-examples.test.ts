@@ -139,7 +139,7 @@ describe('protocol §7 worked examples, produced by a server session', () => {
   });
 
   async function echoServer(): Promise<ReturnType<typeof createServer>> {
-    const server = createServer({ secret: 'neko', port: 0, storage: { inMemory: true } });
+    const server = createServer({ secret: 'neko', port: 0, storage: { backend: 'memory' } });
     const report = await server.loadPlugins(await makePluginsDir([{ greeter: 'echo', logic: LOGIC.echo }]));
     expect(report.failed).toEqual([]);
     return server;

@@ -152,7 +152,7 @@ describe('NekoServer.listen()', () => {
 
   it('refuses a port in use with NEKO_ERR_SERVER_LISTEN, naming EADDRINUSE', async () => {
     const { port } = await startServer();
-    const second = createServer({ secret: 's', port, storage: { inMemory: true } });
+    const second = createServer({ secret: 's', port, storage: { backend: 'memory' } });
     let error: unknown;
     try {
       await second.listen();
@@ -177,7 +177,7 @@ describe('NekoServer.listen()', () => {
       secret: 's',
       port: 0,
       plugins: '/nonexistent/neko-plugins',
-      storage: { inMemory: true },
+      storage: { backend: 'memory' },
     });
     await expect(server.listen()).rejects.toMatchObject({ code: 'NEKO_ERR_PLUGINS_DIR' });
     await server.close();

@@ -243,7 +243,7 @@ describe('plugin databases on disk', () => {
       { greeter: 'notes', logic: 'export class Logic { recv(ctx) { ctx.send("up"); } }\n' },
       { greeter: 'echo', logic: 'export class Logic { recv(ctx) { ctx.send(ctx.data); } }\n' },
     ]);
-    const { port, logs } = await startServer({ plugins, storage: { dataDir } });
+    const { port, logs } = await startServer({ plugins, storage: { backend: 'nedb', dir: dataDir } });
     const failure = logs.find((r) => r.code === 'NEKO_ERR_STORAGE_CORRUPT');
     expect(failure?.plugin).toBe('notes');
     expect(failure?.message).toContain(file);
