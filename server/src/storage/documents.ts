@@ -1,34 +1,28 @@
 /**
- * The document API's side of sharing one datastore with the key-value
- * cells: every query is narrowed to documents that are not cells, and no
- * document, update or query may touch the field that marks a cell. Also
- * checks the shapes nedb would accept silently or choke on obscurely.
+ * The checks of the document API's arguments, the same on every backend:
+ * queries, documents, updates and find options are plain objects in the
+ * language (`language.ts`), and none touches the field reserved for
+ * key-value cells. (Keeping cells out of the results is the backend's job:
+ * nedb narrows every query, see `nedb/query.ts`.)
  */
 import { NekoError } from '../errors.js';
 import { CELL_FIELD } from './cells.js';
 import type { Document, FindOptions, Query, Update } from './database.js';
 import { checkDocumentLanguage, checkPath, checkQuery, checkUpdateLanguage } from './language.js';
 
-/** The condition that keeps cells out of a document query. */
-const NOT_A_CELL = Object.freeze({ [CELL_FIELD]: Object.freeze({ $exists: false }) });
-
 /**
- * The query to give nedb for a plugin's query: the same conditions, plus
- * `$and: [..., { __nekoCell: { $exists: false } }]`. The user's top-level
- * fields stay at the top, so nedb still uses its indexes for them, and an
- * upsert still builds the new document from them as nedb documents.
+ * Checks a plugin's query and returns it (`{}` for none).
  * @param query the plugin's query; undefined means every document
  * @throws NekoError `NEKO_ERR_STORAGE_QUERY` for a query that is not an
  *   object, names the reserved field, or is outside the query language
  *   (see `language.ts`)
  */
-export function documentQuery(query: Query | undefined, operation: string): Query {
-  if (query === undefined) return { $and: [NOT_A_CELL] };
+export function checkDocumentQuery(query: Query | undefined, operation: string): Query {
+  if (query === undefined) return {};
   checkPlainObject(query, 'query', operation);
   checkFields(Object.keys(query), 'query', operation);
   checkQuery(query, operation);
-  const and = query['$and'];
-  return { ...query, $and: [...((and as unknown[] | undefined) ?? []), NOT_A_CELL] };
+  return query;
 }
 
 /**

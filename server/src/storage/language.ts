@@ -118,6 +118,12 @@ function checkCondition(field: string, condition: unknown, operation: string): v
         if (!key.startsWith('$')) {
           throw refused(operation, `the condition on ${field} mixes operators with the field ${key}`);
         }
+        if ((LOGICAL_OPERATORS as readonly string[]).includes(key)) {
+          throw refused(
+            operation,
+            `${key} goes at the level of a query ({ ${key}: ... }), not on the field ${field}; the field operators are ${FIELD_OPERATORS.join(', ')}`,
+          );
+        }
         throw refused(
           operation,
           `the query operator ${key} (on ${field}) is not supported; the allowed ones are ${QUERY_LIST}`,

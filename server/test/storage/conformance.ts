@@ -377,6 +377,7 @@ export function storageConformance(
           db.find({ a: { $exists: 1 } }),
           db.find({ $or: [] }),
           db.find({ a: { $gt: 1, b: 2 } }),
+          db.find({ a: { $not: { $gt: 1 } } }),
           db.insert({ $a: 1 }),
           db.insert({ 'a.b': 1 }),
           db.insert({ nested: { $x: 1 } }),

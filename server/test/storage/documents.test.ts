@@ -1,26 +1,39 @@
 import { describe, expect, it } from 'vitest';
-import { checkUpdate, documentQuery } from '../../src/storage/documents.js';
+import { checkDocumentQuery, checkUpdate } from '../../src/storage/documents.js';
+import { nedbQuery } from '../../src/storage/nedb/query.js';
 
 const NOT_A_CELL = { __nekoCell: { $exists: false } };
 
-describe('documentQuery', () => {
+describe('nedbQuery', () => {
   it("adds the not-a-cell condition under $and, keeping the query's own fields at the top", () => {
-    expect(documentQuery({}, 'find')).toEqual({ $and: [NOT_A_CELL] });
-    expect(documentQuery({ a: 1, b: { $gt: 2 } }, 'find')).toEqual({
+    expect(nedbQuery(checkDocumentQuery(undefined, 'find'))).toEqual({ $and: [NOT_A_CELL] });
+    expect(nedbQuery(checkDocumentQuery({}, 'find'))).toEqual({ $and: [NOT_A_CELL] });
+    expect(nedbQuery({ a: 1, b: { $gt: 2 } })).toEqual({
       a: 1,
       b: { $gt: 2 },
       $and: [NOT_A_CELL],
     });
-    expect(documentQuery({ $and: [{ a: 1 }], $or: [{ b: 1 }] }, 'find')).toEqual({
+    expect(nedbQuery({ $and: [{ a: 1 }], $or: [{ b: 1 }] })).toEqual({
       $and: [{ a: 1 }, NOT_A_CELL],
       $or: [{ b: 1 }],
     });
   });
 
+  it('turns $regex strings with $options into RegExps, at any depth', () => {
+    expect(
+      nedbQuery({ a: { $regex: '^x', $options: 'i' }, $or: [{ b: { $regex: 'y', $ne: 'z' } }] }),
+    ).toEqual({
+      a: { $regex: /^x/i },
+      $or: [{ b: { $ne: 'z', $regex: /y/ } }],
+      $and: [NOT_A_CELL],
+    });
+  });
+
   it("does not change the plugin's query object", () => {
-    const query = { $and: [{ a: 1 }] };
-    documentQuery(query, 'find');
-    expect(query).toEqual({ $and: [{ a: 1 }] });
+    const query = { $and: [{ a: 1 }], b: { $regex: 'x', $options: 'i' } };
+    expect(checkDocumentQuery(query, 'find')).toBe(query);
+    nedbQuery(query);
+    expect(query).toEqual({ $and: [{ a: 1 }], b: { $regex: 'x', $options: 'i' } });
   });
 });
 

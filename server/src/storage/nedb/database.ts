@@ -16,7 +16,7 @@ import type {
   Update,
   UpdateOptions,
 } from '../database.js';
-import { checkDocument, checkFindOptions, checkUpdate, documentQuery } from '../documents.js';
+import { checkDocument, checkDocumentQuery, checkFindOptions, checkUpdate } from '../documents.js';
 import { nedbQuery } from './query.js';
 import { operationError } from '../storage-errors.js';
 
@@ -108,7 +108,7 @@ export class NedbDatabase implements ManagedDatabase {
   ): Promise<(T & { _id: string })[]> {
     return this.#run('find', () => {
       checkFindOptions(options, 'find');
-      const cursor = this.#store.find<T>(nedbQuery(documentQuery(query ?? {}, 'find')), options.projection);
+      const cursor = this.#store.find<T>(nedbQuery(checkDocumentQuery(query, 'find')), options.projection);
       if (options.sort !== undefined) cursor.sort(options.sort);
       if (options.skip !== undefined) cursor.skip(options.skip);
       if (options.limit !== undefined) cursor.limit(options.limit);
@@ -123,14 +123,14 @@ export class NedbDatabase implements ManagedDatabase {
     return this.#run('findOne', () => {
       checkFindOptions({ projection: options.projection }, 'findOne');
       return this.#store
-        .findOne<T>(nedbQuery(documentQuery(query ?? {}, 'findOne')), options.projection)
+        .findOne<T>(nedbQuery(checkDocumentQuery(query, 'findOne')), options.projection)
         .exec();
     });
   }
 
   update(query: Query, update: Update, options: UpdateOptions = {}): Promise<number> {
     return this.#run('update', () =>
-      this.#store.update(nedbQuery(documentQuery(query, 'update')), checkUpdate(update, 'update'), {
+      this.#store.update(nedbQuery(checkDocumentQuery(query, 'update')), checkUpdate(update, 'update'), {
         multi: options.multi === true,
         upsert: options.upsert === true,
       }),
@@ -139,12 +139,12 @@ export class NedbDatabase implements ManagedDatabase {
 
   remove(query: Query, options: RemoveOptions = {}): Promise<number> {
     return this.#run('remove', () =>
-      this.#store.remove(nedbQuery(documentQuery(query, 'remove')), { multi: options.multi === true }),
+      this.#store.remove(nedbQuery(checkDocumentQuery(query, 'remove')), { multi: options.multi === true }),
     );
   }
 
   count(query?: Query): Promise<number> {
-    return this.#run('count', () => this.#store.count(nedbQuery(documentQuery(query ?? {}, 'count'))));
+    return this.#run('count', () => this.#store.count(nedbQuery(checkDocumentQuery(query, 'count'))));
   }
 
   get<T = unknown>(cell: string): Promise<T | undefined> {
