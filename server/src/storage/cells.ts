@@ -1,12 +1,13 @@
 /**
- * Key-value cells (`ctx.dbGet`/`ctx.dbStore`): checking a cell's name and
- * value, and the value's stored form.
+ * Key-value cells (`ctx.dbGet`/`ctx.dbStore`), the same on every backend:
+ * checking a cell's name and value, and the value's stored form, JSON text.
  *
- * A cell is stored as a document `{ __nekoCell: <name>, json: <value as
- * JSON text>, _id }` in the plugin's datastore. Keeping the value as JSON
- * text, rather than as nedb fields, lets any JSON value be stored (nedb
- * refuses object keys with `$` or `.`, and turns `{ $$date }` into Dates),
- * and gives back exactly what was stored.
+ * Keeping the value as JSON text, rather than as document fields, lets any
+ * JSON value be stored (documents refuse keys with `$` or `.`, and nedb
+ * turns `{ $$date }` into Dates), and gives back exactly what was stored.
+ * The nedb backend keeps a cell as a document `{ __nekoCell: <name>, json:
+ * <JSON text>, _id }` in the plugin's datastore, which is why documents may
+ * not use `__nekoCell` on any backend.
  */
 import { NekoError } from '../errors.js';
 
