@@ -4,7 +4,7 @@ import { isLoopback } from '../dashboard/options.js';
 import type { ServerFacts } from '../dashboard/views.js';
 import { isNekoError } from '../errors.js';
 import type { NekoServer } from '../server/server.js';
-import type { StartIo } from './start.js';
+import type { CliIo } from './command.js';
 import { formatError } from '../format.js';
 
 /** What an open dashboard warns at start. */
@@ -23,7 +23,7 @@ export async function startDashboard(
   server: NekoServer,
   options: { port: number; host: string; open: boolean } | undefined,
   facts: ServerFacts,
-  io: StartIo,
+  io: Pick<CliIo, 'out' | 'err'>,
 ): Promise<Dashboard | undefined> {
   if (options === undefined) return undefined;
   const dashboard = createDashboard(server, { ...options, facts });

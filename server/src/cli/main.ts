@@ -1,32 +1,91 @@
 #!/usr/bin/env node
 import kleur from 'kleur';
-import { NekoError, isNekoError } from '../errors.js';
-import { parseCommandArgs } from './args.js';
-import { exitCodeFor, runStart, type StartIo } from './start.js';
+import { NekoError, isNekoError, type NekoErrorCode } from '../errors.js';
 import { formatError } from '../format.js';
+import {
+  commandList,
+  defineCommand,
+  findCommand,
+  listWidth,
+  runCommand,
+  type AnyCommand,
+  type CliIo,
+} from './command.js';
+import { DEV_COMMAND } from './dev.js';
+import { START_COMMAND } from './start.js';
+import { VALIDATE_COMMAND } from './validate.js';
 import { configureColor } from './terminal.js';
 import { packageVersion } from './version.js';
 
-const HELP = `Usage: nekoconnect <command> [options]
+/**
+ * The exit codes, for every command: 0 a clean run, 1 a runtime failure, 2 a
+ * usage or configuration error. The codes below (and every `NEKO_ERR_CLI_*`
+ * and `NEKO_ERR_CONFIG_*`) are usage or configuration errors.
+ */
+const USAGE_ERRORS: readonly NekoErrorCode[] = ['NEKO_ERR_PLUGINS_DIR', 'NEKO_ERR_VALIDATE_NO_PLUGINS'];
 
-Commands:
-  start [dir]     serve the plugins in dir (see \`nekoconnect start --help\`)
-  dev [dir]       serve them and hot-reload each plugin as you edit it (see \`nekoconnect dev --help\`)
-  validate [dir]  check plugins against the Context contract (see \`nekoconnect validate --help\`)
+/** The exit code of an error that ended a command. */
+function exitCodeFor(err: unknown): 1 | 2 {
+  if (!isNekoError(err)) return 1;
+  return err.code.startsWith('NEKO_ERR_CLI_') ||
+    err.code.startsWith('NEKO_ERR_CONFIG_') ||
+    USAGE_ERRORS.includes(err.code)
+    ? 2
+    : 1;
+}
 
-Options:
-  -h, --help      show this help
-  -v, --version   print the version
+const HELP_COMMAND = defineCommand({
+  name: 'help',
+  aliases: ['-h', '--help'],
+  listAs: 'option',
+  summary: 'show this help',
+  flags: {},
+  run: async (_flags, _args, io) => {
+    io.out(mainHelp());
+    return 0;
+  },
+});
+
+const VERSION_COMMAND = defineCommand({
+  name: 'version',
+  aliases: ['-v', '--version'],
+  listAs: 'option',
+  summary: 'print the version',
+  flags: {},
+  run: async (_flags, _args, io) => {
+    io.out(packageVersion());
+    return 0;
+  },
+});
+
+/** The commands, as the main help lists them. */
+const COMMANDS: readonly AnyCommand[] = [
+  START_COMMAND,
+  DEV_COMMAND,
+  VALIDATE_COMMAND,
+  HELP_COMMAND,
+  VERSION_COMMAND,
+];
+
+function mainHelp(): string {
+  const commands = COMMANDS.filter((c) => c.listAs !== 'option');
+  const options = COMMANDS.filter((c) => c.listAs === 'option');
+  const width = listWidth(COMMANDS);
+  return `Usage: nekoconnect <command> [options]
+
+${commandList(commands, 'Commands:', width)}
+
+${commandList(options, 'Options:', width)}
 
 Config: nekoconnect.config.ts (or .js, .mjs, .json) in the current directory;
 flags beat it. See docs/config.md.
 
 Docs: docs/ in the NekoConnect repository (protocol, plugins, config, client, errors).`;
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   configureColor(process.stdout);
-  const [command, ...rest] = argv;
-  const io: StartIo = {
+  const io: CliIo = {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
@@ -42,35 +101,24 @@ async function main(argv: readonly string[]): Promise<number> {
     },
   };
   try {
-    switch (command) {
-      case 'start':
-        guardProcess(io);
-        return await runStart(rest, io);
-      case 'dev':
-        guardProcess(io);
-        return await (await import('./dev.js')).runDev(rest, io);
-      case 'validate':
-        return await (await import('./validate.js')).runValidate(rest, io);
-      case undefined:
-      case '-h':
-      case '--help':
-      case 'help':
-        io.out(HELP);
-        return command === undefined ? 2 : 0;
-      case '-v':
-      case '--version':
-        io.out(packageVersion());
-        return 0;
-      default: {
-        if (command.startsWith('-')) parseCommandArgs('', [command], {}, 0);
-        throw new NekoError('NEKO_ERR_CLI_USAGE', `unknown command "${command}"`, {
-          hint: 'Run `nekoconnect --help` for the commands.',
-        });
-      }
+    if (argv.length === 0) {
+      io.out(mainHelp());
+      return 2;
     }
+    const found = findCommand(COMMANDS, argv);
+    if (found === undefined) {
+      const [first = ''] = argv;
+      throw new NekoError(
+        'NEKO_ERR_CLI_USAGE',
+        first.startsWith('-') ? `Unknown option '${first}'` : `unknown command "${first}"`,
+        { hint: 'Run `nekoconnect --help` for the commands.' },
+      );
+    }
+    if (found.command.serves === true) guardProcess(io);
+    return await runCommand(found.command, found.path, found.rest, io);
   } catch (err) {
     if (isNekoError(err)) io.err(formatError(err));
-    else io.err(`${kleur.red('error')} ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    else io.err(`${kleur.red('error')} ${describe(err)}`);
     return exitCodeFor(err);
   }
 }
@@ -79,7 +127,7 @@ async function main(argv: readonly string[]): Promise<number> {
  * A plugin's stray timer or promise must not take every other client down:
  * such errors are logged and the server keeps serving.
  */
-function guardProcess(io: StartIo): void {
+function guardProcess(io: CliIo): void {
   process.on('unhandledRejection', (reason) => {
     io.err(`${kleur.red('error')} unhandled rejection (a plugin's promise?): ${describe(reason)}`);
   });

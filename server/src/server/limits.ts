@@ -50,7 +50,7 @@ export interface LimitSpec extends IntRange {
 const DAY_MS = 86_400_000;
 
 /** Every limit, in the order the help and the docs list them. */
-export const LIMITS: Readonly<Record<keyof Limits, Readonly<LimitSpec>>> = Object.freeze({
+export const LIMITS = Object.freeze({
   maxPacketBytes: {
     default: 1024 * 1024,
     min: MIN_FRAME_LENGTH,
@@ -116,7 +116,10 @@ export const LIMITS: Readonly<Record<keyof Limits, Readonly<LimitSpec>>> = Objec
     flag: 'max-pending-bytes',
     help: 'bytes queued for one client before it is closed as a slow reader',
   },
-});
+} as const satisfies Record<keyof Limits, LimitSpec>);
+
+/** The flag of each limit that has one, by limit. */
+export type LimitFlagName<K extends keyof Limits = keyof Limits> = NonNullable<(typeof LIMITS)[K]['flag']>;
 
 /** The names of the limits, in table order. */
 export const LIMIT_KEYS = Object.keys(LIMITS) as (keyof Limits)[];
