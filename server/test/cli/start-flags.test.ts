@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commandHelp, parseFlags } from '../../src/cli/command.js';
 import { DEV_COMMAND } from '../../src/cli/dev.js';
@@ -113,5 +115,26 @@ describe('the flags of start and dev, declared once', () => {
     expect(() => parseFlags(DEV_COMMAND, ['dev'], ['a', 'b'])).toThrow(
       expect.objectContaining({ message: 'unexpected argument "b"' }),
     );
+  });
+});
+
+describe('docs/plugins.md: the options of nekoconnect start', () => {
+  it('lists every flag of the declaration, with its default', async () => {
+    const doc = await readFile(
+      path.join(import.meta.dirname, '..', '..', '..', 'docs', 'plugins.md'),
+      'utf8',
+    );
+    const rows = doc.split('\n').filter((line) => /^\| `(-\w, )?--/.test(line));
+    for (const [name, spec] of Object.entries(START_FLAGS)) {
+      const row = rows.find((line) => new RegExp(`^\\| \`(-\\w, )?--${name}[ \`]`).test(line));
+      expect(row, name).toBeDefined();
+      const defaultCell = row!.split('|')[2]!.trim();
+      if ('default' in spec) {
+        const shown = String(spec.default).split(/[;:]/)[0]!.trim();
+        expect(defaultCell, name).toMatch(new RegExp(`^\`${shown.replace(/\./g, '\\.')}\``));
+      } else {
+        expect(defaultCell, name).toBe('');
+      }
+    }
   });
 });
