@@ -1,3 +1,5 @@
+import { Status } from './status.js';
+
 /** Size of the fixed frame header in bytes (protocol §2). */
 export const HEADER_LENGTH = 12;
 
@@ -12,6 +14,9 @@ export const MAX_FIELD_LENGTH = 255;
 
 /** The greeter of the client's first packet. */
 export const AUTH_GREETER = 'auth';
+
+/** The fields of the client's first packet but its random and hash (protocol §4, step 1). */
+export const AUTH_PACKET = Object.freeze({ greeter: AUTH_GREETER, op: Status.Ok, data: '200' } as const);
 
 /** The greeter of the server's status packets. */
 export const SERVER_GREETER = 'nekoconnect-server';
@@ -30,4 +35,9 @@ export const DEFAULT_PORT = 10390;
  * `200`, data `200`, and a random and hash of at most 255 bytes each. Before
  * the handshake a larger `packet_len` cannot be an auth packet.
  */
-export const MAX_AUTH_FRAME_LENGTH = HEADER_LENGTH + 4 + 3 + MAX_FIELD_LENGTH + 3 + MAX_FIELD_LENGTH;
+export const MAX_AUTH_FRAME_LENGTH =
+  HEADER_LENGTH +
+  AUTH_PACKET.greeter.length +
+  String(AUTH_PACKET.op).length +
+  AUTH_PACKET.data.length +
+  2 * MAX_FIELD_LENGTH;

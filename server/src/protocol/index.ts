@@ -1,11 +1,12 @@
 export {
   AUTH_GREETER,
+  AUTH_PACKET,
   HEADER_LENGTH,
   RESERVED_GREETERS,
   SERVER_GREETER,
   UNAUTHENTICATED_HASH,
 } from './constants.js';
-export { AUTH_PACKET, isAuthFrame } from './auth.js';
+export { isAuthFrame } from './auth.js';
 export { ClientChain, type ChainArrival, type ChainPacket, type ChainWrite } from './client-chain.js';
 export { FrameDecoder, decodeFrame } from './decoder.js';
 export { encodeFrame } from './encoder.js';

@@ -1,7 +1,12 @@
 import { describe, it, expect } from 'vitest';
-import { AUTH_PACKET, isAuthFrame } from '../../src/protocol/auth.js';
+import { isAuthFrame } from '../../src/protocol/auth.js';
 import { ClientChain, type ChainPacket } from '../../src/protocol/client-chain.js';
-import { SERVER_GREETER, UNAUTHENTICATED_HASH } from '../../src/protocol/constants.js';
+import {
+  AUTH_PACKET,
+  MAX_AUTH_FRAME_LENGTH,
+  SERVER_GREETER,
+  UNAUTHENTICATED_HASH,
+} from '../../src/protocol/constants.js';
 import { decodeFrame } from '../../src/protocol/decoder.js';
 import { encodeFrame } from '../../src/protocol/encoder.js';
 import type { Frame } from '../../src/protocol/frame.js';
@@ -62,6 +67,12 @@ describe('auth packet', () => {
     expect(isAuthFrame(frame('auth', 200, '201'))).toBe(false);
     expect(isAuthFrame(frame('auth', 201, '200'))).toBe(false);
     expect(isAuthFrame(frame('echo', 200, '200'))).toBe(false);
+  });
+
+  it('MAX_AUTH_FRAME_LENGTH is the size of an auth packet with a random and a hash of 255 bytes', () => {
+    const longest = encodeFrame({ ...AUTH_PACKET, random: 'r'.repeat(255), hash: 'h'.repeat(255) });
+    expect(longest.length).toBe(MAX_AUTH_FRAME_LENGTH);
+    expect(MAX_AUTH_FRAME_LENGTH).toBe(532);
   });
 });
 
