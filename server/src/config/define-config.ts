@@ -1,4 +1,4 @@
-import type { Limits } from '../server/options.js';
+import type { Limits } from '../server/limits.js';
 
 /**
  * The contents of `nekoconnect.config.ts` (or `.js`, `.mjs`, `.json`). Every

@@ -15,8 +15,6 @@ import {
 } from '../server/limits.js';
 import { SECRET_ENV } from './secret.js';
 
-export { LIMIT_RANGES, PORT_RANGE, type IntRange } from '../server/limits.js';
-
 /** The keys of a config file, in the order the docs list them. */
 export const CONFIG_KEYS = ['port', 'host', 'plugins', 'dataDir', 'limits', 'tls', 'dashboard'] as const;
 

@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CONFIG_KEYS,
-  LIMIT_RANGES,
-  checkConfig,
-  describeValue,
-  didYouMean,
-} from '../../src/config/schema.js';
+import { CONFIG_KEYS, checkConfig, describeValue, didYouMean } from '../../src/config/schema.js';
 import { editDistance } from '../../src/edit-distance.js';
 import { defineConfig } from '../../src/config/define-config.js';
-import { DEFAULT_LIMITS } from '../../src/server/options.js';
+import { DEFAULT_LIMITS, LIMIT_RANGES } from '../../src/server/limits.js';
 
 function messages(value: unknown): string[] {
   return checkConfig(value).map((i) => i.message);
