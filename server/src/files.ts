@@ -8,5 +8,3 @@ export async function isFile(file: string): Promise<boolean> {
     return false;
   }
 }
-
-export { errorMessage } from './format.js';

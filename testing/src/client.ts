@@ -7,6 +7,7 @@ import {
   Status,
   encodeFrame,
   type Frame,
+  MAX_UINT32,
 } from 'nekoconnect/protocol';
 import { NekoTestingError, isNekoTestingError } from './errors.js';
 import type { ClientLink, ClientSide } from './links.js';
@@ -130,7 +131,7 @@ export class TestClient {
     this.sessionId = init.sessionId;
     this.#timeout = init.timeout;
     this.#chain = new ClientChain(new Hasher(init.secret));
-    this.#decoder = new FrameDecoder({ maxPacket: 0xffff_ffff }, (frame) => this.#onFrame(frame));
+    this.#decoder = new FrameDecoder({ maxPacket: MAX_UINT32 }, (frame) => this.#onFrame(frame));
     this.#closedPromise = new Promise((resolve) => (this.#markClosed = resolve));
     this.#link = connect({ receive: (chunk) => this.#receive(chunk), closed: () => this.#onClosed() });
   }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Limits, ServerOptions } from 'nekoconnect';
+import { DEFAULT_HOST } from 'nekoconnect/protocol';
 import { NekoTestingError } from './errors.js';
 
 /** Options of {@link createTestServer}. Give `plugin` or `plugins`. */
@@ -111,7 +112,7 @@ export async function resolveTestServerOptions(
     allowLoadFailures: options.allowLoadFailures ?? false,
     serverOptions: {
       secret,
-      host: '127.0.0.1',
+      host: DEFAULT_HOST,
       port: 0,
       storage: storage ?? { backend: 'memory' },
       limits: { shutdownTimeoutMs: TEST_SHUTDOWN_TIMEOUT_MS, ...limits },

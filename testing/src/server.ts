@@ -9,6 +9,7 @@ import {
   type ServerConnection,
   type SessionState,
 } from 'nekoconnect';
+import { DEFAULT_HOST } from 'nekoconnect/protocol';
 import { TestClient } from './client.js';
 import { NekoTestingError } from './errors.js';
 import { nextAccepted } from './harness-server.js';
@@ -176,7 +177,7 @@ class InProcessTestServer implements TestServer {
     };
     const client =
       this.transport === 'memory'
-        ? this.#connectInMemory(init, options.remoteAddress ?? '127.0.0.1')
+        ? this.#connectInMemory(init, options.remoteAddress ?? DEFAULT_HOST)
         : await this.#connectTcp(init);
     this.#clients.add(client);
     cleanupAfterTest(() => client.close());
@@ -310,7 +311,7 @@ class InProcessTestServer implements TestServer {
 
 function openSocket(port: number, timeout: number, name: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: '127.0.0.1', port, noDelay: true });
+    const socket = netConnect({ host: DEFAULT_HOST, port, noDelay: true });
     const fail = (reason: string): void => {
       stopTimer(timer);
       socket.destroy();

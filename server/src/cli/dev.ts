@@ -3,7 +3,6 @@ import { SECRET_ENV } from '../config/secret.js';
 import { listenForKeys } from '../dev/keys.js';
 import { formatDevEvent } from '../dev/report.js';
 import { clientSnippet, developmentSecret, type DevSecret } from '../dev/secret.js';
-import { watchPlugins } from '../dev/watch.js';
 import { indent, shownDir } from '../format.js';
 import { defineCommand, type CliIo } from './command.js';
 import { serve } from './serve.js';
@@ -55,6 +54,8 @@ and printed with a client snippet. See docs/dev.md.`,
           clientSnippet({ host: serverOptions.host, port, tls, secret: devSecret?.secret, greeter }),
         );
         // Watch.
+        // chokidar is loaded only by the command that watches.
+        const { watchPlugins } = await import('../dev/watch.js');
         const watcher = await watchPlugins(server, dir, {
           dataDir,
           onEvent: (event) => {

@@ -4,7 +4,7 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import type { Packet } from '../context/context.js';
 import { NekoError, type NekoErrorCode } from '../errors.js';
 import { ClientChain } from '../protocol/client-chain.js';
-import { AUTH_PACKET, DEFAULT_PORT, SERVER_GREETER } from '../protocol/constants.js';
+import { AUTH_PACKET, DEFAULT_HOST, DEFAULT_PORT, SERVER_GREETER } from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import type { Frame } from '../protocol/frame.js';
 import { Hasher } from '../protocol/hash.js';
@@ -347,7 +347,7 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
       hint: 'Pass { secret } with the value the server was started with (NEKOCONNECT_SECRET).',
     });
   }
-  const host = options.host ?? '127.0.0.1';
+  const host = options.host ?? DEFAULT_HOST;
   const port = options.port ?? DEFAULT_PORT;
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
   const hasher = new Hasher(options.secret);

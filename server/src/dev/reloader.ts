@@ -12,7 +12,8 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { NekoError, isNekoError } from '../errors.js';
-import { errorMessage, isFile } from '../files.js';
+import { isFile } from '../files.js';
+import { errorMessage } from '../format.js';
 import type { NekoServer } from '../server/server.js';
 import type { DevEvent } from './events.js';
 import type { WatchScope } from './paths.js';

@@ -17,7 +17,8 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { NekoError } from '../errors.js';
-import { errorMessage, isFile } from '../files.js';
+import { isFile } from '../files.js';
+import { errorMessage } from '../format.js';
 import type { NekoServer } from '../server/server.js';
 import { ChangeBatch } from './batch.js';
 import type { DevEvent } from './events.js';

@@ -30,6 +30,9 @@ export const UNAUTHENTICATED_HASH = 'server';
 /** The port the original server listened on. */
 export const DEFAULT_PORT = 10390;
 
+/** The interface a server listens on, and the host a client connects to, unless told otherwise: loopback. */
+export const DEFAULT_HOST = '127.0.0.1';
+
 /**
  * The largest frame a well-formed auth packet can be: greeter `auth`, op
  * `200`, data `200`, and a random and hash of at most 255 bytes each. Before

@@ -1,9 +1,9 @@
 import { NekoError } from '../errors.js';
-import { HEADER_LENGTH, MIN_FRAME_LENGTH } from './constants.js';
+import { HEADER_LENGTH, MAX_UINT32, MIN_FRAME_LENGTH } from './constants.js';
 import { isPrintableBytes, type Frame } from './frame.js';
 
 /** Largest value of a 10-digit op field. */
-const MAX_OP = 0xffff_ffff;
+const MAX_OP = MAX_UINT32;
 
 /**
  * A streaming frame decoder (protocol §2).
@@ -229,7 +229,7 @@ function notPrintable(field: string): never {
  * Decodes exactly one frame from `bytes` (which must hold it whole and nothing
  * else). A convenience for tests and tools; servers stream with FrameDecoder.
  */
-export function decodeFrame(bytes: Uint8Array, maxPacket = 0xffff_ffff): Frame {
+export function decodeFrame(bytes: Uint8Array, maxPacket = MAX_UINT32): Frame {
   const frames: Frame[] = [];
   const decoder = new FrameDecoder({ maxPacket }, (f) => frames.push(f));
   decoder.push(bytes);

@@ -1,3 +1,5 @@
+import { MAX_UINT32 } from './constants.js';
+
 /** A decoded frame (protocol §2). Byte fields are views into the received bytes. */
 export interface Frame {
   readonly greeter: string;
@@ -38,5 +40,5 @@ export function isPrintableString(s: string): boolean {
 
 /** True when `op` can travel in an op field. */
 export function isValidOp(op: number): boolean {
-  return Number.isInteger(op) && op >= 0 && op <= 0xffff_ffff;
+  return Number.isInteger(op) && op >= 0 && op <= MAX_UINT32;
 }

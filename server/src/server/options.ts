@@ -1,12 +1,12 @@
 import { NekoError } from '../errors.js';
-import { DEFAULT_PORT } from '../protocol/constants.js';
+import { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/constants.js';
 import { DEFAULT_LIMITS, LIMIT_KEYS, LIMIT_RANGES, PORT_RANGE, inRange, type Limits } from './limits.js';
 import type { StorageOptions } from '../storage/select.js';
 
 export { DEFAULT_LIMITS, type Limits } from './limits.js';
 
 /** The interface a server (and its dashboard) listens on by default: this machine only. */
-export const DEFAULT_HOST = '127.0.0.1';
+export { DEFAULT_HOST } from '../protocol/constants.js';
 
 /** TLS material: PEM text or buffers. */
 export interface TlsOptions {

@@ -3,11 +3,7 @@
  * errors that name the data file.
  */
 import { NekoError } from '../errors.js';
-
-/** The message of anything thrown. */
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+import { errorMessage } from '../format.js';
 
 /** The `code` of a Node system error (`ENOENT`, `EACCES`, …), if it is one. */
 export function systemErrorCode(err: unknown): string | undefined {

@@ -10,7 +10,8 @@ import { copyFile, mkdir, open, readFile, rename, stat } from 'node:fs/promises'
 import path from 'node:path';
 import { NekoError } from '../../errors.js';
 import { scanDataFile, type BadLine } from './data-file.js';
-import { errorMessage, systemErrorCode, writeError } from '../storage-errors.js';
+import { errorMessage } from '../../format.js';
+import { systemErrorCode, writeError } from '../storage-errors.js';
 
 /** Something done to a data file that the server should log. */
 export interface PrepareNote {
