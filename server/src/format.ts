@@ -7,7 +7,7 @@ import kleur from 'kleur';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NekoError, SourceLocation } from './errors.js';
-import { codeFrame, formatLocation } from './plugins/code-frame.js';
+import { codeFrame, formatLocation } from './code-frame.js';
 
 /** The message of an error, or the value as text. */
 export function errorMessage(err: unknown): string {

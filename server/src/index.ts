@@ -16,7 +16,7 @@ export type {
 export { defineConfig, type NekoConfig, type NekoDashboardConfig } from './config/define-config.js';
 export { Dashboard, createDashboard, type CreateDashboardOptions } from './dashboard/dashboard.js';
 export type { LogEntry } from './dashboard/log-buffer.js';
-export { DEFAULT_DASHBOARD_PORT, type DashboardOptions } from './dashboard/options.js';
+export { DEFAULT_DASHBOARD_PORT, type DashboardOptions } from './config/dashboard-options.js';
 export { ERROR_CODES, NekoError, isNekoError, type NekoErrorCode, type SourceLocation } from './errors.js';
 export { Logger, type LogFields, type LogLevel, type LogRecord, type LogSink } from './logging/logger.js';
 export type { ServedPlugin } from './plugins/host.js';

@@ -1,6 +1,6 @@
 import kleur from 'kleur';
 import { createDashboard, type Dashboard } from '../dashboard/dashboard.js';
-import { isLoopback } from '../dashboard/options.js';
+import { isLoopback } from '../config/dashboard-options.js';
 import type { ServerFacts } from '../dashboard/views.js';
 import { isNekoError } from '../errors.js';
 import type { NekoServer } from '../server/server.js';

@@ -1,5 +1,5 @@
 import type { StartFlags } from '../config/start-options.js';
-import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from '../dashboard/options.js';
+import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from '../config/dashboard-options.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
 import {
   LIMITS,

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import type { Packet } from '../context/context.js';
+import type { Packet } from '../protocol/packet.js';
 import { NekoError, type NekoErrorCode } from '../errors.js';
 import { ClientChain } from '../protocol/client-chain.js';
 import { AUTH_PACKET, DEFAULT_HOST, DEFAULT_PORT, SERVER_GREETER } from '../protocol/constants.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { NekoError } from '../errors.js';
 import { shownPath } from '../format.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
-import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT, isLoopback } from '../dashboard/options.js';
+import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT, isLoopback } from './dashboard-options.js';
 import { DEFAULT_LIMITS, type Limits } from '../server/limits.js';
 import { DEFAULT_HOST, type ServerOptions, type TlsOptions } from '../server/options.js';
 import { DEFAULT_DATA_DIR } from '../storage/nedb/storage.js';

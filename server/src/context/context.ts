@@ -4,37 +4,16 @@
  * A plugin's `Logic.recv(ctx)` receives a {@link Context} for every packet
  * that starts a new handler run. Everything a plugin can do with its client
  * goes through this object. `nekoconnect validate` checks `Logic.recv` against
- * this type, so it lives in this one file.
+ * this type, so it lives in this one file, with the two views it shares with
+ * lower layers re-exported here: `Packet` (protocol/packet.ts, also the base
+ * of the client SDK's packets) and `SessionInfo` (session/info.ts).
  */
 
+import type { Packet } from '../protocol/packet.js';
+import type { SessionInfo } from '../session/info.js';
 import type { PluginDatabase } from '../storage/database.js';
 
-/** One packet as a plugin sees it: the op code and the data bytes. */
-export interface Packet {
-  /** The packet's op code, an integer from 0 to 4294967295. Its meaning is the plugin's to define. */
-  readonly op: number;
-  /** The packet's data bytes (may be empty). */
-  readonly data: Buffer;
-  /** `data.length`, kept from the original `ctx.len`. */
-  readonly len: number;
-  /** The data decoded as UTF-8. */
-  text(): string;
-  /**
-   * The data parsed as JSON.
-   * @throws NekoError `NEKO_ERR_CONTEXT_JSON` when the data is not valid JSON.
-   */
-  json<T = unknown>(): T;
-}
-
-/** Who is on the other end of the connection. */
-export interface SessionInfo {
-  /** A server-unique id for the connection, e.g. `s-42`. */
-  readonly id: string;
-  /** The client's IP address as the socket reports it. */
-  readonly remoteAddress: string;
-  /** When the connection was accepted, in ms since the epoch. */
-  readonly connectedAt: number;
-}
+export type { Packet, SessionInfo };
 
 /** Options of {@link Context.send}. */
 export interface SendOptions {

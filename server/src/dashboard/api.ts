@@ -10,7 +10,7 @@ import type { Asset } from './assets.js';
 import type { ErrorView } from './error-view.js';
 import { LogEventStream } from './events.js';
 import type { LogBuffer, LogFilter } from './log-buffer.js';
-import { isLoopback } from './options.js';
+import { isLoopback } from '../config/dashboard-options.js';
 import { tokenMatches } from './token.js';
 import {
   overviewView,

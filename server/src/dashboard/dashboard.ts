@@ -15,7 +15,7 @@ import {
   resolveDashboardOptions,
   type DashboardOptions,
   type ResolvedDashboardOptions,
-} from './options.js';
+} from '../config/dashboard-options.js';
 import { generateToken } from './token.js';
 import type { ServerFacts } from './views.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { isNekoError, type NekoError, type SourceLocation } from '../errors.js';
-import { codeFrame } from '../plugins/code-frame.js';
+import { codeFrame } from '../code-frame.js';
 
 /** A coded error as the dashboard API serves it. */
 export interface ErrorView {

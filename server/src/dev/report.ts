@@ -6,7 +6,7 @@
 import kleur from 'kleur';
 import type { NekoError } from '../errors.js';
 import { clock, formatError, indent, plural, shownDir } from '../format.js';
-import { formatLocation } from '../plugins/code-frame.js';
+import { formatLocation } from '../code-frame.js';
 import type { DevEvent } from './events.js';
 
 /** A formatted event: the text, and whether it goes to stderr. */

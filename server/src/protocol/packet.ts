@@ -1,5 +1,22 @@
 import { NekoError } from '../errors.js';
 
+/** One packet as a plugin sees it: the op code and the data bytes. */
+export interface Packet {
+  /** The packet's op code, an integer from 0 to 4294967295. Its meaning is the plugin's to define. */
+  readonly op: number;
+  /** The packet's data bytes (may be empty). */
+  readonly data: Buffer;
+  /** `data.length`, kept from the original `ctx.len`. */
+  readonly len: number;
+  /** The data decoded as UTF-8. */
+  text(): string;
+  /**
+   * The data parsed as JSON.
+   * @throws NekoError `NEKO_ERR_CONTEXT_JSON` when the data is not valid JSON.
+   */
+  json<T = unknown>(): T;
+}
+
 /** The data of a packet decoded as UTF-8. */
 export function packetText(data: Buffer): string {
   return data.toString('utf8');

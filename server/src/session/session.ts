@@ -8,7 +8,7 @@ import { hashEquals, type Hasher } from '../protocol/hash.js';
 import { NonceWindow } from '../protocol/nonce-window.js';
 import { randomString } from '../protocol/random.js';
 import { Status } from '../protocol/status.js';
-import type { SessionInfo } from '../context/context.js';
+import type { SessionInfo } from './info.js';
 import type { Transport } from './transport.js';
 
 /** The limits a session enforces (protocol §6). */

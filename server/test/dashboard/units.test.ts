@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LogBuffer } from '../../src/dashboard/log-buffer.js';
-import { isLoopback, resolveDashboardOptions } from '../../src/dashboard/options.js';
+import { isLoopback, resolveDashboardOptions } from '../../src/config/dashboard-options.js';
 import { generateToken, tokenMatches } from '../../src/dashboard/token.js';
 import { LatencyHistogram } from '../../src/plugins/stats.js';
 

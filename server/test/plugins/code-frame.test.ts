@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { codeFrame, formatLocation } from '../../src/plugins/code-frame.js';
+import { codeFrame, formatLocation } from '../../src/code-frame.js';
 import { parseSpecText } from '../../src/plugins/spec.js';
 import { NekoError } from '../../src/errors.js';
 

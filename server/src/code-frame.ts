@@ -3,7 +3,7 @@
  * culprit line marked, in the style of vite's `generateCodeFrame`. Plain
  * text; whoever prints it adds colour.
  */
-import type { SourceLocation } from '../errors.js';
+import type { SourceLocation } from './errors.js';
 
 /** Options of {@link codeFrame}. */
 export interface CodeFrameOptions {
