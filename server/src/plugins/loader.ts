@@ -103,6 +103,8 @@ export async function loadPluginWithSpec(dir: string, spec: PluginSpec): Promise
           'fix the error at this location; the logic file and the files it imports must be valid TypeScript',
       })
     : logicFile;
+  // Before the import: Node reads a module's source map when it loads it.
+  if (transpiled) enableSourceMaps();
   const mod = await importLogic(moduleFile, logicFile);
   // Once the new build is imported, the older ones are clutter.
   if (transpiled) await removeStaleBuilds(moduleFile, spec.logic);
@@ -172,6 +174,20 @@ export async function loadPluginsDir(
 }
 
 /* ------------------------------------------------------------------------ */
+
+let sourceMapsEnabled = false;
+
+/**
+ * Turns on source-mapped stack traces for the process (once), so that the
+ * stack of an error thrown in a bundled plugin names `logic.ts:line:column`
+ * (from the bundle's inline source map) instead of the `.nekoconnect/build/`
+ * file. The logger, the dashboard and `server.logs()` print `error.stack`.
+ */
+function enableSourceMaps(): void {
+  if (sourceMapsEnabled) return;
+  sourceMapsEnabled = true;
+  process.setSourceMapsEnabled(true);
+}
 
 /** The plugin folders of `pluginsDir`, sorted by name, joined onto it. */
 async function listPluginDirs(pluginsDir: string): Promise<string[]> {
