@@ -68,6 +68,8 @@ export const ERROR_CODES = {
   NEKO_ERR_CLIENT_TIMEOUT: 'A request got no answer in time.',
   NEKO_ERR_CLIENT_CLOSED: 'The connection closed while a request waited, or a call came after close().',
   NEKO_ERR_CLIENT_PROTOCOL: 'The server sent a frame the client cannot decode.',
+  NEKO_ERR_CLIENT_DATA:
+    'The data given to request() or send() cannot be sent: not a string, bytes, a plain object or an array, or not JSON-serializable.',
 
   // Storage: the plugin databases.
   NEKO_ERR_STORAGE_CORRUPT: 'A data file holds a line that is not a stored document; it is left untouched.',

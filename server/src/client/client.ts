@@ -3,7 +3,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Packet } from '../protocol/packet.js';
 import { NekoError, type NekoErrorCode } from '../errors.js';
-import { ClientChain } from '../protocol/client-chain.js';
+import { ClientChain, replyRule, type ReplyRule } from '../protocol/client-chain.js';
 import { AUTH_PACKET, DEFAULT_HOST, DEFAULT_PORT, SERVER_GREETER } from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import type { Frame } from '../protocol/frame.js';
@@ -38,7 +38,22 @@ export interface ClientSendOptions {
 export interface RequestOptions extends ClientSendOptions {
   /** How long to wait for the answer, in ms. Default: the client's `requestTimeoutMs`. */
   timeoutMs?: number;
+  /**
+   * The op (or ops) of the plugin's reply. Only a packet from the greeter
+   * with one of them answers the request; others from it (pushes) go to the
+   * `packet` event. Default: any op.
+   */
+  replyOp?: number | readonly number[];
+  /**
+   * Called with each packet from the greeter (of a `replyOp` op, if given);
+   * the first it returns true for answers the request, the others go to the
+   * `packet` event. A predicate that throws counts as false.
+   */
+  match?: (packet: ClientPacket) => boolean;
 }
+
+/** Data the client sends: bytes, a string (sent as UTF-8), or a plain object or array (sent as JSON). */
+export type ClientData = string | Uint8Array | Record<string, unknown> | readonly unknown[];
 
 /** A packet from the server. */
 export interface ClientPacket extends Packet {
@@ -64,6 +79,47 @@ export class NekoStatusError extends NekoError {
   }
 }
 
+/** Arrivals kept for timeout messages. */
+const RECENT_ARRIVALS = 50;
+/** Packets a timeout message lists. */
+const LISTED = 6;
+
+/** `op 2 from "game" (14 bytes)`, or `status 500`. */
+function describe(packet: ClientPacket): string {
+  if (packet.status !== undefined)
+    return `status ${packet.status} (${STATUS_TEXT[packet.status] ?? 'unknown'})`;
+  return `op ${packet.op} from "${packet.greeter}" (${packet.data.length} bytes)`;
+}
+
+/** The bytes or string of `data`: plain objects and arrays as JSON. */
+function encodeData(data: unknown): string | Uint8Array {
+  if (typeof data === 'string' || data instanceof Uint8Array) return data;
+  const proto: unknown = typeof data === 'object' && data !== null ? Object.getPrototypeOf(data) : undefined;
+  if (Array.isArray(data) || proto === Object.prototype || (typeof data === 'object' && proto === null)) {
+    try {
+      return JSON.stringify(data);
+    } catch (err) {
+      throw new NekoError('NEKO_ERR_CLIENT_DATA', `data cannot be sent as JSON: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'Objects and arrays are sent as JSON: no cycles, no bigint.',
+      });
+    }
+  }
+  const kind =
+    data === null
+      ? 'null'
+      : typeof data === 'object'
+        ? `a ${data.constructor?.name ?? 'object'} object`
+        : `a ${typeof data}`;
+  throw new NekoError(
+    'NEKO_ERR_CLIENT_DATA',
+    `data must be a string, bytes, a plain object or an array; got ${kind}`,
+    {
+      hint: 'Convert it yourself (e.g. String(n), JSON.stringify(value)) before sending.',
+    },
+  );
+}
+
 class IncomingPacket extends ReceivedPacket implements ClientPacket {
   readonly greeter: string;
   readonly status: number | undefined;
@@ -81,6 +137,10 @@ export interface Outgoing {
   readonly greeter: string;
   readonly op: number;
   readonly data: string | Uint8Array;
+  /** For a request with `{ replyOp }` or `match`: which packets answer it. */
+  readonly reply?: ReplyRule;
+  /** For a request: the arrival count when it was made (its timeout lists what came since). */
+  readonly since?: number;
   /** Set for a request: settles with the answer. */
   readonly answer?: {
     resolve(packet: ClientPacket): void;
@@ -119,6 +179,9 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
   readonly #socket: Socket;
   readonly #chain: ClientChain<Outgoing>;
   readonly #requestTimeoutMs: number;
+  /** Recent arrivals, for timeout messages. */
+  readonly #recent: { readonly n: number; readonly packet: ClientPacket }[] = [];
+  #arrivals = 0;
   #closed = false;
   #closeStatus: number | undefined;
   #closeError: Error | undefined;
@@ -144,28 +207,39 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
    * greeter, or a status packet. Status 100 and 200 resolve (with `status`
    * set); error statuses (404, 500, 503, 400, 408, 413, 422) reject with a
    * {@link NekoStatusError}.
+   *
+   * With `{ replyOp }` and/or `match`, only a packet from that greeter that
+   * fits answers it; pushes that do not fit go to the `packet` event.
+   * Statuses still answer the oldest request in flight.
+   * @throws NekoError `NEKO_ERR_CLIENT_DATA` (as a rejection) when `data` cannot be sent.
    */
-  request(
-    greeter: string,
-    data: string | Uint8Array = '',
-    options: RequestOptions = {},
-  ): Promise<ClientPacket> {
+  request(greeter: string, data: ClientData = '', options: RequestOptions = {}): Promise<ClientPacket> {
     return new Promise<ClientPacket>((resolve, reject) => {
+      const { match } = options;
+      let bytes: string | Uint8Array;
+      let reply: ReplyRule | undefined;
+      try {
+        bytes = encodeData(data);
+        reply = replyRule(
+          options.replyOp,
+          match && ((frame: Frame) => match(new IncomingPacket(frame, undefined))),
+        );
+      } catch (err) {
+        reject(err as Error);
+        return;
+      }
       const outgoing: Outgoing = {
         greeter,
         op: options.op ?? 0,
-        data,
+        data: bytes,
+        reply,
+        since: this.#arrivals,
         answer: { resolve, reject },
       };
       const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
       outgoing.timer = setTimeout(() => {
         this.#chain.forget(outgoing);
-        reject(
-          new NekoError(
-            'NEKO_ERR_CLIENT_TIMEOUT',
-            `no answer from "${greeter}" within ${timeoutMs} ms (op ${outgoing.op})`,
-          ),
-        );
+        reject(new NekoError('NEKO_ERR_CLIENT_TIMEOUT', this.#timeoutMessage(outgoing, timeoutMs)));
       }, timeoutMs);
       this.#enqueue(outgoing, reject);
     });
@@ -175,9 +249,16 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
    * Sends a packet without waiting for its answer; resolves once it is
    * written. Its answer, if the plugin sends one, arrives as a `packet` event.
    */
-  send(greeter: string, data: string | Uint8Array = '', options: ClientSendOptions = {}): Promise<void> {
+  send(greeter: string, data: ClientData = '', options: ClientSendOptions = {}): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#enqueue({ greeter, op: options.op ?? 0, data, write: { resolve, reject } }, reject);
+      let bytes: string | Uint8Array;
+      try {
+        bytes = encodeData(data);
+      } catch (err) {
+        reject(err as Error);
+        return;
+      }
+      this.#enqueue({ greeter, op: options.op ?? 0, data: bytes, write: { resolve, reject } }, reject);
     });
   }
 
@@ -245,6 +326,8 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       return;
     }
     const packet = new IncomingPacket(frame, arrival.status);
+    this.#recent.push({ n: this.#arrivals++, packet });
+    if (this.#recent.length > RECENT_ARRIVALS) this.#recent.shift();
     if (packet.status !== undefined) this.#onStatus(packet, arrival.answers, arrival.closing);
     else this.#onPluginPacket(packet, arrival.answers);
     // After a closing status the server sends nothing more: nothing is written.
@@ -313,6 +396,20 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       this.#socket.write(next.frame);
       outgoing.write?.resolve();
     }
+  }
+
+  /** `no answer from "g" (reply op 5) within 100 ms (op 5); arrived instead: …`. */
+  #timeoutMessage(outgoing: Outgoing, timeoutMs: number): string {
+    const ops = outgoing.reply?.ops;
+    const wanted =
+      ops === undefined ? '' : ` (reply op ${ops.join(' or ')}${outgoing.reply?.match ? ' matching' : ''})`;
+    const since = this.#recent.filter((a) => a.n >= (outgoing.since ?? 0)).map((a) => a.packet);
+    const shown = since.slice(0, LISTED).map(describe).join(', ');
+    const arrived =
+      since.length === 0
+        ? 'nothing arrived'
+        : `arrived instead: ${shown}${since.length > LISTED ? ` and ${since.length - LISTED} more` : ''}`;
+    return `no answer from "${outgoing.greeter}"${wanted} within ${timeoutMs} ms (op ${outgoing.op}); ${arrived}`;
   }
 
   #closedError(): NekoError {

@@ -6,6 +6,7 @@ export {
   type ClientSendOptions,
   type ConnectOptions,
   type NekoClientEvents,
+  type ClientData,
   type RequestOptions,
 } from './client.js';
 export { NekoError, isNekoError, type NekoErrorCode } from '../errors.js';

@@ -12,6 +12,56 @@ export interface ChainPacket {
   readonly greeter: string;
   readonly op: number;
   readonly data: string | Uint8Array;
+  /**
+   * What answers it, for a request that said so (`{ replyOp }`, `match`):
+   * only a plugin packet from its greeter that this rule accepts. Without
+   * it, any packet from its greeter answers it.
+   */
+  readonly reply?: ReplyRule;
+}
+
+/** Which plugin packets answer a request: see {@link replyRule}. */
+export interface ReplyRule {
+  /** The ops that answer it; undefined: any op. */
+  readonly ops: readonly number[] | undefined;
+  /** Called with a plugin packet from the request's greeter whose op fits; true: it is the answer. */
+  readonly match: ((frame: Frame) => boolean) | undefined;
+}
+
+/**
+ * The reply rule of a request's `{ replyOp, match }` options, or undefined
+ * when neither is given (then the next packet from its greeter answers it).
+ * `replyOp` is an op or a list of ops. A `match` that throws rejects the packet.
+ * @throws TypeError when `replyOp` holds something that is not an op.
+ */
+export function replyRule(
+  replyOp: number | readonly number[] | undefined,
+  match: ((frame: Frame) => boolean) | undefined,
+): ReplyRule | undefined {
+  if (replyOp === undefined && match === undefined) return undefined;
+  const ops = replyOp === undefined ? undefined : typeof replyOp === 'number' ? [replyOp] : [...replyOp];
+  for (const op of ops ?? []) {
+    if (!Number.isInteger(op) || op < 0 || op > 0xffffffff) {
+      throw new TypeError(
+        `replyOp must be an op (an integer from 0 to 4294967295) or a list of them; got ${String(op)}`,
+      );
+    }
+  }
+  return { ops, match };
+}
+
+/** True when a plugin packet answers `packet` by the chain's rule (see {@link ClientChain}). */
+export function fitsReply(packet: ChainPacket, frame: Frame): boolean {
+  if (packet.greeter !== frame.greeter) return false;
+  const rule = packet.reply;
+  if (rule === undefined) return true;
+  if (rule.ops !== undefined && !rule.ops.includes(frame.op)) return false;
+  if (rule.match === undefined) return true;
+  try {
+    return rule.match(frame);
+  } catch {
+    return false;
+  }
 }
 
 /** What {@link ClientChain.nextWrite} hands out: the frame to write, or why the packet cannot travel. */
@@ -39,7 +89,7 @@ export type ChainArrival<T extends ChainPacket> =
       /**
        * The packet in flight it answers, taken out of the in-flight list: for
        * a status, the oldest one; for a plugin's packet, the oldest one to its
-       * greeter. Undefined when it answers none (a push).
+       * greeter whose reply rule (if any) accepts it. Undefined when it answers none (a push).
        */
       readonly answers: T | undefined;
     };
@@ -65,7 +115,10 @@ const UNAUTHENTICATED_HASH_BYTES = Buffer.from(UNAUTHENTICATED_HASH, 'latin1');
  *   that check, so an injected packet cannot use the client as a hashing
  *   oracle (protocol §5, mirrored).
  * - **Answers**: a status answers the oldest packet in flight; a plugin's
- *   packet answers the oldest packet in flight to its greeter.
+ *   packet answers the oldest packet in flight to its greeter that it fits:
+ *   a packet sent with a reply rule (`{ replyOp }`, `match`) is answered only
+ *   by a packet its rule accepts, so a push of another op passes it by and
+ *   answers nothing.
  */
 export class ClientChain<T extends ChainPacket = ChainPacket> {
   readonly #hasher: Hasher;
@@ -144,7 +197,7 @@ export class ClientChain<T extends ChainPacket = ChainPacket> {
         ? this.#inFlight.length > 0
           ? 0
           : -1
-        : this.#inFlight.findIndex((p) => p.greeter === frame.greeter);
+        : this.#inFlight.findIndex((p) => fitsReply(p, frame));
     const answers = index >= 0 ? this.#inFlight.splice(index, 1)[0] : undefined;
     return { kind: 'packet', status, closing, answers };
   }

@@ -10,7 +10,15 @@ export {
   UNAUTHENTICATED_HASH,
 } from './constants.js';
 export { isAuthFrame } from './auth.js';
-export { ClientChain, type ChainArrival, type ChainPacket, type ChainWrite } from './client-chain.js';
+export {
+  ClientChain,
+  fitsReply,
+  replyRule,
+  type ChainArrival,
+  type ChainPacket,
+  type ChainWrite,
+  type ReplyRule,
+} from './client-chain.js';
 export { FrameDecoder, decodeFrame } from './decoder.js';
 export { encodeFrame } from './encoder.js';
 export type { Frame, FrameFields } from './frame.js';

@@ -560,4 +560,102 @@ describe('NekoClient: the nonce chain, seen from a fake server', () => {
     const err = (await rejection(first)) as NekoStatusError;
     expect([err.status, err.greeter]).toEqual([404, 'a']);
   });
+  it('with { replyOp: [5, 6] }: a push of another op goes to the packet event, the reply answers', async () => {
+    const { client, peer } = await connected();
+    const pushes: ClientPacket[] = [];
+    client.on('packet', (p) => pushes.push(p));
+    const board = client.request('game', 'top', { op: 5, replyOp: [5, 6] });
+    const p1 = await peer.next();
+    // A match push arrives first, chained to the request's random: it must not answer it.
+    await peer.send({ greeter: 'game', op: 2, random: 'M1', data: 'match-found', hash: H.hex(p1.random) });
+    await peer.send({ greeter: 'game', op: 6, random: 'M2', data: 'board', hash: H.hex(p1.random) });
+    const answer = await board;
+    expect([answer.op, answer.text()]).toEqual([6, 'board']);
+    expect(pushes.map((p) => [p.op, p.text()])).toEqual([[2, 'match-found']]);
+  });
+
+  it('with a match predicate: only the packet it accepts answers; the others are pushes', async () => {
+    const { client, peer } = await connected();
+    const iterator = client.packets();
+    const reply = client.request('chat', 'who', {
+      op: 1,
+      replyOp: 1,
+      match: (p) => (p.json() as { id?: number }).id === 7,
+    });
+    const p1 = await peer.next();
+    await peer.send({ greeter: 'chat', op: 1, random: 'C1', data: '{"id":3}', hash: H.hex(p1.random) });
+    await peer.send({ greeter: 'chat', op: 1, random: 'C2', data: 'not json', hash: H.hex(p1.random) });
+    await peer.send({ greeter: 'chat', op: 1, random: 'C3', data: '{"id":7}', hash: H.hex(p1.random) });
+    expect((await reply).text()).toBe('{"id":7}');
+    expect((await iterator.next()).value?.text()).toBe('{"id":3}');
+    expect((await iterator.next()).value?.text()).toBe('not json');
+    await iterator.return();
+  });
+
+  it('without replyOp the next packet from the greeter answers (the default), and a status still answers a replyOp request', async () => {
+    const { client, peer } = await connected();
+    const plain = client.request('game', 'x', { op: 5 });
+    const p1 = await peer.next();
+    await peer.send({ greeter: 'game', op: 2, random: 'G1', data: 'push', hash: H.hex(p1.random) });
+    expect((await plain).op).toBe(2);
+    const waiting = client.request('game', 'y', { op: 5, replyOp: 5 });
+    const p2 = await peer.next();
+    await peer.send({
+      greeter: 'nekoconnect-server',
+      op: 500,
+      random: 'G2',
+      data: '500',
+      hash: H.hex(p2.random),
+    });
+    expect(((await rejection(waiting)) as NekoStatusError).status).toBe(500);
+  });
+
+  it('rejects a replyOp request with no fitting packet in time with NEKO_ERR_CLIENT_TIMEOUT listing what arrived', async () => {
+    const { client, peer } = await connected();
+    const pushes: ClientPacket[] = [];
+    client.on('packet', (p) => pushes.push(p));
+    const board = client.request('game', 'top', { op: 5, replyOp: 5, timeoutMs: 150 });
+    const p1 = await peer.next();
+    await peer.send({ greeter: 'game', op: 2, random: 'T1', data: 'match-found', hash: H.hex(p1.random) });
+    const err = await rejection(board);
+    expect(err.code).toBe('NEKO_ERR_CLIENT_TIMEOUT');
+    expect(err.message).toContain('reply op 5');
+    expect(err.message).toContain('arrived instead: op 2 from "game" (11 bytes)');
+    expect(pushes).toHaveLength(1);
+  });
+
+  it('rejects a replyOp that is not an op, sending nothing', async () => {
+    const { client, peer } = await connected();
+    await expect(client.request('game', 'x', { replyOp: [1, -1] })).rejects.toThrow(/replyOp/);
+    expect(await peer.framesWithin(40)).toEqual([]);
+  });
+
+  it('sends plain objects and arrays as JSON', async () => {
+    const { client, peer } = await connected();
+    const answer = client.request('todo', { title: 'feed the cat', tags: ['cat'] }, { op: 1 });
+    const p1 = await peer.next();
+    expect(JSON.parse(p1.data.toString())).toEqual({ title: 'feed the cat', tags: ['cat'] });
+    await peer.send({ greeter: 'todo', op: 1, random: 'J1', data: 'ok', hash: H.hex(p1.random) });
+    await answer;
+    void client.send('todo', [1, 'two']);
+    expect((await peer.next()).data.toString()).toBe('[1,"two"]');
+  });
+
+  it('rejects data it cannot send with NEKO_ERR_CLIENT_DATA, sending nothing', async () => {
+    const { client, peer } = await connected();
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const bad: unknown[] = [() => 1, Symbol('s'), 10n, cyclic, { n: 1n }, 42, null, new Map()];
+    for (const data of bad) {
+      const viaRequest = await rejection(client.request('echo', data as string));
+      expect(viaRequest.code).toBe('NEKO_ERR_CLIENT_DATA');
+      expect((await rejection(client.send('echo', data as string))).code).toBe('NEKO_ERR_CLIENT_DATA');
+    }
+    expect(await peer.framesWithin(40)).toEqual([]);
+    const ok = client.request('echo', 'still fine');
+    const p1 = await peer.next();
+    expect(p1.data.toString()).toBe('still fine');
+    await peer.send({ greeter: 'echo', op: 0, random: 'D1', data: 'still fine', hash: H.hex(p1.random) });
+    expect((await ok).text()).toBe('still fine');
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { isAuthFrame } from '../../src/protocol/auth.js';
-import { ClientChain, type ChainPacket } from '../../src/protocol/client-chain.js';
+import { ClientChain, replyRule, type ChainPacket } from '../../src/protocol/client-chain.js';
 import {
   AUTH_PACKET,
   MAX_AUTH_FRAME_LENGTH,
@@ -135,6 +135,36 @@ describe('ClientChain', () => {
     expect(chain.receive(fromServer(SERVER_GREETER, Status.Ok, c.frame).frame)).toMatchObject({
       answers: undefined,
     });
+  });
+
+  it('a packet with a reply rule is answered only by a plugin packet it accepts; a status still answers it', () => {
+    const { chain } = authenticated();
+    const board: Sent = { ...packet('board', 'game'), op: 5, reply: replyRule([5, 6], undefined) };
+    const picky: Sent = {
+      ...packet('picky', 'game'),
+      reply: replyRule(undefined, (f) => f.data.toString() === 'mine'),
+    };
+    chain.enqueue(board);
+    const b = write(chain);
+    // A push of op 2 passes the request by and answers nothing.
+    expect(chain.receive(fromServer('game', 2, b.frame).frame)).toMatchObject({ answers: undefined });
+    chain.enqueue(picky);
+    const p = write(chain);
+    // Op 6 fits the board request, the oldest in flight to "game".
+    expect(chain.receive(fromServer('game', 6, p.frame).frame)).toMatchObject({ answers: { name: 'board' } });
+    // "reply" is not "mine": a push.
+    expect(chain.receive(fromServer('game', 0, p.frame).frame)).toMatchObject({ answers: undefined });
+    expect(chain.receive(fromServer(SERVER_GREETER, Status.HandlerError, p.frame).frame)).toMatchObject({
+      answers: { name: 'picky' },
+    });
+  });
+
+  it('replyRule() reads an op or a list, refuses what is not an op, and is undefined without options', () => {
+    expect(replyRule(undefined, undefined)).toBeUndefined();
+    expect(replyRule(5, undefined)).toEqual({ ops: [5], match: undefined });
+    expect(replyRule([1, 2], undefined)?.ops).toEqual([1, 2]);
+    expect(() => replyRule([1, 1.5], undefined)).toThrow(/replyOp/);
+    expect(() => replyRule(-1, undefined)).toThrow(/replyOp/);
   });
 
   it('refuses a packet that carries H of no random it sent, keeping nothing of it', () => {
