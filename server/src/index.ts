@@ -1,6 +1,7 @@
 export type {
   BroadcastOptions,
   Context,
+  Group,
   Logic,
   LogicClass,
   Packet,
@@ -9,6 +10,8 @@ export type {
   RecvOptions,
   SendData,
   SendOptions,
+  SendToOptions,
+  SendToResult,
   SessionContext,
   SessionInfo,
   SessionState,

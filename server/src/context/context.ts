@@ -38,6 +38,49 @@ export interface BroadcastOptions {
   except?: string | readonly string[];
 }
 
+/** Options of {@link PluginContext.sendTo}. */
+export interface SendToOptions {
+  /** The op code of the packet sent. Defaults to the op of the packet being handled, or 0 outside a packet. */
+  op?: number;
+}
+
+/**
+ * What became of a direct message ({@link PluginContext.sendTo}):
+ * `'delivered'` it was sent to the session's connection; `'gone'` the
+ * session is not (or no longer) one of this plugin's; `'queued'` is kept for
+ * resumable sessions (a session in its resume grace period) and does not
+ * happen yet.
+ */
+export type SendToResult = 'delivered' | 'queued' | 'gone';
+
+/**
+ * A named set of this plugin's sessions (a room), from
+ * {@link PluginContext.group}. Groups belong to the plugin: they outlive a
+ * reload, and a session leaves every group when it leaves the plugin (before
+ * `onLeave` runs). `add`, `remove` and `members` return promises so that a
+ * clustered server can keep them elsewhere without changing plugins.
+ */
+export interface Group {
+  /** The group's name. */
+  readonly name: string;
+  /**
+   * Puts a session of this plugin in the group.
+   * @returns true when it is in the group now (also when it already was);
+   *   false when no such session of this plugin is connected (nothing changes).
+   */
+  add(sessionId: string): Promise<boolean>;
+  /** Takes a session out of the group. @returns whether it was in it. */
+  remove(sessionId: string): Promise<boolean>;
+  /** The ids of the sessions in the group, in the order they were added. */
+  members(): Promise<string[]>;
+  /**
+   * Sends a packet under the plugin's greeter to every session of the group
+   * on this server (minus `except`), like {@link PluginContext.broadcast}.
+   * @returns how many local sessions it was sent to.
+   */
+  broadcast(data: SendData, options?: BroadcastOptions): number;
+}
+
 /**
  * Per-session data a plugin keeps for one client: anything you like, e.g.
  * `ctx.state.nick = 'mimi'`. The server owns it, one object per session and
@@ -75,6 +118,19 @@ export interface PluginContext {
    * @returns how many sessions it was sent to.
    */
   broadcast(data: SendData, options?: BroadcastOptions): number;
+  /**
+   * Sends a packet under the plugin's greeter to one session of this plugin
+   * (a direct message), by its id (`ctx.session.id`, `ctx.sessions()[i].id`).
+   * @returns a promise of `'delivered'`, or `'gone'` when that session is not
+   *   connected to this plugin (nothing is sent; it never rejects for that).
+   */
+  sendTo(sessionId: string, data: SendData, options?: SendToOptions): Promise<SendToResult>;
+  /**
+   * The group (room) of this plugin with that name; it exists as soon as it
+   * is named, empty at first. The same name gives the same group, from any
+   * context of this plugin, across reloads.
+   */
+  group(name: string): Group;
   /** The sessions that have talked to this plugin and are still connected, each with this plugin's state for it. */
   sessions(): PluginSession[];
   /** Writes an info line to the server log, tagged with the plugin. */

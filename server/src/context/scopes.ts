@@ -5,12 +5,15 @@ import type { PluginDatabase } from '../storage/database.js';
 import type {
   BroadcastOptions,
   Context,
+  Group,
   Packet,
   PluginContext,
   PluginSession,
   RecvOptions,
   SendData,
   SendOptions,
+  SendToOptions,
+  SendToResult,
   SessionContext,
   SessionInfo,
   SessionState,
@@ -22,6 +25,11 @@ export interface PluginHostView {
   readonly greeter: string;
   readonly db: PluginDatabase;
   broadcast(data: SendData, op: number, except: ReadonlySet<string>): number;
+  sendTo(sessionId: string, data: SendData, op: number): SendToResult;
+  groupAdd(name: string, sessionId: string): boolean;
+  groupRemove(name: string, sessionId: string): boolean;
+  groupMembers(name: string): string[];
+  groupBroadcast(name: string, data: SendData, op: number, except: ReadonlySet<string>): number;
   sessions(): PluginSession[];
   log(level: LogLevel, message: string, session?: string): void;
 }
@@ -84,6 +92,26 @@ export class PluginScope implements PluginContext {
   broadcast(data: SendData, options?: BroadcastOptions): number {
     const op = checkOp(options?.op ?? this.defaultOp(), 'broadcast');
     return this.host.broadcast(data, op, exceptSet(options?.except));
+  }
+
+  sendTo(sessionId: string, data: SendData, options?: SendToOptions): Promise<SendToResult> {
+    const op = checkOp(options?.op ?? this.defaultOp(), 'sendTo');
+    return Promise.resolve(this.host.sendTo(sessionId, data, op));
+  }
+
+  group(name: string): Group {
+    const host = this.host;
+    const defaultOp = (): number => this.defaultOp();
+    return {
+      name,
+      add: (sessionId) => Promise.resolve(host.groupAdd(name, sessionId)),
+      remove: (sessionId) => Promise.resolve(host.groupRemove(name, sessionId)),
+      members: () => Promise.resolve(host.groupMembers(name)),
+      broadcast: (data, options) => {
+        const op = checkOp(options?.op ?? defaultOp(), 'group broadcast');
+        return host.groupBroadcast(name, data, op, exceptSet(options?.except));
+      },
+    };
   }
 
   sessions(): PluginSession[] {

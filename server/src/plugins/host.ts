@@ -1,4 +1,4 @@
-import type { Logic, PluginContext, PluginSession, SendData } from '../context/context.js';
+import type { Logic, PluginContext, PluginSession, SendData, SendToResult } from '../context/context.js';
 import {
   MemberScope,
   PluginScope,
@@ -51,6 +51,8 @@ export class PluginHost implements PluginHostView, ServedPlugin {
   readonly stats = new PluginStats();
   readonly #logger: Logger;
   readonly #members = new Map<string, Member>();
+  /** The plugin's groups (`ctx.group(name)`), by name: member session ids in the order added. */
+  readonly #groups = new Map<string, Set<string>>();
   #plugin: LoadedPlugin;
   #version: number;
 
@@ -109,6 +111,7 @@ export class PluginHost implements PluginHostView, ServedPlugin {
    */
   retire(): Promise<void> {
     this.#members.clear();
+    this.#groups.clear();
     return this.unload();
   }
 
@@ -125,11 +128,14 @@ export class PluginHost implements PluginHostView, ServedPlugin {
     return member;
   }
 
-  /** A member's connection closed: forgets it and runs `onLeave`. */
+  /** A member's connection closed: forgets it, takes it out of its groups, then runs `onLeave`. */
   async leave(sessionId: string): Promise<void> {
     const member = this.#members.get(sessionId);
     if (!member) return;
     this.#members.delete(sessionId);
+    for (const [name, group] of this.#groups) {
+      if (group.delete(sessionId) && group.size === 0) this.#groups.delete(name);
+    }
     await this.#hook(this.#plugin.logic, 'onLeave', new MemberScope(this, member), sessionId);
   }
 
@@ -140,6 +146,43 @@ export class PluginHost implements PluginHostView, ServedPlugin {
     for (const [id, member] of this.#members) {
       if (except.has(id)) continue;
       if (member.target.send(this.greeter, op, data)) sent++;
+    }
+    return sent;
+  }
+
+  sendTo(sessionId: string, data: SendData, op: number): SendToResult {
+    const member = this.#members.get(sessionId);
+    if (!member) return 'gone';
+    return member.target.send(this.greeter, op, data) ? 'delivered' : 'gone';
+  }
+
+  groupAdd(name: string, sessionId: string): boolean {
+    if (!this.#members.has(sessionId)) return false;
+    let group = this.#groups.get(name);
+    if (!group) {
+      group = new Set();
+      this.#groups.set(name, group);
+    }
+    group.add(sessionId);
+    return true;
+  }
+
+  groupRemove(name: string, sessionId: string): boolean {
+    const group = this.#groups.get(name);
+    if (!group?.delete(sessionId)) return false;
+    if (group.size === 0) this.#groups.delete(name);
+    return true;
+  }
+
+  groupMembers(name: string): string[] {
+    return [...(this.#groups.get(name) ?? [])];
+  }
+
+  groupBroadcast(name: string, data: SendData, op: number, except: ReadonlySet<string>): number {
+    let sent = 0;
+    for (const id of this.#groups.get(name) ?? []) {
+      if (except.has(id)) continue;
+      if (this.#members.get(id)?.target.send(this.greeter, op, data)) sent++;
     }
     return sent;
   }
