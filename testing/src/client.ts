@@ -8,6 +8,8 @@ import {
   encodeFrame,
   type Frame,
   MAX_UINT32,
+  replyRule,
+  type ReplyRule,
 } from 'nekoconnect/protocol';
 import { NekoTestingError, isNekoTestingError } from './errors.js';
 import type { ClientLink, ClientSide } from './links.js';
@@ -28,7 +30,20 @@ export interface WaitOptions {
   timeout?: number;
 }
 
-export interface RequestOptions extends SendOptions, WaitOptions {}
+export interface RequestOptions extends SendOptions, WaitOptions {
+  /**
+   * The op (or ops) of the plugin's reply: only a packet from the greeter
+   * with one of them answers the request; others from it (pushes) stay
+   * unread, for {@link TestClient.next}. Default: any op.
+   */
+  replyOp?: number | readonly number[];
+  /**
+   * Called with each packet from the greeter (of a `replyOp` op, if given);
+   * the first it returns true for answers the request, the others stay
+   * unread. A predicate that throws counts as false.
+   */
+  match?: (packet: TestPacket) => boolean;
+}
 
 export interface NextOptions extends WaitOptions {
   /** Only a packet from this greeter; `nekoconnect-server` waits for a status packet. Default: any plugin's packet. */
@@ -59,6 +74,8 @@ interface Outgoing {
   readonly greeter: string;
   readonly op: number;
   readonly data: string | Uint8Array;
+  /** For a request with `{ replyOp }` or `match`: which packets answer it. */
+  readonly reply?: ReplyRule;
   /** Set for a request while it still waits: gets the answer. */
   waiter?: Waiter;
   written: boolean;
@@ -169,15 +186,27 @@ export class TestClient {
    * greeter, or the status the server answered it with (then `status` is
    * set: 200 handled without a reply, 100 the plugin waits in `ctx.recv()`,
    * 404, 500, 503, or a closing 400/413/422).
+   *
+   * With `{ replyOp }` and/or `match`, only a packet from that greeter that
+   * fits answers it (the client SDK's rule); pushes that do not fit stay
+   * unread for {@link next}. Statuses still answer the oldest request in flight.
    */
   request(greeter: string, data: SendData = '', options: RequestOptions = {}): Promise<TestPacket> {
     const op = options.op ?? 0;
-    const what = `an answer from "${greeter}" to op ${op}`;
+    const { replyOp, match } = options;
+    const ops = replyOp === undefined ? '' : ` of op ${[replyOp].flat().join(' or ')}`;
+    const what = `an answer${ops}${match ? ' (matching)' : ''} from "${greeter}" to op ${op}`;
     let outgoing: Outgoing;
     try {
       this.#throwIfUnusable(`send a request to "${greeter}"`);
       checkTimeout(options.timeout, this.name);
-      outgoing = this.#outgoing(greeter, data, op);
+      let reply: ReplyRule | undefined;
+      try {
+        reply = replyRule(replyOp, match && ((frame: Frame) => match(TestPacket.fromFrame(frame))));
+      } catch (err) {
+        throw new NekoTestingError('NEKO_ERR_TESTING_OPTIONS', `${this.name}: ${(err as Error).message}`);
+      }
+      outgoing = { ...this.#outgoing(greeter, data, op), reply };
     } catch (err) {
       return Promise.reject(err as Error);
     }

@@ -197,6 +197,59 @@ describe('answers, pushes and statuses', () => {
   });
 });
 
+describe('request() with { replyOp } or match', () => {
+  it('a push of another op from the greeter stays unread for next(); the reply of a listed op answers', async () => {
+    const peer = new FakePeer();
+    await peer.handshake();
+    const board = peer.client.request('game', 'top', { op: 5, replyOp: [5, 6] });
+    peer.send('game', 2, 'match-found');
+    peer.send('game', 6, 'board');
+    const reply = await board;
+    expect([reply.op, reply.text()]).toEqual([6, 'board']);
+    const push = await peer.client.next({ greeter: 'game' });
+    expect([push.op, push.text()]).toEqual([2, 'match-found']);
+  });
+
+  it('match picks the answer among packets of the greeter; a throwing predicate counts as false', async () => {
+    const peer = new FakePeer();
+    await peer.handshake();
+    const reply = peer.client.request('chat', 'who', {
+      op: 1,
+      match: (p) => p.json<{ id: number }>().id === 7,
+    });
+    peer.send('chat', 1, 'not json');
+    peer.send('chat', 1, '{"id":3}');
+    peer.send('chat', 1, '{"id":7}');
+    expect((await reply).text()).toBe('{"id":7}');
+    expect(peer.client.unread().map((p) => p.text())).toEqual(['not json', '{"id":3}']);
+  });
+
+  it('a status still answers it; without options a push answers the request as before', async () => {
+    const peer = new FakePeer();
+    await peer.handshake();
+    const waiting = peer.client.request('game', 'x', { op: 5, replyOp: 5 });
+    peer.status(404);
+    expect((await waiting).status).toBe(404);
+    const plain = peer.client.request('game', 'y', { op: 5 });
+    peer.send('game', 2, 'push');
+    expect((await plain).op).toBe(2);
+  });
+
+  it('times out with NEKO_ERR_TESTING_TIMEOUT naming the reply op and what arrived; a bad replyOp is NEKO_ERR_TESTING_OPTIONS', async () => {
+    const peer = new FakePeer();
+    await peer.handshake();
+    const board = peer.client.request('game', 'top', { op: 5, replyOp: 5, timeout: 30 });
+    peer.send('game', 2, 'match');
+    const err = await rejection(board);
+    expect(isNekoTestingError(err, 'NEKO_ERR_TESTING_TIMEOUT')).toBe(true);
+    expect(err.message).toBe(
+      'client 1: no answer of op 5 from "game" to op 5 within 30 ms; arrived instead: "game" op 2 with 5 bytes "match"',
+    );
+    const bad = await rejection(peer.client.request('game', 'x', { replyOp: 1.5 }));
+    expect(isNekoTestingError(bad, 'NEKO_ERR_TESTING_OPTIONS')).toBe(true);
+  });
+});
+
 describe('failure messages', () => {
   it('a request that times out says what it waited for and what arrived instead', async () => {
     const peer = new FakePeer();
