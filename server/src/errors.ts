@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   // Plugins: spec.conf, loading, routing.
   NEKO_ERR_SPEC_SYNTAX: 'spec.conf does not follow the `$key {"value"};` format.',
   NEKO_ERR_SPEC_DUPLICATE_KEY: 'spec.conf names the same entry twice.',
+  NEKO_ERR_SPEC_UNKNOWN_KEY: 'spec.conf has an unknown key that looks like a misspelled known one.',
   NEKO_ERR_SPEC_MISSING_KEY: 'spec.conf lacks a required entry (name, greet, logic, version).',
   NEKO_ERR_SPEC_BAD_GREETER:
     'The greeter is empty, has a space or a byte outside printable ASCII, or is too long.',

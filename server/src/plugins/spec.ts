@@ -30,6 +30,7 @@ import path from 'node:path';
 import { NekoError } from '../errors.js';
 import type { NekoErrorCode, SourceLocation } from '../errors.js';
 import { errorMessage, listWords } from '../format.js';
+import { editDistance } from '../edit-distance.js';
 
 /** One `$key {"value"};` entry of a spec.conf. */
 export interface SpecEntry {
@@ -108,12 +109,14 @@ export async function readSpec(pluginDir: string): Promise<PluginSpec> {
  * @param file the path reported in error locations
  * @throws NekoError with a `location` (1-based line and column) and a `hint`:
  *   `NEKO_ERR_SPEC_SYNTAX`, `NEKO_ERR_SPEC_DUPLICATE_KEY`,
- *   `NEKO_ERR_SPEC_MISSING_KEY`, `NEKO_ERR_SPEC_BAD_GREETER`,
- *   `NEKO_ERR_SPEC_RESERVED_GREETER` or `NEKO_ERR_SPEC_BAD_LOGIC_PATH`.
+ *   `NEKO_ERR_SPEC_UNKNOWN_KEY`, `NEKO_ERR_SPEC_MISSING_KEY`,
+ *   `NEKO_ERR_SPEC_BAD_GREETER`, `NEKO_ERR_SPEC_RESERVED_GREETER` or
+ *   `NEKO_ERR_SPEC_BAD_LOGIC_PATH`.
  */
 export function parseSpecText(text: string, file: string): PluginSpec {
   const scanner = new Scanner(text.startsWith('\uFEFF') ? text.slice(1) : text, file);
   const entries = parseEntries(scanner);
+  checkMisspelledKeys(entries);
 
   const missing = REQUIRED_ENTRIES.filter(([key]) => !entries.has(key));
   if (missing.length > 0) {
@@ -294,6 +297,45 @@ function expect(scanner: Scanner, token: string, where: string, hint: string): v
 /* ------------------------------------------------------------------------ */
 /* Checks on values                                                          */
 /* ------------------------------------------------------------------------ */
+
+/** How far (in edits) an unknown key may be from a known one to count as a misspelling of it. */
+const MISSPELLING_DISTANCE = 2;
+
+/**
+ * Other keys are free metadata (`$author`, `$description`), but one within
+ * {@link MISSPELLING_DISTANCE} edits of a known key (`$gret`, `$Name`) is
+ * taken for a misspelling of it: an error at the key, naming the key it
+ * resembles and, when that entry is missing, saying so.
+ *
+ * @throws NekoError `NEKO_ERR_SPEC_UNKNOWN_KEY` for the first such key in file order.
+ */
+function checkMisspelledKeys(entries: ReadonlyMap<string, SpecEntry>): void {
+  const known: readonly string[] = REQUIRED_ENTRIES.map(([key]) => key);
+  for (const entry of entries.values()) {
+    if (known.includes(entry.key)) continue;
+    let closest: string | undefined;
+    let best = MISSPELLING_DISTANCE + 1;
+    for (const key of known) {
+      const distance = editDistance(entry.key, key);
+      if (distance < best) {
+        best = distance;
+        closest = key;
+      }
+    }
+    if (closest === undefined) continue;
+    const missing = entries.has(closest) ? '' : ` (the required entry $${closest} is missing)`;
+    throw new NekoError(
+      'NEKO_ERR_SPEC_UNKNOWN_KEY',
+      `unknown entry $${entry.key}: did you mean \`$${closest}\`?${missing}`,
+      {
+        location: entry.location,
+        hint: entries.has(closest)
+          ? `other keys are free metadata, but not one this close to $${closest}: rename or delete $${entry.key}`
+          : `rename $${entry.key} to $${closest}`,
+      },
+    );
+  }
+}
 
 function requiredEntry(entries: ReadonlyMap<string, SpecEntry>, key: string): SpecEntry {
   const entry = entries.get(key);

@@ -133,9 +133,12 @@ describe('parseSpecText: valid files', () => {
     expect(spec.entries.get('x-y_2')?.value).toBe('');
   });
 
-  it('treats keys as case-sensitive', () => {
+  it('treats keys as case-sensitive: $Greet is a misspelling of $greet', () => {
     const err = catchNeko(() => parseSpecText(`$Greet {"echo"};\n${REST}`, FILE));
-    expect(err.code).toBe('NEKO_ERR_SPEC_MISSING_KEY');
+    expect(err.code).toBe('NEKO_ERR_SPEC_UNKNOWN_KEY');
+    expect(err.message).toBe(
+      'unknown entry $Greet: did you mean `$greet`? (the required entry $greet is missing)',
+    );
   });
 
   it('counts columns correctly with CRLF line ends and a byte-order mark', () => {
@@ -271,6 +274,43 @@ describe('parseSpecText: entry errors', () => {
       3,
     );
     expect(err.hint).toBe('keep one $logic entry and delete the other');
+  });
+
+  it('reports a misspelled key at its own line and column, with the key it resembles', () => {
+    const err = expectSpecError(
+      '$name {"Echo"};\n  $gret {"echo"};   the greeter\n$logic {"logic"};\n$version {"1.0.0"};\n',
+      'NEKO_ERR_SPEC_UNKNOWN_KEY',
+      'unknown entry $gret: did you mean `$greet`? (the required entry $greet is missing)',
+      2,
+      3,
+    );
+    expect(err.hint).toBe('rename $gret to $greet');
+    // Two edits away, transposition counting as one; the first in file order is reported.
+    expectSpecError(
+      `$author {"Neko"};\n$versoin {"1"};\n$lgoik {"logic"};\n${REST.replace('$version {"1.0.0"};\n', '')}`,
+      'NEKO_ERR_SPEC_UNKNOWN_KEY',
+      'unknown entry $versoin: did you mean `$version`? (the required entry $version is missing)',
+      2,
+      1,
+    );
+  });
+
+  it('reports a misspelled key even when the entry it resembles is present', () => {
+    const err = expectSpecError(
+      `$greet {"echo"};\n${REST}$greets {"hi"};\n`,
+      'NEKO_ERR_SPEC_UNKNOWN_KEY',
+      'unknown entry $greets: did you mean `$greet`?',
+      5,
+      1,
+    );
+    expect(err.hint).toBe(
+      'other keys are free metadata, but not one this close to $greet: rename or delete $greets',
+    );
+  });
+
+  it('allows unknown keys more than 2 edits from every known key', () => {
+    const spec = parseSpecText(`$greet {"echo"};\n$author {"Neko"};\n$greeting {"hi"};\n${REST}`, FILE);
+    expect(spec.entries.get('greeting')?.value).toBe('hi');
   });
 
   it('lists every missing required key, located at the end of the file', () => {

@@ -40,6 +40,10 @@ describe('validate: the example plugins', () => {
     expect(await problemsOf('good-full')).toEqual([]);
   });
 
+  it('a plugin typing its state with Context<State>, SessionContext<State> and PluginContext<State> is clean', async () => {
+    expect(await problemsOf('good-typed-state')).toEqual([]);
+  });
+
   it('a JavaScript plugin is checked for its shape only', async () => {
     expect(await problemsOf('good-js')).toEqual([]);
   });
@@ -219,6 +223,7 @@ describe('validate: spec.conf', () => {
   const cases: [string, string, string][] = [
     ['spec-syntax', 'NEKO_ERR_SPEC_SYNTAX', 'spec-syntax/spec.conf:3:8'],
     ['spec-missing-key', 'NEKO_ERR_SPEC_MISSING_KEY', 'spec-missing-key/spec.conf:4:1'],
+    ['spec-misspelled-key', 'NEKO_ERR_SPEC_UNKNOWN_KEY', 'spec-misspelled-key/spec.conf:2:1'],
     ['spec-bad-greeter', 'NEKO_ERR_SPEC_BAD_GREETER', 'spec-bad-greeter/spec.conf:2:12'],
     ['spec-reserved-greeter', 'NEKO_ERR_SPEC_RESERVED_GREETER', 'spec-reserved-greeter/spec.conf:2:10'],
     ['spec-bad-version', 'NEKO_ERR_VALIDATE_VERSION', 'spec-bad-version/spec.conf:4:12'],

@@ -9,7 +9,7 @@ import { findingFromError, type Finding } from '../problem.js';
  *
  * Finds the first problem only, with the parser's precise position:
  * `NEKO_ERR_SPEC_READ`, `NEKO_ERR_SPEC_SYNTAX`, `NEKO_ERR_SPEC_DUPLICATE_KEY`,
- * `NEKO_ERR_SPEC_MISSING_KEY`, `NEKO_ERR_SPEC_BAD_GREETER`,
+ * `NEKO_ERR_SPEC_UNKNOWN_KEY`, `NEKO_ERR_SPEC_MISSING_KEY`, `NEKO_ERR_SPEC_BAD_GREETER`,
  * `NEKO_ERR_SPEC_RESERVED_GREETER` or `NEKO_ERR_SPEC_BAD_LOGIC_PATH`.
  */
 export async function checkSpecFile(dir: string): Promise<{ spec?: PluginSpec; findings: Finding[] }> {
