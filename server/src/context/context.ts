@@ -85,12 +85,17 @@ export interface Group {
  * Per-session data a plugin keeps for one client: anything you like, e.g.
  * `ctx.state.nick = 'mimi'`. The server owns it, one object per session and
  * plugin, so it outlives a plugin reload; it is gone when the session ends.
+ *
+ * Keep it JSON-serialisable (plain objects, arrays, strings, finite numbers,
+ * booleans, null): a later clustered server moves it between processes, and
+ * functions, class instances, Maps, Sets, Dates or cycles would not survive.
+ * {@link Context} takes a type for it.
  */
 export type SessionState = Record<string, unknown>;
 
-/** A session as its plugin knows it: who it is, and the plugin's state for it. */
-export interface PluginSession extends SessionInfo {
-  readonly state: SessionState;
+/** A session as its plugin knows it: who it is, and the plugin's state for it (typed `State`, see {@link Context}). */
+export interface PluginSession<State extends object = SessionState> extends SessionInfo {
+  readonly state: State;
 }
 
 /**
@@ -98,7 +103,7 @@ export interface PluginSession extends SessionInfo {
  * to every session it serves, and logging. The lifecycle hooks
  * `onLoad`/`onUnload` receive this.
  */
-export interface PluginContext {
+export interface PluginContext<State extends object = SessionState> {
   /** The plugin's greeter. */
   readonly greeter: string;
   /**
@@ -132,7 +137,7 @@ export interface PluginContext {
    */
   group(name: string): Group;
   /** The sessions that have talked to this plugin and are still connected, each with this plugin's state for it. */
-  sessions(): PluginSession[];
+  sessions(): PluginSession<State>[];
   /** Writes an info line to the server log, tagged with the plugin. */
   log(message: string): void;
   /** Writes a warning to the server log. */
@@ -146,11 +151,11 @@ export interface PluginContext {
  * client is, its state, and sending to it. The hooks `onJoin`/`onLeave`
  * receive this.
  */
-export interface SessionContext extends PluginContext {
+export interface SessionContext<State extends object = SessionState> extends PluginContext<State> {
   /** The connection this is about. */
   readonly session: SessionInfo;
-  /** This plugin's data for this session. */
-  readonly state: SessionState;
+  /** This plugin's data for this session (JSON-serialisable, see {@link SessionState}). */
+  readonly state: State;
   /**
    * Sends a packet to this client under the plugin's greeter.
    * @returns false when the connection is already closed (nothing is sent); it never throws for that.
@@ -163,8 +168,13 @@ export interface SessionContext extends PluginContext {
 /**
  * What `Logic.recv(ctx)` receives. The packet fields (`op`, `data`, `len`,
  * `text()`, `json()`) describe the packet that started this run.
+ *
+ * `State` types `ctx.state` (and the states of `ctx.sessions()`), e.g.
+ * `recv(ctx: Context<{ opponent?: string }>)`; without it the state is a
+ * `Record<string, unknown>`. The server does not check it: the state of a
+ * session starts as `{}`, so make fields that are set later optional.
  */
-export interface Context extends Packet, SessionContext {
+export interface Context<State extends object = SessionState> extends Packet, SessionContext<State> {
   /**
    * Waits for the next packet this client sends to this plugin. While the
    * plugin waits the server tells the client to continue (status 100).
