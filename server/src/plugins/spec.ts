@@ -298,12 +298,19 @@ function expect(scanner: Scanner, token: string, where: string, hint: string): v
 /* Checks on values                                                          */
 /* ------------------------------------------------------------------------ */
 
-/** How far (in edits) an unknown key may be from a known one to count as a misspelling of it. */
-const MISSPELLING_DISTANCE = 2;
+/**
+ * How far (in edits) an unknown key may be from a known one to count as a
+ * misspelling of it: 2 for `version`, 1 for the short keys, since two edits
+ * away from `name` or `logic` lie ordinary metadata words (`$time`, `$date`,
+ * `$page`, `$logo`) that the format allows.
+ */
+function misspellingDistance(key: string): number {
+  return key.length > 5 ? 2 : 1;
+}
 
 /**
- * Other keys are free metadata (`$author`, `$description`), but one within
- * {@link MISSPELLING_DISTANCE} edits of a known key (`$gret`, `$Name`) is
+ * Other keys are free metadata (`$author`, `$description`, `$date`), but one
+ * within {@link misspellingDistance} edits of a known key (`$gret`, `$Name`) is
  * taken for a misspelling of it: an error at the key, naming the key it
  * resembles and, when that entry is missing, saying so.
  *
@@ -314,10 +321,10 @@ function checkMisspelledKeys(entries: ReadonlyMap<string, SpecEntry>): void {
   for (const entry of entries.values()) {
     if (known.includes(entry.key)) continue;
     let closest: string | undefined;
-    let best = MISSPELLING_DISTANCE + 1;
+    let best = Infinity;
     for (const key of known) {
       const distance = editDistance(entry.key, key);
-      if (distance < best) {
+      if (distance <= misspellingDistance(key) && distance < best) {
         best = distance;
         closest = key;
       }

@@ -285,7 +285,7 @@ describe('parseSpecText: entry errors', () => {
       3,
     );
     expect(err.hint).toBe('rename $gret to $greet');
-    // Two edits away, transposition counting as one; the first in file order is reported.
+    // version: up to two edits away, transposition counting as one; the first in file order is reported.
     expectSpecError(
       `$author {"Neko"};\n$versoin {"1"};\n$lgoik {"logic"};\n${REST.replace('$version {"1.0.0"};\n', '')}`,
       'NEKO_ERR_SPEC_UNKNOWN_KEY',
@@ -308,9 +308,20 @@ describe('parseSpecText: entry errors', () => {
     );
   });
 
-  it('allows unknown keys more than 2 edits from every known key', () => {
+  it('allows unknown keys farther away: more than 1 edit from the short keys, more than 2 from version', () => {
     const spec = parseSpecText(`$greet {"echo"};\n$author {"Neko"};\n$greeting {"hi"};\n${REST}`, FILE);
     expect(spec.entries.get('greeting')?.value).toBe('hi');
+    // Two edits from name or logic: ordinary metadata words.
+    const words = parseSpecText(
+      `$greet {"echo"};\n$date {"2026"};\n$time {"noon"};\n$logo {"cat.png"};\n$page {"1"};\n${REST}`,
+      FILE,
+    );
+    expect(['date', 'time', 'logo', 'page'].map((k) => words.entries.get(k)?.value)).toEqual([
+      '2026',
+      'noon',
+      'cat.png',
+      '1',
+    ]);
   });
 
   it('lists every missing required key, located at the end of the file', () => {
