@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
 import { describe, it, expect, onTestFinished } from 'vitest';
+import { bundleLoaderForNode } from '../helpers/node-loader.js';
 import { NekoError } from '../../src/errors.js';
 import type { NekoErrorCode } from '../../src/errors.js';
 import type { Context, Logic } from '../../src/context/context.js';
@@ -510,22 +510,7 @@ describe('loadPluginsDir under plain Node', () => {
   // Under vitest, the loader's import() goes through Vite's module runner. This
   // runs the loader, bundled, in a child Node process: the path production takes.
   it('imports with Node itself: fresh modules per load, bare imports, source maps', async () => {
-    // Inside the package (in a gitignored .nekoconnect folder) so that the bundle's
-    // bare import of esbuild resolves from node_modules.
-    const serverDir = path.join(import.meta.dirname, '..', '..');
-    await mkdir(path.join(serverDir, '.nekoconnect'), { recursive: true });
-    const work = await mkdtemp(path.join(serverDir, '.nekoconnect', 'loader-smoke-'));
-    onTestFinished(() => rm(work, { recursive: true, force: true }));
-    await build({
-      entryPoints: [path.join(serverDir, 'src', 'plugins', 'loader.ts')],
-      outfile: path.join(work, 'loader.mjs'),
-      bundle: true,
-      packages: 'external',
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      logLevel: 'silent',
-    });
+    const work = await bundleLoaderForNode('loader-smoke-');
     await writeFile(
       path.join(work, 'main.mjs'),
       `import { loadPlugin, loadPluginsDir } from './loader.mjs';

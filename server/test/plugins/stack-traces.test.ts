@@ -4,11 +4,11 @@
  * map and the loader turns on source-mapped stacks before importing it.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { bundleLoaderForNode } from '../helpers/node-loader.js';
 import { loadPlugin } from '../../src/plugins/loader.js';
 import { makePluginsDir, specConf } from '../helpers/plugins.js';
 import { connectClient, startServer } from '../helpers/server.js';
@@ -65,20 +65,7 @@ describe('stack traces of TypeScript plugins', () => {
   // without --enable-source-maps: the path `nekoconnect start` takes.
   it('point at logic.ts under plain Node, without --enable-source-maps', async () => {
     const plugins = await makePluginsDir([{ greeter: 'plain', file: 'logic.ts', logic: THROWING_LOGIC }]);
-    const serverDir = path.join(import.meta.dirname, '..', '..');
-    await mkdir(path.join(serverDir, '.nekoconnect'), { recursive: true });
-    const work = await mkdtemp(path.join(serverDir, '.nekoconnect', 'stack-smoke-'));
-    onTestFinished(() => rm(work, { recursive: true, force: true }));
-    await build({
-      entryPoints: [path.join(serverDir, 'src', 'plugins', 'loader.ts')],
-      outfile: path.join(work, 'loader.mjs'),
-      bundle: true,
-      packages: 'external',
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      logLevel: 'silent',
-    });
+    const work = await bundleLoaderForNode('stack-smoke-');
     await writeFile(
       path.join(work, 'main.mjs'),
       `import { loadPlugin } from './loader.mjs';
