@@ -1,4 +1,4 @@
-import { SERVER_GREETER, STATUS_TEXT, type Frame } from 'nekoconnect/protocol';
+import { STATUS_TEXT, statusOf, type Frame } from 'nekoconnect/protocol';
 import { NekoTestingError } from './errors.js';
 
 /** How many data bytes a description shows. */
@@ -20,7 +20,7 @@ export class TestPacket {
     this.greeter = greeter;
     this.op = op;
     this.data = data;
-    this.status = greeter === SERVER_GREETER ? op : undefined;
+    this.status = statusOf(greeter, op);
   }
 
   /** @internal */

@@ -1,9 +1,10 @@
 import type { NekoError } from '../errors.js';
-import { SERVER_GREETER, UNAUTHENTICATED_HASH } from './constants.js';
+import { UNAUTHENTICATED_HASH } from './constants.js';
 import { encodeFrame } from './encoder.js';
 import type { Frame } from './frame.js';
 import type { Hasher } from './hash.js';
 import { NonceWindow } from './nonce-window.js';
+import { statusOf } from './packet.js';
 import { randomString } from './random.js';
 import { isClosingStatus } from './status.js';
 
@@ -181,7 +182,7 @@ export class ClientChain<T extends ChainPacket = ChainPacket> {
 
   /** Checks a server frame, keeps its random when it may be used, and says what it answers. */
   receive(frame: Frame): ChainArrival<T> {
-    const status = frame.greeter === SERVER_GREETER ? frame.op : undefined;
+    const status = statusOf(frame.greeter, frame.op);
     const closing = status !== undefined && isClosingStatus(status);
     if (closing && frame.hash.equals(UNAUTHENTICATED_HASH_BYTES)) {
       // The server is closing the connection: nothing more will be sent, so its random is not kept.

@@ -26,3 +26,4 @@ export { HASH_LENGTH, Hasher, hashEquals } from './hash.js';
 export { NonceWindow } from './nonce-window.js';
 export { RANDOM_LENGTH, randomString } from './random.js';
 export { STATUS_TEXT, Status, isClosingStatus, type StatusCode } from './status.js';
+export { statusOf } from './packet.js';

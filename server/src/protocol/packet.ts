@@ -1,4 +1,10 @@
 import { NekoError } from '../errors.js';
+import { SERVER_GREETER } from './constants.js';
+
+/** A packet's status code when it is a status packet (greeter `nekoconnect-server`: the op), else undefined. */
+export function statusOf(greeter: string, op: number): number | undefined {
+  return greeter === SERVER_GREETER ? op : undefined;
+}
 
 /** One packet as a plugin sees it: the op code and the data bytes. */
 export interface Packet {
