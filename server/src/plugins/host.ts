@@ -32,6 +32,8 @@ export interface ServedPlugin {
   readonly sessionCount: number;
   /** Those sessions, each with the plugin's `ctx.state` for it. */
   sessions(): PluginSession[];
+  /** The plugin's groups (`ctx.group(name)`) that have members, each with its session ids in the order added. */
+  groups(): { readonly name: string; readonly members: readonly string[] }[];
 }
 
 /**
@@ -185,6 +187,10 @@ export class PluginHost implements PluginHostView, ServedPlugin {
       if (this.#members.get(id)?.target.send(this.greeter, op, data)) sent++;
     }
     return sent;
+  }
+
+  groups(): { readonly name: string; readonly members: readonly string[] }[] {
+    return [...this.#groups].map(([name, members]) => ({ name, members: [...members] }));
   }
 
   sessions(): PluginSession[] {

@@ -80,8 +80,9 @@ export class PluginStats {
   /** Handler time per packet: from the packet's arrival at the handler until it finished or waited again. */
   readonly latency = new LatencyHistogram();
 
-  /** One packet handled in `ms`. */
-  handled(ms: number): void {
+  /** One packet of op `op` handled in `ms`. */
+  handled(ms: number, op: number): void {
+    void op;
     this.packets++;
     this.latency.record(ms);
   }

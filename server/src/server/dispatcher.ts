@@ -282,6 +282,8 @@ class HandlerRun implements RunView {
   #waiter: Waiter | undefined;
   /** When the packet of the current phase reached the handler (`performance.now()`). */
   #phaseStart = 0;
+  /** The op of the packet of the current phase. */
+  #phaseOp = 0;
   /** Set once `Logic.recv` has returned or thrown. */
   #finished = false;
 
@@ -306,6 +308,7 @@ class HandlerRun implements RunView {
   /** Calls `Logic.recv`. Synchronous handlers settle without a promise. */
   start(): Outcome | Promise<Outcome> {
     this.#phaseStart = performance.now();
+    this.#phaseOp = this.#frame.op;
     const phase = this.#newPhase();
     const ctx = new PacketContext(this.#host, this.#member, this, this.#frame.op, this.#frame.data);
     let result: unknown;
@@ -330,6 +333,7 @@ class HandlerRun implements RunView {
   /** Hands a packet to the waiting `recv()`; resolves when the handler finishes or parks again. */
   deliver(frame: Frame): Promise<Outcome> {
     this.#phaseStart = performance.now();
+    this.#phaseOp = frame.op;
     const phase = this.#newPhase();
     const waiter = this.#waiter!;
     this.#waiter = undefined;
@@ -351,7 +355,7 @@ class HandlerRun implements RunView {
 
   /** The packet of the current phase is handled (the handler finished, failed or waits again): counts it. */
   phaseEnded(): void {
-    this.#host.stats.handled(performance.now() - this.#phaseStart);
+    this.#host.stats.handled(performance.now() - this.#phaseStart, this.#phaseOp);
   }
 
   // --- RunView ---
