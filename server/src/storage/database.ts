@@ -134,6 +134,20 @@ export interface PluginDatabase {
    * {@link get}; anything JSON would change is refused (`NEKO_ERR_STORAGE_CELL`).
    */
   set(cell: string, value: unknown): Promise<void>;
+  /**
+   * Every key-value cell stored, each with its value as {@link get} gives
+   * it, ordered by name (by UTF-16 code units, as JavaScript compares
+   * strings); empty when none was stored. Documents are never in it, as
+   * cells are never in a document operation. For tools that show a
+   * plugin's data (the dashboard's Data tab); a plugin reads its cells by name.
+   */
+  cells(): Promise<Cell[]>;
+}
+
+/** A key-value cell, as {@link PluginDatabase.cells} lists it. */
+export interface Cell {
+  readonly name: string;
+  readonly value: unknown;
 }
 
 /** A plugin database as the server holds it: the plugin's view plus its end. */

@@ -418,6 +418,38 @@ export function storageConformance(
       });
     });
 
+    describe('listing cells', () => {
+      it('lists every cell once, by name, with its newest value, and no document', async () => {
+        const { db } = await fresh();
+        expect(await db.cells()).toEqual([]);
+        await db.insert({ n: 1, name: 'a document' });
+        await db.set('zeta', { players: ['mimi', 'tama'], 'a.b': { $x: null } });
+        await db.set('Beta', null);
+        await db.set('alpha', 1);
+        await db.set('alpha', 2);
+        await db.set('émoji 🐱', 'cat');
+        expect(await db.cells()).toEqual([
+          { name: 'Beta', value: null },
+          { name: 'alpha', value: 2 },
+          { name: 'zeta', value: { players: ['mimi', 'tama'], 'a.b': { $x: null } } },
+          { name: 'émoji 🐱', value: 'cat' },
+        ]);
+        // Listing cells leaves documents alone, and documents leave cells alone.
+        expect(await db.count()).toBe(1);
+        await db.remove({}, { multi: true });
+        expect((await db.cells()).map((c) => c.name)).toEqual(['Beta', 'alpha', 'zeta', 'émoji 🐱']);
+      });
+
+      it(`lists the cells kept across a close${options.persistent ? '' : ' (none in memory)'}, and refuses after close`, async () => {
+        const { backend, db, greeter } = await fresh();
+        await db.set('kept', { n: 1 });
+        await db.close();
+        await rejectsWith(db.cells(), 'NEKO_ERR_STORAGE_CLOSED');
+        const again = await backend.open(greeter);
+        expect(await again.cells()).toEqual(options.persistent ? [{ name: 'kept', value: { n: 1 } }] : []);
+      });
+    });
+
     describe('opening and closing', () => {
       it('gives the same open database for a greeter opened twice, another for another greeter', async () => {
         const { backend, db, greeter } = await fresh();

@@ -8,6 +8,7 @@ import type Datastore from 'nedb-promises';
 import { NekoError } from '../../errors.js';
 import { CELL_FIELD, CELL_VALUE_FIELD, checkCellName, decodeCellValue, encodeCellValue } from '../cells.js';
 import type {
+  Cell,
   Document,
   FindOptions,
   ManagedDatabase,
@@ -164,6 +165,19 @@ export class NedbDatabase implements ManagedDatabase {
         { [CELL_FIELD]: name, [CELL_VALUE_FIELD]: json },
         { upsert: true },
       );
+    });
+  }
+
+  cells(): Promise<Cell[]> {
+    return this.#run('cells', async () => {
+      const docs = await this.#store
+        .find<Record<string, unknown>>({ [CELL_FIELD]: { $exists: true } })
+        .exec();
+      const cells: Cell[] = docs.map((doc) => {
+        const name = String(doc[CELL_FIELD]);
+        return { name, value: decodeCellValue(name, doc[CELL_VALUE_FIELD], this.location) };
+      });
+      return cells.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     });
   }
 
