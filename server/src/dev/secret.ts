@@ -57,13 +57,20 @@ export interface SnippetOptions {
   greeter: string;
 }
 
-/** A few lines of client code that connect to this server, ready to paste. */
+/**
+ * A client to paste: plain JavaScript that runs as it is printed, saved as a
+ * `.mjs` file (top-level await, `nekoconnect/client`), in a folder where
+ * `nekoconnect` is installed. It connects, sends one packet to the greeter,
+ * prints the answer and closes, so the process ends. A server listening on
+ * every address (`0.0.0.0`, `::`) is reached on the default host.
+ */
 export function clientSnippet(options: SnippetOptions): string {
+  const host = WILDCARD_HOSTS.has(options.host) ? DEFAULT_HOST : options.host;
   const fields = [
-    ...(options.host === DEFAULT_HOST ? [] : [`host: ${quote(options.host)}`]),
+    ...(host === DEFAULT_HOST ? [] : [`host: ${quote(host)}`]),
     `port: ${options.port}`,
     options.secret === undefined
-      ? 'secret: process.env.NEKOCONNECT_SECRET!'
+      ? 'secret: process.env.NEKOCONNECT_SECRET'
       : `secret: ${quote(options.secret)}`,
     ...(options.tls ? ['tls: true'] : []),
   ];
@@ -72,8 +79,12 @@ export function clientSnippet(options: SnippetOptions): string {
     `const client = await connect({ ${fields.join(', ')} });`,
     `const reply = await client.request(${quote(options.greeter)}, 'hello');`,
     'console.log(reply.text());',
+    'await client.close();',
   ].join('\n');
 }
+
+/** Listening addresses that mean "every interface": a client cannot connect to them everywhere. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
 /** A single-quoted JavaScript string. */
 function quote(text: string): string {
