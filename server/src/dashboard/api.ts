@@ -6,15 +6,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NekoError, type NekoErrorCode } from '../errors.js';
 import type { LogLevel } from '../logging/logger.js';
 import type { NekoServer } from '../server/server.js';
+import type { PluginDatabase } from '../storage/database.js';
 import type { Asset } from './assets.js';
 import type { ErrorView } from './error-view.js';
 import { LogEventStream } from './events.js';
 import type { LogBuffer, LogFilter } from './log-buffer.js';
 import { isLoopback } from '../config/dashboard-options.js';
 import { tokenMatches } from './token.js';
+import { checkDocumentQuery } from '../storage/documents.js';
+import type { Query } from '../storage/database.js';
+import { groupRuns } from './log-runs.js';
 import {
   overviewView,
   pluginView,
+  sessionDetailView,
   sessionViews,
   settingsView,
   type PluginView,
@@ -188,25 +193,21 @@ export class DashboardApi {
       sendJson(res, { plugins: this.#plugins() });
     } else if (resource === 'plugins' && id !== undefined && action === 'documents' && parts.length === 4) {
       allow(method, ['GET']);
-      const page = {
-        offset: intParam(url, 'offset', { min: 0, default: 0 }),
-        limit: intParam(url, 'limit', { min: 1, max: DOCUMENT_PAGE.max, default: DOCUMENT_PAGE.default }),
-      };
-      this.#documents(res, id, page).catch((err: unknown) => {
-        if (!res.headersSent) {
-          sendError(
-            res,
-            new ApiError(
-              500,
-              'NEKO_ERR_DASHBOARD_INTERNAL',
-              `reading the documents failed: ${(err as Error).message}`,
-            ),
-          );
-        }
-      });
+      const page = pageParams(url);
+      const query = queryParam(url);
+      this.#answer(res, 'reading the documents', () => this.#documents(id, page, query));
+    } else if (resource === 'plugins' && id !== undefined && action === 'cells' && parts.length === 4) {
+      allow(method, ['GET']);
+      const page = pageParams(url);
+      this.#answer(res, 'reading the cells', () => this.#cells(id, page));
     } else if (resource === 'sessions' && id === undefined) {
       allow(method, ['GET']);
       sendJson(res, { sessions: sessionViews(server), faultCloses: server.faultCloses() });
+    } else if (resource === 'sessions' && id !== undefined && parts.length === 3) {
+      allow(method, ['GET']);
+      const detail = sessionDetailView(server, id);
+      if (detail === undefined) throw notFound(`no open session "${id}"`);
+      sendJson(res, detail);
     } else if (resource === 'sessions' && id !== undefined && action === 'close' && parts.length === 4) {
       allow(method, ['POST']);
       if (!server.closeSession(id)) throw notFound(`no open session "${id}"`);
@@ -226,10 +227,18 @@ export class DashboardApi {
       allow(method, ['GET']);
       const { logs } = this.#sources;
       const limit = intParam(url, 'limit', { min: 1, max: LOG_PAGE_MAX, default: 1000 });
-      sendJson(res, {
-        entries: logs.entries(intParam(url, 'after', { min: 0, default: 0 }), logFilter(url), limit),
-        last: logs.last,
-      });
+      const after = intParam(url, 'after', { min: 0, default: 0 });
+      const filter = logFilter(url);
+      if (groupParam(url)) {
+        // The newest `limit` runs: their lines are read whole, then folded.
+        const runs = groupRuns(logs.entries(after, filter));
+        sendJson(res, {
+          runs: runs.length > limit ? runs.slice(runs.length - limit) : runs,
+          last: logs.last,
+        });
+      } else {
+        sendJson(res, { entries: logs.entries(after, filter, limit), last: logs.last });
+      }
     } else if (resource === 'events' && id === undefined) {
       allow(method, ['GET']);
       this.#events(req, res, url);
@@ -243,21 +252,48 @@ export class DashboardApi {
     return server.pluginStatuses().map((status) => pluginView(status, devProblems.get(status.dir)));
   }
 
+  /** Answers with what `task` resolves to, or a coded error: a refused query is a 400, anything else a 500. */
+  #answer(res: ServerResponse, what: string, task: () => Promise<unknown>): void {
+    task().then(
+      (body) => {
+        if (!res.headersSent) sendJson(res, body);
+      },
+      (err: unknown) => {
+        if (res.headersSent) return;
+        if (err instanceof ApiError) sendError(res, err);
+        else if (err instanceof NekoError && err.code === 'NEKO_ERR_STORAGE_QUERY')
+          sendError(res, new ApiError(400, err.code, err.message));
+        else
+          sendError(
+            res,
+            new ApiError(500, 'NEKO_ERR_DASHBOARD_INTERNAL', `${what} failed: ${(err as Error).message}`),
+          );
+      },
+    );
+  }
+
+  #database(greeter: string): PluginDatabase {
+    const db = this.#sources.server.pluginDatabase(greeter);
+    if (db === undefined) throw notFound(`no loaded plugin serves the greeter "${greeter}"`);
+    return db;
+  }
+
   async #documents(
-    res: ServerResponse,
     greeter: string,
     { offset, limit }: { offset: number; limit: number },
-  ): Promise<void> {
-    const db = this.#sources.server.pluginDatabase(greeter);
-    if (db === undefined) {
-      sendError(res, notFound(`no loaded plugin serves the greeter "${greeter}"`));
-      return;
-    }
+    query: Query | undefined,
+  ): Promise<unknown> {
+    const db = this.#database(greeter);
     const [total, documents] = await Promise.all([
-      db.count(),
-      db.find({}, { sort: { _id: 1 }, skip: offset, limit }),
+      db.count(query),
+      db.find(query, { sort: { _id: 1 }, skip: offset, limit }),
     ]);
-    sendJson(res, { greeter, total, offset, limit, documents });
+    return { greeter, query: query ?? null, total, offset, limit, documents };
+  }
+
+  async #cells(greeter: string, { offset, limit }: { offset: number; limit: number }): Promise<unknown> {
+    const cells = await this.#database(greeter).cells();
+    return { greeter, total: cells.length, offset, limit, cells: cells.slice(offset, offset + limit) };
   }
 
   #events(req: IncomingMessage, res: ServerResponse, url: URL): void {
@@ -353,6 +389,48 @@ function intParam(url: URL, name: string, range: { min: number; max?: number; de
     );
   }
   return n;
+}
+
+/** The `offset` and `limit` of a page of documents or cells. */
+function pageParams(url: URL): { offset: number; limit: number } {
+  return {
+    offset: intParam(url, 'offset', { min: 0, default: 0 }),
+    limit: intParam(url, 'limit', { min: 1, max: DOCUMENT_PAGE.max, default: DOCUMENT_PAGE.default }),
+  };
+}
+
+/**
+ * The `query` parameter of the documents: a query of the plugin database's
+ * language as JSON (`{"done":false}`), checked by the storage layer before
+ * any backend sees it; absent or empty for every document.
+ */
+function queryParam(url: URL): Query | undefined {
+  const raw = url.searchParams.get('query');
+  if (raw === null || raw.trim() === '') return undefined;
+  let query: unknown;
+  try {
+    query = JSON.parse(raw);
+  } catch (err) {
+    throw new ApiError(
+      400,
+      'NEKO_ERR_STORAGE_QUERY',
+      `the query is not JSON (${(err as Error).message}); write it as a JSON object, e.g. {"done": false}`,
+    );
+  }
+  try {
+    return checkDocumentQuery(query as Query, 'query');
+  } catch (err) {
+    if (err instanceof NekoError) throw new ApiError(400, err.code, err.message);
+    throw err;
+  }
+}
+
+/** The `group` parameter of the logs: `runs` folds repeated lines, absent or empty keeps every line. */
+function groupParam(url: URL): boolean {
+  const raw = url.searchParams.get('group');
+  if (raw === null || raw === '') return false;
+  if (raw === 'runs') return true;
+  throw new ApiError(400, 'NEKO_ERR_DASHBOARD_BAD_REQUEST', `group must be "runs", got "${raw}"`);
 }
 
 /** The `levels`, `plugin` and `session` query parameters. */

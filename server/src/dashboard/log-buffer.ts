@@ -13,6 +13,14 @@ export interface LogEntry {
   readonly code: string | null;
   /** A code frame, for an error that points into a file. */
   readonly frame: string | null;
+  /**
+   * The `seq` of the first line of the run this line belongs to: a line
+   * that repeats the one logged just before it (same level, plugin, code and
+   * message, whichever session it is for) continues that line's run; any
+   * other line starts its own (`run` = its `seq`). The page and
+   * `/api/logs?group=runs` fold a run into one line with its count.
+   */
+  readonly run: number;
 }
 
 /** Which lines a reader wants. Absent fields keep everything. */
@@ -38,6 +46,8 @@ export class LogBuffer {
   readonly #listeners = new Set<LogListener>();
   readonly #counts: Record<LogLevel, number> = { info: 0, warn: 0, error: 0 };
   #last = 0;
+  /** The run the newest line belongs to, and the key a line must have to continue it. */
+  #run = { seq: 0, key: '' };
 
   constructor(capacity = DEFAULT_LOG_CAPACITY) {
     this.capacity = capacity;
@@ -56,8 +66,11 @@ export class LogBuffer {
 
   /** Numbers a record, keeps it, and hands it to every listener. */
   push(record: LogRecord): LogEntry {
+    const seq = ++this.#last;
+    const key = runKey(record);
+    if (key !== this.#run.key) this.#run = { seq, key };
     const entry: LogEntry = {
-      seq: ++this.#last,
+      seq,
       time: record.time,
       level: record.level,
       message: record.message,
@@ -65,6 +78,7 @@ export class LogBuffer {
       session: record.session ?? null,
       code: record.code ?? null,
       frame: errorFrame(record.error),
+      run: this.#run.seq,
     };
     this.#ring[entry.seq % this.capacity] = entry;
     this.#counts[entry.level]++;
@@ -97,6 +111,19 @@ export class LogBuffer {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
+}
+
+/**
+ * What two lines of one run share: level, plugin, code and message, with
+ * the line's own session id taken out of the message, so that `s-4 joined`
+ * and `s-5 joined` from two sessions count as the same line.
+ */
+function runKey(record: LogRecord): string {
+  const message =
+    record.session === undefined || record.session === ''
+      ? record.message
+      : record.message.split(record.session).join('\u0000');
+  return JSON.stringify([record.level, record.plugin ?? null, record.code ?? null, message]);
 }
 
 /** Whether a line passes a filter. */

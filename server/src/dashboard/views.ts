@@ -4,11 +4,12 @@
  * read here.
  */
 import type { PluginStatus } from '../plugins/registry.js';
-import type { LatencyPercentiles } from '../plugins/stats.js';
+import type { LatencyPercentiles, PluginStats } from '../plugins/stats.js';
 import type { NekoServer, SessionSummary } from '../server/server.js';
 import type { Limits } from '../server/options.js';
 import { errorView, type ErrorView } from './error-view.js';
 import type { LogBuffer } from './log-buffer.js';
+import { stateView } from './state-view.js';
 
 /** What the dashboard knows about how the server was started, besides the server itself. */
 export interface ServerFacts {
@@ -52,7 +53,45 @@ export interface PluginView {
   packets: number;
   errors: number;
   latencyMs: LatencyPercentiles | null;
+  /**
+   * Packets and handler latency per op code, by op; the ops past the first
+   * 64 seen share one row, `op: "other"`.
+   */
+  ops: OpView[];
   error: ErrorView | null;
+}
+
+/** One op code's counters on a plugin card. */
+export interface OpView {
+  op: number | 'other';
+  packets: number;
+  latencyMs: LatencyPercentiles | null;
+}
+
+/** A session in the list: its connection, and the groups it is in, by plugin greeter. */
+export interface SessionView extends SessionSummary {
+  /** For each plugin that has the session in a group (`ctx.group(name)`): the group names, in the plugin's order. */
+  groups: Record<string, string[]>;
+}
+
+/** One session in full: its connection, and each plugin's state and groups for it. */
+export interface SessionDetailView {
+  session: SessionView;
+  plugins: SessionPluginView[];
+}
+
+/** What one plugin holds for one session. */
+export interface SessionPluginView {
+  greeter: string;
+  /** The names of the plugin's groups the session is in. */
+  groups: string[];
+  /**
+   * The plugin's `ctx.state` for the session as JSON; a part JSON cannot
+   * carry (a function, a bigint, a cycle…) is `{ "$unserialisable": "<what>" }`.
+   */
+  state: unknown;
+  /** One line per replaced part, e.g. `state.timer is a function`; empty for plain data. */
+  stateProblems: string[];
 }
 
 export interface SettingsView {
@@ -122,12 +161,60 @@ export function pluginView(status: PluginStatus, devProblem?: ErrorView): Plugin
     packets: host?.stats.packets ?? 0,
     errors: host?.stats.errors ?? 0,
     latencyMs: host?.stats.latency.percentiles() ?? null,
+    ops: host === undefined ? [] : opViews(host.stats),
     error,
   };
 }
 
-export function sessionViews(server: NekoServer): SessionSummary[] {
-  return server.sessions().filter((s) => s.state !== 'closed');
+function opViews(stats: PluginStats): OpView[] {
+  return stats.ops().map((op) => ({
+    op: op.op,
+    packets: op.packets,
+    latencyMs: op.latency.percentiles() ?? null,
+  }));
+}
+
+/** Every open session, each with the groups it is in. */
+export function sessionViews(server: NekoServer): SessionView[] {
+  const groups = groupsBySession(server);
+  return server
+    .sessions()
+    .filter((s) => s.state !== 'closed')
+    .map((s) => ({ ...s, groups: groups.get(s.id) ?? {} }));
+}
+
+/** One open session with each of its plugins' state and groups; undefined when no open session has the id. */
+export function sessionDetailView(server: NekoServer, id: string): SessionDetailView | undefined {
+  const summary = server.sessions().find((s) => s.id === id && s.state !== 'closed');
+  if (summary === undefined) return undefined;
+  const groups = groupsBySession(server).get(id) ?? {};
+  const served = new Map(server.plugins().map((host) => [host.greeter, host]));
+  const plugins: SessionPluginView[] = [];
+  for (const greeter of summary.plugins) {
+    const member = served
+      .get(greeter)
+      ?.sessions()
+      .find((s) => s.id === id);
+    if (member === undefined) continue; // unloaded since, or the session is leaving it
+    const { value, problems } = stateView(member.state);
+    plugins.push({ greeter, groups: groups[greeter] ?? [], state: value, stateProblems: problems });
+  }
+  return { session: { ...summary, groups }, plugins };
+}
+
+/** Session id → plugin greeter → names of the plugin's groups the session is in. */
+function groupsBySession(server: NekoServer): Map<string, Record<string, string[]>> {
+  const bySession = new Map<string, Record<string, string[]>>();
+  for (const host of server.plugins()) {
+    for (const { name, members } of host.groups()) {
+      for (const id of members) {
+        let plugins = bySession.get(id);
+        if (plugins === undefined) bySession.set(id, (plugins = {}));
+        (plugins[host.greeter] ??= []).push(name);
+      }
+    }
+  }
+  return bySession;
 }
 
 export function settingsView(

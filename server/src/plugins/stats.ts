@@ -71,6 +71,21 @@ function middleOf(i: number): number {
   return FLOOR_MS * 2 ** ((i - 0.5) / BUCKETS_PER_DOUBLING);
 }
 
+/** How many distinct op codes a plugin's stats track one by one; packets of further ops count under `other`. */
+export const MAX_TRACKED_OPS = 64;
+
+/** Packets and handler latency of one op code (or of the ops past the cap, `other`). */
+export class OpStats {
+  /** The op code, or `other` for every op past {@link MAX_TRACKED_OPS}. */
+  readonly op: number | 'other';
+  packets = 0;
+  readonly latency = new LatencyHistogram();
+
+  constructor(op: number | 'other') {
+    this.op = op;
+  }
+}
+
 /** The counters of one plugin (by greeter); they carry over when a new version is swapped in. */
 export class PluginStats {
   /** Packets handed to the plugin's handler (new runs and packets taken by a waiting `ctx.recv()`). */
@@ -79,16 +94,38 @@ export class PluginStats {
   errors = 0;
   /** Handler time per packet: from the packet's arrival at the handler until it finished or waited again. */
   readonly latency = new LatencyHistogram();
+  /**
+   * The same per op code, for the first {@link MAX_TRACKED_OPS} ops seen: a
+   * client chooses op codes, so the ops past them share {@link #other}.
+   */
+  readonly #ops = new Map<number, OpStats>();
+  #other: OpStats | undefined;
 
-  /** One packet of op `op` handled in `ms`. */
+  /** One packet of op `op` handled in `ms`: a Map lookup more than the plugin-wide count. */
   handled(ms: number, op: number): void {
-    void op;
     this.packets++;
     this.latency.record(ms);
+    let stats = this.#ops.get(op);
+    if (stats === undefined) {
+      if (this.#ops.size < MAX_TRACKED_OPS) {
+        stats = new OpStats(op);
+        this.#ops.set(op, stats);
+      } else {
+        stats = this.#other ??= new OpStats('other');
+      }
+    }
+    stats.packets++;
+    stats.latency.record(ms);
   }
 
   /** One handler run failed. */
   failed(): void {
     this.errors++;
+  }
+
+  /** Per-op counters, by op code, then `other` (the ops past the cap) when any packet fell there. */
+  ops(): OpStats[] {
+    const ops = [...this.#ops.values()].sort((a, b) => (a.op as number) - (b.op as number));
+    return this.#other === undefined ? ops : [...ops, this.#other];
   }
 }

@@ -58,6 +58,47 @@ export const DASHBOARD_PLUGINS: readonly PluginDef[] = [
   },
 ];
 
+/**
+ * A plugin with per-session state, groups, cells and several ops, for the
+ * Sessions and Data tabs and the per-op stats. Ops: 1 joins the room named
+ * by the text (state and group), 2 puts what JSON cannot carry in the state,
+ * 3 stores cells and todo documents, 4 leaves the room; any op is answered
+ * with `ok` and that op.
+ */
+export const ROOM_PLUGIN: PluginDef = {
+  greeter: 'room',
+  name: 'Room',
+  logic: `export class Logic {
+  async recv(ctx) {
+    const text = ctx.text();
+    if (ctx.op === 1) {
+      ctx.state.nick = 'mimi-' + ctx.session.id;
+      ctx.state.room = text;
+      ctx.state.seen = { packets: 1, tags: ['cat', 'black'] };
+      await ctx.group('room:' + text).add(ctx.session.id);
+      await ctx.group('everyone').add(ctx.session.id);
+    } else if (ctx.op === 2) {
+      ctx.state.tick = function tick() {};
+      ctx.state.big = 12n;
+      ctx.state.me = ctx.state;
+      ctx.state.when = new Map();
+    } else if (ctx.op === 3) {
+      await ctx.dbStore('motd', 'welcome, ' + text);
+      await ctx.dbStore('highscores', { mimi: 12, tama: 7 });
+      await ctx.db.insertMany([
+        { title: 'feed the cat', done: false },
+        { title: 'buy milk', done: true },
+        { title: 'brush the cat', done: false },
+      ]);
+    } else if (ctx.op === 4) {
+      await ctx.group('room:' + ctx.state.room).remove(ctx.session.id);
+    }
+    ctx.send('ok', { op: ctx.op });
+  }
+}
+`,
+};
+
 export interface DashboardSetup extends StartedServer {
   dashboard: Dashboard;
   /** `http://127.0.0.1:<port>` of the dashboard. */
@@ -70,15 +111,16 @@ export interface DashboardSetup extends StartedServer {
 }
 
 /**
- * A server on loopback with {@link DASHBOARD_PLUGINS} (one fails to load),
+ * A server on loopback with {@link DASHBOARD_PLUGINS} (one fails to load) or `defs`,
  * and its dashboard on a free port (loopback, with its token, unless
  * `options` say otherwise); both closed when the test ends.
  */
 export async function startDashboardServer(
   options: CreateDashboardOptions = {},
   secret?: string,
+  defs: readonly PluginDef[] = DASHBOARD_PLUGINS,
 ): Promise<DashboardSetup> {
-  const plugins = await makePluginsDir(DASHBOARD_PLUGINS);
+  const plugins = await makePluginsDir(defs);
   const started = await startServer(secret === undefined ? {} : { secret });
   // The dashboard must see the load lines: it is made before the plugins load.
   const dashboard = attach(started.server, options);

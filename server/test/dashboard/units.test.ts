@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { LogBuffer } from '../../src/dashboard/log-buffer.js';
 import { isLoopback, resolveDashboardOptions } from '../../src/config/dashboard-options.js';
 import { generateToken, tokenMatches } from '../../src/dashboard/token.js';
-import { LatencyHistogram } from '../../src/plugins/stats.js';
+import { LatencyHistogram, MAX_TRACKED_OPS, PluginStats } from '../../src/plugins/stats.js';
+import { stateView } from '../../src/dashboard/state-view.js';
 
 describe('LatencyHistogram', () => {
   it('gives percentiles within 5% of the exact ones', () => {
@@ -139,5 +140,81 @@ describe('dashboard options and token', () => {
     expect(tokenMatches(token.slice(1), token)).toBe(false);
     expect(tokenMatches('', token)).toBe(false);
     expect(tokenMatches(undefined, token)).toBe(false);
+  });
+});
+
+describe('PluginStats per op', () => {
+  it('tracks the first 64 ops one by one and counts the rest under other', () => {
+    const stats = new PluginStats();
+    for (let op = 0; op < MAX_TRACKED_OPS + 10; op++) stats.handled(1, op);
+    stats.handled(2, 5);
+    stats.handled(4, 1000);
+    const ops = stats.ops();
+    expect(ops).toHaveLength(MAX_TRACKED_OPS + 1);
+    expect(ops.slice(0, 3).map((o) => [o.op, o.packets])).toEqual([
+      [0, 1],
+      [1, 1],
+      [2, 1],
+    ]);
+    expect(ops.find((o) => o.op === 5)!.packets).toBe(2);
+    const other = ops.at(-1)!;
+    expect([other.op, other.packets]).toEqual(['other', 11]);
+    expect(ops.reduce((n, o) => n + o.packets, 0)).toBe(stats.packets);
+    expect(other.latency.quantile(1)).toBeGreaterThan(3);
+  });
+
+  it('has no other row while under the cap', () => {
+    const stats = new PluginStats();
+    stats.handled(1, 9);
+    stats.handled(1, 3);
+    expect(stats.ops().map((o) => o.op)).toEqual([3, 9]);
+  });
+});
+
+describe('stateView', () => {
+  it('copies plain data, Dates as text, and marks what JSON cannot carry', () => {
+    const state: Record<string, unknown> = { n: 1, list: [1, 'two', null], at: new Date(0), nan: NaN };
+    state['self'] = { back: state };
+    state['shared'] = [state['list'], state['list']];
+    state['u'] = undefined;
+    const { value, problems } = stateView(state);
+    expect(value).toEqual({
+      n: 1,
+      list: [1, 'two', null],
+      at: '1970-01-01T00:00:00.000Z',
+      nan: { $unserialisable: 'is NaN, not a JSON number' },
+      self: { back: { $unserialisable: 'refers back to a value that contains it (a cycle)' } },
+      // The same array twice is no cycle.
+      shared: [
+        [1, 'two', null],
+        [1, 'two', null],
+      ],
+      u: { $unserialisable: 'is undefined' },
+    });
+    expect(problems).toEqual([
+      'state.nan is NaN, not a JSON number',
+      'state.self.back refers back to a value that contains it (a cycle)',
+      'state.u is undefined',
+    ]);
+    expect(() => JSON.stringify(value)).not.toThrow();
+  });
+
+  it('survives a getter that throws and a state nested too deep', () => {
+    const throwing = Object.defineProperty({}, 'bad', {
+      enumerable: true,
+      get() {
+        throw new Error('no');
+      },
+    });
+    expect(stateView(throwing)).toEqual({
+      value: { bad: { $unserialisable: 'could not be read: no' } },
+      problems: ['state.bad could not be read: no'],
+    });
+    let deep: Record<string, unknown> = {};
+    const root = deep;
+    for (let i = 0; i < 40; i++) deep = (deep['d'] = {}) as Record<string, unknown>;
+    const { problems } = stateView(root);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/nested more than 32 levels deep$/);
   });
 });
