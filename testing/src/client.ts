@@ -9,12 +9,13 @@ import {
   type Frame,
   MAX_UINT32,
   replyRule,
+  statusOf,
   type ReplyRule,
 } from 'nekoconnect/protocol';
 import { NekoTestingError, isNekoTestingError } from './errors.js';
 import type { ClientLink, ClientSide } from './links.js';
 import { checkTimeout } from './options.js';
-import { TestPacket, describePacket, describeStatus } from './packet.js';
+import { TestPacket, describeHandlerError, describePacket, describeStatus } from './packet.js';
 import { startTimer, stopTimer } from './timers.js';
 
 /** Data a fake client sends: bytes, a string (sent as UTF-8), or a plain object or array (sent as JSON). */
@@ -67,6 +68,12 @@ export interface TestClientInit {
   timeout: number;
   /** The server-side session id, when the harness knows it. */
   sessionId: string | undefined;
+  /**
+   * Called for each status 500 with the packet it answered (`"game" op 3`):
+   * returns the error of the handler failure it reports, if the server
+   * logged one.
+   */
+  handlerFailure?: (answered: string) => unknown;
 }
 
 /** A packet queued or written and not yet answered. */
@@ -139,6 +146,7 @@ export class TestClient {
   #closing = false;
   #closed: ClosedInfo | undefined;
   #failure: NekoTestingError | undefined;
+  readonly #handlerFailure: TestClientInit['handlerFailure'];
   readonly #closedPromise: Promise<void>;
   #markClosed!: () => void;
 
@@ -147,6 +155,7 @@ export class TestClient {
     this.name = init.name;
     this.sessionId = init.sessionId;
     this.#timeout = init.timeout;
+    this.#handlerFailure = init.handlerFailure;
     this.#chain = new ClientChain(new Hasher(init.secret));
     this.#decoder = new FrameDecoder({ maxPacket: MAX_UINT32 }, (frame) => this.#onFrame(frame));
     this.#closedPromise = new Promise((resolve) => (this.#markClosed = resolve));
@@ -250,9 +259,14 @@ export class TestClient {
     if (packet.status !== code) {
       throw new NekoTestingError(
         'NEKO_ERR_TESTING_UNEXPECTED_STATUS',
-        `${this.name}: expected ${describeStatus(code)}, got ${describePacket(packet)}`,
+        `${this.name}: expected ${describeStatus(code)}, got ${describeStatus(packet.status!)}` +
+          (packet.error === undefined ? '' : `: ${describeHandlerError(packet.error)}`),
         {
-          hint: 'Statuses are taken in the order they arrived; each send() is answered by one unless the plugin replies.',
+          cause: packet.error,
+          hint:
+            packet.error === undefined
+              ? 'Statuses are taken in the order they arrived; each send() is answered by one unless the plugin replies.'
+              : "The plugin's handler failed: fix the line its stack points at.",
         },
       );
     }
@@ -393,8 +407,15 @@ export class TestClient {
     }
     // A closing status: the server closes the connection.
     if (arrival.closing) this.#closeStatus = frame.op;
-    this.#arrived(TestPacket.fromFrame(frame), arrival.answers);
+    const packet = TestPacket.fromFrame(frame, this.#handlerError(frame, arrival.answers));
+    this.#arrived(packet, arrival.answers);
     this.#flush();
+  }
+
+  /** For a status 500, the error of the handler failure it reports, when the server logged one. */
+  #handlerError(frame: Frame, answered: Outgoing | undefined): unknown {
+    if (statusOf(frame.greeter, frame.op) !== Status.HandlerError) return undefined;
+    return this.#handlerFailure?.(answered ? `"${answered.greeter}" op ${answered.op}` : 'a packet');
   }
 
   /** A packet arrived; `answered` is the packet in flight it answers, if any. */

@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   NEKO_ERR_TESTING_PROTOCOL: 'The server sent bytes that are not a valid frame.',
   NEKO_ERR_TESTING_JSON: "A received packet's json() found data that is not valid JSON.",
   NEKO_ERR_TESTING_CLOSE_TIMEOUT: 'server.close() did not finish in time: a handler is still running.',
+  NEKO_ERR_TESTING_HANDLER_FAILED:
+    "A test failed after a plugin's handler threw or rejected: the report carries the handler's error and stack.",
   NEKO_ERR_TESTING_NOT_STARTED:
     'A useTestServer() handle was used before its beforeAll hook started the server.',
 } as const;

@@ -1,4 +1,4 @@
-import { onTestFinished } from 'vitest';
+import { expect, onTestFailed, onTestFinished } from 'vitest';
 
 /**
  * Runs `cleanup` when the vitest test that is running now finishes, pass
@@ -12,5 +12,32 @@ export function cleanupAfterTest(cleanup: () => Promise<void>): boolean {
   } catch {
     // "onTestFinished() can only be called inside a test".
     return false;
+  }
+}
+
+/**
+ * When the vitest test that is running now fails, adds the error `report`
+ * returns (if any) to that test's errors. Returns false, registering
+ * nothing, when no test is running.
+ */
+export function reportIfTestFails(report: () => Error | undefined): boolean {
+  try {
+    onTestFailed(() => {
+      const error = report();
+      if (error) throw error;
+    });
+    return true;
+  } catch {
+    // "onTestFailed() can only be called inside a test".
+    return false;
+  }
+}
+
+/** The path of the vitest test file running now, if any. */
+export function currentTestFile(): string | undefined {
+  try {
+    return expect.getState().testPath;
+  } catch {
+    return undefined;
   }
 }

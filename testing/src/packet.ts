@@ -15,17 +15,24 @@ export class TestPacket {
   readonly data: Buffer;
   /** For a status packet, its code (the op: 100, 200, 404, 500, …); undefined for a plugin's packet. */
   readonly status: number | undefined;
+  /**
+   * For a status 500 from the test server: what the plugin's handler threw
+   * or rejected with, its stack pointing at the plugin's `logic.ts`.
+   * Undefined for every other packet.
+   */
+  readonly error: unknown;
 
-  constructor(greeter: string, op: number, data: Buffer) {
+  constructor(greeter: string, op: number, data: Buffer, error?: unknown) {
     this.greeter = greeter;
     this.op = op;
     this.data = data;
     this.status = statusOf(greeter, op);
+    this.error = error;
   }
 
-  /** @internal */
-  static fromFrame(frame: Frame): TestPacket {
-    return new TestPacket(frame.greeter, frame.op, Buffer.from(frame.data));
+  /** @internal `error`: the handler failure a status 500 answers, when the harness knows it. */
+  static fromFrame(frame: Frame, error?: unknown): TestPacket {
+    return new TestPacket(frame.greeter, frame.op, Buffer.from(frame.data), error);
   }
 
   /** `data.length`. */
@@ -40,9 +47,17 @@ export class TestPacket {
 
   /**
    * The data parsed as JSON.
-   * @throws NekoTestingError `NEKO_ERR_TESTING_JSON`, showing the packet, when it is not JSON.
+   * @throws NekoTestingError `NEKO_ERR_TESTING_JSON`, showing the packet, when it is not JSON;
+   *   `NEKO_ERR_TESTING_HANDLER_FAILED`, with the handler's error and stack, for a status 500
+   *   that carries one (its data is the status, not the plugin's).
    */
   json<T = unknown>(): T {
+    if (this.error !== undefined) {
+      throw handlerFailedError(
+        `json() of ${describePacket(this)}: the plugin sent no data, its handler failed`,
+        this.error,
+      );
+    }
     try {
       return JSON.parse(this.text()) as T;
     } catch (err) {
@@ -66,13 +81,65 @@ export class TestPacket {
  * bytes of data, as text when they are text, else in hex).
  */
 export function describePacket(packet: TestPacket): string {
-  if (packet.status !== undefined) return describeStatus(packet.status);
+  if (packet.status !== undefined) {
+    const status = describeStatus(packet.status);
+    return packet.error === undefined ? status : `${status}: ${summarizeError(packet.error)}`;
+  }
   return `"${packet.greeter}" op ${packet.op} ${describeData(packet.data)}`;
 }
 
 /** `status 404 (no plugin answers to that greeter)`. */
 export function describeStatus(code: number): string {
   return `status ${code} (${STATUS_TEXT[code] ?? 'unknown status'})`;
+}
+
+/**
+ * One line for a handler's error: `Error: boom (at /plugins/game/logic.ts:12:11)`,
+ * its first line and the first frame of its stack.
+ */
+export function summarizeError(error: unknown): string {
+  if (!(error instanceof Error)) return `${typeof error} thrown: ${String(error)}`;
+  const head = `${error.name}: ${error.message}`.split('\n')[0]!;
+  const at = firstFrame(error.stack);
+  return at === undefined ? head : `${head} (at ${at})`;
+}
+
+/**
+ * A handler's error as a failure message shows it: `the plugin's handler
+ * failed with Error: boom` and its stack, indented.
+ */
+export function describeHandlerError(error: unknown): string {
+  if (!(error instanceof Error)) return `the plugin's handler failed: ${summarizeError(error)}`;
+  const frames = stackFrames(error.stack);
+  return `the plugin's handler failed with ${error.name}: ${error.message}${frames.length > 0 ? `\n${frames.join('\n')}` : ''}`;
+}
+
+/**
+ * `NEKO_ERR_TESTING_HANDLER_FAILED` with `message`, caused by the handler's
+ * `error`, and with the handler's stack frames as its own: a test report
+ * then points at the plugin's line rather than the harness's.
+ */
+export function handlerFailedError(message: string, error: unknown): NekoTestingError {
+  const failure = new NekoTestingError('NEKO_ERR_TESTING_HANDLER_FAILED', message, {
+    cause: error,
+    hint: "Fix the line of the plugin that the handler's stack points at.",
+  });
+  const frames = error instanceof Error ? stackFrames(error.stack) : [];
+  if (frames.length > 0) failure.stack = `${failure.name}: ${message}\n${frames.join('\n')}`;
+  return failure;
+}
+
+/** The `    at …` lines of a stack. */
+export function stackFrames(stack: string | undefined): string[] {
+  return (stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+}
+
+/** `file:line:column` of a stack's first frame. */
+function firstFrame(stack: string | undefined): string | undefined {
+  const frame = stackFrames(stack)[0];
+  if (frame === undefined) return undefined;
+  const match = /\(([^()]+:\d+:\d+)\)$/.exec(frame) ?? /at (\S+:\d+:\d+)$/.exec(frame);
+  return match?.[1];
 }
 
 /** `with no data`, `with 5 bytes "hello"`, `with 3 bytes <00 ff 10>`; long data is cut after 40 bytes with `…`. */

@@ -13,8 +13,10 @@ import { DEFAULT_HOST } from 'nekoconnect/protocol';
 import { TestClient } from './client.js';
 import { NekoTestingError } from './errors.js';
 import { nextAccepted } from './harness-server.js';
-import { cleanupAfterTest } from './lifecycle.js';
+import { cleanupAfterTest, currentTestFile, reportIfTestFails } from './lifecycle.js';
+import { HandlerFailures, handlerFailureReport, type HandlerFailure } from './handler-failures.js';
 import { MemoryPipe, tcpLink } from './links.js';
+import { summarizeError } from './packet.js';
 import {
   CLOSE_MARGIN_MS,
   checkTimeout,
@@ -114,6 +116,7 @@ class InProcessTestServer implements TestServer {
   readonly #closeTimeout: number;
   readonly #logs: LogRecord[];
   readonly #clients = new Set<TestClient>();
+  readonly #handlerFailures = new HandlerFailures();
   #report: PluginsReport = { loaded: [], failed: [] };
   #port: number | undefined;
   #clientCount = 0;
@@ -137,10 +140,11 @@ class InProcessTestServer implements TestServer {
     const logs: LogRecord[] = [];
     neko.logger.subscribe((record) => logs.push(record));
     const server = new InProcessTestServer(neko, options, logs);
+    neko.logger.subscribe((record) => server.#handlerFailures.note(record));
     cleanupAfterTest(() => server.close());
     try {
       const report = await neko.loadPlugins(options.load);
-      if (report.failed.length > 0 && !options.allowLoadFailures) throw loadError(report);
+      if (report.failed.length > 0 && !options.allowLoadFailures) throw loadError(options.load, report);
       server.#report = report;
       if (options.transport === 'tcp') server.#port = (await neko.listen()).port;
     } catch (err) {
@@ -175,12 +179,15 @@ class InProcessTestServer implements TestServer {
       secret: options.secret ?? this.secret,
       timeout,
     };
+    // The statuses 500 this client receives, with the handler errors they report, for a test that fails.
+    const failures: HandlerFailure[] = [];
     const client =
       this.transport === 'memory'
-        ? this.#connectInMemory(init, options.remoteAddress ?? DEFAULT_HOST)
-        : await this.#connectTcp(init);
+        ? this.#connectInMemory(init, failures, options.remoteAddress ?? DEFAULT_HOST)
+        : await this.#connectTcp(init, failures);
     this.#clients.add(client);
     cleanupAfterTest(() => client.close());
+    reportIfTestFails(() => handlerFailureReport(client.name, failures));
     if (options.auth !== false) {
       try {
         await client.handshake();
@@ -278,20 +285,34 @@ class InProcessTestServer implements TestServer {
     }
   }
 
+  /** What a client of `session` calls for each status 500: the error it reports, noted in `failures`. */
+  #handlerFailure(session: string, failures: HandlerFailure[]): (answered: string) => unknown {
+    return (answered) => {
+      const error = this.#handlerFailures.take(session);
+      if (error !== undefined) failures.push({ answered, error });
+      return error;
+    };
+  }
+
   #connectInMemory(
     init: { name: string; secret: string; timeout: number },
+    failures: HandlerFailure[],
     remoteAddress: string,
   ): TestClient {
     const pipe = new MemoryPipe(remoteAddress);
     const connection = this.neko.accept(pipe.transport);
     pipe.attachServer(connection);
-    return new TestClient({ ...init, sessionId: connection.id }, (side) => {
+    const handlerFailure = this.#handlerFailure(connection.id, failures);
+    return new TestClient({ ...init, sessionId: connection.id, handlerFailure }, (side) => {
       pipe.attachClient(side);
       return pipe.link;
     });
   }
 
-  async #connectTcp(init: { name: string; secret: string; timeout: number }): Promise<TestClient> {
+  async #connectTcp(
+    init: { name: string; secret: string; timeout: number },
+    failures: HandlerFailure[],
+  ): Promise<TestClient> {
     const turn = this.#tcpTurn.then(async () => {
       const accepted = nextAccepted(this.neko, init.timeout);
       const socket = await openSocket(this.#port!, init.timeout, init.name);
@@ -302,7 +323,10 @@ class InProcessTestServer implements TestServer {
         socket.destroy();
         throw err;
       }
-      return new TestClient({ ...init, sessionId: connection.id }, (side) => tcpLink(socket, side));
+      const handlerFailure = this.#handlerFailure(connection.id, failures);
+      return new TestClient({ ...init, sessionId: connection.id, handlerFailure }, (side) =>
+        tcpLink(socket, side),
+      );
     });
     this.#tcpTurn = turn.catch(() => undefined);
     return turn;
@@ -335,21 +359,40 @@ function openSocket(port: number, timeout: number, name: string): Promise<Socket
   });
 }
 
-function loadError(report: PluginsReport): NekoTestingError {
-  const lines = report.failed.map(({ dir, error }) => `${dir}: ${describeError(error)}`);
-  return new NekoTestingError(
+/**
+ * The load errors already thrown, by test file, folder loaded and failure.
+ * Every test of a file that loads the same broken plugin fails with the
+ * very same error object, so vitest reports it once, under the list of
+ * those tests, instead of once per test.
+ */
+const reportedLoadErrors = new Map<string, NekoTestingError>();
+
+function loadError(load: string, report: PluginsReport): NekoTestingError {
+  const failures = report.failed.map(({ dir, error }) => `${dir}: ${describeError(error)}`);
+  const key = [currentTestFile() ?? '', load, ...failures].join('\0');
+  const reported = reportedLoadErrors.get(key);
+  if (reported) return reported;
+  const count = report.failed.length === 1 ? 'a plugin' : `${report.failed.length} plugins`;
+  const error = new NekoTestingError(
     'NEKO_ERR_TESTING_PLUGIN_LOAD',
-    `createTestServer(): ${report.failed.length === 1 ? 'a plugin' : `${report.failed.length} plugins`} failed to load:\n${lines.join('\n')}`,
+    `createTestServer(): ${count} failed to load:\n${failures.join('\n')}\n` +
+      'Every test of this file that loads it fails with this error.',
     {
       cause: report.failed[0]?.error,
       hint: 'Fix the plugin, or pass { allowLoadFailures: true } to test how the server serves around it (its greeter answers 503).',
     },
   );
+  reportedLoadErrors.set(key, error);
+  return error;
 }
 
+/** A load error in a few lines: code, message, where, the fix, and what the logic module threw. */
 function describeError(error: NekoError): string {
   const where = error.location
     ? ` (${error.location.file}:${error.location.line}:${error.location.column})`
     : '';
-  return `${error.code} ${error.message}${where}`;
+  let out = `${error.code} ${error.message}${where}`;
+  if (error.cause instanceof Error) out += `\n  cause: ${summarizeError(error.cause)}`;
+  if (error.hint) out += `\n  fix: ${error.hint}`;
+  return out;
 }
