@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   NEKO_ERR_AUTH_BAD_HASH: 'The hash of a packet does not match any unused server random.',
   NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT: 'The client did not complete the handshake in time.',
   NEKO_ERR_SESSION_IDLE_TIMEOUT: 'The session sent nothing for longer than the idle limit.',
+  NEKO_ERR_SESSION_RESUME_GONE:
+    'A client presented a resume token that no dropped session waits for (unknown, used, or its grace period over).',
+  NEKO_ERR_SESSION_RESUME_OVERFLOW:
+    'More was sent to a dropped session during its grace period than limits.maxPendingBytes: it ends and cannot be resumed.',
   NEKO_ERR_SESSION_SLOW_READER:
     'The client stopped reading: the bytes waiting for it would pass the pending-bytes limit.',
 
@@ -31,6 +35,7 @@ export const ERROR_CODES = {
   NEKO_ERR_SPEC_BAD_GREETER:
     'The greeter is empty, has a space or a byte outside printable ASCII, or is too long.',
   NEKO_ERR_SPEC_RESERVED_GREETER: 'The greeter is reserved by the protocol (auth, nekoconnect-server).',
+  NEKO_ERR_SPEC_BAD_GRACE: 'The $grace entry is not a whole number of seconds from 0 to 3600.',
   NEKO_ERR_SPEC_BAD_LOGIC_PATH: 'The $logic entry holds a path separator or "..".',
   NEKO_ERR_PLUGIN_LOGIC_NOT_FOUND: 'No <logic>.ts, .js or .mjs file exists in the plugin folder.',
   NEKO_ERR_PLUGIN_TRANSPILE: 'The logic file could not be transpiled.',
@@ -41,7 +46,8 @@ export const ERROR_CODES = {
   NEKO_ERR_PLUGIN_DUPLICATE_GREETER: 'Two plugin folders declare the same greeter.',
   NEKO_ERR_PLUGINS_DIR: 'The plugins directory does not exist or cannot be read.',
   NEKO_ERR_PLUGIN_HANDLER: "A plugin's recv threw or rejected.",
-  NEKO_ERR_PLUGIN_HOOK: "A plugin's onLoad, onUnload, onJoin or onLeave hook threw or rejected.",
+  NEKO_ERR_PLUGIN_HOOK:
+    "A plugin's onLoad, onUnload, onJoin, onLeave, onDisconnect or onReconnect hook threw or rejected.",
   NEKO_ERR_SPEC_READ: 'spec.conf does not exist or cannot be read.',
 
   // The Context a plugin receives.
@@ -67,6 +73,8 @@ export const ERROR_CODES = {
   NEKO_ERR_CLIENT_AUTH: 'The server refused the handshake, or its reply did not prove it knows the secret.',
   NEKO_ERR_CLIENT_STATUS: 'The server answered a request with an error status.',
   NEKO_ERR_CLIENT_TIMEOUT: 'A request got no answer in time.',
+  NEKO_ERR_CLIENT_DROPPED:
+    'The connection dropped while a request waited; the client never sends it again (the plugin may have acted on it).',
   NEKO_ERR_CLIENT_CLOSED: 'The connection closed while a request waited, or a call came after close().',
   NEKO_ERR_CLIENT_PROTOCOL: 'The server sent a frame the client cannot decode.',
   NEKO_ERR_CLIENT_DATA:

@@ -46,10 +46,11 @@ export interface SendToOptions {
 
 /**
  * What became of a direct message ({@link PluginContext.sendTo}):
- * `'delivered'` it was sent to the session's connection; `'gone'` the
- * session is not (or no longer) one of this plugin's; `'queued'` is kept for
- * resumable sessions (a session in its resume grace period) and does not
- * happen yet.
+ * `'delivered'` it was sent to the session's connection; `'queued'` the
+ * session's connection dropped and it waits for its client to resume it
+ * (its grace period, see {@link Logic.onDisconnect}): the packet is kept and
+ * sent first thing on resume; `'gone'` the session is not (or no longer)
+ * one of this plugin's.
  */
 export type SendToResult = 'delivered' | 'queued' | 'gone';
 
@@ -126,8 +127,9 @@ export interface PluginContext<State extends object = SessionState> {
   /**
    * Sends a packet under the plugin's greeter to one session of this plugin
    * (a direct message), by its id (`ctx.session.id`, `ctx.sessions()[i].id`).
-   * @returns a promise of `'delivered'`, or `'gone'` when that session is not
-   *   connected to this plugin (nothing is sent; it never rejects for that).
+   * @returns a promise of `'delivered'`; `'queued'` when that session waits
+   *   for its client to resume it (the packet is kept for it); `'gone'` when
+   *   it is not connected to this plugin (nothing is sent; it never rejects for that).
    */
   sendTo(sessionId: string, data: SendData, options?: SendToOptions): Promise<SendToResult>;
   /**
@@ -199,8 +201,23 @@ export interface Logic {
   onUnload?(plugin: PluginContext): void | Promise<void>;
   /** A session sent its first packet to this plugin; runs before that packet is handled. */
   onJoin?(ctx: SessionContext): void | Promise<void>;
-  /** A session that had joined disconnected. `ctx.send` returns false by now; broadcast reaches the others. */
+  /**
+   * A session that had joined is gone for good: its connection closed, or,
+   * for a resumable session, its grace period ended without a resume.
+   * `ctx.send` returns false by now; broadcast reaches the others.
+   */
   onLeave?(ctx: SessionContext): void | Promise<void>;
+  /**
+   * A resumable session's connection dropped (the plugin's spec.conf has a
+   * `$grace` and the client asked for a resume token): the session stays,
+   * with its state and groups, and what is sent to it meanwhile is kept for
+   * its client (`ctx.send` returns true, `sendTo` gives `'queued'`).
+   * `onReconnect` follows if the client comes back within the grace
+   * period, `onLeave` if not.
+   */
+  onDisconnect?(ctx: SessionContext): void | Promise<void>;
+  /** A dropped session resumed on a new connection; what was kept for it was sent first. */
+  onReconnect?(ctx: SessionContext): void | Promise<void>;
 }
 
 /** The constructor a logic module must export under the name `Logic`. */

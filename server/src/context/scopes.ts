@@ -37,6 +37,8 @@ export interface PluginHostView {
 /** A connection as a plugin's session context reaches it. */
 export interface MemberTarget {
   readonly info: SessionInfo;
+  /** False while the session waits for its client to resume it: what is sent to it is kept. */
+  readonly connected: boolean;
   send(greeter: string, op: number, data: SendData): boolean;
   close(): void;
 }

@@ -11,7 +11,7 @@ import type { ManagedDatabase } from '../storage/database.js';
 import type { LoadedPlugin } from './loader.js';
 import { PluginStats } from './stats.js';
 
-type HookName = 'onLoad' | 'onUnload' | 'onJoin' | 'onLeave';
+type HookName = 'onLoad' | 'onUnload' | 'onJoin' | 'onLeave' | 'onDisconnect' | 'onReconnect';
 
 /**
  * A plugin serving its greeter, as the server lists it (`server.plugins()`,
@@ -82,6 +82,11 @@ export class PluginHost implements PluginHostView, ServedPlugin {
     return this.#members.size;
   }
 
+  /** How long a dropped session of this plugin waits for its client (`$grace`), in ms; 0: it ends at the drop. */
+  get graceMs(): number {
+    return this.#plugin.spec.graceMs;
+  }
+
   /** Runs the version's `onLoad` hook. */
   load(): Promise<void> {
     return this.#hook(this.#plugin.logic, 'onLoad', this.context);
@@ -141,6 +146,20 @@ export class PluginHost implements PluginHostView, ServedPlugin {
     await this.#hook(this.#plugin.logic, 'onLeave', new MemberScope(this, member), sessionId);
   }
 
+  /** A member's connection dropped and it waits for its client to resume it: runs `onDisconnect`. */
+  async disconnect(sessionId: string): Promise<void> {
+    const member = this.#members.get(sessionId);
+    if (!member) return;
+    await this.#hook(this.#plugin.logic, 'onDisconnect', new MemberScope(this, member), sessionId);
+  }
+
+  /** A member resumed on a new connection (what was kept for it is sent): runs `onReconnect`. */
+  async reconnect(sessionId: string): Promise<void> {
+    const member = this.#members.get(sessionId);
+    if (!member) return;
+    await this.#hook(this.#plugin.logic, 'onReconnect', new MemberScope(this, member), sessionId);
+  }
+
   // --- PluginHostView ---
 
   broadcast(data: SendData, op: number, except: ReadonlySet<string>): number {
@@ -154,8 +173,8 @@ export class PluginHost implements PluginHostView, ServedPlugin {
 
   sendTo(sessionId: string, data: SendData, op: number): SendToResult {
     const member = this.#members.get(sessionId);
-    if (!member) return 'gone';
-    return member.target.send(this.greeter, op, data) ? 'delivered' : 'gone';
+    if (!member?.target.send(this.greeter, op, data)) return 'gone';
+    return member.target.connected ? 'delivered' : 'queued';
   }
 
   groupAdd(name: string, sessionId: string): boolean {

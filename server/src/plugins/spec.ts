@@ -54,6 +54,12 @@ export interface PluginSpec {
   logic: string;
   /** `$version`: not validated here. */
   version: string;
+  /**
+   * `$grace` (optional, seconds, 0–3600): how long a session of this plugin
+   * whose connection dropped is kept for the client to resume it, in ms; 0
+   * (the default) ends it at the drop.
+   */
+  graceMs: number;
   /** Every entry in file order, unknown keys included, by key. */
   entries: ReadonlyMap<string, SpecEntry>;
 }
@@ -63,6 +69,12 @@ export { RESERVED_GREETERS };
 
 /** The longest greeter a frame can carry: its length travels in one byte. */
 const MAX_GREETER_BYTES = 255;
+
+/** Optional entries the server reads; other keys are free metadata. */
+const OPTIONAL_KEYS = ['grace'] as const;
+
+/** The longest resume grace period a plugin may ask for, in seconds. */
+export const MAX_GRACE_SECONDS = 3600;
 
 /** Required entries, with a sample value for the hint of a missing-entry error. */
 const REQUIRED_ENTRIES = [
@@ -136,6 +148,7 @@ export function parseSpecText(text: string, file: string): PluginSpec {
   const version = requiredEntry(entries, 'version');
   checkGreeter(greet);
   checkLogicPath(logic);
+  const grace = entries.get('grace');
 
   return {
     file,
@@ -143,6 +156,7 @@ export function parseSpecText(text: string, file: string): PluginSpec {
     greeter: greet.value,
     logic: logic.value,
     version: version.value,
+    graceMs: grace === undefined ? 0 : graceSeconds(grace) * 1000,
     entries,
   };
 }
@@ -317,7 +331,7 @@ function misspellingDistance(key: string): number {
  * @throws NekoError `NEKO_ERR_SPEC_UNKNOWN_KEY` for the first such key in file order.
  */
 function checkMisspelledKeys(entries: ReadonlyMap<string, SpecEntry>): void {
-  const known: readonly string[] = REQUIRED_ENTRIES.map(([key]) => key);
+  const known: readonly string[] = [...REQUIRED_ENTRIES.map(([key]) => key), ...OPTIONAL_KEYS];
   for (const entry of entries.values()) {
     if (known.includes(entry.key)) continue;
     let closest: string | undefined;
@@ -342,6 +356,23 @@ function checkMisspelledKeys(entries: ReadonlyMap<string, SpecEntry>): void {
       },
     );
   }
+}
+
+/** The value of `$grace`: whole seconds from 0 to {@link MAX_GRACE_SECONDS}. */
+function graceSeconds(entry: SpecEntry): number {
+  const text = entry.value.trim();
+  const seconds = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(seconds <= MAX_GRACE_SECONDS)) {
+    throw new NekoError(
+      'NEKO_ERR_SPEC_BAD_GRACE',
+      `$grace must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS}; got "${entry.value}"`,
+      {
+        location: entry.valueLocation,
+        hint: 'e.g. $grace {"30"}; keeps a dropped session 30 s for its client to resume it',
+      },
+    );
+  }
+  return seconds;
 }
 
 function requiredEntry(entries: ReadonlyMap<string, SpecEntry>, key: string): SpecEntry {

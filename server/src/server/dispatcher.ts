@@ -13,6 +13,8 @@ import { Status } from '../protocol/status.js';
 export interface DispatchTarget {
   readonly info: SessionInfo;
   readonly isOpen: boolean;
+  /** False while the session waits for its client to resume it (what is sent to it is kept). */
+  readonly connected: boolean;
   readonly sentCount: number;
   send(greeter: string, op: number, data: SendData): boolean;
   sendStatus(code: number): boolean;
@@ -99,11 +101,56 @@ export class Dispatcher {
   }
 
   /**
+   * How long the session may wait for its client after a drop: the longest
+   * resume grace period (`$grace`) of the plugins it joined; 0 when none keeps it.
+   */
+  graceMs(): number {
+    let grace = 0;
+    for (const host of this.#joined ?? []) grace = Math.max(grace, host.graceMs);
+    return grace;
+  }
+
+  /**
    * The session closed: waiting `recv()` calls reject, queued packets are
    * dropped, and the session leaves every plugin it joined (their `onLeave`
    * hooks run). Resolves when the hooks are done.
    */
   sessionClosed(): Promise<void> {
+    this.#stopPackets();
+    const id = this.#target.info.id;
+    const joined = this.#joined;
+    if (!joined) return Promise.resolve();
+    this.#joined = undefined;
+    const leaving = joined.map((host) => host.leave(id));
+    return Promise.all(leaving).then(() => undefined);
+  }
+
+  /**
+   * The connection dropped and the session waits for its client to resume
+   * it: as when it closes, waiting `recv()` calls reject and queued packets
+   * are dropped; it leaves the plugins that keep no session (`$grace` 0,
+   * `onLeave`) and stays in the others (`onDisconnect`). Resolves when the
+   * hooks are done.
+   */
+  sessionDropped(): Promise<void> {
+    this.#stopPackets();
+    const id = this.#target.info.id;
+    const joined = this.#joined ?? [];
+    const kept = joined.filter((host) => host.graceMs > 0);
+    this.#joined = kept.length > 0 ? kept : undefined;
+    const hooks = joined.map((host) => (host.graceMs > 0 ? host.disconnect(id) : host.leave(id)));
+    return Promise.all(hooks).then(() => undefined);
+  }
+
+  /** The session resumed on a new connection: its plugins' `onReconnect` hooks run. */
+  sessionResumed(): Promise<void> {
+    const id = this.#target.info.id;
+    const hooks = (this.#joined ?? []).map((host) => host.reconnect(id));
+    return Promise.all(hooks).then(() => undefined);
+  }
+
+  /** Drops the queued packets and ends the waiting `recv()` calls: the connection is gone. */
+  #stopPackets(): void {
     this.#next = undefined;
     if (this.#later) this.#later.length = 0;
     const parked = this.#parked;
@@ -112,12 +159,6 @@ export class Dispatcher {
       parked.clear();
     }
     this.#checkIdle();
-    const id = this.#target.info.id;
-    const joined = this.#joined;
-    if (!joined) return Promise.resolve();
-    this.#joined = undefined;
-    const leaving = joined.map((host) => host.leave(id));
-    return Promise.all(leaving).then(() => undefined);
   }
 
   async #drain(): Promise<void> {

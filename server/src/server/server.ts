@@ -29,6 +29,8 @@ import {
 } from './options.js';
 import { listenFailure, listenOn } from './listen.js';
 import { TcpTransport } from './tcp-transport.js';
+import type { SessionLink } from './link.js';
+import { Resumption } from './resumption.js';
 
 /** One connection as {@link NekoServer.sessions} lists it. */
 export interface SessionSummary {
@@ -36,13 +38,19 @@ export interface SessionSummary {
   readonly remoteAddress: string;
   /** When the connection was accepted, in ms since the epoch. */
   readonly connectedAt: number;
-  readonly state: SessionState;
+  /**
+   * `handshake`, `open`, `closed`; or `detached`: its connection dropped and
+   * it waits for its client to resume it (protocol §14).
+   */
+  readonly state: SessionState | 'detached';
   /** The greeters of the plugins the session has talked to. */
   readonly plugins: readonly string[];
   /** Authentic packets received from the client. */
   readonly packetsIn: number;
-  /** Packets sent to the client (replies, pushes and statuses). */
+  /** Packets sent to the client (replies, pushes and statuses) on its current connection. */
   readonly packetsOut: number;
+  /** For a detached session: the packets kept for its client until it resumes, and their size in bytes. */
+  readonly kept?: { readonly packets: number; readonly bytes: number };
 }
 
 /**
@@ -64,6 +72,7 @@ export class NekoServer {
   /** Sessions the server closed for a fault of the client, by error code. */
   readonly #faultCloses = new Map<string, number>();
   readonly #connectionListeners = new Set<(connection: ServerConnection) => void>();
+  readonly #resumption = new Resumption();
   readonly #plugins: PluginRegistry;
   #listener: NetServer | undefined;
   #nextSessionId = 1;
@@ -84,6 +93,9 @@ export class NekoServer {
       limits: this.options.limits,
       router: this.#router,
       logger: this.logger,
+      resumption: this.#resumption,
+      endDetached: (link, error) => this.#endDetached(link, error),
+      track: (hooks) => this.#track(hooks),
     };
   }
 
@@ -92,30 +104,47 @@ export class NekoServer {
     return this.#connections.size;
   }
 
-  /** Every connection not yet closed, oldest first, with its counters. */
+  /**
+   * Every connection not yet closed, oldest first, with its counters; then
+   * the sessions waiting for their client to resume them (`detached`).
+   */
   sessions(): SessionSummary[] {
-    return [...this.#connections].map(({ session, dispatcher }) => ({
-      ...session.info,
+    const connected = [...this.#connections].map(({ session, link }): SessionSummary => ({
+      ...link.info,
       state: session.state,
-      plugins: dispatcher.joinedGreeters(),
+      plugins: link.dispatcher.joinedGreeters(),
       packetsIn: session.receivedCount,
       packetsOut: session.sentCount,
     }));
+    const waiting = this.#resumption.waiting().map((link): SessionSummary => ({
+      ...link.info,
+      state: 'detached',
+      plugins: link.dispatcher.joinedGreeters(),
+      packetsIn: 0,
+      packetsOut: 0,
+      kept: link.kept,
+    }));
+    return [...connected, ...waiting];
   }
 
   /**
    * Closes one connection, as if the server shut down for it: the client's
    * socket closes and its plugins' `onLeave` hooks run.
    *
-   * @returns false when no open connection has this id
+   * A session waiting for its client to resume it ends at once.
+   *
+   * @returns false when no open connection or waiting session has this id
    */
   closeSession(id: string): boolean {
     for (const connection of this.#connections) {
-      if (connection.session.id !== id) continue;
+      if (connection.link.id !== id) continue;
       connection.session.close();
       return true;
     }
-    return false;
+    const waiting = this.#resumption.waiting().find((link) => link.id === id);
+    if (waiting === undefined) return false;
+    this.#endDetached(waiting);
+    return true;
   }
 
   /**
@@ -258,9 +287,7 @@ export class NekoServer {
       (c, leaving, reason) => {
         this.#connections.delete(c);
         if (reason.error) this.#countFault(reason.error.code);
-        // onLeave hooks may still run; shutdown waits for them before onUnload.
-        this.#leaving.add(leaving);
-        void leaving.finally(() => this.#leaving.delete(leaving));
+        this.#track(leaving);
       },
       connectedAt,
     );
@@ -274,6 +301,33 @@ export class NekoServer {
       }
     }
     return connection;
+  }
+
+  /** Plugin hooks still running after a session changed (onLeave…): shutdown waits for them before onUnload. */
+  #track(hooks: Promise<void>): void {
+    this.#leaving.add(hooks);
+    void hooks.finally(() => this.#leaving.delete(hooks));
+  }
+
+  /**
+   * Ends a session that waits for its client: its grace period ran out,
+   * too much was kept for it (`error`), a plugin or the dashboard closed it,
+   * or the server shuts down. Its plugins' `onLeave` hooks run.
+   */
+  #endDetached(link: SessionLink, error?: NekoError): void {
+    if (link.ended) return;
+    this.#resumption.forget(link);
+    link.end();
+    if (error) {
+      this.#countFault(error.code);
+      this.logger.warn(`session ${link.id} ended while it waited to be resumed: ${error.message}`, {
+        session: link.id,
+        code: error.code,
+      });
+    } else {
+      this.logger.info(`session ${link.id} ended without being resumed`, { session: link.id });
+    }
+    this.#track(link.dispatcher.sessionClosed());
   }
 
   /**
@@ -301,6 +355,7 @@ export class NekoServer {
     await Promise.race([idle, timeout]);
     clearTimeout(timer);
     for (const connection of this.#connections) connection.session.close();
+    for (const link of this.#resumption.waiting()) this.#endDetached(link);
     // Give closing sockets a moment to flush, then cut what is left.
     for (const socket of this.#sockets) if (!socket.destroyed) socket.destroySoon();
     if (stopped) {

@@ -324,6 +324,30 @@ describe('parseSpecText: entry errors', () => {
     ]);
   });
 
+  it('reads $grace as whole seconds into graceMs (default 0), and refuses anything else at its value', () => {
+    expect(parseSpecText(`$greet {"echo"};\n${REST}`, FILE).graceMs).toBe(0);
+    expect(parseSpecText(`$greet {"echo"};\n${REST}$grace {"30"};\n`, FILE).graceMs).toBe(30_000);
+    expect(parseSpecText(`$greet {"echo"};\n${REST}$grace {" 3600 "};\n`, FILE).graceMs).toBe(3_600_000);
+    for (const bad of ['3601', '-1', '1.5', '30s', '']) {
+      const err = expectSpecError(
+        `$greet {"echo"};\n${REST}$grace {"${bad}"};\n`,
+        'NEKO_ERR_SPEC_BAD_GRACE',
+        `$grace must be a whole number of seconds from 0 to 3600; got "${bad}"`,
+        5,
+        10,
+      );
+      expect(err.hint).toContain('$grace {"30"}');
+    }
+    // A misspelling of it is caught like the others'.
+    expectSpecError(
+      `$greet {"echo"};\n${REST}$grce {"30"};\n`,
+      'NEKO_ERR_SPEC_UNKNOWN_KEY',
+      'unknown entry $grce: did you mean `$grace`? (the required entry $grace is missing)',
+      5,
+      1,
+    );
+  });
+
   it('lists every missing required key, located at the end of the file', () => {
     const err = expectSpecError(
       '',

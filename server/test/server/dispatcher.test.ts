@@ -20,6 +20,7 @@ interface Sent {
 class FakeTarget implements DispatchTarget {
   readonly info: SessionInfo = { id: 's-9', remoteAddress: '198.51.100.4', connectedAt: 1234 };
   isOpen = true;
+  readonly connected = true;
   readonly sent: Sent[] = [];
   closes = 0;
   /** What the session's owner does when it closes: tell the dispatcher, as Connection does. */

@@ -16,13 +16,15 @@ export const HOOKS = [
   { name: 'onUnload', argument: 'pluginContext', argumentName: 'PluginContext', parameterName: 'plugin' },
   { name: 'onJoin', argument: 'sessionContext', argumentName: 'SessionContext', parameterName: 'ctx' },
   { name: 'onLeave', argument: 'sessionContext', argumentName: 'SessionContext', parameterName: 'ctx' },
+  { name: 'onDisconnect', argument: 'sessionContext', argumentName: 'SessionContext', parameterName: 'ctx' },
+  { name: 'onReconnect', argument: 'sessionContext', argumentName: 'SessionContext', parameterName: 'ctx' },
 ] as const;
 
 /**
  * The lifecycle hooks that `Logic` has match their types: each is a
  * function (the server skips anything else without a word), takes at most
  * one argument, to which `PluginContext` (`onLoad`, `onUnload`) or
- * `SessionContext` (`onJoin`, `onLeave`) is assignable, and returns void or
+ * `SessionContext` (`onJoin`, `onLeave`, `onDisconnect`, `onReconnect`) is assignable, and returns void or
  * a promise. `NEKO_ERR_VALIDATE_HOOK` otherwise. Hooks are optional: absent
  * ones are fine. In a `.js` file only the shape is checked.
  */

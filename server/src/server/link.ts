@@ -1,0 +1,204 @@
+import type { SendData } from '../context/context.js';
+import { NekoError } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
+import type { Router } from '../plugins/router.js';
+import { HASH_LENGTH } from '../protocol/hash.js';
+import { HEADER_LENGTH } from '../protocol/constants.js';
+import { RANDOM_LENGTH } from '../protocol/random.js';
+import type { SessionInfo } from '../session/info.js';
+import type { Session } from '../session/session.js';
+import { Dispatcher, type DispatchTarget } from './dispatcher.js';
+
+/** A packet sent to a session while no connection carries it. */
+interface KeptPacket {
+  readonly greeter: string;
+  readonly op: number;
+  readonly data: SendData;
+}
+
+/** What a link needs to be told by whoever owns the connection that carries it. */
+export interface LinkOwner {
+  /** Another connection resumed this session: close this one quietly, without ending the session. */
+  supersede(): void;
+}
+
+/** What becomes of a packet sent to a link: sent, kept for a resume, or not sendable (the session is over). */
+type LinkState = 'attached' | 'detached' | 'ended';
+
+/**
+ * A session as plugins know it, apart from the connection that carries it:
+ * its id, its dispatcher (the plugins it joined, their handler runs) and,
+ * while its connection is up, that connection's {@link Session}. Most links
+ * live and die with one connection. A resumable one outlives a drop: while
+ * it waits for its client (`detached`), what plugins send to it is kept, up
+ * to `maxPendingBytes`, and {@link attach} hands it to the new connection in
+ * order before anything new.
+ */
+export class SessionLink implements DispatchTarget {
+  readonly id: string;
+  readonly dispatcher: Dispatcher;
+  /** The current resume token, if the client asked for one (kept by the server's resumption registry). */
+  token: string | undefined;
+  /** True once the client asked for a resume token: a drop then keeps the session for a grace period. */
+  resumable = false;
+  readonly #maxKeptBytes: number;
+  /** Ends a detached session: its grace is cut short (too much kept, or a plugin closed it). */
+  readonly #endDetached: (link: SessionLink, error?: NekoError) => void;
+  #session: Session | undefined;
+  #owner: LinkOwner | undefined;
+  #state: LinkState = 'attached';
+  #info: SessionInfo;
+  #sent = 0;
+  #kept: KeptPacket[] | undefined;
+  #keptBytes = 0;
+
+  constructor(
+    id: string,
+    session: Session,
+    owner: LinkOwner,
+    context: {
+      readonly router: Router;
+      readonly logger: Logger;
+      readonly recvTimeoutMs: number;
+      readonly maxKeptBytes: number;
+      readonly endDetached: (link: SessionLink, error?: NekoError) => void;
+    },
+  ) {
+    this.id = id;
+    this.#session = session;
+    this.#owner = owner;
+    this.#info = infoOf(id, session);
+    this.#maxKeptBytes = context.maxKeptBytes;
+    this.#endDetached = context.endDetached;
+    this.dispatcher = new Dispatcher(this, context.router, context.logger, {
+      recvTimeoutMs: context.recvTimeoutMs,
+    });
+  }
+
+  /** Who the session is: its id, and the address and accept time of the connection that carries it (or last did). */
+  get info(): SessionInfo {
+    return this.#info;
+  }
+
+  /** The connection carrying the session now, if any. */
+  get session(): Session | undefined {
+    return this.#session;
+  }
+
+  /** The owner of the connection carrying the session now, if any. */
+  get owner(): LinkOwner | undefined {
+    return this.#owner;
+  }
+
+  /** True while a connection carries the session and it is open. */
+  get isOpen(): boolean {
+    return this.#session !== undefined && this.#session.isOpen;
+  }
+
+  /** False while the session waits for its client to resume it (packets sent to it are kept). */
+  get connected(): boolean {
+    return this.#state !== 'detached';
+  }
+
+  /** True while the session waits for its client to resume it. */
+  get detached(): boolean {
+    return this.#state === 'detached';
+  }
+
+  /** True once the session is over for good. */
+  get ended(): boolean {
+    return this.#state === 'ended';
+  }
+
+  /** Packets sent or kept for the client through this link (the liveness rule compares these counts). */
+  get sentCount(): number {
+    return this.#sent;
+  }
+
+  /** Packets kept for the client while it was away, and their size on the wire. */
+  get kept(): { readonly packets: number; readonly bytes: number } {
+    return { packets: this.#kept?.length ?? 0, bytes: this.#keptBytes };
+  }
+
+  send(greeter: string, op: number, data: SendData): boolean {
+    if (this.#state === 'attached') {
+      if (!this.#session!.send(greeter, op, data)) return false;
+      this.#sent++;
+      return true;
+    }
+    if (this.#state === 'ended') return false;
+    const size = wireSize(greeter, op, data);
+    if (this.#keptBytes + size > this.#maxKeptBytes) {
+      this.#endDetached(
+        this,
+        new NekoError(
+          'NEKO_ERR_SESSION_RESUME_OVERFLOW',
+          `session ${this.id} was sent more than limits.maxPendingBytes (${this.#maxKeptBytes}) while it waited to be resumed: ${this.#keptBytes} bytes kept, ${size} more`,
+        ),
+      );
+      return false;
+    }
+    (this.#kept ??= []).push({ greeter, op, data });
+    this.#keptBytes += size;
+    this.#sent++;
+    return true;
+  }
+
+  /** A status concerns one connection's exchange: while detached it is not kept. */
+  sendStatus(code: number): boolean {
+    if (this.#state !== 'attached' || !this.#session!.sendStatus(code)) return false;
+    this.#sent++;
+    return true;
+  }
+
+  /** Ends the session (`ctx.close()`): closes its connection, which ends it, or ends it while detached. */
+  close(): void {
+    if (this.#state === 'attached') this.#session!.close();
+    else if (this.#state === 'detached') this.#endDetached(this);
+  }
+
+  /** The connection dropped and the session waits for its client: packets are kept from now on. */
+  detach(): void {
+    if (this.#state !== 'attached') return;
+    this.#state = 'detached';
+    this.#session = undefined;
+    this.#owner = undefined;
+  }
+
+  /**
+   * A new connection carries the session: the packets kept during the gap
+   * are sent on it first, in order.
+   */
+  attach(session: Session, owner: LinkOwner): void {
+    if (this.#state !== 'detached') return;
+    this.#state = 'attached';
+    this.#session = session;
+    this.#owner = owner;
+    this.#info = infoOf(this.id, session);
+    const kept = this.#kept;
+    this.#kept = undefined;
+    this.#keptBytes = 0;
+    for (const packet of kept ?? []) {
+      if (!session.send(packet.greeter, packet.op, packet.data)) break;
+    }
+  }
+
+  /** The session is over: nothing more is sent or kept. */
+  end(): void {
+    this.#state = 'ended';
+    this.#session = undefined;
+    this.#owner = undefined;
+    this.#kept = undefined;
+    this.#keptBytes = 0;
+  }
+}
+
+function infoOf(id: string, session: Session): SessionInfo {
+  return Object.freeze({ id, remoteAddress: session.remoteAddress, connectedAt: session.connectedAt });
+}
+
+/** The size a packet will have on the wire: header, fields, a fresh random and a hash. */
+function wireSize(greeter: string, op: number, data: SendData): number {
+  const dataBytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+  return HEADER_LENGTH + greeter.length + String(op).length + RANDOM_LENGTH + dataBytes + HASH_LENGTH;
+}
