@@ -9,7 +9,7 @@
  * packages' own dependencies). Slow: packing and two installs.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -125,7 +125,7 @@ describe('npm create nekoplugin, end to end', () => {
       expect(pkg.dependencies).toEqual({ nekoconnect: '^0.1.0' });
       expect(pkg.scripts).toMatchObject({
         dev: 'nekoconnect dev',
-        test: 'vitest run',
+        test: 'nekoconnect validate && vitest run',
         validate: 'nekoconnect validate',
       });
 
@@ -158,16 +158,37 @@ describe('npm create nekoplugin, end to end', () => {
         project,
       );
 
-      // 4. The project's own scripts.
+      // 4. The project's own scripts. npm test checks the plugin against the Context contract, then runs the tests.
+      const started = performance.now();
       const tested = await ok('npm', ['test'], project);
+      console.log(`npm test of the generated project: ${Math.round(performance.now() - started)} ms`);
+      expect(tested).toMatch(/1 plugin valid/);
       expect(tested).toMatch(/Tests\s+3 passed \(3\)/);
+
+      // A recv whose parameter is not a Context fails npm test at its line, though the tests alone pass.
+      const logicFile = join(project, 'logic.ts');
+      const logic = await readFile(logicFile, 'utf8');
+      const signature = '  recv(ctx: Context<State>): void {';
+      expect(logic).toContain(signature);
+      await writeFile(logicFile, logic.replace(signature, '  recv(ctx: string): void {'));
+      const line = logic.split('\n').indexOf(signature) + 1;
+      expect(await ok('npx', ['vitest', 'run'], project)).toMatch(/Tests\s+3 passed \(3\)/);
+      const failed = await run('npm', ['test'], project);
+      expect(failed.code, failed.output).not.toBe(0);
+      expect(failed.output).toContain(`logic.ts:${line}:13 error NEKO_ERR_VALIDATE_RECV_PARAM`);
+      expect(failed.output).toContain('recv(ctx: string) cannot take the Context the server passes');
+      expect(failed.output).not.toMatch(/Test Files/);
+      await writeFile(logicFile, logic);
+
       const validated = await ok('npm', ['run', 'validate'], project);
       expect(validated).toMatch(/1 plugin valid/);
 
       // 5. Its generator adds an op (plop, arguments as answers), and both still pass.
       const added = await ok('npm', ['run', 'add-op', '--', 'Roll', '3', '.'], project);
       expect(added).toContain('op Roll = 3: logic.ts, logic.test.ts, README.md');
-      expect(await ok('npm', ['test'], project)).toMatch(/Tests\s+4 passed \(4\)/);
+      const retested = await ok('npm', ['test'], project);
+      expect(retested).toMatch(/1 plugin valid/);
+      expect(retested).toMatch(/Tests\s+4 passed \(4\)/);
       expect(await ok('npm', ['run', 'validate'], project)).toMatch(/1 plugin valid/);
     },
     TIMEOUT,

@@ -95,7 +95,7 @@ describe('generatePlugin', () => {
     expect(pkg.type).toBe('module');
     expect(pkg.scripts).toMatchObject({
       dev: 'nekoconnect dev',
-      test: 'vitest run',
+      test: 'nekoconnect validate && vitest run',
       validate: 'nekoconnect validate',
       start: 'nekoconnect start',
     });
