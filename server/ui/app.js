@@ -421,6 +421,9 @@ const logs = {
   plugins: new Set(),
   sessions: new Set(),
   filters: { levels: { info: true, warn: true, error: true }, plugin: '', session: '', text: '' },
+  // Repeats of a line (same `run`, numbered by the server) fold into the first shown one, with ×N.
+  group: true,
+  lastShown: null, // the last row shown, which a repeat folds into
 };
 
 function logRow(entry) {
@@ -428,9 +431,10 @@ function logRow(entry) {
   const plugin = entry.plugin ? String(entry.plugin) : '';
   const session = entry.session ? String(entry.session) : '';
   const message = entry.message === null || entry.message === undefined ? '' : String(entry.message);
+  const run = typeof entry.run === 'number' ? entry.run : entry.seq;
   const row = el('div', {
     class: `log-row level-${level}`,
-    dataset: { seq: entry.seq, level, plugin, session },
+    dataset: { seq: entry.seq, run, level, plugin, session, count: 1 },
   });
   row.append(el('time', { class: 'log-time', text: fmtClock(entry.time), title: fmtDateTime(entry.time) }));
   row.append(el('span', { class: `badge level-badge level-badge-${level}`, text: level }));
@@ -463,6 +467,7 @@ function logRow(entry) {
     el('span', { class: 'log-message', text: entry.frame ? withoutFrame(message, entry.frame) : message }),
   );
   if (entry.code) body.append(el('span', { class: 'log-code', text: entry.code }));
+  body.append(el('span', { class: 'log-count', hidden: true, title: 'The same line, repeated in a row' }));
   if (entry.frame) body.append(codeFrame(entry.frame));
   row.append(body);
   logs.search.set(
@@ -512,6 +517,34 @@ function rowMatches(row) {
     if (!text.includes(f.text)) return false;
   }
   return true;
+}
+
+/** Sets how many lines a shown row stands for (×N beside its message when more than one). */
+function setRunCount(row, count) {
+  if (row.dataset.count === String(count)) return;
+  row.dataset.count = String(count);
+  const badge = row.querySelector('.log-count');
+  badge.hidden = count < 2;
+  setText(badge, count < 2 ? '' : `×${fmtInt(count)}`);
+}
+
+/**
+ * Shows or hides one row, in order: a row the filters keep is shown, unless grouping is on and it repeats
+ * the last row shown (same run), which then counts it. Returns whether the row is shown.
+ */
+function placeRow(row) {
+  const keep = rowMatches(row);
+  const last = logs.lastShown;
+  const folded = keep && logs.group && last !== null && last.dataset.run === row.dataset.run;
+  row.classList.toggle('log-folded', folded);
+  if (folded) setRunCount(last, Number(last.dataset.count) + 1);
+  const show = keep && !folded;
+  if (show) {
+    setRunCount(row, 1);
+    logs.lastShown = row;
+  }
+  if (row.hidden === show) row.hidden = !show;
+  return show;
 }
 
 function noteLogTags(entry) {
@@ -605,13 +638,16 @@ function flushLogs() {
   let visible = 0;
   for (const entry of entries) {
     const row = logRow(entry);
-    const show = rowMatches(row);
-    row.hidden = !show;
-    if (show) visible += 1;
+    if (placeRow(row)) visible += 1;
     fragment.append(row);
   }
   list.append(fragment);
-  while (list.childElementCount > MAX_LOG_ROWS) list.firstElementChild.remove();
+  let dropped = false;
+  while (list.childElementCount > MAX_LOG_ROWS) {
+    list.firstElementChild.remove();
+    dropped = true;
+  }
+  if (dropped && logs.group) refoldLogs();
   if (stick) scrollLogsToBottom();
   else if (visible > 0) {
     logs.unseen += visible;
@@ -648,14 +684,18 @@ function filtersActive() {
   return LEVELS.some((l) => !f.levels[l]) || Boolean(f.plugin || f.session || f.text);
 }
 
-function applyLogFilters() {
-  const list = $('#log-list');
-  for (const row of list.children) {
-    if (!row.classList.contains('log-row')) continue;
-    const hide = !rowMatches(row);
-    if (row.hidden !== hide) row.hidden = hide;
+/** Places every row again, oldest first: after a filter change, a grouping toggle or trimming. */
+function refoldLogs() {
+  logs.lastShown = null;
+  for (const row of $('#log-list').children) {
+    if (row.classList.contains('log-row')) placeRow(row);
   }
+}
+
+function applyLogFilters() {
+  refoldLogs();
   $('#filter-clear').hidden = !filtersActive();
+  setAttr($('#log-group'), 'aria-pressed', logs.group ? 'true' : 'false');
   for (const button of document.querySelectorAll('button[data-filter-level]')) {
     setAttr(button, 'aria-pressed', logs.filters.levels[button.dataset.filterLevel] ? 'true' : 'false');
   }
@@ -676,13 +716,19 @@ function updateLogStats() {
   const list = $('#log-list');
   let total = 0;
   let shown = 0;
+  let folded = 0;
   for (const row of list.children) {
     if (!row.classList.contains('log-row')) continue;
     total += 1;
     if (!row.hidden) shown += 1;
+    else if (row.classList.contains('log-folded')) {
+      shown += 1;
+      folded += 1;
+    }
   }
   const stats = $('#log-stats');
-  setText(stats, total === shown ? `${fmtInt(total)} lines` : `${fmtInt(shown)} of ${fmtInt(total)} lines`);
+  const lines = total === shown ? `${fmtInt(total)} lines` : `${fmtInt(shown)} of ${fmtInt(total)} lines`;
+  setText(stats, folded > 0 ? `${lines} · ${fmtInt(folded)} repeats folded` : lines);
   const empty = $('#log-empty');
   if (total === 0) {
     empty.hidden = false;
@@ -755,6 +801,10 @@ function setupLogControls() {
       logs.filters.text = value;
       applyLogFilters();
     }, 120);
+  });
+  $('#log-group').addEventListener('click', () => {
+    logs.group = !logs.group;
+    applyLogFilters();
   });
   $('#filter-clear').addEventListener('click', () => {
     logs.filters = { levels: { info: true, warn: true, error: true }, plugin: '', session: '', text: '' };
@@ -929,7 +979,30 @@ function createPluginCard() {
   );
   const note = el('div', { class: 'plugin-note', hidden: true });
   const errorSlot = el('div', { class: 'plugin-error-slot' });
-  const root = el('article', { class: 'plugin-row card' }, head, note, statList, errorSlot);
+  const opBody = el('tbody');
+  const opTable = el(
+    'table',
+    { class: 'table op-table' },
+    el(
+      'thead',
+      null,
+      el(
+        'tr',
+        null,
+        ['Op', 'Packets', 'p50', 'p90', 'p99'].map((label) =>
+          el('th', { class: label === 'Op' ? null : 'num', scope: 'col', text: label }),
+        ),
+      ),
+    ),
+    opBody,
+  );
+  const opBox = el(
+    'div',
+    { class: 'op-box', hidden: true },
+    el('div', { class: 'op-caption', text: 'Per op code: packets handled and handler latency' }),
+    opTable,
+  );
+  const root = el('article', { class: 'plugin-row card' }, head, note, statList, opBox, errorSlot);
   const card = { root, greeterValue: null, errorKey: null };
   const openLogs = () => {
     if (!card.greeterValue) return;
@@ -968,6 +1041,7 @@ function createPluginCard() {
     setText(dir, p.dir || '');
     dir.title = p.dir ? `Folder: ${p.dir}` : '';
     statList.hidden = !p.greeter; // a folder without a readable spec.conf never served
+    renderOps(opBox, opBody, Array.isArray(p.ops) ? p.ops : []);
     const reloading = statusText === 'reloading' && !p.error;
     note.hidden = !reloading;
     setText(
@@ -984,6 +1058,34 @@ function createPluginCard() {
     }
   };
   return card;
+}
+
+/** The per-op rows of a plugin card: one per op code, then "other" (the ops past the 64 tracked). */
+function renderOps(box, body, ops) {
+  box.hidden = ops.length === 0;
+  const rows = ops
+    .filter((o) => o && (typeof o.op === 'number' || o.op === 'other'))
+    .map((o) => {
+      const latency = o.latencyMs || {};
+      const other = o.op === 'other';
+      return el(
+        'tr',
+        { class: 'op-row', dataset: { op: String(o.op) } },
+        el('td', {
+          class: other ? 'op-code op-other' : 'op-code mono',
+          text: other ? 'other' : String(o.op),
+          title: other ? 'Every op past the first 64 seen' : null,
+        }),
+        el('td', { class: 'num op-packets', text: fmtInt(o.packets) }),
+        el('td', { class: 'num', text: fmtLatency(latency.p50) }),
+        el('td', { class: 'num', text: fmtLatency(latency.p90) }),
+        el('td', { class: 'num', text: fmtLatency(latency.p99) }),
+      );
+    });
+  const key = JSON.stringify(ops);
+  if (body.dataset.key === key) return;
+  body.dataset.key = key;
+  body.replaceChildren(...rows);
 }
 
 function pluginError(p, status) {
@@ -1108,6 +1210,7 @@ function createSessionRow(id) {
     since: el('td'),
     state: el('td'),
     plugins: el('td', { class: 'session-plugins' }),
+    groups: el('td', { class: 'session-groups' }),
     packetsIn: el('td', { class: 'num' }),
     packetsOut: el('td', { class: 'num' }),
   };
@@ -1125,6 +1228,24 @@ function createSessionRow(id) {
     applyLogFilters();
     logs.following = true;
     scrollLogsToBottom();
+  });
+  const detailButton = el('button', {
+    type: 'button',
+    class: 'button button-quiet button-small session-state-toggle',
+    text: 'State',
+    title: "Show each plugin's state and groups for this session",
+    'aria-expanded': 'false',
+  });
+  const detailCell = el('td', { class: 'session-detail-cell', colspan: '9' });
+  const detailRow = el('tr', { class: 'session-detail', dataset: { session: id }, hidden: true }, detailCell);
+  detailButton.addEventListener('click', () => {
+    const open = detailRow.hidden;
+    detailRow.hidden = !open;
+    setAttr(detailButton, 'aria-expanded', open ? 'true' : 'false');
+    if (open) {
+      sessionsOpen.add(id);
+      loadSessionDetail(id);
+    } else sessionsOpen.delete(id);
   });
   const close = el('button', {
     type: 'button',
@@ -1160,9 +1281,73 @@ function createSessionRow(id) {
     }
     refreshSessionsPanel();
   });
-  const actions = el('td', { class: 'actions' }, logsButton, close);
+  const actions = el('td', { class: 'actions' }, detailButton, logsButton, close);
   const row = el('tr', { class: 'session-row', dataset: { session: id } }, Object.values(cells), actions);
-  return { row, cells, stateBadge, pluginKey: null };
+  return { row, cells, stateBadge, pluginKey: null, groupKey: null, detailRow, detailCell };
+}
+
+/** Sessions whose state is shown (their detail row is open). */
+const sessionsOpen = new Set();
+
+/** Fetches one session's plugin state and groups into its detail row. */
+async function loadSessionDetail(id) {
+  const entry = sessionRows.get(id);
+  if (!entry || entry.detailRow.hidden) return;
+  const key = `GET /api/sessions/${id}`;
+  await guarded(key, async () => {
+    let detail;
+    try {
+      detail = await api(`api/sessions/${encodeURIComponent(id)}`);
+    } catch (err) {
+      if (err && err.status === 404) {
+        entry.detailCell.replaceChildren(el('div', { class: 'muted', text: 'This session has closed.' }));
+        return;
+      }
+      throw err;
+    }
+    renderSessionDetail(entry, detail);
+  });
+}
+
+function renderSessionDetail(entry, detail) {
+  const plugins = Array.isArray(detail.plugins) ? detail.plugins : [];
+  const textKey = JSON.stringify(plugins);
+  if (entry.detailKey === textKey) return;
+  entry.detailKey = textKey;
+  if (plugins.length === 0) {
+    entry.detailCell.replaceChildren(
+      el('div', { class: 'muted', text: 'This session has not talked to any plugin yet.' }),
+    );
+    return;
+  }
+  entry.detailCell.replaceChildren(
+    ...plugins.map((p) => {
+      const groups = Array.isArray(p.groups) ? p.groups.map(String) : [];
+      const problems = Array.isArray(p.stateProblems) ? p.stateProblems.map(String) : [];
+      return el(
+        'section',
+        { class: 'session-plugin', dataset: { greeter: String(p.greeter) } },
+        el(
+          'div',
+          { class: 'session-plugin-head' },
+          el('span', { class: 'session-plugin-greeter', text: String(p.greeter) }),
+          el('span', { class: 'muted', text: 'groups' }),
+          groups.length
+            ? groups.map((g) => el('span', { class: 'chip session-group', text: g }))
+            : el('span', { class: 'muted', text: 'none' }),
+        ),
+        problems.length
+          ? el(
+              'div',
+              { class: 'state-problems' },
+              el('span', { class: 'hint-label', text: 'Not JSON' }),
+              problems.join('; '),
+            )
+          : null,
+        el('div', { class: 'session-state' }, jsonBlock(p.state)),
+      );
+    }),
+  );
 }
 
 /** How the Sessions tab names the faults the server closes sessions for. */
@@ -1191,8 +1376,8 @@ function renderSessions(list, faults = {}) {
     const head = el(
       'tr',
       null,
-      ['Session', 'Remote address', 'Connected', 'State', 'Plugins', 'In', 'Out', ''].map((label, i) =>
-        el('th', { class: i === 5 || i === 6 ? 'num' : null, scope: 'col', text: label }),
+      ['Session', 'Remote address', 'Connected', 'State', 'Plugins', 'Groups', 'In', 'Out', ''].map(
+        (label, i) => el('th', { class: i === 6 || i === 7 ? 'num' : null, scope: 'col', text: label }),
       ),
     );
     tbody = el('tbody');
@@ -1234,9 +1419,25 @@ function renderSessions(list, faults = {}) {
           : [el('span', { class: 'muted', text: '—' })]),
       );
     }
+    const groups = s.groups && typeof s.groups === 'object' ? Object.entries(s.groups) : [];
+    const gk = JSON.stringify(groups);
+    if (gk !== entry.groupKey) {
+      entry.groupKey = gk;
+      const chips = groups.flatMap(([greeter, names]) =>
+        (Array.isArray(names) ? names : []).map((name) =>
+          el('span', {
+            class: 'chip session-group',
+            text: `${greeter}: ${name}`,
+            title: `Group of ${greeter}`,
+          }),
+        ),
+      );
+      cells.groups.replaceChildren(...(chips.length ? chips : [el('span', { class: 'muted', text: '—' })]));
+    }
     setText(cells.packetsIn, fmtInt(s.packetsIn));
     setText(cells.packetsOut, fmtInt(s.packetsOut));
-    ordered.push(entry.row);
+    ordered.push(entry.row, entry.detailRow);
+    if (!entry.detailRow.hidden) loadSessionDetail(id);
     if (!logs.sessions.has(id)) {
       logs.sessions.add(id);
       refreshLogFilterOptions();
@@ -1245,19 +1446,22 @@ function renderSessions(list, faults = {}) {
   for (const [id, entry] of sessionRows) {
     if (!seen.has(id)) {
       entry.row.remove();
+      entry.detailRow.remove();
       sessionRows.delete(id);
+      sessionsOpen.delete(id);
     }
   }
   ordered.forEach((node, i) => {
     if (tbody.children[i] !== node) tbody.insertBefore(node, tbody.children[i] || null);
   });
-  table.hidden = ordered.length === 0;
-  empty.hidden = ordered.length !== 0;
+  const count = ordered.length / 2;
+  table.hidden = count === 0;
+  empty.hidden = count !== 0;
   const open = list.filter((s) => s && s.state === 'open').length;
   const connected =
-    ordered.length === 0
+    count === 0
       ? ''
-      : `${ordered.length} connected · ${open} authenticated${ordered.length > open ? ` · ${ordered.length - open} in handshake` : ''}`;
+      : `${count} connected · ${open} authenticated${count > open ? ` · ${count - open} in handshake` : ''}`;
   setText($('#session-summary'), [connected, faultSummary(faults)].filter(Boolean).join(' · '));
 }
 
@@ -1275,7 +1479,7 @@ async function refreshSessionsPanel() {
 // ---------------------------------------------------------------------------------------------------------
 // Data (a plugin's datastore, read-only)
 
-const data = { greeter: '', offset: 0, total: 0, request: 0 };
+const data = { greeter: '', offset: 0, total: 0, request: 0, query: '', cellsRequest: 0 };
 
 function servingGreeters() {
   return (state.plugins || [])
@@ -1296,6 +1500,7 @@ async function openDataPanel() {
     select.disabled = true;
     data.greeter = '';
     renderDocuments(null);
+    renderCells(null);
     return;
   }
   select.disabled = false;
@@ -1306,7 +1511,62 @@ async function openDataPanel() {
     data.offset = 0;
   }
   select.value = data.greeter;
-  await loadDocuments();
+  await Promise.all([loadDocuments(), loadCells()]);
+}
+
+/** The plugin's key-value cells, all of them (a store has few). */
+async function loadCells() {
+  if (!data.greeter) return;
+  const request = ++data.cellsRequest;
+  const key = 'GET /api/plugins/…/cells';
+  try {
+    const answer = await api(`api/plugins/${encodeURIComponent(data.greeter)}/cells?limit=200`);
+    if (request !== data.cellsRequest) return;
+    clearError(key);
+    renderCells(answer);
+  } catch (err) {
+    if (request !== data.cellsRequest) return;
+    reportError(key, err);
+    renderCells(null);
+  }
+}
+
+function renderCells(answer) {
+  const list = $('#cell-list');
+  const cells = answer && Array.isArray(answer.cells) ? answer.cells : [];
+  const total = answer && typeof answer.total === 'number' ? answer.total : 0;
+  setText(
+    $('#data-cells-total'),
+    answer
+      ? `${fmtInt(total)} ${total === 1 ? 'cell' : 'cells'}${total > cells.length ? `, first ${cells.length} shown` : ''}`
+      : '',
+  );
+  if (!answer || cells.length === 0) {
+    list.replaceChildren(
+      el('div', {
+        class: 'empty-state empty-small',
+        text: answer ? 'No cell stored.' : data.greeter ? 'Could not read the cells.' : '',
+      }),
+    );
+    return;
+  }
+  list.replaceChildren(
+    ...cells.map((c) =>
+      el(
+        'div',
+        { class: 'cell-row', dataset: { cell: String(c.name) } },
+        el('span', { class: 'cell-name mono', text: String(c.name) }),
+        jsonBlock(c.value),
+      ),
+    ),
+  );
+}
+
+function showQueryError(message) {
+  const box = $('#data-query-error');
+  box.hidden = !message;
+  setText(box, message || '');
+  $('#data-query').classList.toggle('is-invalid', Boolean(message));
 }
 
 function renderDocuments(answer) {
@@ -1316,7 +1576,10 @@ function renderDocuments(answer) {
   const docs = answer && Array.isArray(answer.documents) ? answer.documents : [];
   data.total = total;
   setText($('#data-total'), total);
-  setText($('#data-total-unit'), total === 1 ? 'document' : 'documents');
+  setText(
+    $('#data-total-unit'),
+    `${total === 1 ? 'document' : 'documents'}${answer && answer.query ? ' match the filter' : ''}`,
+  );
   const range = $('#data-range');
   if (docs.length === 0) setText(range, total === 0 ? '0 of 0' : `– of ${fmtInt(total)}`);
   else setText(range, `${fmtInt(offset + 1)}–${fmtInt(offset + docs.length)} of ${fmtInt(total)}`);
@@ -1341,7 +1604,9 @@ function renderDocuments(answer) {
     list.replaceChildren(
       el('div', {
         class: 'empty-state',
-        text: `${answer.greeter || data.greeter} has no document in its datastore.`,
+        text: answer.query
+          ? 'No document matches the filter.'
+          : `${answer.greeter || data.greeter} has no document in its datastore.`,
       }),
     );
     return;
@@ -1369,11 +1634,13 @@ async function loadDocuments(scrollUp = false) {
   const request = ++data.request;
   const greeter = data.greeter;
   const params = new URLSearchParams({ offset: String(data.offset), limit: String(DOCS_PAGE) });
+  if (data.query) params.set('query', data.query);
   const key = 'GET /api/plugins/…/documents';
   try {
     const answer = await api(`api/plugins/${encodeURIComponent(greeter)}/documents?${params}`);
     if (request !== data.request) return;
     clearError(key);
+    showQueryError('');
     noteSync();
     const docs = Array.isArray(answer.documents) ? answer.documents : [];
     if (docs.length === 0 && data.offset > 0 && typeof answer.total === 'number' && answer.total > 0) {
@@ -1386,9 +1653,23 @@ async function loadDocuments(scrollUp = false) {
     if (scrollUp) $('#panel-data').scrollTop = 0;
   } catch (err) {
     if (request !== data.request) return;
+    if (err && err.status === 400 && err.code === 'NEKO_ERR_STORAGE_QUERY') {
+      // The filter is refused: say why beside it, not as a failure of the page.
+      clearError(key);
+      showQueryError(err.message);
+      showRefusedFilter();
+      return;
+    }
     reportError(key, err);
     renderDocuments(null);
   }
+}
+
+function showRefusedFilter() {
+  renderDocuments(null);
+  $('#doc-list').replaceChildren(
+    el('div', { class: 'empty-state', text: 'Fix the filter to see documents.' }),
+  );
 }
 
 function setupDataControls() {
@@ -1396,6 +1677,7 @@ function setupDataControls() {
     data.greeter = event.target.value;
     data.offset = 0;
     loadDocuments();
+    loadCells();
   });
   const prev = (event) => {
     data.offset = Math.max(0, data.offset - DOCS_PAGE);
@@ -1412,6 +1694,21 @@ function setupDataControls() {
   $('#data-next-bottom').addEventListener('click', next);
   $('#data-refresh').addEventListener('click', () => {
     openDataPanel();
+  });
+  $('#data-query-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    data.query = $('#data-query').value.trim();
+    data.offset = 0;
+    $('#data-query-clear').hidden = !data.query;
+    loadDocuments();
+  });
+  $('#data-query-clear').addEventListener('click', () => {
+    $('#data-query').value = '';
+    data.query = '';
+    data.offset = 0;
+    $('#data-query-clear').hidden = true;
+    showQueryError('');
+    loadDocuments();
   });
 }
 

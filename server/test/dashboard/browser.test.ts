@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/server.js';
 import { REPO_ROOT } from '../cli/run-cli.js';
 import { launchChromium } from './browser.js';
-import { startDashboardServer } from './harness.js';
+import { DASHBOARD_PLUGINS, ROOM_PLUGIN, startDashboardServer } from './harness.js';
 
 /** Screenshots of the runs, kept as test artifacts (git-ignored). */
 const ARTIFACTS = path.join(REPO_ROOT, 'test-results');
@@ -147,6 +147,101 @@ describe('the dashboard in a browser', () => {
     expect(answers.length).toBeGreaterThan(10);
     for (const body of answers) expect(body).not.toContain(SECRET);
     expect(problems).toEqual([]);
+  });
+
+  it("shows a session's state and groups, a plugin's cells and filtered documents, per-op rows and folded repeats", async () => {
+    const { port, dashboard } = await startDashboardServer({}, undefined, [
+      ...DASHBOARD_PLUGINS,
+      ROOM_PLUGIN,
+    ]);
+    const client = await connectClient(port);
+    await client.request('room', 'lobby', { op: 1 });
+    await client.request('room', 'friends', { op: 3 });
+    for (let i = 0; i < 3; i++) await client.request('room', 'x', { op: 7 });
+    const { page, problems } = await openPage(dashboard.url());
+    await page.locator('[data-testid="live"][data-state="live"]').waitFor();
+
+    // Plugins: the room card has one row per op, with its packets and latency.
+    await showTab(page, 'plugins');
+    const card = page.locator('.plugin-row[data-greeter="room"]');
+    await card.locator('.op-row[data-op="7"]').waitFor();
+    const ops = await card
+      .locator('.op-row')
+      .evaluateAll((rows) =>
+        rows.map((r) => [r.getAttribute('data-op'), r.querySelector('.op-packets')!.textContent]),
+      );
+    expect(ops).toEqual([
+      ['1', '1'],
+      ['3', '1'],
+      ['7', '3'],
+    ]);
+    expect(await card.locator('.op-row[data-op="7"] td').nth(2).textContent()).toMatch(/ms$/);
+    expect(await page.locator('.plugin-row[data-greeter="echo"] .op-table').isHidden()).toBe(true);
+
+    // Sessions: the groups in the list, the state and groups per plugin when opened.
+    await showTab(page, 'sessions');
+    const row = page.locator('.session-row').first();
+    await row.waitFor();
+    await expect
+      .poll(() => row.locator('.session-groups .chip').allTextContents())
+      .toEqual(['room: room:lobby', 'room: everyone']);
+    await row.locator('button.session-state-toggle').click();
+    const detail = page.locator('.session-detail:not([hidden]) .session-plugin[data-greeter="room"]');
+    await detail.waitFor();
+    expect(await detail.locator('.session-group').allTextContents()).toEqual(['room:lobby', 'everyone']);
+    const stateText = (await detail.locator('.session-state').textContent())!;
+    expect(JSON.parse(stateText)).toMatchObject({ room: 'lobby', seen: { tags: ['cat', 'black'] } });
+    // A state JSON cannot carry is shown with its markers, and said so.
+    await client.request('room', '', { op: 2 });
+    await detail.locator('.state-problems').waitFor();
+    expect(await detail.locator('.state-problems').textContent()).toContain('state.tick is a function');
+    expect(await detail.locator('.session-state').textContent()).toContain('"$unserialisable"');
+
+    // Data: the cells apart from the documents, and a filter.
+    await showTab(page, 'data');
+    await page.selectOption('#data-plugin', 'room');
+    await page.locator('.cell-row[data-cell="motd"]').waitFor();
+    expect(
+      await page.locator('.cell-row').evaluateAll((r) => r.map((x) => x.getAttribute('data-cell'))),
+    ).toEqual(['highscores', 'motd']);
+    expect(await page.textContent('.cell-row[data-cell="motd"] .json')).toBe('"welcome, friends"');
+    await expect.poll(() => page.textContent('#data-total')).toBe('3');
+    await page.fill('#data-query', '{"done": false}');
+    await page.click('#data-query-apply');
+    await expect.poll(() => page.textContent('#data-total')).toBe('2');
+    await expect.poll(() => page.locator('.doc-row').count()).toBe(2);
+    const titles = await page.locator('.doc-row .json').allTextContents();
+    expect(titles.every((t) => t.includes('"done": false'))).toBe(true);
+    // A query outside the language is refused beside the filter, with its code.
+    await page.fill('#data-query', '{"$where": "1"}');
+    await page.click('#data-query-apply');
+    await page.locator('#data-query-error:not([hidden])').waitFor();
+    expect(await page.textContent('#data-query-error')).toContain('NEKO_ERR_STORAGE_QUERY');
+    expect(await page.locator('.doc-row').count()).toBe(0);
+    await page.click('#data-query-clear');
+    await expect.poll(() => page.locator('.doc-row').count()).toBe(3);
+    expect(await page.locator('#data-query-error').isHidden()).toBe(true);
+
+    // Logs: a warning repeated in a row is one line with its count; ungrouped, every line.
+    await showTab(page, 'logs');
+    for (let i = 0; i < 4; i++) await client.request('boom', 'again and again');
+    const repeated = page.locator('.log-row:not([hidden])', { hasText: 'careful: again and again' });
+    await expect.poll(() => repeated.locator('.log-count').textContent()).toBe('×4');
+    expect(await repeated.count()).toBe(1);
+    await page.click('#log-group');
+    await expect.poll(() => repeated.count()).toBe(4);
+    await page.click('#log-group');
+    await expect.poll(() => repeated.count()).toBe(1);
+
+    await mkdir(ARTIFACTS, { recursive: true });
+    for (const tab of ['plugins', 'sessions', 'data', 'logs']) {
+      await showTab(page, tab);
+      await page.screenshot({ path: path.join(ARTIFACTS, `dashboard-inspect-${tab}.png`) });
+    }
+    // Chromium reports the refused query's 400 on the console; nothing else went wrong.
+    expect(problems).toEqual([
+      'console: Failed to load resource: the server responded with a status of 400 (Bad Request)',
+    ]);
   });
 
   it('on loopback, refuses the bare address, and keeps working after a reload once opened with the token', async () => {
