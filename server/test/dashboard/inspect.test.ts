@@ -150,6 +150,8 @@ describe('dashboard API: cells and filtered documents', () => {
       ['{"done": {"$size": 1}}', /\$size/],
       ['{"__nekoCell": "motd"}', /__nekoCell/],
       ['[1, 2]', /query/],
+      ['null', /query/],
+      ['{"title": {"$regex": "("}}', /\(/],
       ['{"done": false', /not JSON/],
     ];
     for (const [query, message] of refusals) {
