@@ -310,8 +310,15 @@ export class Logic {
     await this.#finish(plugin, match, seats, moved[0]?.id, 'timeout');
   }
 
-  /** Starts a round's clock: the deadline goes in each player's state, then the timer is armed. */
+  /**
+   * Starts a round's clock: the deadline goes in each player's state, then
+   * the timer is armed. While a player is away the clock waits (onReconnect starts it).
+   */
   #startClock(match: string, seats: readonly Seat[], moveMs: number): void {
+    if (seats.some((s) => s.state.away === true)) {
+      for (const seat of seats) delete seat.state.deadline;
+      return;
+    }
     const deadline = Date.now() + moveMs;
     for (const seat of seats) seat.state.deadline = deadline;
     this.#arm(match, deadline);
