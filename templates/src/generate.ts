@@ -139,6 +139,7 @@ export async function addOp(options: AddOpOptions): Promise<AddOpResult> {
     op: options.op,
     code: options.code,
     greeter: files.greeter,
+    name: files.name,
     logic,
     test: read(files.test),
     readme: read(files.readme),

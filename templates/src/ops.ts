@@ -72,6 +72,12 @@ export interface AddOpInput {
   code?: number | undefined;
   /** The plugin's greeter, for the test. */
   greeter: string;
+  /**
+   * The plugin's name (`$name` of spec.conf): the test goes into the
+   * top-level `describe` of that title (or of the greeter), and a new test
+   * file describes it.
+   */
+  name?: string | undefined;
   /** logic.ts as it is. */
   logic: string;
   /** logic.test.ts as it is; undefined when there is none yet. */
@@ -121,7 +127,14 @@ export function planAddOp(input: AddOpInput): AddOpPlan {
     throw badOp(`logic.ts already has a method named ${method}`);
   }
 
-  const data = { opName, code, method, greeter: input.greeter, upperName: opName.toUpperCase() };
+  const data = {
+    opName,
+    code,
+    method,
+    greeter: input.greeter,
+    name: input.name ?? input.greeter,
+    upperName: opName.toUpperCase(),
+  };
   const logic = addHandler(
     addCase(addEntry(input.logic, code, input.render, data), input.render, data),
     input.render,
@@ -185,13 +198,32 @@ function addHandler(logic: string, render: AddOpInput['render'], data: Record<st
   return logic.slice(0, at) + render('handler', data) + logic.slice(at);
 }
 
-/** The test goes at the end of the last top-level `describe(…, () => { … });`. */
+/**
+ * The test goes at the end of the plugin's top-level `describe(…, () => { … })`:
+ * the one titled with the plugin's name or greeter, else the only one there is.
+ */
 function addTest(test: string, render: AddOpInput['render'], data: Record<string, unknown>): string {
-  const closes = [...test.matchAll(/^\}\);[ \t]*$/gm)];
-  const last = closes[closes.length - 1];
-  if (last === undefined || !test.includes('createTestServer')) {
+  if (!test.includes('createTestServer')) {
+    throw shape('logic.test.ts does not use createTestServer: add-op adds a test to a file that does');
+  }
+  const blocks = topLevelDescribes(test);
+  const titles = [String(data.name), String(data.greeter)];
+  const block =
+    blocks.find((b) => b.title !== undefined && titles.includes(b.title)) ??
+    (blocks.length === 1 ? blocks[0] : undefined);
+  if (block === undefined) {
     throw shape(
-      'logic.test.ts has no top-level `describe(…)` block using createTestServer to add the test to',
+      blocks.length === 0
+        ? 'logic.test.ts has no top-level `describe(…, () => { … })` block to add the test to'
+        : `logic.test.ts has ${blocks.length} top-level describe blocks and none is titled ${titles
+            .map((t) => JSON.stringify(t))
+            .join(' or ')} (the plugin's $name or $greet): add-op does not know which one to add the test to`,
+    );
+  }
+  const lineStart = test.lastIndexOf('\n', block.close - 1) + 1;
+  if (test.slice(lineStart, block.close).trim() !== '') {
+    throw shape(
+      `the describe block at line ${lineOf(test, block.start)} of logic.test.ts does not end with its \`}\` on a line of its own`,
     );
   }
   const usesOp = /^import\s*\{[^}]*\bOp\b[^}]*\}\s*from\s*'\.\/logic(?:\.js)?';/m.test(test);
@@ -201,23 +233,252 @@ function addTest(test: string, render: AddOpInput['render'], data: Record<string
     hasGreeter: /^const GREETER = /m.test(test),
     opRef: usesOp ? `Op.${String(data.opName)}` : String(data.code),
   };
-  return test.slice(0, last.index) + render('test', testData) + test.slice(last.index);
+  return test.slice(0, lineStart) + render('test', testData) + test.slice(lineStart);
 }
 
-/** The row goes into README.md's op table, in code order; no table, no change. */
+/** A top-level `describe(…)` call of a test file. */
+interface DescribeBlock {
+  /** Where `describe` starts. */
+  start: number;
+  /** Its title, when it is a plain string literal. */
+  title: string | undefined;
+  /** Where the `}` that closes its callback is. */
+  close: number;
+}
+
+/**
+ * The `describe(…)` calls at the top level of a test file, found by reading
+ * it as JavaScript: brackets are counted outside strings, template literals,
+ * comments and regular expressions, so a `});` inside a string or a hook
+ * after the block is not taken for its end.
+ */
+export function topLevelDescribes(source: string): DescribeBlock[] {
+  const blocks: DescribeBlock[] = [];
+  /** Open brackets; a template literal's `${` is a `{` whose `}` goes back into the template. */
+  const stack: Array<'(' | '[' | '{' | '${'> = [];
+  let open: { start: number; title: string | undefined; lastBrace: number } | undefined;
+  /** The last significant character, to tell a regular expression from a division. */
+  let previous = '';
+  let i = 0;
+  const skipString = (quote: string): number => {
+    let j = i + 1;
+    while (j < source.length && source[j] !== quote && source[j] !== '\n') j += source[j] === '\\' ? 2 : 1;
+    return j + 1;
+  };
+  /** From inside a template literal, up to its end or to a `${`. */
+  const skipTemplate = (from: number): number => {
+    let j = from;
+    while (j < source.length) {
+      if (source[j] === '\\') j += 2;
+      else if (source[j] === '`') return j + 1;
+      else if (source[j] === '$' && source[j + 1] === '{') {
+        stack.push('${');
+        return j + 2;
+      } else j++;
+    }
+    return j;
+  };
+  while (i < source.length) {
+    const c = source[i]!;
+    const next = source[i + 1];
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === '/' && next === '/') {
+      const end = source.indexOf('\n', i);
+      i = end < 0 ? source.length : end;
+      continue;
+    }
+    if (c === '/' && next === '*') {
+      const end = source.indexOf('*/', i + 2);
+      i = end < 0 ? source.length : end + 2;
+      continue;
+    }
+    if (c === "'" || c === '"') {
+      i = skipString(c);
+      previous = c;
+      continue;
+    }
+    if (c === '`') {
+      i = skipTemplate(i + 1);
+      previous = c;
+      continue;
+    }
+    if (c === '/' && (previous === '' || /[(,=:[!&|?{};+\-*%<>~^]/.test(previous))) {
+      let j = i + 1;
+      let inClass = false;
+      while (j < source.length && source[j] !== '\n') {
+        if (source[j] === '\\') j++;
+        else if (source[j] === '[') inClass = true;
+        else if (source[j] === ']') inClass = false;
+        else if (source[j] === '/' && !inClass) break;
+        j++;
+      }
+      i = j + 1;
+      while (i < source.length && /[a-z]/i.test(source[i]!)) i++;
+      previous = '/';
+      continue;
+    }
+    if (c === '(' || c === '[' || c === '{') {
+      stack.push(c);
+    } else if (c === ')' || c === ']' || c === '}') {
+      const top = stack.pop();
+      if (top === '${') {
+        i = skipTemplate(i + 1);
+        previous = '`';
+        continue;
+      }
+      if (open !== undefined && c === '}' && stack.length === 1) open.lastBrace = i;
+      if (open !== undefined && c === ')' && stack.length === 0) {
+        if (open.lastBrace >= 0) blocks.push({ start: open.start, title: open.title, close: open.lastBrace });
+        open = undefined;
+      }
+    } else if (stack.length === 0 && open === undefined && /[A-Za-z_$]/.test(c)) {
+      const word = /^[A-Za-z_$][\w$]*/.exec(source.slice(i))![0];
+      if (word === 'describe' && previous !== '.') {
+        const call = /^describe\s*\(\s*/.exec(source.slice(i));
+        if (call !== null) {
+          open = { start: i, title: stringLiteral(source, i + call[0].length), lastBrace: -1 };
+          stack.push('(');
+          i += call[0].length;
+          previous = '(';
+          continue;
+        }
+      }
+      i += word.length;
+      previous = 'a';
+      continue;
+    }
+    previous = c;
+    i++;
+  }
+  return blocks;
+}
+
+/** The value of the plain string literal at `at` ('…' or "…", no template), else undefined. */
+function stringLiteral(source: string, at: number): string | undefined {
+  const quote = source[at];
+  if (quote !== "'" && quote !== '"') return undefined;
+  let value = '';
+  for (let j = at + 1; j < source.length; j++) {
+    const c = source[j]!;
+    if (c === quote) return value;
+    if (c === '\n') return undefined;
+    if (c === '\\') {
+      const escaped = source[++j]!;
+      value += ({ n: '\n', t: '\t', r: '\r', '0': '\0' } as Record<string, string>)[escaped] ?? escaped;
+    } else value += c;
+  }
+  return undefined;
+}
+
+function lineOf(text: string, index: number): number {
+  return text.slice(0, index).split('\n').length;
+}
+
+/**
+ * The row goes into README.md's op table (the first table whose header starts
+ * with `op`, else whose rows start with a number), in code order; then the
+ * table's columns are padded as prettier pads them. No table, no change.
+ */
 function addReadmeRow(
   readme: string,
   code: number,
   render: AddOpInput['render'],
   data: Record<string, unknown>,
 ): string | undefined {
-  const rows = [...readme.matchAll(/^\|\s*(\d+)\s*\|[^\n]*\n/gm)];
-  if (rows.length === 0) return undefined;
-  const next = rows.find((m) => Number(m[1]) > code);
-  const last = rows[rows.length - 1]!;
-  const at = next !== undefined ? next.index : last.index + last[0].length;
-  return readme.slice(0, at) + render('readme-row', data) + readme.slice(at);
+  const lines = readme.split('\n');
+  const tables = markdownTables(lines);
+  const table =
+    tables.find((t) => splitRow(lines[t.start]!)[0]?.toLowerCase() === 'op') ??
+    tables.find((t) => lines.slice(t.start + 2, t.end).some((l) => /^\d+$/.test(splitRow(l)[0] ?? '')));
+  if (table === undefined) return undefined;
+  const row = render('readme-row', data).replace(/\r?\n$/, '');
+  const body = lines.slice(table.start + 2, table.end);
+  const codeOf = (line: string): number | undefined => {
+    const first = splitRow(line)[0] ?? '';
+    return /^\d+$/.test(first) ? Number(first) : undefined;
+  };
+  // Before the first row of a larger code, else after the last numbered row.
+  let at = body.findIndex((l) => (codeOf(l) ?? -1) > code);
+  if (at < 0) {
+    at = body.length;
+    while (at > 0 && codeOf(body[at - 1]!) === undefined) at--;
+    if (at === 0) at = body.length;
+  }
+  body.splice(at, 0, row);
+  const aligned = alignTable([lines[table.start]!, lines[table.start + 1]!, ...body]);
+  return [...lines.slice(0, table.start), ...aligned, ...lines.slice(table.end)].join('\n');
 }
+
+/** The GFM tables of a file's lines: header line, delimiter line, then rows up to `end` (exclusive). */
+function markdownTables(lines: readonly string[]): Array<{ start: number; end: number }> {
+  const tables: Array<{ start: number; end: number }> = [];
+  for (let k = 0; k + 1 < lines.length; k++) {
+    if (!lines[k]!.trimStart().startsWith('|') || !DELIMITER_ROW.test(lines[k + 1]!)) continue;
+    let end = k + 2;
+    while (end < lines.length && lines[end]!.trimStart().startsWith('|')) end++;
+    tables.push({ start: k, end });
+    k = end - 1;
+  }
+  return tables;
+}
+
+const DELIMITER_ROW = /^\s*\|?(\s*:?-+:?\s*\|)+\s*(:?-+:?\s*)?$/;
+
+/** The cells of a table row, trimmed; `\|` stays inside its cell. */
+function splitRow(line: string): string[] {
+  let text = line.trim();
+  if (text.startsWith('|')) text = text.slice(1);
+  if (text.endsWith('|') && !text.endsWith('\\|')) text = text.slice(0, -1);
+  return text.split(/(?<!\\)\|/).map((cell) => cell.trim());
+}
+
+/**
+ * A table with every column as wide as its widest cell (at least 3), the
+ * delimiter row as long, cells padded by their alignment: what prettier
+ * prints.
+ */
+function alignTable(rows: readonly string[]): string[] {
+  const [header, delimiter, ...body] = rows.map(splitRow);
+  const align = delimiter!.map((cell) =>
+    cell.startsWith(':') && cell.endsWith(':')
+      ? 'center'
+      : cell.endsWith(':')
+        ? 'right'
+        : cell.startsWith(':')
+          ? 'left'
+          : 'none',
+  );
+  const cells = [header!, ...body];
+  const widths = header!.map((_, c) => Math.max(3, ...cells.map((row) => textWidth(row[c] ?? ''))));
+  const pad = (text: string, c: number): string => {
+    const room = (widths[c] ?? textWidth(text)) - textWidth(text);
+    const before = align[c] === 'right' ? room : align[c] === 'center' ? Math.floor(room / 2) : 0;
+    return ' '.repeat(before) + text + ' '.repeat(room - before);
+  };
+  const line = (row: readonly string[]): string => `| ${row.map(pad).join(' | ')} |`;
+  const rule = widths.map((w, c) => {
+    const left = align[c] === 'center' || align[c] === 'left' ? ':' : '-';
+    const right = align[c] === 'center' || align[c] === 'right' ? ':' : '-';
+    return `${left}${'-'.repeat(w - 2)}${right}`;
+  });
+  return [line(header!), `| ${rule.join(' | ')} |`, ...body.map(line)];
+}
+
+/** How many columns a text takes in a terminal or editor: wide East Asian characters and emoji count 2. */
+function textWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) {
+    if (/\p{M}/u.test(ch)) continue;
+    width += WIDE.test(ch) ? 2 : 1;
+  }
+  return width;
+}
+
+const WIDE =
+  /[\u1100-\u115F\u2E80-\u303E\u3041-\u33FF\u3400-\u4DBF\u4E00-\u9FFF\uA000-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6]|\p{Extended_Pictographic}/u;
 
 function badOp(message: string): NekoTemplatesError {
   return new NekoTemplatesError('NEKO_ERR_TEMPLATES_BAD_OP', message, {

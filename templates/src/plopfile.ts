@@ -254,8 +254,11 @@ export interface OpFiles {
   readme: string;
 }
 
-/** Where logic.ts, its test and README.md are in the plugin folder `dir` (from its spec.conf's `$logic`). */
-export function opFiles(dir: string): OpFiles & { greeter: string } {
+/**
+ * Where logic.ts, its test and README.md are in the plugin folder `dir` (from
+ * its spec.conf's `$logic`), and the plugin's greeter and name.
+ */
+export function opFiles(dir: string): OpFiles & { greeter: string; name: string | undefined } {
   const spec = join(dir, 'spec.conf');
   let specText: string;
   try {
@@ -270,6 +273,7 @@ export function opFiles(dir: string): OpFiles & { greeter: string } {
     dir,
     spec,
     greeter,
+    name: specValue(specText, 'name'),
     logic: join(dir, `${logic}.ts`),
     test: join(dir, `${logic}.test.ts`),
     readme: join(dir, 'README.md'),
@@ -296,6 +300,7 @@ const addOpAction: CustomActionFunction = async (answers, _config, plop) => {
     op: String(answers.op ?? ''),
     code: code === '' ? undefined : Number(code),
     greeter: files.greeter,
+    name: files.name,
     logic,
     test: read(files.test),
     readme: read(files.readme),

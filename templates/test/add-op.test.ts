@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { format } from 'prettier';
 import { describe, expect, it } from 'vitest';
 import { createTestServer } from '@nekoconnect/testing';
 import { validatePlugins } from 'nekoconnect/validate';
@@ -13,6 +15,7 @@ import {
   validateOpCode,
   validateOpName,
 } from '../src/index.js';
+import { topLevelDescribes } from '../src/ops.js';
 import { projectDir, readTree, tempDir } from './helpers/dirs.js';
 
 const ANSWERS = { name: 'Dice', greeter: 'dice', description: 'Rolls dice.', packageName: 'dice' };
@@ -21,6 +24,46 @@ async function plugin(dest?: string): Promise<string> {
   const dir = dest ?? (await tempDir());
   await generatePlugin({ destBasePath: dir, dir: '.', answers: ANSWERS });
   return dir;
+}
+
+/** What vitest's JSON reporter says of one test. */
+interface TestResult {
+  ancestorTitles: string[];
+  title: string;
+  status: string;
+}
+
+/** Runs the project's tests with vitest, as `npx vitest run` in it; resolves with each test's result. */
+function runVitest(dir: string): Promise<TestResult[]> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
+  return new Promise((resolve, reject) => {
+    const child = spawn('npx', ['vitest', 'run', '--reporter=json'], {
+      cwd: dir,
+      env: { ...env, NO_COLOR: '1', CI: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', () => {
+      const start = stdout.indexOf('{');
+      try {
+        const report = JSON.parse(stdout.slice(start)) as {
+          testResults: Array<{ assertionResults: TestResult[] }>;
+        };
+        resolve(report.testResults.flatMap((f) => f.assertionResults));
+      } catch {
+        reject(new Error(`vitest printed no JSON report:\n${stdout}\n${stderr}`));
+      }
+    });
+  });
+}
+
+/** README.md as prettier prints it (quotes as the project's code has them). */
+function prettierMarkdown(text: string): Promise<string> {
+  return format(text, { parser: 'markdown', singleQuote: true });
 }
 
 async function errorOf(promise: Promise<unknown>): Promise<unknown> {
@@ -117,6 +160,97 @@ describe('addOp', () => {
     const reply = await client.request('dice', 'ping', { op: 3 });
     expect([reply.op, reply.text()]).toEqual([3, 'ping']);
     expect((await validatePlugins(dir)).problems).toEqual([]);
+  });
+
+  it("puts the test inside the plugin's describe block, not into a hook or another block after it", async () => {
+    const dir = join(await projectDir(), 'dice');
+    await plugin(dir);
+    const file = join(dir, 'logic.test.ts');
+    const generated = await readFile(file, 'utf8');
+    // What a plugin author adds: a hook after the block, another block, and a `});` inside a string.
+    await writeFile(
+      file,
+      generated
+        .replace(
+          "import { describe, expect, it } from 'vitest';",
+          "import { afterEach, describe, expect, it } from 'vitest';",
+        )
+        .replace(
+          "describe('Dice', () => {\n",
+          "describe('Dice', () => {\n  const note = `a string with\n});\nin it`;\n  it('keeps its note', () => expect(note).toContain('});'));\n\n",
+        ) +
+        "\nafterEach(() => {\n  expect(true).toBe(true);\n});\n\ndescribe('the Op object', () => {\n  it('has Hello', () => {\n    expect(Op.Hello).toBe(1);\n  });\n});\n",
+    );
+    await addOp({ destBasePath: dir, op: 'Roll' });
+
+    const test = await readFile(file, 'utf8');
+    const blocks = topLevelDescribes(test);
+    expect(blocks.map((b) => b.title)).toEqual(['Dice', 'the Op object']);
+    const at = test.indexOf("it('answers op 3 (Roll) with the data it got'");
+    expect(at).toBeGreaterThan(blocks[0]!.start);
+    expect(at).toBeLessThan(blocks[0]!.close);
+    expect(test.slice(blocks[0]!.close)).toMatch(/^\}\);\n\nafterEach\(/);
+
+    // Run for real: the new test runs inside the plugin's block, and every test passes.
+    const results = await runVitest(dir);
+    expect(results.map((r) => [...r.ancestorTitles, r.title].join(' > ')).sort()).toEqual([
+      'Dice > answers a name with a greeting',
+      'Dice > answers an unknown op with an error',
+      'Dice > answers op 3 (Roll) with the data it got',
+      'Dice > keeps its note',
+      'Dice > remembers the name and counts the packets of each client',
+      'the Op object > has Hello',
+    ]);
+    expect(results.filter((r) => r.status !== 'passed')).toEqual([]);
+  }, 60_000);
+
+  it('refuses a test file with several describe blocks, none named for the plugin, without writing', async () => {
+    const dir = await plugin();
+    const file = join(dir, 'logic.test.ts');
+    const test = (await readFile(file, 'utf8')).replace("describe('Dice',", "describe('first',");
+    await writeFile(file, `${test}\ndescribe('second', () => {\n  it('runs', () => {});\n});\n`);
+    const before = await readTree(dir);
+    const err = await errorOf(addOp({ destBasePath: dir, op: 'Roll' }));
+    expect(isNekoTemplatesError(err, 'NEKO_ERR_TEMPLATES_LOGIC_SHAPE'), String(err)).toBe(true);
+    expect((err as Error).message).toBe(
+      'logic.test.ts has 2 top-level describe blocks and none is titled "Dice" or "dice" (the plugin\'s $name or $greet): add-op does not know which one to add the test to',
+    );
+    expect(await readTree(dir)).toEqual(before);
+  });
+
+  it('keeps the README tables aligned as prettier prints them, with names and codes of any width', async () => {
+    const dir = join(await projectDir(), 'dice');
+    await plugin(dir);
+    const generated = await readFile(join(dir, 'README.md'), 'utf8');
+    expect(await prettierMarkdown(generated)).toBe(generated);
+    await addOp({ destBasePath: dir, op: 'roll a great many dice at once', code: 4294967295 });
+    await addOp({ destBasePath: dir, op: 'Zero', code: 0 });
+    await addOp({ destBasePath: dir, op: 'Roll' });
+    const readme = await readFile(join(dir, 'README.md'), 'utf8');
+    expect(await prettierMarkdown(readme)).toBe(readme);
+    const table = readme.split('\n').filter((l) => l.startsWith('| '));
+    const opRows = table.slice(0, 8);
+    expect(opRows.map((r) => r.split('|')[1]!.trim())).toEqual([
+      'op',
+      '----------',
+      '0',
+      '1',
+      '2',
+      '3',
+      '9',
+      '4294967295',
+    ]);
+    expect(opRows[7]).toMatch(
+      /^\| 4294967295 \| ROLLAGREATMANYDICEATONCE \| TODO +\| op 4294967295: the data it got, for now +\|$/,
+    );
+    expect(new Set(opRows.map((r) => r.length)).size).toBe(1);
+    // The rest of the file is as it was.
+    const outside = (text: string): string =>
+      text
+        .split('\n')
+        .filter((l) => !/^\| (\d|op |-)/.test(l))
+        .join('\n');
+    expect(outside(readme)).toBe(outside(generated));
   });
 
   it('creates logic.test.ts when there is none, and skips a README without an op table', async () => {
