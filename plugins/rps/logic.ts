@@ -208,9 +208,12 @@ export class Logic {
         if (other === undefined || other.state.away === true) continue; // it comes back to the queue itself
         const match = randomUUID().slice(0, 8);
         const group = ctx.group(matchGroup(match));
-        if (!(await group.add(other.id)) || !(await group.add(ctx.session.id))) {
-          await Promise.all([group.remove(other.id), group.remove(ctx.session.id)]);
-          continue; // one of the two left meanwhile
+        if (!(await group.add(other.id))) continue; // it left meanwhile
+        if (!(await group.add(ctx.session.id))) {
+          // This player left meanwhile: the other one keeps waiting.
+          await group.remove(other.id);
+          await queue.add(other.id);
+          return undefined;
         }
         for (const [seat, opponent] of [
           [other, { id: ctx.session.id, state: ctx.state }],
