@@ -4,11 +4,18 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import type { Packet } from '../protocol/packet.js';
 import { NekoError, type NekoErrorCode } from '../errors.js';
 import { ClientChain, replyRule, type ReplyRule } from '../protocol/client-chain.js';
-import { AUTH_PACKET, DEFAULT_HOST, DEFAULT_PORT, SERVER_GREETER } from '../protocol/constants.js';
+import {
+  AUTH_GREETER,
+  AUTH_PACKET,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  SERVER_GREETER,
+} from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import type { Frame } from '../protocol/frame.js';
 import { Hasher } from '../protocol/hash.js';
 import { ReceivedPacket } from '../protocol/packet.js';
+import { RESUME_OP, RESUME_TOKEN_OP, isExtensionAnswer, parseResumeAnswer } from '../protocol/resume.js';
 import { STATUS_TEXT, Status } from '../protocol/status.js';
 
 /** Options of {@link connect}. */
@@ -27,6 +34,58 @@ export interface ConnectOptions {
   requestTimeoutMs?: number;
   /** Largest frame accepted from the server, in bytes. Default 16 MiB. */
   maxPacketBytes?: number;
+  /**
+   * Reconnect after the connection drops (not after `close()` or a closing
+   * status): `true` for the defaults, or {@link ReconnectOptions}. Default off.
+   */
+  reconnect?: boolean | ReconnectOptions;
+}
+
+/** How the client reconnects after a drop (`connect({ reconnect })`). */
+export interface ReconnectOptions {
+  /** Attempts after a drop before giving up and closing for good. Default 10. */
+  retries?: number;
+  /**
+   * The wait before each attempt: `initialMs` doubled at each attempt up to
+   * `maxMs`, of which a random part (jitter) is taken, between half and all
+   * of it. Default 250 ms to 10 s.
+   */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * Resume the session after reconnecting (protocol §14), so that plugins
+   * keep its state and groups and it gets what was sent to it meanwhile;
+   * needs a plugin with a `$grace`. Default true.
+   */
+  resume?: boolean;
+}
+
+/** Reconnect options with their defaults. */
+interface ReconnectPolicy {
+  readonly retries: number;
+  readonly initialMs: number;
+  readonly maxMs: number;
+  readonly resume: boolean;
+}
+
+function reconnectPolicy(option: ConnectOptions['reconnect']): ReconnectPolicy | undefined {
+  if (option === undefined || option === false) return undefined;
+  const given = option === true ? {} : option;
+  return {
+    retries: given.retries ?? 10,
+    initialMs: given.backoff?.initialMs ?? 250,
+    maxMs: given.backoff?.maxMs ?? 10_000,
+    resume: given.resume ?? true,
+  };
+}
+
+/** The wait before reconnect attempt `attempt` (1, 2, …): exponential, with jitter. */
+export function backoffDelay(
+  policy: { initialMs: number; maxMs: number },
+  attempt: number,
+  random = Math.random,
+): number {
+  const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
 /** Options of {@link NekoClient.send} and {@link NekoClient.request}. */
@@ -152,6 +211,8 @@ export interface Outgoing {
     resolve(): void;
     reject(err: Error): void;
   };
+  /** The client's own packet of the resume extension (a token request or a resume); its answer is the client's. */
+  readonly extension?: true;
 }
 
 export interface NekoClientEvents {
@@ -159,8 +220,31 @@ export interface NekoClientEvents {
   packet: [packet: ClientPacket];
   /** The server sent an error status that answered no request. */
   status: [error: NekoStatusError];
-  /** The connection closed. */
+  /** The connection closed for good (after `close()`, a closing status, or when reconnecting gave up). */
   close: [info: { status?: number; error?: Error }];
+  /** The connection dropped (or an attempt failed): the client tries again after `delayMs`. */
+  reconnecting: [info: { attempt: number; delayMs: number; error?: Error }];
+  /** The client is connected again: `resumed` tells whether it carries on its session or starts a new one. */
+  reconnected: [info: { resumed: boolean }];
+  /** The client carries on its session after a drop (before `reconnected`); what was sent meanwhile follows as packets. */
+  resumed: [];
+}
+
+/** A connection that completed the handshake, and the chain it runs. */
+interface Link {
+  readonly socket: Socket;
+  readonly chain: ClientChain<Outgoing>;
+  /** Hands the frames after the handshake (those already read first) to `onFrame`, errors to `onError`. */
+  listen(onFrame: (frame: Frame) => void, onError: (err: NekoError) => void): void;
+}
+
+/** `connect()` options with their defaults. */
+interface LinkOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: ConnectOptions['tls'];
+  readonly timeoutMs: number;
+  readonly maxPacketBytes: number;
 }
 
 /**
@@ -174,32 +258,61 @@ export interface NekoClientEvents {
  * client sent (only a closing status may carry `server`). A packet that does
  * not is not from the server that knows the secret; the client closes
  * without hashing its random, so it can never serve as a hashing oracle.
+ *
+ * With `reconnect`, a drop (the connection closing without a closing status
+ * and without `close()`) does not end it: requests in flight reject with
+ * `NEKO_ERR_CLIENT_DROPPED` (never sent again), packets not yet written wait,
+ * and it reconnects with backoff, resuming its session when the server kept
+ * it (protocol §14).
  */
 export class NekoClient extends EventEmitter<NekoClientEvents> {
-  readonly #socket: Socket;
-  readonly #chain: ClientChain<Outgoing>;
+  readonly #hasher: Hasher;
+  readonly #linkOptions: LinkOptions;
   readonly #requestTimeoutMs: number;
+  readonly #reconnect: ReconnectPolicy | undefined;
   /** Recent arrivals, for timeout messages. */
   readonly #recent: { readonly n: number; readonly packet: ClientPacket }[] = [];
+  #link: Link | undefined;
   #arrivals = 0;
-  #closed = false;
+  #state: 'open' | 'reconnecting' | 'closed' = 'open';
+  /** `close()` was called. */
+  #closing = false;
   #closeStatus: number | undefined;
   #closeError: Error | undefined;
+  /** The resume token of the session, once the server gave one. */
+  #token: string | undefined;
+  /** Packets made while reconnecting, or not yet written at the drop: written on the next connection. */
+  #waiting: Outgoing[] = [];
+  #retryTimer: NodeJS.Timeout | undefined;
   readonly #closedPromise: Promise<void>;
+  #resolveClosed!: () => void;
 
   /** @internal Use {@link connect}. */
-  constructor(socket: Socket, chain: ClientChain<Outgoing>, requestTimeoutMs: number) {
+  constructor(
+    link: Link,
+    hasher: Hasher,
+    linkOptions: LinkOptions,
+    requestTimeoutMs: number,
+    reconnect: ReconnectPolicy | undefined,
+  ) {
     super();
-    this.#socket = socket;
-    this.#chain = chain;
+    this.#hasher = hasher;
+    this.#linkOptions = linkOptions;
     this.#requestTimeoutMs = requestTimeoutMs;
-    this.#closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('close', () => this.#onClose());
+    this.#reconnect = reconnect;
+    this.#closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#adopt(link);
+    if (reconnect?.resume) this.#askToken();
   }
 
-  /** True until the connection closes. */
+  /** True while a connection is up: false while reconnecting and once closed. */
   get connected(): boolean {
-    return !this.#closed;
+    return this.#state === 'open';
+  }
+
+  /** `open`, `reconnecting` (after a drop, with `reconnect`), or `closed` for good. */
+  get state(): 'open' | 'reconnecting' | 'closed' {
+    return this.#state;
   }
 
   /**
@@ -211,6 +324,10 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
    * With `{ replyOp }` and/or `match`, only a packet from that greeter that
    * fits answers it; pushes that do not fit go to the `packet` event.
    * Statuses still answer the oldest request in flight.
+   *
+   * While the client reconnects, the request waits and is sent on the next
+   * connection; one in flight when the connection drops rejects with
+   * `NEKO_ERR_CLIENT_DROPPED` and is never sent again.
    * @throws NekoError `NEKO_ERR_CLIENT_DATA` (as a rejection) when `data` cannot be sent.
    */
   request(greeter: string, data: ClientData = '', options: RequestOptions = {}): Promise<ClientPacket> {
@@ -238,7 +355,8 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       };
       const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
       outgoing.timer = setTimeout(() => {
-        this.#chain.forget(outgoing);
+        this.#link?.chain.forget(outgoing);
+        this.#waiting = this.#waiting.filter((o) => o !== outgoing);
         reject(new NekoError('NEKO_ERR_CLIENT_TIMEOUT', this.#timeoutMessage(outgoing, timeoutMs)));
       }, timeoutMs);
       this.#enqueue(outgoing, reject);
@@ -264,7 +382,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
 
   /**
    * Pushed packets (those that answer no request), as an async iterator that
-   * ends when the connection closes. Packets are buffered from this call on.
+   * ends when the client closes for good. Packets are buffered from this call on.
    */
   packets(): AsyncGenerator<ClientPacket, void, undefined> {
     // Subscribe now: a generator's body, and so its listeners, would only start at the first next().
@@ -285,7 +403,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
     };
     this.on('packet', onPacket);
     this.on('close', onClose);
-    const isClosed = (): boolean => this.#closed;
+    const isClosed = (): boolean => this.#state === 'closed';
     return (async function* iterate(): AsyncGenerator<ClientPacket, void, undefined> {
       try {
         while (true) {
@@ -304,42 +422,88 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
     })();
   }
 
-  /** Closes the connection; pending requests reject. Resolves once closed. */
+  /** Closes the connection (and stops reconnecting); pending requests reject. Resolves once closed. */
   close(): Promise<void> {
-    if (!this.#closed) this.#socket.end();
-    const cut = setTimeout(() => this.#socket.destroy(), 2_000);
+    this.#closing = true;
+    clearTimeout(this.#retryTimer);
+    const link = this.#link;
+    if (this.#state === 'closed') return this.#closedPromise;
+    if (!link) {
+      this.#finish([]);
+      return this.#closedPromise;
+    }
+    link.socket.end();
+    const cut = setTimeout(() => link.socket.destroy(), 2_000);
     return this.#closedPromise.finally(() => clearTimeout(cut));
   }
 
-  /** @internal Frames after the handshake. */
-  handleFrame(frame: Frame): void {
+  /** Takes a connection that completed its handshake as the client's. */
+  #adopt(link: Link): void {
+    this.#link = link;
+    this.#state = 'open';
+    link.socket.on('close', () => this.#onLinkClosed(link));
+    link.socket.on('error', () => {
+      // A reset or broken pipe: 'close' follows.
+    });
+    link.listen(
+      (frame) => this.#onFrame(link, frame),
+      (err) => {
+        if (link !== this.#link) return;
+        this.#closeError = new NekoError(
+          'NEKO_ERR_CLIENT_PROTOCOL',
+          `server sent a bad frame: ${err.message}`,
+          {
+            cause: err,
+          },
+        );
+        link.socket.destroy();
+      },
+    );
+  }
+
+  #onFrame(link: Link, frame: Frame): void {
     // After a bad frame the socket is being destroyed: later frames of the same chunk are not read.
-    if (this.#closed || this.#closeError) return;
-    const arrival = this.#chain.receive(frame);
+    if (link !== this.#link || this.#closeError) return;
+    const arrival = link.chain.receive(frame);
     if (arrival.kind === 'forged') {
       this.#closeError = new NekoError(
         'NEKO_ERR_CLIENT_AUTH',
         `a packet from "${frame.greeter}" does not carry H of any random this client sent: not from the server that knows the secret`,
         { hint: 'Someone may be injecting packets into the connection; use TLS.' },
       );
-      this.#socket.destroy();
+      link.socket.destroy();
       return;
     }
-    const packet = new IncomingPacket(frame, arrival.status);
-    this.#recent.push({ n: this.#arrivals++, packet });
-    if (this.#recent.length > RECENT_ARRIVALS) this.#recent.shift();
-    if (packet.status !== undefined) this.#onStatus(packet, arrival.answers, arrival.closing);
-    else this.#onPluginPacket(packet, arrival.answers);
+    if (isExtensionAnswer(frame.greeter, frame.op)) {
+      this.#onExtensionAnswer(frame);
+    } else {
+      const packet = new IncomingPacket(frame, arrival.status);
+      this.#recent.push({ n: this.#arrivals++, packet });
+      if (this.#recent.length > RECENT_ARRIVALS) this.#recent.shift();
+      if (packet.status !== undefined) this.#onStatus(packet, arrival.answers, arrival.closing);
+      else this.#onPluginPacket(packet, arrival.answers);
+    }
     // After a closing status the server sends nothing more: nothing is written.
     if (!arrival.closing) this.#flush();
   }
 
-  /** @internal The decoder refused the server's bytes. */
-  handleProtocolError(err: NekoError): void {
-    this.#closeError = new NekoError('NEKO_ERR_CLIENT_PROTOCOL', `server sent a bad frame: ${err.message}`, {
-      cause: err,
-    });
-    this.#socket.destroy();
+  /** The answer to the client's own token request (201) or resume (202). */
+  #onExtensionAnswer(frame: Frame): void {
+    const data = frame.data.toString('latin1');
+    if (frame.op === RESUME_TOKEN_OP) {
+      this.#token = data;
+      return;
+    }
+    const answer = parseResumeAnswer(data);
+    if (answer.resumed) {
+      this.#token = answer.token;
+      this.emit('resumed');
+      this.emit('reconnected', { resumed: true });
+      return;
+    }
+    this.#token = undefined;
+    this.#askToken();
+    this.emit('reconnected', { resumed: false });
   }
 
   #onPluginPacket(packet: IncomingPacket, outgoing: Outgoing | undefined): void {
@@ -354,6 +518,8 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
   #onStatus(packet: IncomingPacket, outgoing: Outgoing | undefined, closing: boolean): void {
     const status = packet.status!;
     if (closing) this.#closeStatus = status;
+    // A server without the resume extension answers the client's own request with 404: no token then.
+    if (outgoing?.extension) return;
     if (status === Status.Continue || status === Status.Ok) {
       if (outgoing?.answer) {
         clearTimeout(outgoing.timer);
@@ -371,19 +537,30 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
   }
 
   #enqueue(outgoing: Outgoing, reject: (err: Error) => void): void {
-    if (this.#closed) {
+    if (this.#state === 'closed') {
       clearTimeout(outgoing.timer);
       reject(this.#closedError());
       return;
     }
-    this.#chain.enqueue(outgoing);
+    if (!this.#link) {
+      this.#waiting.push(outgoing);
+      return;
+    }
+    this.#link.chain.enqueue(outgoing);
     this.#flush();
   }
 
-  /** Writes the next queued packet if the client holds a fresh server random. */
+  /** Asks the server for a resume token (protocol §14); the answer is kept, not shown. */
+  #askToken(): void {
+    this.#link?.chain.enqueue({ greeter: AUTH_GREETER, op: RESUME_TOKEN_OP, data: '', extension: true });
+    this.#flush();
+  }
+
+  /** Writes the next queued packets while the client holds a fresh server random. */
   #flush(): void {
-    while (!this.#closed) {
-      const next = this.#chain.nextWrite();
+    const link = this.#link;
+    while (link && this.#state === 'open') {
+      const next = link.chain.nextWrite();
       if (!next) return;
       const outgoing = next.packet;
       if (next.error) {
@@ -393,7 +570,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
         outgoing.write?.reject(next.error);
         continue;
       }
-      this.#socket.write(next.frame);
+      link.socket.write(next.frame);
       outgoing.write?.resolve();
     }
   }
@@ -419,42 +596,118 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       : new NekoError('NEKO_ERR_CLIENT_CLOSED', 'the connection is closed');
   }
 
-  #onClose(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+  /** The connection closed: for good, or (with `reconnect`) a drop to recover from. */
+  #onLinkClosed(link: Link): void {
+    if (link !== this.#link) return;
+    this.#link = undefined;
+    const { inFlight, queued } = link.chain.drop();
+    const isDrop =
+      this.#reconnect !== undefined &&
+      !this.#closing &&
+      this.#closeStatus === undefined &&
+      this.#closeError === undefined;
+    if (!isDrop) {
+      this.#finish([...inFlight, ...queued]);
+      return;
+    }
+    const dropped = new NekoError(
+      'NEKO_ERR_CLIENT_DROPPED',
+      'the connection dropped before the answer came; the packet is not sent again (the plugin may have acted on it)',
+      { hint: 'Listen for "reconnected"/"resumed" and send it again yourself if that is safe.' },
+    );
+    for (const outgoing of inFlight) {
+      clearTimeout(outgoing.timer);
+      outgoing.answer?.reject(dropped);
+    }
+    // Packets never written are not resent but sent: they wait for the next connection, in order.
+    this.#waiting = [...queued.filter((o) => !o.extension), ...this.#waiting];
+    this.#state = 'reconnecting';
+    this.#retry(1, undefined);
+  }
+
+  /** Schedules reconnect attempt `attempt`, or gives up after the last one. */
+  #retry(attempt: number, error: Error | undefined): void {
+    const policy = this.#reconnect!;
+    if (attempt > policy.retries) {
+      this.#closeError = new NekoError(
+        'NEKO_ERR_CLIENT_CONNECT',
+        `could not reconnect to ${this.#linkOptions.host}:${this.#linkOptions.port} after ${policy.retries} attempt(s)${error ? `: ${error.message}` : ''}`,
+        { cause: error },
+      );
+      this.#finish([]);
+      return;
+    }
+    const delayMs = backoffDelay(policy, attempt);
+    this.emit('reconnecting', { attempt, delayMs, error });
+    this.#retryTimer = setTimeout(() => {
+      openLink(this.#linkOptions, this.#hasher).then(
+        (link) => {
+          if (this.#closing) {
+            link.socket.destroy();
+            return;
+          }
+          this.#reconnected(link);
+        },
+        (err: Error) => {
+          if (!this.#closing) this.#retry(attempt + 1, err);
+        },
+      );
+    }, delayMs);
+  }
+
+  /** A new connection is up: resume the session on it if there is a token, then send what waited. */
+  #reconnected(link: Link): void {
+    this.#adopt(link);
+    const token = this.#reconnect!.resume ? this.#token : undefined;
+    this.#token = undefined;
+    if (token !== undefined) {
+      // The resume must be the first packet after the handshake; its answer says what happened.
+      link.chain.enqueue({ greeter: AUTH_GREETER, op: RESUME_OP, data: token, extension: true });
+    } else if (this.#reconnect!.resume) {
+      this.#askToken();
+    }
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const outgoing of waiting) link.chain.enqueue(outgoing);
+    this.#flush();
+    if (token === undefined) this.emit('reconnected', { resumed: false });
+  }
+
+  /** Closed for good: everything pending rejects, `close` is emitted once. */
+  #finish(pending: Outgoing[]): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    clearTimeout(this.#retryTimer);
     const error = this.#closedError();
-    const { inFlight, queued } = this.#chain.drop();
-    for (const outgoing of [...inFlight, ...queued]) {
+    for (const outgoing of [...pending, ...this.#waiting]) {
       clearTimeout(outgoing.timer);
       outgoing.answer?.reject(error);
+      outgoing.write?.reject(error);
     }
-    for (const outgoing of queued) outgoing.write?.reject(error);
+    this.#waiting = [];
     this.emit('close', { status: this.#closeStatus, error: this.#closeError });
+    this.#resolveClosed();
   }
 }
 
 /**
- * Connects to a NekoConnect server and completes the handshake. Resolves with
- * a {@link NekoClient} once the server has accepted the secret and proved it
- * knows it too (its reply carries `H` of the client's random).
+ * Opens a connection and completes the handshake: resolves once the server
+ * has accepted the secret and proved it knows it too (its answer carries
+ * `H` of the client's random).
  */
-export async function connect(options: ConnectOptions): Promise<NekoClient> {
-  if (typeof options.secret !== 'string' || options.secret.length === 0) {
-    throw new NekoError('NEKO_ERR_CLIENT_AUTH', 'connect() needs the shared secret', {
-      hint: 'Pass { secret } with the value the server was started with (NEKOCONNECT_SECRET).',
-    });
-  }
-  const host = options.host ?? DEFAULT_HOST;
-  const port = options.port ?? DEFAULT_PORT;
-  const timeoutMs = options.connectTimeoutMs ?? 10_000;
-  const hasher = new Hasher(options.secret);
-  const socket = options.tls
-    ? tlsConnect({ host, port, ...(options.tls === true ? {} : options.tls) })
+function openLink(options: LinkOptions, hasher: Hasher): Promise<Link> {
+  const { host, port, tls, timeoutMs } = options;
+  const socket = tls
+    ? tlsConnect({ host, port, ...(tls === true ? {} : tls) })
     : netConnect({ host, port, noDelay: true });
   socket.setNoDelay(true);
 
-  return new Promise<NekoClient>((resolve, reject) => {
-    let client: NekoClient | undefined;
+  return new Promise<Link>((resolve, reject) => {
+    let link: Link | undefined;
+    /** Frames after the handshake answer, until the client listens. */
+    let early: Frame[] | undefined = [];
+    let onFrame: ((frame: Frame) => void) | undefined;
+    let onError: ((err: NekoError) => void) | undefined;
     const chain = new ClientChain<Outgoing>(hasher);
     chain.enqueue({ ...AUTH_PACKET });
     const fail = (code: NekoErrorCode, message: string, cause?: unknown): void => {
@@ -466,9 +719,10 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
       () => fail('NEKO_ERR_CLIENT_CONNECT', `no handshake with ${host}:${port} within ${timeoutMs} ms`),
       timeoutMs,
     );
-    const decoder = new FrameDecoder({ maxPacket: options.maxPacketBytes ?? 16 * 1024 * 1024 }, (frame) => {
-      if (client) {
-        client.handleFrame(frame);
+    const decoder = new FrameDecoder({ maxPacket: options.maxPacketBytes }, (frame) => {
+      if (link) {
+        if (onFrame) onFrame(frame);
+        else early!.push(copyFrame(frame));
         return;
       }
       // The handshake answer: 200 with H(our random), or a status with hash "server".
@@ -485,13 +739,23 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
       }
       clearTimeout(timer);
       socket.off('close', onEarlyClose);
-      client = new NekoClient(socket, chain, options.requestTimeoutMs ?? 30_000);
-      resolve(client);
+      link = {
+        socket,
+        chain,
+        listen(frameHandler, errorHandler) {
+          onFrame = frameHandler;
+          onError = errorHandler;
+          const before = early!;
+          early = undefined;
+          for (const f of before) frameHandler(f);
+        },
+      };
+      resolve(link);
     });
     const onEarlyClose = (): void =>
       fail('NEKO_ERR_CLIENT_CONNECT', `connection to ${host}:${port} closed during the handshake`);
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (!client)
+      if (!link)
         fail('NEKO_ERR_CLIENT_CONNECT', `cannot connect to ${host}:${port}: ${err.code ?? err.message}`, err);
     });
     socket.on('close', onEarlyClose);
@@ -499,14 +763,56 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
       try {
         decoder.push(chunk);
       } catch (err) {
-        if (client) client.handleProtocolError(err as NekoError);
-        else fail('NEKO_ERR_CLIENT_PROTOCOL', `server sent a bad frame: ${(err as Error).message}`, err);
+        if (!link)
+          fail('NEKO_ERR_CLIENT_PROTOCOL', `server sent a bad frame: ${(err as Error).message}`, err);
+        else if (onError) onError(err as NekoError);
+        else socket.destroy();
       }
     });
-    socket.once(options.tls ? 'secureConnect' : 'connect', () => {
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
       // The chain's first write: the auth packet, hashed with its own random.
       const auth = chain.nextWrite();
       if (auth?.frame) socket.write(auth.frame);
     });
   });
+}
+
+/** A frame whose fields no longer share the decoder's buffer. */
+function copyFrame(frame: Frame): Frame {
+  return {
+    greeter: frame.greeter,
+    op: frame.op,
+    random: Buffer.from(frame.random),
+    data: Buffer.from(frame.data),
+    hash: Buffer.from(frame.hash),
+  };
+}
+
+/**
+ * Connects to a NekoConnect server and completes the handshake. Resolves with
+ * a {@link NekoClient} once the server has accepted the secret and proved it
+ * knows it too (its reply carries `H` of the client's random).
+ */
+export async function connect(options: ConnectOptions): Promise<NekoClient> {
+  if (typeof options.secret !== 'string' || options.secret.length === 0) {
+    throw new NekoError('NEKO_ERR_CLIENT_AUTH', 'connect() needs the shared secret', {
+      hint: 'Pass { secret } with the value the server was started with (NEKOCONNECT_SECRET).',
+    });
+  }
+  const linkOptions: LinkOptions = {
+    host: options.host ?? DEFAULT_HOST,
+    port: options.port ?? DEFAULT_PORT,
+    tls: options.tls,
+    timeoutMs: options.connectTimeoutMs ?? 10_000,
+    maxPacketBytes: options.maxPacketBytes ?? 16 * 1024 * 1024,
+  };
+  const hasher = new Hasher(options.secret);
+  const link = await openLink(linkOptions, hasher);
+  return new NekoClient(
+    link,
+    hasher,
+    linkOptions,
+    options.requestTimeoutMs ?? 30_000,
+    reconnectPolicy(options.reconnect),
+  );
 }

@@ -7,6 +7,7 @@ export {
   type ConnectOptions,
   type NekoClientEvents,
   type ClientData,
+  type ReconnectOptions,
   type RequestOptions,
 } from './client.js';
 export { NekoError, isNekoError, type NekoErrorCode } from '../errors.js';

@@ -6,6 +6,7 @@ import type { Hasher } from './hash.js';
 import { NonceWindow } from './nonce-window.js';
 import { statusOf } from './packet.js';
 import { randomString } from './random.js';
+import { isExtensionAnswer, isExtensionRequest } from './resume.js';
 import { isClosingStatus } from './status.js';
 
 /** A packet a client sends: what the chain needs of it. */
@@ -115,7 +116,9 @@ const UNAUTHENTICATED_HASH_BYTES = Buffer.from(UNAUTHENTICATED_HASH, 'latin1');
  *   `server` instead. A server random is hashed only once its packet passed
  *   that check, so an injected packet cannot use the client as a hashing
  *   oracle (protocol §5, mirrored).
- * - **Answers**: a status answers the oldest packet in flight; a plugin's
+ * - **Answers**: the answer to an extension request (protocol §14: a
+ *   `nekoconnect-server` packet of op 201 or 202) answers the oldest such
+ *   request of its op; a status answers the oldest packet in flight; a plugin's
  *   packet answers the oldest packet in flight to its greeter that it fits:
  *   a packet sent with a reply rule (`{ replyOp }`, `match`) is answered only
  *   by a packet its rule accepts, so a push of another op passes it by and
@@ -193,8 +196,9 @@ export class ClientChain<T extends ChainPacket = ChainPacket> {
     } else {
       return { kind: 'forged' };
     }
-    const index =
-      status !== undefined
+    const index = isExtensionAnswer(frame.greeter, frame.op)
+      ? this.#inFlight.findIndex((p) => isExtensionRequest(p.greeter, p.op) && p.op === frame.op)
+      : status !== undefined
         ? this.#inFlight.length > 0
           ? 0
           : -1

@@ -27,3 +27,13 @@ export { NonceWindow } from './nonce-window.js';
 export { RANDOM_LENGTH, randomString } from './random.js';
 export { STATUS_TEXT, Status, isClosingStatus, type StatusCode } from './status.js';
 export { statusOf } from './packet.js';
+export {
+  RESUME_OP,
+  RESUME_TOKEN_OP,
+  ResumeOutcome,
+  isExtensionAnswer,
+  isExtensionRequest,
+  parseResumeAnswer,
+  resumeAnswerData,
+  type ResumeAnswer,
+} from './resume.js';
