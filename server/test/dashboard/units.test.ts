@@ -5,6 +5,7 @@ import { isLoopback, resolveDashboardOptions } from '../../src/config/dashboard-
 import { generateToken, tokenMatches } from '../../src/dashboard/token.js';
 import { LatencyHistogram, MAX_TRACKED_OPS, PluginStats } from '../../src/plugins/stats.js';
 import { stateView } from '../../src/dashboard/state-view.js';
+import { groupRuns } from '../../src/dashboard/log-runs.js';
 
 describe('LatencyHistogram', () => {
   it('gives percentiles within 5% of the exact ones', () => {
@@ -216,5 +217,30 @@ describe('stateView', () => {
     const { problems } = stateView(root);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/nested more than 32 levels deep$/);
+  });
+});
+
+describe('LogBuffer runs', () => {
+  it('continues a run with a repeat from any session, its own id in the text aside, and starts one otherwise', () => {
+    const logs = new LogBuffer();
+    const line = (message: string, session?: string, level: 'info' | 'warn' = 'info'): void => {
+      logs.push({ time: 1, level, message, plugin: 'chat', ...(session ? { session } : {}) });
+    };
+    line('s-4 joined', 's-4');
+    line('s-5 joined', 's-5');
+    line('s-4 joined', 's-5'); // names another session than its own: not the same text
+    line('tick');
+    line('tick');
+    line('tick', undefined, 'warn');
+    line('tick');
+    expect(logs.entries().map((e) => e.run)).toEqual([1, 1, 3, 4, 4, 6, 7]);
+    const runs = groupRuns(logs.entries());
+    expect(runs.map((r) => [r.message, r.count, r.seq, r.lastSeq, r.sessions])).toEqual([
+      ['s-4 joined', 2, 1, 2, ['s-4', 's-5']],
+      ['s-4 joined', 1, 3, 3, ['s-5']],
+      ['tick', 2, 4, 5, []],
+      ['tick', 1, 6, 6, []],
+      ['tick', 1, 7, 7, []],
+    ]);
   });
 });
