@@ -48,6 +48,12 @@ export interface RejectedEvent {
    * (503 for a plugin marked unavailable). Absent when another folder serves the greeter.
    */
   readonly answers?: 404 | 503;
+  /**
+   * When another folder's plugin serves the greeter (this folder declares a
+   * greeter already taken): that folder, absolute. It keeps serving; this
+   * one is refused.
+   */
+  readonly servedBy?: string;
   readonly durationMs: number;
 }
 
@@ -60,8 +66,14 @@ export interface CheckedEvent {
   readonly type: 'checked';
   readonly dir: string;
   readonly greeter?: string;
+  /** The errors the start-up report has not shown already. */
   readonly errors: readonly NekoError[];
   readonly warnings: readonly NekoError[];
+  /**
+   * How many of the validator's errors are left out of `errors` because the
+   * plugin failed to load with them and the start-up report showed them.
+   */
+  readonly shown?: number;
 }
 
 /** The start-up validation of every plugin is done: the validator is warm, saves are checked fast from now on. */

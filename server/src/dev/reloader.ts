@@ -58,11 +58,21 @@ export class PluginReloader {
       });
       return;
     }
+    // The load failures the start-up report printed, by folder: the validator finds them again.
+    const loadFailures = new Map<string, NekoError>();
+    for (const status of this.#server.pluginStatuses()) {
+      if (status.problem !== undefined) loadFailures.set(path.resolve(status.dir), status.problem.error);
+    }
     for (const plugin of report.plugins) {
       if (plugin.problems.length === 0) continue;
-      const { errors, warnings } = problemErrors(plugin.problems);
-      if (errors.some((e) => e.code === 'NEKO_ERR_PLUGIN_DUPLICATE_GREETER'))
+      const problems = problemErrors(plugin.problems);
+      const { warnings } = problems;
+      if (problems.errors.some((e) => e.code === 'NEKO_ERR_PLUGIN_DUPLICATE_GREETER'))
         this.#duplicates.add(plugin.dir);
+      const failure = loadFailures.get(path.resolve(plugin.dir));
+      const errors = problems.errors.filter((e) => failure === undefined || !sameError(e, failure));
+      const shown = problems.errors.length - errors.length;
+      if (errors.length === 0 && warnings.length === 0) continue;
       const greeter = plugin.spec?.greeter;
       this.#emit({
         type: 'checked',
@@ -70,6 +80,7 @@ export class PluginReloader {
         ...(greeter === undefined ? {} : { greeter }),
         errors,
         warnings,
+        ...(shown > 0 ? { shown } : {}),
       });
     }
     this.#emit({
@@ -199,12 +210,12 @@ export class PluginReloader {
   #effect(
     serving: { version: number } | undefined,
     greeter: string | undefined,
-  ): { serving?: number; answers?: 404 | 503 } {
+  ): { serving?: number; answers?: 404 | 503; servedBy?: string } {
     if (serving !== undefined) return { serving: serving.version };
-    const kind = greeter === undefined ? 'missing' : this.#server.route(greeter).kind;
+    const route = greeter === undefined ? undefined : this.#server.route(greeter);
     // A greeter another folder serves answers as that folder's plugin does.
-    if (kind === 'plugin') return {};
-    return { answers: kind === 'unavailable' ? 503 : 404 };
+    if (route?.kind === 'plugin') return { servedBy: path.resolve(route.host.plugin.dir) };
+    return { answers: route?.kind === 'unavailable' ? 503 : 404 };
   }
 
   /** The host serving the plugin of `dir`, if one does. */
@@ -212,6 +223,20 @@ export class PluginReloader {
     const abs = path.resolve(dir);
     return this.#server.plugins().find((host) => path.resolve(host.plugin.dir) === abs);
   }
+}
+
+/**
+ * True when a validator's error is the load failure already reported: the
+ * same code, or the same file and line (esbuild and TypeScript word a syntax
+ * error differently, at the same place).
+ */
+function sameError(error: NekoError, failure: NekoError): boolean {
+  if (error.code === failure.code) return true;
+  const a = error.location;
+  const b = failure.location;
+  return (
+    a !== undefined && b !== undefined && path.resolve(a.file) === path.resolve(b.file) && a.line === b.line
+  );
 }
 
 function validatorFailed(err: unknown, consequence: string): NekoError {

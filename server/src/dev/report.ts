@@ -46,9 +46,11 @@ export function formatDevEvent(event: DevEvent, cwd = process.cwd(), time = Date
       const effect =
         event.serving !== undefined
           ? `still serving v${event.serving}`
-          : event.answers === 503
-            ? 'answers 503 until a save fixes it'
-            : 'not served until a save fixes it';
+          : event.servedBy !== undefined
+            ? `${shownDir(event.servedBy, cwd)} keeps serving "${event.greeter}", ${shownDir(event.dir, cwd)} is refused`
+            : event.answers === 503
+              ? 'answers 503 until a save fixes it'
+              : 'not served until a save fixes it';
       const lines = [
         `${at} ${kleur.red('✗')} ${kleur.bold(label)} ${stage} ${kleur.dim(`(${effect})`)}`,
         ...event.errors.map((e) => indent(formatError(e))),
@@ -57,14 +59,17 @@ export function formatDevEvent(event: DevEvent, cwd = process.cwd(), time = Date
     }
     case 'checked': {
       const label = event.greeter ?? shownDir(event.dir, cwd);
+      const shown = event.shown ?? 0;
       const counts = [
-        event.errors.length > 0 ? plural(event.errors.length, 'error') : '',
+        event.errors.length > 0 ? plural(event.errors.length, shown > 0 ? 'more error' : 'error') : '',
         event.warnings.length > 0 ? plural(event.warnings.length, 'warning') : '',
       ].filter((s) => s !== '');
       const effect =
-        event.errors.length > 0
+        event.errors.length + shown > 0
           ? 'a save that keeps an error will not reload'
           : 'warnings do not stop a reload';
+      // Its load errors were printed with the start-up report: they are not printed again.
+      if (shown > 0) counts.unshift(`${plural(shown, 'error')} shown above`);
       const lines = [
         `${at} ${kleur.yellow('!')} ${kleur.bold(label)} validation: ${counts.join(', ')} ${kleur.dim(`(${effect})`)}`,
         ...event.errors.map((e) => indent(formatError(e))),

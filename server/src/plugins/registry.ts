@@ -3,7 +3,6 @@ import { NekoError, isNekoError } from '../errors.js';
 import { isFile } from '../files.js';
 import type { Logger } from '../logging/logger.js';
 import type { ManagedDatabase, StorageBackend } from '../storage/database.js';
-import { checkGreetersUnique } from './checks.js';
 import { PluginHost, type ServedPlugin } from './host.js';
 import { loadPluginWithSpec, loadPluginsDir, type LoadedPlugin, type PluginLoadFailure } from './loader.js';
 import type { Router } from './router.js';
@@ -352,14 +351,23 @@ export class PluginRegistry {
 
   /**
    * The error of folder `dir` declaring a greeter that another folder's
-   * plugin serves: `NEKO_ERR_PLUGIN_DUPLICATE_GREETER`, naming both folders,
-   * located at its `$greet`. Undefined when no other folder serves it.
+   * plugin serves: `NEKO_ERR_PLUGIN_DUPLICATE_GREETER`, naming both folders
+   * and which one keeps serving, located at its `$greet`. Undefined when no
+   * other folder serves it.
    */
   #clash(dir: string, spec: PluginSpec): NekoError | undefined {
     const route = this.#router.resolve(spec.greeter);
     if (route.kind !== 'plugin' || resolve(route.host.plugin.dir) === resolve(dir)) return undefined;
-    const serving = { dir: route.host.plugin.dir, spec: route.host.plugin.spec };
-    return checkGreetersUnique([serving, { dir, spec }]).get(dir);
+    const serving = route.host.plugin.dir;
+    return new NekoError(
+      'NEKO_ERR_PLUGIN_DUPLICATE_GREETER',
+      `greeter ${JSON.stringify(spec.greeter)} is declared by ${dir} and by ${serving}: ` +
+        `${serving} keeps serving it, ${dir} is refused`,
+      {
+        location: spec.entries.get('greet')?.valueLocation,
+        hint: 'give this plugin its own $greet, or remove one of the two folders: the refused one loads once the other is gone',
+      },
+    );
   }
 
   /** The host serving the plugin of folder `abs`, if one does. */

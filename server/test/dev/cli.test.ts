@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { connect, type NekoClient } from '../../src/client/client.js';
 import { assertBuilt, runCli, startCli, type RunningCli } from '../cli/run-cli.js';
 import { startCliIn } from '../config/cli-in-dir.js';
-import { makePluginsDir } from '../helpers/plugins.js';
+import { makePluginsDir, specConf } from '../helpers/plugins.js';
 import { addPlugin, counterLogic, linkNekoconnect, sleep } from './helpers.js';
 
 beforeAll(assertBuilt);
@@ -93,6 +93,34 @@ export class Logic {
     cli.child.kill('SIGINT');
     expect(await cli.exited).toEqual({ code: 0, signal: null });
     expect(cli.stdout()).toMatch(/SIGINT: shutting down \(1 connection\(s\) open\)\.\.\.\nstopped/);
+  });
+
+  it('prints each plugin error once: the start-up validation does not repeat a load failure; a duplicate greeter names both folders', async () => {
+    const plugins = await makePluginsDir([
+      { greeter: 'solo', logic: counterLogic('v1') },
+      { greeter: 'never', logic: 'export class Logic {}\n' },
+    ]);
+    const { cli, port } = await startDev(plugins);
+    // The load failure's block (with its fix) is printed by the start-up report, and not again by the validation.
+    expect(count(cli.stderr(), /\n +error .*NEKO_ERR_PLUGIN_NO_RECV\n/)).toBe(1);
+    expect(cli.stderr()).not.toMatch(/! never validation/);
+
+    // A copy of a plugin that serves: refused, the message says which folder keeps the greeter.
+    const copy = path.join(plugins, 'solo-copy');
+    await mkdir(copy);
+    await writeFile(path.join(copy, 'logic.js'), counterLogic('copy'));
+    await writeFile(path.join(copy, 'spec.conf'), specConf('Copy', 'solo'));
+    await cli.waitForStderr(/is refused/);
+    await sleep(300);
+    const stderr = cli.stderr();
+    const solo = path.join(plugins, 'solo');
+    expect(count(stderr, /greeter "solo" is declared by/)).toBe(1);
+    expect(stderr).toContain(
+      `greeter "solo" is declared by ${copy} and by ${solo}: ${solo} keeps serving it, ${copy} is refused`,
+    );
+    expect(stderr).toMatch(/✗ solo failed to load \(.*solo keeps serving "solo", .*solo-copy is refused\)/);
+    const c = await client(port);
+    expect((await c.request('solo', '')).text()).toMatch(/^v1 /);
   });
 
   it('a handler in flight during a reload finishes on the version it started on', async () => {

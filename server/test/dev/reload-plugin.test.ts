@@ -57,8 +57,10 @@ describe('server.reloadPlugin(dir)', () => {
     expect(outcome.kind).toBe('failed');
     if (outcome.kind !== 'failed') return;
     expect(outcome.error.code).toBe('NEKO_ERR_PLUGIN_DUPLICATE_GREETER');
-    expect(outcome.error.message).toContain(path.join(plugins, 'taken'));
-    expect(outcome.error.message).toContain(copy);
+    expect(outcome.error.message).toBe(
+      `greeter "taken" is declared by ${copy} and by ${path.join(plugins, 'taken')}: ` +
+        `${path.join(plugins, 'taken')} keeps serving it, ${copy} is refused`,
+    );
     expect(outcome.error.location?.file).toBe(path.join(copy, 'spec.conf'));
     const client = await connectClient(port);
     expect((await client.request('taken', '')).text()).toMatch(/^first /);

@@ -94,4 +94,50 @@ describe('the dev watcher in the terminal', () => {
       `    warning ${path.join('plugins', 'todo', 'logic.ts')}:3:5 NEKO_ERR_VALIDATE_HOOK_NAME onload looks like onLoad`,
     ]);
   });
+
+  it('a folder refused for a greeter another folder serves names both, and which one keeps serving', () => {
+    const error = new NekoError('NEKO_ERR_PLUGIN_DUPLICATE_GREETER', 'greeter "todo" is declared by …', {
+      hint: 'give this plugin its own $greet',
+    });
+    const text = formatDevEvent(
+      {
+        type: 'rejected',
+        dir: path.join(CWD, 'plugins', 'todo-copy'),
+        greeter: 'todo',
+        stage: 'load',
+        errors: [error],
+        servedBy: path.join(CWD, 'plugins', 'todo'),
+        durationMs: 2,
+      },
+      CWD,
+      TIME,
+    ).text;
+    expect(text.split('\n')[0]).toBe(
+      `12:00:01 ✗ todo failed to load (${path.join('plugins', 'todo')} keeps serving "todo", ${path.join('plugins', 'todo-copy')} is refused)`,
+    );
+  });
+
+  it('start-up problems say how many errors the load report showed already', () => {
+    const warning = new NekoError('NEKO_ERR_VALIDATE_HOOK_NAME', 'onlaod looks like onLoad');
+    const error = new NekoError('NEKO_ERR_VALIDATE_TYPESCRIPT', "TS2322: Type 'string' is not assignable");
+    const checked = (errors: NekoError[], warnings: NekoError[]): string =>
+      formatDevEvent(
+        {
+          type: 'checked',
+          dir: path.join(CWD, 'plugins', 'todo'),
+          greeter: 'todo',
+          errors,
+          warnings,
+          shown: 1,
+        },
+        CWD,
+        TIME,
+      ).text.split('\n')[0]!;
+    expect(checked([], [warning])).toBe(
+      '12:00:01 ! todo validation: 1 error shown above, 1 warning (a save that keeps an error will not reload)',
+    );
+    expect(checked([error, error], [])).toBe(
+      '12:00:01 ! todo validation: 1 error shown above, 2 more errors (a save that keeps an error will not reload)',
+    );
+  });
 });

@@ -203,9 +203,9 @@ export class Logic {
     const watcher = await watch(server, plugins, log, { validate: true });
     await watcher.idle();
     expect(log.of('validated')).toMatchObject([{ plugins: 1 }]);
-    expect(log.of('checked').map((e) => [e.greeter, e.errors.map((x) => x.code)])).toEqual([
-      ['never', ['NEKO_ERR_PLUGIN_NO_RECV']],
-    ]);
+    // The validator finds the load failure again (NEKO_ERR_PLUGIN_NO_RECV): loading reported it, so it is not repeated.
+    expect(server.pluginStatuses().map((s) => s.problem?.error.code)).toEqual(['NEKO_ERR_PLUGIN_NO_RECV']);
+    expect(log.of('checked')).toEqual([]);
     const client = await connectClient(port);
     await expect(client.request('never', '')).rejects.toMatchObject({ status: 503 });
     const file = path.join(plugins, 'never', 'logic.js');
@@ -323,7 +323,11 @@ export class Logic {
     await writeFile(path.join(copy, 'spec.conf'), specConf('Two', 'one'));
     const event = await rejected;
     expect(event.errors.map((e) => e.code)).toEqual(['NEKO_ERR_PLUGIN_DUPLICATE_GREETER']);
-    expect([event.serving, event.answers]).toEqual([undefined, undefined]);
+    expect([event.serving, event.answers, event.servedBy]).toEqual([
+      undefined,
+      undefined,
+      path.join(plugins, 'one'),
+    ]);
     const client = await connectClient(port);
     expect((await client.request('one', '')).text()).toMatch(/^first /);
 
@@ -331,6 +335,35 @@ export class Logic {
     await rm(path.join(plugins, 'one'), { recursive: true });
     expect(await taken).toMatchObject({ greeter: 'one', dir: copy, added: true });
     expect((await client.request('one', '')).text()).toMatch(/^second /);
+  });
+
+  it('start-up validation leaves out the errors loading reported, and keeps the others', async () => {
+    // Two folders declare one greeter (neither loads); a third fails to load (no recv) and has a warning.
+    const plugins = await makePluginsDir([
+      { greeter: 'dup', logic: "export class Logic { recv(ctx) { ctx.send('a'); } }\n" },
+      { greeter: 'solo', logic: 'export class Logic {\n  onlaod() {}\n}\n' },
+    ]);
+    const twin = await addPlugin(plugins, 'twin', "export class Logic { recv(ctx) { ctx.send('b'); } }\n");
+    await writeFile(path.join(twin, 'spec.conf'), specConf('Twin', 'dup'));
+    const { server } = await startServer({ plugins });
+    const problems = server.pluginStatuses().map((s) => [path.basename(s.dir), s.problem?.error.code]);
+    expect(problems.sort()).toEqual([
+      ['dup', 'NEKO_ERR_PLUGIN_DUPLICATE_GREETER'],
+      ['solo', 'NEKO_ERR_PLUGIN_NO_RECV'],
+      ['twin', 'NEKO_ERR_PLUGIN_DUPLICATE_GREETER'],
+    ]);
+    const log = eventLog();
+    const watcher = await watch(server, plugins, log, { validate: true });
+    await watcher.idle();
+    const checked = log
+      .of('checked')
+      .map((e) => [
+        path.basename(e.dir),
+        e.errors.map((x) => x.code),
+        e.warnings.map((x) => x.code),
+        e.shown,
+      ]);
+    expect(checked).toEqual([['solo', [], ['NEKO_ERR_VALIDATE_HOOK_NAME'], 1]]);
   });
 
   it('a folder without spec.conf is no plugin until its spec.conf appears', async () => {
