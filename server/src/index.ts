@@ -19,6 +19,7 @@ export type {
 export { defineConfig, type NekoConfig, type NekoDashboardConfig } from './config/define-config.js';
 export { Dashboard, createDashboard, type CreateDashboardOptions } from './dashboard/dashboard.js';
 export type { LogEntry } from './dashboard/log-buffer.js';
+export type { LogRun } from './dashboard/log-runs.js';
 export { DEFAULT_DASHBOARD_PORT, type DashboardOptions } from './config/dashboard-options.js';
 export { ERROR_CODES, NekoError, isNekoError, type NekoErrorCode, type SourceLocation } from './errors.js';
 export { Logger, type LogFields, type LogLevel, type LogRecord, type LogSink } from './logging/logger.js';
@@ -35,6 +36,7 @@ export type { ServerConnection } from './server/connection.js';
 export { NekoServer, createServer, type SessionSummary } from './server/server.js';
 export type { Transport } from './session/transport.js';
 export type {
+  Cell,
   Document,
   FindOptions,
   ManagedDatabase,
