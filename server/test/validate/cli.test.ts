@@ -18,7 +18,7 @@ describe('nekoconnect validate', () => {
     expect([code, stderr]).toEqual([0, '']);
     expect(stdout).toMatch(/^✓ chat {2}plugins\/chat$/m);
     expect(stdout).toMatch(/^✓ echo {2}plugins\/echo$/m);
-    expect(stdout).toMatch(/^✓ 3 plugins valid \(\d+ ms\)$/m);
+    expect(stdout).toMatch(/^✓ 4 plugins valid \(\d+ ms\)$/m);
     expect(stdout).not.toContain(ESC);
   });
 
@@ -153,6 +153,6 @@ describe('nekoconnect validate', () => {
       join(REPO_ROOT, 'server', 'test', 'validate', 'plugins.config.json'),
     ]);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^✓ 3 plugins valid/m);
+    expect(stdout).toMatch(/^✓ 4 plugins valid/m);
   });
 });

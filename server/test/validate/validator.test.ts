@@ -25,11 +25,11 @@ async function onlyProblem(fixture: string): Promise<Problem> {
 }
 
 describe('validate: the example plugins', () => {
-  it('plugins/echo, plugins/chat and plugins/todo validate clean, together and one by one', async () => {
+  it('the example plugins (echo, chat, todo, rps) validate clean, together and one by one', async () => {
     const report = await validator.validate(join(REPO_ROOT, 'plugins'));
     expect(report.problems).toEqual([]);
-    expect(report.plugins.map((p) => p.spec?.greeter)).toEqual(['chat', 'echo', 'todo']);
-    for (const name of ['echo', 'chat', 'todo']) {
+    expect(report.plugins.map((p) => p.spec?.greeter)).toEqual(['chat', 'echo', 'rps', 'todo']);
+    for (const name of ['echo', 'chat', 'todo', 'rps']) {
       const one = await validator.validate(join(REPO_ROOT, 'plugins', name));
       expect(one.problems, name).toEqual([]);
       expect(one.plugins[0]?.logicFile).toBe(join(REPO_ROOT, 'plugins', name, 'logic.ts'));
