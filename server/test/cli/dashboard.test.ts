@@ -97,7 +97,7 @@ describe('the dashboard from the CLI', () => {
       expect([p, (await fetch(`${url}${p}`)).status]).toEqual([p, 200]);
     }
     const { plugins } = await getJson<{ plugins: PluginView[] }>(`${url}api/plugins`);
-    expect(plugins.map((p) => p.greeter)).toEqual(['chat', 'echo', 'todo']);
+    expect(plugins.map((p) => p.greeter)).toEqual(['chat', 'echo', 'rps', 'todo']);
     const settings = await getJson<{ dashboard: { tokenRequired: boolean } }>(`${url}api/settings`);
     expect(settings.dashboard.tokenRequired).toBe(false);
     cli.child.kill('SIGINT');
