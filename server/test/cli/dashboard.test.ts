@@ -51,6 +51,7 @@ describe('the dashboard from the CLI', () => {
     expect(plugins.map((p) => [p.greeter, p.status])).toEqual([
       ['chat', 'loaded'],
       ['echo', 'loaded'],
+      ['rps', 'loaded'],
       ['todo', 'loaded'],
     ]);
     const client = await connect({ secret: SECRET, port: Number(port) });
