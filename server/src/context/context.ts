@@ -118,7 +118,8 @@ export interface PluginContext<State extends object = SessionState> {
   dbStore(cell: string, value: unknown): Promise<void>;
   /**
    * Sends a packet under the plugin's greeter to every session that has
-   * talked to this plugin and is still connected (minus `except`).
+   * talked to this plugin and is still connected (minus `except`); a
+   * resumable session waiting for its client keeps it for the resume.
    * Each packet follows the protocol for its client (fresh random, `H` of
    * that client's newest verified random).
    * @returns how many sessions it was sent to.
@@ -159,8 +160,10 @@ export interface SessionContext<State extends object = SessionState> extends Plu
   /** This plugin's data for this session (JSON-serialisable, see {@link SessionState}). */
   readonly state: State;
   /**
-   * Sends a packet to this client under the plugin's greeter.
-   * @returns false when the connection is already closed (nothing is sent); it never throws for that.
+   * Sends a packet to this client under the plugin's greeter. While a
+   * resumable session waits for its client (between `onDisconnect` and
+   * `onReconnect`), the packet is kept and sent first thing on resume.
+   * @returns false when the session is over (nothing is sent); it never throws for that.
    */
   send(data: SendData, options?: SendOptions): boolean;
   /** Closes the connection once what was sent has been written. */
