@@ -9,6 +9,7 @@
  * packages' own dependencies). Slow: packing and two installs.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -80,6 +81,12 @@ describe('npm create nekoplugin, end to end', () => {
       ) as Array<{ name: string; filename: string; files: Array<{ path: string }> }>;
       const tarball = (name: string): string => join(packs, packed.find((p) => p.name === name)!.filename);
       expect(packed.map((p) => p.name).sort()).toEqual([...WORKSPACES].sort());
+      for (const pack of packed) {
+        expect(
+          pack.files.map((f) => f.path),
+          pack.name,
+        ).toEqual(expect.arrayContaining(['README.md', 'LICENSE']));
+      }
       const templateFiles = packed.find((p) => p.name === '@nekoconnect/templates')!.files.map((f) => f.path);
       expect(templateFiles).toContain('templates/plugin/_gitignore.tmpl');
 
@@ -157,6 +164,14 @@ describe('npm create nekoplugin, end to end', () => {
         ],
         project,
       );
+
+      // The README's links to the guides resolve in the installed nekoconnect package.
+      const readme = await readFile(join(project, 'README.md'), 'utf8');
+      const guides = [...readme.matchAll(/\]\((node_modules\/nekoconnect\/docs\/[^)#]+)\)/g)].map(
+        (m) => m[1]!,
+      );
+      expect(guides).toContain('node_modules/nekoconnect/docs/plugins.md');
+      for (const guide of guides) expect(existsSync(join(project, guide)), guide).toBe(true);
 
       // 4. The project's own scripts. npm test checks the plugin against the Context contract, then runs the tests.
       const started = performance.now();
