@@ -110,6 +110,8 @@ export const ERROR_CODES = {
     'The validator itself failed on a change; the change was loaded without validation.',
   NEKO_ERR_DEV_RELOAD:
     'Reloading a plugin failed unexpectedly (not a plugin error); the last good version keeps serving.',
+  NEKO_ERR_DEV_STATE_NOT_JSON:
+    "A session's ctx.state holds a value JSON cannot carry (a warning of nekoconnect dev; the plugin keeps serving).",
 
   // The dashboard: its HTTP server and data API.
   NEKO_ERR_DASHBOARD_LISTEN: 'The dashboard could not listen on its host and port.',

@@ -3,6 +3,7 @@
  * `report.ts`); the dashboard will show the same events.
  */
 import type { NekoError } from '../errors.js';
+import type { StateProblem } from './state-json.js';
 
 /** A plugin folder's new version serves its greeter now. */
 export interface ReloadedEvent {
@@ -84,6 +85,23 @@ export interface ValidatedEvent {
   readonly durationMs: number;
 }
 
+/**
+ * A session's `ctx.state` holds a value JSON cannot carry (a function, a
+ * class instance, a Map, a cycle…). Reported once per plugin, session and
+ * top-level key; the plugin keeps serving.
+ */
+export interface StateEvent {
+  readonly type: 'state';
+  /** The plugin folder, absolute. */
+  readonly dir: string;
+  readonly greeter: string;
+  /** The session id (`ctx.session.id`). */
+  readonly session: string;
+  readonly problem: StateProblem;
+  /** The same as a coded warning, `NEKO_ERR_DEV_STATE_NOT_JSON`, its fix in `hint`. */
+  readonly warning: NekoError;
+}
+
 /** Something went wrong in the watcher itself (`NEKO_ERR_DEV_*`); it keeps watching. */
 export interface WatchErrorEvent {
   readonly type: 'error';
@@ -91,4 +109,4 @@ export interface WatchErrorEvent {
 }
 
 export type DevEvent =
-  ReloadedEvent | RemovedEvent | RejectedEvent | CheckedEvent | ValidatedEvent | WatchErrorEvent;
+  ReloadedEvent | RemovedEvent | RejectedEvent | CheckedEvent | ValidatedEvent | StateEvent | WatchErrorEvent;

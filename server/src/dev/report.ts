@@ -84,6 +84,16 @@ export function formatDevEvent(event: DevEvent, cwd = process.cwd(), time = Date
         )}`,
         toStderr: false,
       };
+    case 'state': {
+      const { problem } = event;
+      const lines = [
+        `${at} ${kleur.yellow('!')} ${kleur.bold(event.greeter)} ${problem.path} is ${problem.what} ${kleur.dim(
+          `(session ${event.session}; ctx.state must be JSON-serialisable)`,
+        )}`,
+        `    ${kleur.yellow('warning')} ${kleur.dim(event.warning.code)} fix: ${problem.fix}`,
+      ];
+      return { text: lines.join('\n'), toStderr: true };
+    }
     case 'error':
       return { text: `${at} ${formatError(event.error)}`, toStderr: true };
   }

@@ -13,6 +13,8 @@
  *
  * Start-up validates every plugin once in the background, which warms the
  * validator up (ts-morph loads then) and reports plugins with problems.
+ * Every session's `ctx.state` is checked for what JSON cannot carry after
+ * each batch and on a timer (`state-watch.ts`).
  */
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
@@ -24,6 +26,7 @@ import { ChangeBatch } from './batch.js';
 import type { DevEvent } from './events.js';
 import { isIgnored, isSourceFile, listPluginFolders, pluginFolderOf, type WatchScope } from './paths.js';
 import { PluginReloader } from './reloader.js';
+import { DEFAULT_STATE_CHECK_MS, checkSessionStates, type StateCheck } from './state-watch.js';
 import { LazyValidator, type DevValidator } from './validation.js';
 
 /**
@@ -47,6 +50,12 @@ export interface WatchPluginsOptions {
   validate?: boolean | DevValidator;
   /** Receives what the watcher does: reloads, rejections, removals, problems, its own errors. */
   onEvent?: (event: DevEvent) => void;
+  /**
+   * How often every session's `ctx.state` is checked for values JSON cannot
+   * carry (a `state` event), in ms; it is also checked after each reload.
+   * Default {@link DEFAULT_STATE_CHECK_MS}; 0 turns the check off.
+   */
+  stateCheckMs?: number;
 }
 
 /** A running watcher. */
@@ -100,6 +109,8 @@ class DevWatcher implements PluginWatcher {
   readonly #emit: (event: DevEvent) => void;
   readonly #reloader: PluginReloader;
   readonly #batch: ChangeBatch<Target>;
+  readonly #stateCheckMs: number;
+  #stateCheck: StateCheck | undefined;
   #chokidar: FSWatcher | undefined;
   /** The tail of the task chain: tasks run one at a time, in order. */
   #queue: Promise<void> = Promise.resolve();
@@ -123,6 +134,7 @@ class DevWatcher implements PluginWatcher {
       }
     };
     this.#reloader = new PluginReloader(server, scope, this.#validator, this.#emit);
+    this.#stateCheckMs = options.stateCheckMs ?? DEFAULT_STATE_CHECK_MS;
     this.#batch = new ChangeBatch<Target>(options.debounceMs ?? DEFAULT_DEBOUNCE_MS, (changes) => {
       void this.#enqueue(() => this.#process(changes));
     });
@@ -145,6 +157,9 @@ class DevWatcher implements PluginWatcher {
       });
     });
     await new Promise<void>((resolve) => chokidar.once('ready', () => resolve()));
+    if (this.#stateCheckMs > 0) {
+      this.#stateCheck = checkSessionStates(this.#server, this.#emit, this.#stateCheckMs);
+    }
     if (this.#validator !== undefined) void this.#enqueue(() => this.#reloader.check());
   }
 
@@ -152,6 +167,8 @@ class DevWatcher implements PluginWatcher {
     if (this.#closing) return Promise.resolve();
     return this.#enqueue(async () => {
       for (const folder of await this.#allFolders()) await this.#reloader.reload(folder);
+      // The new versions take over the states the old ones left.
+      this.#stateCheck?.check();
     });
   }
 
@@ -164,6 +181,7 @@ class DevWatcher implements PluginWatcher {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#batch.cancel();
+      this.#stateCheck?.close();
       await this.#chokidar?.close();
       await this.#queue;
       this.#ownValidator?.dispose();
@@ -201,6 +219,8 @@ class DevWatcher implements PluginWatcher {
     if (removed) {
       for (const folder of this.#reloader.takeDuplicates()) await this.#reloader.reload(folder);
     }
+    // The new versions take over the states the old ones left.
+    this.#stateCheck?.check();
   }
 
   /** Every plugin folder now, and every folder a plugin is served from (it may have gone). */

@@ -123,6 +123,38 @@ export class Logic {
     expect((await c.request('solo', '')).text()).toMatch(/^v1 /);
   });
 
+  it('warns once when a session keeps a value in ctx.state that JSON cannot carry', async () => {
+    const plugins = await makePluginsDir([
+      {
+        greeter: 'rooms',
+        logic: `export class Logic {
+  recv(ctx) {
+    ctx.state.members ??= new Set();
+    ctx.state.members.add(ctx.text());
+    ctx.send(String(ctx.state.members.size));
+  }
+}
+`,
+      },
+    ]);
+    const { cli, port } = await startDev(plugins);
+    const c = await client(port);
+    expect((await c.request('rooms', 'mimi')).text()).toBe('1');
+    await cli.waitForStderr(/rooms ctx\.state\.members is a Set/);
+    // More packets, and more periodic checks (every second): no second warning for that session and key.
+    for (const nick of ['tama', 'kuro']) await c.request('rooms', nick);
+    await sleep(2_200);
+    const stderr = cli.stderr();
+    expect(count(stderr, /ctx\.state\.members is a Set/)).toBe(1);
+    expect(stderr).toMatch(
+      /! rooms ctx\.state\.members is a Set \(session \S+; ctx\.state must be JSON-serialisable\)/,
+    );
+    expect(stderr).toContain(
+      'warning NEKO_ERR_DEV_STATE_NOT_JSON fix: JSON writes it as {} and its values are lost: store an array ([...set])',
+    );
+    expect((await c.request('rooms', 'mike')).text()).toBe('4');
+  });
+
   it('a handler in flight during a reload finishes on the version it started on', async () => {
     const logic = (v: string): string => `export class Logic {
   async recv(ctx) {
