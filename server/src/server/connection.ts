@@ -1,4 +1,3 @@
-import type { NekoError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Router } from '../plugins/router.js';
 import { SERVER_GREETER } from '../protocol/constants.js';
@@ -15,7 +14,7 @@ import { STATUS_TEXT, Status } from '../protocol/status.js';
 import { Session, type CloseReason, type SessionState } from '../session/session.js';
 import type { Transport } from '../session/transport.js';
 import type { Dispatcher } from './dispatcher.js';
-import { SessionLink, type LinkOwner } from './link.js';
+import { SessionLink, type LinkContext, type LinkOwner } from './link.js';
 import type { Limits } from './options.js';
 import type { Resumption } from './resumption.js';
 
@@ -27,8 +26,8 @@ export interface ConnectionContext {
   readonly logger: Logger;
   /** Resume tokens, and the sessions waiting for their client. */
   readonly resumption: Resumption;
-  /** Ends a session that waits for its client: its grace ran out, too much was kept for it, or a plugin closed it. */
-  endDetached(link: SessionLink, error?: NekoError): void;
+  /** What every session link shares (its `endDetached` ends a session that waits for its client). */
+  readonly link: LinkContext;
   /** Hooks that run after a connection is gone (onLeave, onDisconnect, onReconnect): shutdown waits for them. */
   track(hooks: Promise<void>): void;
 }
@@ -92,18 +91,12 @@ export class Connection implements LinkOwner {
       },
       connectedAt,
     );
-    this.#link = new SessionLink(id, this.session, this, {
-      router: context.router,
-      logger: context.logger,
-      recvTimeoutMs: limits.recvTimeoutMs,
-      maxKeptBytes: limits.maxPendingBytes,
-      endDetached: (link, error) => context.endDetached(link, error),
-    });
+    this.#link = new SessionLink(id, this.session, this, context.link);
     const session = this.session;
-    const linkId = (): string => this.#link.id;
+    const link = (): SessionLink => this.#link;
     this.handle = Object.freeze({
       get id(): string {
-        return linkId();
+        return link().id;
       },
       get state(): SessionState {
         return session.state;
@@ -220,7 +213,7 @@ export class Connection implements LinkOwner {
     const graceMs = dropped && link.resumable ? link.dispatcher.graceMs() : 0;
     if (graceMs > 0) {
       link.detach();
-      resumption.hold(link, graceMs, (held) => this.#context.endDetached(held));
+      resumption.hold(link, graceMs, (held) => this.#context.link.endDetached(held));
       logger.info(`session ${link.id} dropped; kept ${graceMs} ms for its client to resume it`, {
         session: link.id,
       });

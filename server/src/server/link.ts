@@ -16,6 +16,18 @@ interface KeptPacket {
   readonly data: SendData;
 }
 
+/** What every link of one server shares (made once per server, not per connection). */
+export interface LinkContext {
+  readonly router: Router;
+  readonly logger: Logger;
+  /** Options of each link's dispatcher. */
+  readonly dispatch: { readonly recvTimeoutMs: number };
+  /** Bytes kept for a detached session before it ends (`limits.maxPendingBytes`). */
+  readonly maxKeptBytes: number;
+  /** Ends a detached session: its grace is cut short (too much kept, or a plugin closed it). */
+  readonly endDetached: (link: SessionLink, error?: NekoError) => void;
+}
+
 /** What a link needs to be told by whoever owns the connection that carries it. */
 export interface LinkOwner {
   /** Another connection resumed this session: close this one quietly, without ending the session. */
@@ -41,43 +53,27 @@ export class SessionLink implements DispatchTarget {
   token: string | undefined;
   /** True once the client asked for a resume token: a drop then keeps the session for a grace period. */
   resumable = false;
-  readonly #maxKeptBytes: number;
-  /** Ends a detached session: its grace is cut short (too much kept, or a plugin closed it). */
-  readonly #endDetached: (link: SessionLink, error?: NekoError) => void;
+  readonly #context: LinkContext;
   #session: Session | undefined;
   #owner: LinkOwner | undefined;
   #state: LinkState = 'attached';
-  #info: SessionInfo;
+  /** Made on first use, anew when another connection carries the session. */
+  #info: SessionInfo | undefined;
   #sent = 0;
-  #kept: KeptPacket[] | undefined;
-  #keptBytes = 0;
+  /** What was sent while detached: made on first use (most sessions never detach). */
+  #kept: { packets: KeptPacket[]; bytes: number } | undefined;
 
-  constructor(
-    id: string,
-    session: Session,
-    owner: LinkOwner,
-    context: {
-      readonly router: Router;
-      readonly logger: Logger;
-      readonly recvTimeoutMs: number;
-      readonly maxKeptBytes: number;
-      readonly endDetached: (link: SessionLink, error?: NekoError) => void;
-    },
-  ) {
+  constructor(id: string, session: Session, owner: LinkOwner, context: LinkContext) {
     this.id = id;
     this.#session = session;
     this.#owner = owner;
-    this.#info = infoOf(id, session);
-    this.#maxKeptBytes = context.maxKeptBytes;
-    this.#endDetached = context.endDetached;
-    this.dispatcher = new Dispatcher(this, context.router, context.logger, {
-      recvTimeoutMs: context.recvTimeoutMs,
-    });
+    this.#context = context;
+    this.dispatcher = new Dispatcher(this, context.router, context.logger, context.dispatch);
   }
 
   /** Who the session is: its id, and the address and accept time of the connection that carries it (or last did). */
   get info(): SessionInfo {
-    return this.#info;
+    return (this.#info ??= infoOf(this.id, this.#session!));
   }
 
   /** The connection carrying the session now, if any. */
@@ -117,7 +113,7 @@ export class SessionLink implements DispatchTarget {
 
   /** Packets kept for the client while it was away, and their size on the wire. */
   get kept(): { readonly packets: number; readonly bytes: number } {
-    return { packets: this.#kept?.length ?? 0, bytes: this.#keptBytes };
+    return { packets: this.#kept?.packets.length ?? 0, bytes: this.#kept?.bytes ?? 0 };
   }
 
   send(greeter: string, op: number, data: SendData): boolean {
@@ -128,18 +124,20 @@ export class SessionLink implements DispatchTarget {
     }
     if (this.#state === 'ended') return false;
     const size = wireSize(greeter, op, data);
-    if (this.#keptBytes + size > this.#maxKeptBytes) {
-      this.#endDetached(
+    const kept = (this.#kept ??= { packets: [], bytes: 0 });
+    const { maxKeptBytes } = this.#context;
+    if (kept.bytes + size > maxKeptBytes) {
+      this.#context.endDetached(
         this,
         new NekoError(
           'NEKO_ERR_SESSION_RESUME_OVERFLOW',
-          `session ${this.id} was sent more than limits.maxPendingBytes (${this.#maxKeptBytes}) while it waited to be resumed: ${this.#keptBytes} bytes kept, ${size} more`,
+          `session ${this.id} was sent more than limits.maxPendingBytes (${maxKeptBytes}) while it waited to be resumed: ${kept.bytes} bytes kept, ${size} more`,
         ),
       );
       return false;
     }
-    (this.#kept ??= []).push({ greeter, op, data });
-    this.#keptBytes += size;
+    kept.packets.push({ greeter, op, data });
+    kept.bytes += size;
     this.#sent++;
     return true;
   }
@@ -154,13 +152,15 @@ export class SessionLink implements DispatchTarget {
   /** Ends the session (`ctx.close()`): closes its connection, which ends it, or ends it while detached. */
   close(): void {
     if (this.#state === 'attached') this.#session!.close();
-    else if (this.#state === 'detached') this.#endDetached(this);
+    else if (this.#state === 'detached') this.#context.endDetached(this);
   }
 
   /** The connection dropped and the session waits for its client: packets are kept from now on. */
   detach(): void {
     if (this.#state !== 'attached') return;
     this.#state = 'detached';
+    // Who it was stays known while no connection carries it.
+    this.#info ??= infoOf(this.id, this.#session!);
     this.#session = undefined;
     this.#owner = undefined;
   }
@@ -174,22 +174,21 @@ export class SessionLink implements DispatchTarget {
     this.#state = 'attached';
     this.#session = session;
     this.#owner = owner;
-    this.#info = infoOf(this.id, session);
+    this.#info = undefined;
     const kept = this.#kept;
     this.#kept = undefined;
-    this.#keptBytes = 0;
-    for (const packet of kept ?? []) {
+    for (const packet of kept?.packets ?? []) {
       if (!session.send(packet.greeter, packet.op, packet.data)) break;
     }
   }
 
   /** The session is over: nothing more is sent or kept. */
   end(): void {
+    if (this.#session) this.#info ??= infoOf(this.id, this.#session);
     this.#state = 'ended';
     this.#session = undefined;
     this.#owner = undefined;
     this.#kept = undefined;
-    this.#keptBytes = 0;
   }
 }
 

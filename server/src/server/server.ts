@@ -94,7 +94,13 @@ export class NekoServer {
       router: this.#router,
       logger: this.logger,
       resumption: this.#resumption,
-      endDetached: (link, error) => this.#endDetached(link, error),
+      link: {
+        router: this.#router,
+        logger: this.logger,
+        dispatch: { recvTimeoutMs: this.options.limits.recvTimeoutMs },
+        maxKeptBytes: this.options.limits.maxPendingBytes,
+        endDetached: (link, error) => this.#endDetached(link, error),
+      },
       track: (hooks) => this.#track(hooks),
     };
   }
