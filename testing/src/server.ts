@@ -392,7 +392,8 @@ function describeError(error: NekoError): string {
     ? ` (${error.location.file}:${error.location.line}:${error.location.column})`
     : '';
   let out = `${error.code} ${error.message}${where}`;
-  if (error.cause instanceof Error) out += `\n  cause: ${summarizeError(error.cause)}`;
+  // Without a position of its own (the module threw), what it threw says where.
+  if (!error.location && error.cause instanceof Error) out += `\n  cause: ${summarizeError(error.cause)}`;
   if (error.hint) out += `\n  fix: ${error.hint}`;
   return out;
 }

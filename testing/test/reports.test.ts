@@ -34,12 +34,16 @@ function count(text: string, part: string): number {
 describe('what vitest prints for a failing plugin', () => {
   it('reports a plugin that fails to load once per test file, with its fix', async () => {
     const out = await runVitest('load-failure.check.ts');
-    expect(out).toMatch(/Tests\s+3 failed/);
-    // The three tests are listed, the error is printed once.
-    expect(count(out, 'FAIL  load-failure.check.ts')).toBe(3);
+    // The blocks of useTestServer() fail in their beforeAll: their tests are skipped.
+    expect(out).toMatch(/Tests\s+3 failed \| 3 skipped/);
+    // Every failed test and block is listed; each plugin's error is printed once, with its fix.
+    expect(count(out, 'FAIL  load-failure.check.ts')).toBe(5);
     expect(count(out, 'NEKO_ERR_SPEC_UNKNOWN_KEY unknown entry $gret')).toBe(1);
     expect(count(out, 'fix: rename $gret to $greet')).toBe(1);
     expect(out).toContain(`${join(REPORTS, 'misspelled', 'spec.conf')}:3:1`);
+    // The same for a plugin loaded by useTestServer() in two describe blocks.
+    expect(count(out, 'NEKO_ERR_PLUGIN_NO_LOGIC_EXPORT /')).toBe(1);
+    expect(count(out, 'fix: write `export class Logic')).toBe(1);
   }, 60_000);
 
   it("adds the handler's error and its logic.ts line to a test that failed on a status 500", async () => {
