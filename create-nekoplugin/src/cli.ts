@@ -402,7 +402,7 @@ function printNextSteps(
   if (cd !== '') steps.push([`cd ${shellQuote(cd.startsWith('..') || isAbsolute(cd) ? target : cd)}`, '']);
   if (!options.install) steps.push([`${pm} install`, 'install the dependencies']);
   steps.push(
-    [runScript(pm, 'test'), "run the plugin's tests"],
+    [runScript(pm, 'test'), 'validate the plugin, then run its tests'],
     [runScript(pm, 'validate'), 'check it against the Context contract'],
     [runScript(pm, 'dev'), 'serve it, reloaded on every save'],
   );

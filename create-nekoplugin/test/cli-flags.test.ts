@@ -122,7 +122,7 @@ describe('create-nekoplugin without a terminal', () => {
     const { stdout } = await runCli(['my chat', '--yes', '--no-install', '--no-git'], { cwd });
     expect(stdout).toContain("Done. My Chat is in ./my chat. Next steps:\n  cd 'my chat'\n  npm install");
     expect(stdout).toMatch(
-      / {2}npm test +run the plugin's tests\n {2}npm run validate +check it against the Context contract\n {2}npm run dev +serve it, reloaded on every save\n$/,
+      / {2}npm test +validate the plugin, then run its tests\n {2}npm run validate +check it against the Context contract\n {2}npm run dev +serve it, reloaded on every save\n$/,
     );
   });
 });
