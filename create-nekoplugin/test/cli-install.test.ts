@@ -33,7 +33,7 @@ describe('create-nekoplugin installs and runs git', () => {
     ]);
     expect(stdout).toContain('Installing dependencies with pnpm…\n  done after');
     expect(await readFile(join(cwd, 'dice', 'node_modules', '.installed'), 'utf8')).toBe('ok\n');
-    expect(stdout).toMatch(/ {2}pnpm test +run/);
+    expect(stdout).toMatch(/ {2}pnpm test +validate the plugin, then run its tests/);
     expect(stdout).toMatch(/ {2}pnpm dev +serve/);
     expect(stdout).not.toContain('pnpm install ');
   });
