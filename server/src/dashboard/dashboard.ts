@@ -136,7 +136,7 @@ export class Dashboard {
     const level: LogLevel =
       event.type === 'rejected' || event.type === 'error'
         ? 'error'
-        : event.type === 'checked' && event.errors.length > 0
+        : (event.type === 'checked' && event.errors.length > 0) || event.type === 'state'
           ? 'warn'
           : 'info';
     const first = event.type === 'rejected' || event.type === 'checked' ? event.errors[0] : undefined;
