@@ -163,9 +163,12 @@ describe('resume extension: security invariant (property)', () => {
             else if (s.kind === 'token') send(peer, 'auth', 201, '', s.forged);
             else if (s.kind === 'unknownOp') send(peer, 'auth', 250, '', s.forged);
             else if (s.kind === 'drop') peer.connection.transportClosed();
-            else {
+            else if (s.kind === 'resume') {
+              // Mostly one of the newest tokens (older ones are used or voided).
               const token =
-                s.garbage || tokens.length === 0 ? 'not-a-token-000000000' : tokens[s.token % tokens.length]!;
+                s.garbage || tokens.length === 0
+                  ? 'not-a-token-000000000'
+                  : tokens[tokens.length - 1 - (s.token % Math.min(tokens.length, 3))]!;
               const first = peer.sent === 0;
               send(peer, 'auth', 202, token, s.forged);
               await tick();
