@@ -1,5 +1,9 @@
 import {
+  AUTH_GREETER,
   AUTH_PACKET,
+  RESUME_OP,
+  RESUME_TOKEN_OP,
+  parseResumeAnswer,
   ClientChain,
   FrameDecoder,
   Hasher,
@@ -74,6 +78,21 @@ export interface TestClientInit {
    * logged one.
    */
   handlerFailure?: (answered: string) => unknown;
+  /** Opens another connection to the same server, for {@link TestClient.reconnect}. */
+  dial?: () => Promise<Dialed>;
+}
+
+/** @internal A new connection the harness opened for a client: its session and its link. */
+export interface Dialed {
+  readonly sessionId: string | undefined;
+  readonly handlerFailure?: (answered: string) => unknown;
+  connect(side: ClientSide): ClientLink;
+}
+
+/** Options of {@link TestClient.reconnect}. */
+export interface ReconnectOptions extends WaitOptions {
+  /** Present the resume token (when the client has one) to carry on its session. Default true. */
+  resume?: boolean;
 }
 
 /** A packet queued or written and not yet answered. */
@@ -130,13 +149,20 @@ const LISTED = 6;
 export class TestClient {
   /** How failure messages name this client, e.g. `client 2`. */
   readonly name: string;
-  /** The server's id of this client's session (e.g. `s-3`), as `ctx.session.id` shows it to plugins. */
-  readonly sessionId: string | undefined;
   readonly #timeout: number;
-  /** The nonce chain: the queue, the packets in flight, the server random, the randoms sent. */
-  readonly #chain: ClientChain<Outgoing>;
-  readonly #decoder: FrameDecoder;
-  readonly #link: ClientLink;
+  readonly #hasher: Hasher;
+  /** The nonce chain of the current connection: the queue, the packets in flight, the server random, the randoms sent. */
+  #chain: ClientChain<Outgoing>;
+  #decoder: FrameDecoder;
+  #link: ClientLink;
+  #sessionId: string | undefined;
+  readonly #dial: TestClientInit['dial'];
+  /** The session's resume token, once the server gave one (`{ resume: true }`). */
+  #token: string | undefined;
+  /** Ask for a resume token after each new session. */
+  #resumable = false;
+  /** {@link drop} cut the connection: it closes as a network failure would. */
+  #dropping = false;
   /** Received and not taken, in arrival order: plugin packets and statuses. */
   readonly #unread: TestPacket[] = [];
   readonly #recent: { readonly n: number; readonly packet: TestPacket }[] = [];
@@ -146,20 +172,30 @@ export class TestClient {
   #closing = false;
   #closed: ClosedInfo | undefined;
   #failure: NekoTestingError | undefined;
-  readonly #handlerFailure: TestClientInit['handlerFailure'];
-  readonly #closedPromise: Promise<void>;
+  #handlerFailure: TestClientInit['handlerFailure'];
+  #closedPromise!: Promise<void>;
   #markClosed!: () => void;
 
   /** @internal The harness connects clients: use `server.connect()`. */
   constructor(init: TestClientInit, connect: (side: ClientSide) => ClientLink) {
     this.name = init.name;
-    this.sessionId = init.sessionId;
+    this.#sessionId = init.sessionId;
     this.#timeout = init.timeout;
     this.#handlerFailure = init.handlerFailure;
-    this.#chain = new ClientChain(new Hasher(init.secret));
-    this.#decoder = new FrameDecoder({ maxPacket: MAX_UINT32 }, (frame) => this.#onFrame(frame));
-    this.#closedPromise = new Promise((resolve) => (this.#markClosed = resolve));
-    this.#link = connect({ receive: (chunk) => this.#receive(chunk), closed: () => this.#onClosed() });
+    this.#dial = init.dial;
+    this.#hasher = new Hasher(init.secret);
+    this.#chain = new ClientChain(this.#hasher);
+    this.#decoder = this.#newDecoder();
+    this.#link = this.#open(connect);
+  }
+
+  /**
+   * The server's id of this client's session (e.g. `s-3`), as `ctx.session.id`
+   * shows it to plugins: a resumed session keeps its id; after a fresh
+   * {@link reconnect} it is the new session's.
+   */
+  get sessionId(): string | undefined {
+    return this.#sessionId;
   }
 
   /** True until the connection closes. */
@@ -329,6 +365,80 @@ export class TestClient {
     }
   }
 
+  /**
+   * Asks the server for a resume token (protocol §14), now and after each
+   * fresh {@link reconnect}; `server.connect({ resume: true })` calls it.
+   * Resolves once the token is there.
+   */
+  async enableResume(options: WaitOptions = {}): Promise<void> {
+    this.#resumable = true;
+    await this.#askToken(options.timeout);
+  }
+
+  /**
+   * The network fails: the connection is cut without a word, as a phone
+   * losing its signal does. The server sees the client go without a
+   * closing status, so a resumable session waits for it (`onDisconnect`).
+   * Requests waiting for an answer fail with `NEKO_ERR_TESTING_DROPPED`;
+   * other waits fail as on a close. Unread packets stay. Resolves once both
+   * sides know; {@link reconnect} connects again.
+   */
+  drop(): Promise<void> {
+    this.#throwIfUnusable('drop the connection');
+    this.#dropping = true;
+    this.#link.end();
+    return this.#closedPromise;
+  }
+
+  /**
+   * Connects again after {@link drop} (or after the server closed the
+   * connection) and authenticates. With a resume token (`{ resume: true }`
+   * at connect), it presents it first: `'resumed'` when the server carried
+   * the session on (same {@link sessionId}, state and groups; what plugins
+   * sent meanwhile arrives next, for {@link next}), `'fresh'` when this is
+   * a new session.
+   * @throws NekoTestingError `NEKO_ERR_TESTING_OPTIONS` while still connected or after `close()`.
+   */
+  async reconnect(options: ReconnectOptions = {}): Promise<'resumed' | 'fresh'> {
+    if (!this.#closed || (this.#closed.by === 'client' && !this.#dropping)) {
+      throw new NekoTestingError(
+        'NEKO_ERR_TESTING_OPTIONS',
+        `${this.name}: reconnect() ${this.#closed ? 'after close()' : 'while still connected'}`,
+        { hint: 'Call client.drop() first; after close(), connect a new client with server.connect().' },
+      );
+    }
+    if (!this.#dial) {
+      throw new NekoTestingError('NEKO_ERR_TESTING_OPTIONS', `${this.name}: this client cannot reconnect`);
+    }
+    const dialed = await this.#dial();
+    const previous = { sessionId: this.#sessionId, handlerFailure: this.#handlerFailure };
+    this.#closed = undefined;
+    this.#closing = false;
+    this.#dropping = false;
+    this.#closeStatus = undefined;
+    this.#failure = undefined;
+    this.#chain = new ClientChain(this.#hasher);
+    this.#decoder = this.#newDecoder();
+    this.#sessionId = dialed.sessionId;
+    this.#handlerFailure = dialed.handlerFailure;
+    this.#link = this.#open((side) => dialed.connect(side));
+    await this.handshake(options);
+    const token = options.resume === false ? undefined : this.#token;
+    this.#token = undefined;
+    if (token !== undefined) {
+      const answer = await this.request(AUTH_GREETER, token, { op: RESUME_OP, timeout: options.timeout });
+      const outcome = parseResumeAnswer(answer.text());
+      if (outcome.resumed) {
+        this.#token = outcome.token;
+        this.#sessionId = previous.sessionId;
+        this.#handlerFailure = previous.handlerFailure;
+        return 'resumed';
+      }
+    }
+    if (this.#resumable) await this.#askToken(options.timeout);
+    return 'fresh';
+  }
+
   /** Closes the connection; waits still pending fail. Resolves once both sides know. */
   close(): Promise<void> {
     if (!this.#closed && !this.#closing) {
@@ -341,6 +451,39 @@ export class TestClient {
   /** A one-line summary for messages. */
   toString(): string {
     return this.name;
+  }
+
+  // --- connecting ---
+
+  #newDecoder(): FrameDecoder {
+    return new FrameDecoder({ maxPacket: MAX_UINT32 }, (frame) => this.#onFrame(frame));
+  }
+
+  /** Opens a connection: this client's side of it reads into the current decoder. */
+  #open(connect: (side: ClientSide) => ClientLink): ClientLink {
+    this.#closedPromise = new Promise((resolve) => (this.#markClosed = resolve));
+    // The side's callbacks run later (bytes and the close come in a later task), once `link` is set.
+    const link: ClientLink = connect({
+      receive: (chunk) => {
+        if (link === this.#link) this.#receive(chunk);
+      },
+      closed: () => {
+        if (link === this.#link) this.#onClosed();
+      },
+    });
+    return link;
+  }
+
+  /** Asks for a resume token and keeps it. */
+  async #askToken(timeout: number | undefined): Promise<void> {
+    const answer = await this.request(AUTH_GREETER, '', { op: RESUME_TOKEN_OP, timeout });
+    if (answer.op !== RESUME_TOKEN_OP) {
+      throw new NekoTestingError(
+        'NEKO_ERR_TESTING_PROTOCOL',
+        `${this.name}: the server answered a resume token request with ${describePacket(answer)}`,
+      );
+    }
+    this.#token = answer.text();
   }
 
   // --- sending ---
@@ -442,11 +585,15 @@ export class TestClient {
 
   #onClosed(): void {
     if (this.#closed) return;
-    this.#closed = { by: this.#closing ? 'client' : 'server', status: this.#closeStatus };
+    this.#closed = {
+      by: this.#closing || this.#dropping ? 'client' : 'server',
+      status: this.#closeStatus,
+    };
     this.#chain.drop();
     for (const waiter of [...this.#waiters]) {
       this.#settle(waiter);
       if (waiter.forClose) waiter.resolve(this.#closed);
+      else if (this.#dropping && waiter.outgoing?.written) waiter.reject(this.#droppedError(waiter));
       else waiter.reject(this.#failure ?? this.#closedError(waiter));
     }
     this.#markClosed();
@@ -521,6 +668,7 @@ export class TestClient {
   }
 
   #closedHow(): string {
+    if (this.#dropping) return ' (by drop(): call reconnect())';
     if (this.#closing) return ' (by close())';
     return this.#closeStatus === undefined ? '' : ` (after ${describeStatus(this.#closeStatus)})`;
   }
@@ -537,6 +685,14 @@ export class TestClient {
           ? '; the packet was never written: the client holds no unused server random (the server has not answered the previous packet)'
           : ''),
       { hint: 'Pass { timeout } for a slower answer, or check what the plugin sends.' },
+    );
+  }
+
+  #droppedError(waiter: Waiter): NekoTestingError {
+    return new NekoTestingError(
+      'NEKO_ERR_TESTING_DROPPED',
+      `${this.name}: the connection dropped (drop()) while waiting for ${waiter.what}; it is not sent again`,
+      { hint: 'Call client.reconnect(), then send it again if the plugin may take it twice.' },
     );
   }
 

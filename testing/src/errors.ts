@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   NEKO_ERR_TESTING_UNEXPECTED_STATUS: 'expectStatus() got a status other than the one expected.',
   NEKO_ERR_TESTING_CLOSED:
     'The connection or the server closed while a wait was pending, or a call came after.',
+  NEKO_ERR_TESTING_DROPPED:
+    'client.drop() cut the connection while a request waited for its answer; it is not sent again.',
   NEKO_ERR_TESTING_SERVER_HASH: 'A server packet did not carry H of any random the fake client sent.',
   NEKO_ERR_TESTING_PROTOCOL: 'The server sent bytes that are not a valid frame.',
   NEKO_ERR_TESTING_JSON: "A received packet's json() found data that is not valid JSON.",

@@ -2,6 +2,7 @@ export {
   TestClient,
   type ClosedInfo,
   type NextOptions,
+  type ReconnectOptions,
   type RequestOptions,
   type SendData,
   type SendOptions,

@@ -10,7 +10,7 @@ import {
   type SessionState,
 } from 'nekoconnect';
 import { DEFAULT_HOST } from 'nekoconnect/protocol';
-import { TestClient } from './client.js';
+import { TestClient, type Dialed } from './client.js';
 import { NekoTestingError } from './errors.js';
 import { nextAccepted } from './harness-server.js';
 import { cleanupAfterTest, currentTestFile, reportIfTestFails } from './lifecycle.js';
@@ -39,6 +39,12 @@ export interface ConnectOptions {
   name?: string;
   /** The address the session reports (`ctx.session.remoteAddress`). In-memory transport only. Default `127.0.0.1`. */
   remoteAddress?: string;
+  /**
+   * Ask the server for a resume token after the handshake (protocol §14), so
+   * that `client.drop()` then `client.reconnect()` resumes the session when
+   * its plugins keep it (`$grace`). Default false.
+   */
+  resume?: boolean;
 }
 
 /** Which log records {@link TestServer.logs} returns. Every field given must match. */
@@ -58,8 +64,8 @@ export interface TestSession {
   readonly id: string;
   readonly remoteAddress: string;
   readonly connectedAt: number;
-  /** `handshake` until the client authenticated, then `open`. */
-  readonly state: 'handshake' | 'open';
+  /** `handshake` until the client authenticated, then `open`; `detached` while it waits to be resumed. */
+  readonly state: 'handshake' | 'open' | 'detached';
   /** By greeter, each plugin's `ctx.state` for this session: the plugins it has talked to. */
   readonly plugins: Readonly<Record<string, SessionState>>;
 }
@@ -181,16 +187,23 @@ class InProcessTestServer implements TestServer {
     };
     // The statuses 500 this client receives, with the handler errors they report, for a test that fails.
     const failures: HandlerFailure[] = [];
-    const client =
+    const remoteAddress = options.remoteAddress ?? DEFAULT_HOST;
+    const dial = (): Promise<Dialed> =>
       this.transport === 'memory'
-        ? this.#connectInMemory(init, failures, options.remoteAddress ?? DEFAULT_HOST)
-        : await this.#connectTcp(init, failures);
+        ? Promise.resolve(this.#dialInMemory(failures, remoteAddress))
+        : this.#dialTcp(init, failures);
+    const first = await dial();
+    const client = new TestClient(
+      { ...init, sessionId: first.sessionId, handlerFailure: first.handlerFailure, dial },
+      (side) => first.connect(side),
+    );
     this.#clients.add(client);
     cleanupAfterTest(() => client.close());
     reportIfTestFails(() => handlerFailureReport(client.name, failures));
     if (options.auth !== false) {
       try {
         await client.handshake();
+        if (options.resume) await client.enableResume();
       } catch (err) {
         await client.close();
         throw err;
@@ -242,7 +255,7 @@ class InProcessTestServer implements TestServer {
         id: session.id,
         remoteAddress: session.remoteAddress,
         connectedAt: session.connectedAt,
-        state: session.state === 'open' ? 'open' : 'handshake',
+        state: session.state === 'open' || session.state === 'detached' ? session.state : 'handshake',
         plugins: plugins.get(session.id) ?? {},
       }));
   }
@@ -294,26 +307,24 @@ class InProcessTestServer implements TestServer {
     };
   }
 
-  #connectInMemory(
-    init: { name: string; secret: string; timeout: number },
-    failures: HandlerFailure[],
-    remoteAddress: string,
-  ): TestClient {
+  /** A new in-memory connection to the server. */
+  #dialInMemory(failures: HandlerFailure[], remoteAddress: string): Dialed {
     const pipe = new MemoryPipe(remoteAddress);
     const connection = this.neko.accept(pipe.transport);
     pipe.attachServer(connection);
-    const handlerFailure = this.#handlerFailure(connection.id, failures);
-    return new TestClient({ ...init, sessionId: connection.id, handlerFailure }, (side) => {
-      pipe.attachClient(side);
-      return pipe.link;
-    });
+    return {
+      sessionId: connection.id,
+      handlerFailure: this.#handlerFailure(connection.id, failures),
+      connect: (side) => {
+        pipe.attachClient(side);
+        return pipe.link;
+      },
+    };
   }
 
-  async #connectTcp(
-    init: { name: string; secret: string; timeout: number },
-    failures: HandlerFailure[],
-  ): Promise<TestClient> {
-    const turn = this.#tcpTurn.then(async () => {
+  /** A new TCP connection to the server, with the session the server made of it. */
+  #dialTcp(init: { name: string; timeout: number }, failures: HandlerFailure[]): Promise<Dialed> {
+    const turn = this.#tcpTurn.then(async (): Promise<Dialed> => {
       const accepted = nextAccepted(this.neko, init.timeout);
       const socket = await openSocket(this.#port!, init.timeout, init.name);
       let connection: ServerConnection;
@@ -323,10 +334,11 @@ class InProcessTestServer implements TestServer {
         socket.destroy();
         throw err;
       }
-      const handlerFailure = this.#handlerFailure(connection.id, failures);
-      return new TestClient({ ...init, sessionId: connection.id, handlerFailure }, (side) =>
-        tcpLink(socket, side),
-      );
+      return {
+        sessionId: connection.id,
+        handlerFailure: this.#handlerFailure(connection.id, failures),
+        connect: (side) => tcpLink(socket, side),
+      };
     });
     this.#tcpTurn = turn.catch(() => undefined);
     return turn;
