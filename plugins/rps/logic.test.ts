@@ -42,9 +42,12 @@ async function push<T>(client: TestClient, op: number): Promise<T> {
 }
 
 /** mimi waits, tama arrives: both are told of the match. */
-async function match(server: TestServer): Promise<{ mimi: TestClient; tama: TestClient; id: string }> {
-  const mimi = await player(server, 'mimi');
-  const tama = await player(server, 'tama');
+async function match(
+  server: TestServer,
+  options: { resume?: boolean } = {},
+): Promise<{ mimi: TestClient; tama: TestClient; id: string }> {
+  const mimi = await server.connect({ name: 'mimi', ...options });
+  const tama = await server.connect({ name: 'tama', ...options });
   expect(await play(mimi, 'mimi')).toEqual({ waiting: true });
   expect(await play(tama, 'tama')).toEqual({ waiting: false });
   const toMimi = await push<MatchFound>(mimi, Op.Match);
@@ -238,5 +241,81 @@ describe('rps plugin', () => {
         { name: 'tama', losses: 1 },
       ],
     });
+  });
+
+  it('keeps the seat of a player whose connection drops: the opponent is told, the clock waits, the match goes on', async () => {
+    vi.useFakeTimers(PLUGIN_CLOCK);
+    const server = await createTestServer({ plugin: import.meta.dirname });
+    const { mimi, tama, id } = await match(server, { resume: true });
+    await vi.advanceTimersByTimeAsync(3_000);
+
+    await mimi.drop();
+    expect(await push(tama, Op.Away)).toEqual({ opponent: 'mimi' });
+    const away = server.sessions().find((s) => s.id === mimi.sessionId);
+    expect(away?.state).toBe('detached');
+    expect(away?.plugins.rps).toMatchObject({ match: id, away: true });
+    // The clock stopped: long past the deadline (and within the 30 s grace) nothing is settled.
+    expect(server.sessions().map((s) => s.plugins.rps?.deadline)).toEqual([undefined, undefined]);
+    await vi.advanceTimersByTimeAsync(DEFAULT_MOVE_MS * 2);
+    expect(tama.unread()).toEqual([]);
+    // tama moves meanwhile: the news is kept for mimi.
+    expect(await move(tama, 'rock')).toEqual({ round: 1 });
+
+    expect(await mimi.reconnect()).toBe('resumed');
+    expect(await push(mimi, Op.Moved)).toEqual({ round: 1 });
+    const back = { match: id, round: 1, moveMs: DEFAULT_MOVE_MS };
+    expect(await push(mimi, Op.Back)).toEqual(back);
+    expect(await push(tama, Op.Back)).toEqual(back);
+    // The round starts again with a full clock.
+    expect(server.sessions().map((s) => s.plugins.rps?.deadline)).toEqual([
+      Date.now() + DEFAULT_MOVE_MS,
+      Date.now() + DEFAULT_MOVE_MS,
+    ]);
+    expect(await move(mimi, 'paper')).toEqual({ round: 1 });
+    const won = { match: id, round: 1, moves: { mimi: 'paper', tama: 'rock' }, winner: 'mimi', by: 'moves' };
+    expect(await push(mimi, Op.Result)).toEqual(won);
+    expect(await push(tama, Op.Result)).toEqual(won);
+  });
+
+  it('forfeits the match of a player who does not come back within the grace', async () => {
+    vi.useFakeTimers(PLUGIN_CLOCK);
+    const server = await createTestServer({ plugin: import.meta.dirname });
+    const { mimi, tama, id } = await match(server, { resume: true });
+    await mimi.drop();
+    expect(await push(tama, Op.Away)).toEqual({ opponent: 'mimi' });
+
+    await vi.advanceTimersByTimeAsync(30_000 - 1); // $grace {"30"}
+    expect(tama.unread()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await push(tama, Op.Result)).toEqual({
+      match: id,
+      round: 1,
+      moves: { mimi: null, tama: null },
+      winner: 'tama',
+      by: 'forfeit',
+    });
+    expect(await board(tama)).toMatchObject({
+      top: [
+        { name: 'tama', wins: 1 },
+        { name: 'mimi', losses: 1 },
+      ],
+    });
+    expect(await mimi.reconnect()).toBe('fresh');
+    expect(server.sessions().map((s) => s.plugins.rps)).toEqual([{ name: 'tama' }, undefined]);
+  });
+
+  it('puts a waiting player whose connection dropped back in the queue when it returns', async () => {
+    const server = await createTestServer({ plugin: import.meta.dirname });
+    const mimi = await server.connect({ name: 'mimi', resume: true });
+    const tama = await player(server, 'tama');
+    expect(await play(mimi, 'mimi')).toEqual({ waiting: true });
+    await mimi.drop();
+    // Nobody is paired with a player who is not there.
+    expect(await play(tama, 'tama')).toEqual({ waiting: true });
+    expect(groupsOf(server)).toEqual([{ name: 'queue', members: [tama.sessionId] }]);
+
+    expect(await mimi.reconnect()).toBe('resumed');
+    expect(await push<MatchFound>(mimi, Op.Match)).toMatchObject({ opponent: 'tama', round: 1 });
+    expect(await push<MatchFound>(tama, Op.Match)).toMatchObject({ opponent: 'mimi', round: 1 });
   });
 });
