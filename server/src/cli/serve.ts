@@ -13,6 +13,7 @@ import type { CliIo } from './command.js';
 import { startDashboard } from './dashboard.js';
 import { Shutdown } from './shutdown.js';
 import { listeningLine, printLogs } from './terminal.js';
+import type { LogRecord } from '../logging/logger.js';
 import { packageVersion } from './version.js';
 
 /** A server the CLI has started and that listens. */
@@ -50,7 +51,7 @@ export async function serve(flags: StartFlags, io: CliIo, how: ServeMode): Promi
   const { serverOptions, plugins: dir, dataDir, configFile } = options;
 
   const server = createServer({ ...serverOptions, storage: { backend: 'nedb', dir: dataDir } });
-  printLogs(server.logger, io);
+  const logs = printLogs(server.logger, io);
 
   // Clean shutdown: stop what the command added, stop accepting, let handlers finish, close.
   // A second request cuts it short. The handlers are in place before anything is served,
@@ -74,7 +75,14 @@ export async function serve(flags: StartFlags, io: CliIo, how: ServeMode): Promi
     if (configFile !== undefined) io.out(kleur.dim(`config from ${shownPath(configFile, cwd)}`));
     const facts = { mode: how.mode, version: packageVersion(), plugins: dir, dataDir, configFile } as const;
     dashboard = await startDashboard(server, options.dashboard, facts, io);
-    const report = await server.loadPlugins(dir);
+    // The report below lists each plugin loaded and each failure with its error: their log lines would say it twice.
+    logs.hold();
+    let report: PluginsReport | undefined;
+    try {
+      report = await server.loadPlugins(dir);
+    } finally {
+      logs.release((record) => report !== undefined && inReport(report, record));
+    }
     printPlugins(dir, report, io, cwd, how.failed);
     if (shutdown.stopping) return await shutdown.exit;
     const address = await server.listen();
@@ -100,6 +108,16 @@ export async function serve(flags: StartFlags, io: CliIo, how: ServeMode): Promi
     // Closed with the server; this catches a signal that came while the dashboard was starting.
     await dashboard?.close();
   }
+}
+
+/** True for the log line of a plugin loaded, or of a failure, that the start-up report prints. */
+function inReport(report: PluginsReport, record: LogRecord): boolean {
+  if (report.failed.some((failure) => failure.error === record.error)) return true;
+  return (
+    record.level === 'info' &&
+    record.message.startsWith('loaded ') &&
+    report.loaded.some((plugin) => plugin.spec.greeter === record.plugin)
+  );
 }
 
 /** What was loaded and what failed, with each failure's error. */

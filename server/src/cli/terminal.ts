@@ -34,16 +34,39 @@ export function formatLogRecord(record: LogRecord): string {
   return parts.join(' ');
 }
 
+/** What {@link printLogs} gives back: a way to hold lines while a report says the same. */
+export interface LogPrinter {
+  /** Keeps the records from now on instead of printing them. */
+  hold(): void;
+  /** Prints the records held, except those `covered` says a report already printed, and prints again. */
+  release(covered: (record: LogRecord) => boolean): void;
+}
+
 /** Prints every log record of a server: info to `out`, warnings and errors to `err`. */
 export function printLogs(
   logger: Logger,
   io: { out: (line: string) => void; err: (line: string) => void },
-): void {
-  logger.subscribe((record) => {
+): LogPrinter {
+  let held: LogRecord[] | undefined;
+  const print = (record: LogRecord): void => {
     const line = formatLogRecord(record);
     if (record.level === 'info') io.out(line);
     else io.err(line);
+  };
+  logger.subscribe((record) => {
+    if (held) held.push(record);
+    else print(record);
   });
+  return {
+    hold: () => {
+      held ??= [];
+    },
+    release: (covered) => {
+      const records = held ?? [];
+      held = undefined;
+      for (const record of records) if (!covered(record)) print(record);
+    },
+  };
 }
 
 /** `listening on tcp://127.0.0.1:10390  (Ctrl+C to stop)`. */

@@ -23,7 +23,7 @@ describe('nekoconnect start', () => {
       NEKOCONNECT_SECRET: 'cli-secret',
     });
     const [, port] = await cli.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/);
-    expect(cli.stdout()).toMatch(/3 loaded, 0 failed/);
+    expect(cli.stdout()).toMatch(/4 loaded, 0 failed/);
 
     const client = await connect({ secret: 'cli-secret', port: Number(port) });
     const reply = await client.request('echo', 'over the wire', { op: 12 });
@@ -36,6 +36,25 @@ describe('nekoconnect start', () => {
     expect(await cli.exited).toEqual({ code: 0, signal: null });
     expect(cli.stdout()).toMatch(/SIGINT: shutting down/);
     expect(cli.stdout()).toMatch(/stopped/);
+  });
+
+  it('prints each plugin loaded and each load failure once, in the start-up report', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'bad'));
+    await writeFile(
+      join(dir, 'bad', 'spec.conf'),
+      '$name {"Bad"};\n$greet {"bad"};\n$logic {"logic"};\n$version {"1.0.0"};\n',
+    );
+    await writeFile(join(dir, 'bad', 'logic.js'), 'export class Logic { recv(ctx) {\n');
+    await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+    const cli = startCli(['start', dir, '--port', '0', '--no-dashboard'], { NEKOCONNECT_SECRET: 's' });
+    await cli.waitFor(/listening on/);
+    const output = cli.stdout() + cli.stderr();
+    expect(output).toMatch(/0 loaded, 1 failed/);
+    expect(output.match(/NEKO_ERR_PLUGIN_IMPORT/g)).toHaveLength(1);
+    expect(output.match(/Unexpected end of input/g)).toHaveLength(1);
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
   });
 
   it('refuses to start without a secret and says how to set one (exit 2)', async () => {
