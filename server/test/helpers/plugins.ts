@@ -115,3 +115,18 @@ export function allPlugins(): PluginDef[] {
     .filter(([greeter]) => greeter !== 'importThrows')
     .map(([greeter, logic]) => ({ greeter, logic }));
 }
+
+/**
+ * A per-test list that plugins loaded in this process append to, under a
+ * unique global key (`globalThis[key].push(…)` in the logic's source);
+ * removed when the test finishes.
+ */
+export function eventLog(): { key: string; events: string[] } {
+  const key = `__nekoEvents${Math.random().toString(36).slice(2)}`;
+  const events: string[] = [];
+  (globalThis as Record<string, unknown>)[key] = events;
+  onTestFinished(() => {
+    delete (globalThis as Record<string, unknown>)[key];
+  });
+  return { key, events };
+}

@@ -10,19 +10,8 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { NekoError } from '../../src/errors.js';
 import type { ManagedDatabase, StorageBackend } from '../../src/storage/database.js';
 import { NedbStorage } from '../../src/storage/nedb/storage.js';
-import { LOGIC, makePluginsDir } from '../helpers/plugins.js';
+import { eventLog, LOGIC, makePluginsDir } from '../helpers/plugins.js';
 import { connectClient, startServer } from '../helpers/server.js';
-
-/** What the plugins of a test did, in order: `load <tag>`, `unload <tag>`, `import <tag>`. */
-function trackEvents(): { key: string; events: string[] } {
-  const key = `__nekoRegistry${Math.random().toString(36).slice(2)}`;
-  const events: string[] = [];
-  (globalThis as Record<string, unknown>)[key] = events;
-  onTestFinished(() => {
-    delete (globalThis as Record<string, unknown>)[key];
-  });
-  return { key, events };
-}
 
 /**
  * A logic that records its import and hooks under `globalThis[key]`, counts
@@ -61,7 +50,7 @@ async function dataLines(file: string): Promise<string[]> {
 
 describe('loading a plugins folder whose greeter another folder serves', () => {
   it('is refused with NEKO_ERR_PLUGIN_DUPLICATE_GREETER; the plugin serving keeps serving, untouched', async () => {
-    const { key, events } = trackEvents();
+    const { key, events } = eventLog();
     const first = await makePluginsDir([{ greeter: 'chat', logic: trackedLogic(key, 'first') }]);
     const second = await makePluginsDir([{ greeter: 'chat', logic: trackedLogic(key, 'second') }]);
     const { server, port, logs } = await startServer({ plugins: first });
@@ -120,7 +109,7 @@ describe('loading a plugins folder whose greeter another folder serves', () => {
   });
 
   it('loading the same folder again swaps the new version in place', async () => {
-    const { key, events } = trackEvents();
+    const { key, events } = eventLog();
     const plugins = await makePluginsDir([{ greeter: 'chat', logic: trackedLogic(key, 'v1') }]);
     const { server, port } = await startServer({ plugins });
     const client = await connectClient(port);
@@ -159,7 +148,7 @@ describe('a failed load of a folder whose plugin serves', () => {
 
   for (const [what, code, breakIt] of breakages) {
     it(`(${what}) leaves the version serving; shutdown still unloads it and closes its database`, async () => {
-      const { key, events } = trackEvents();
+      const { key, events } = eventLog();
       const plugins = await makePluginsDir([{ greeter: 'keep', logic: trackedLogic(key, 'good') }]);
       const storage = { backend: 'nedb', dir: await dataDir(), compactionIntervalMs: 0 } as const;
       const { server, port, logs } = await startServer({ plugins, storage });
@@ -211,7 +200,7 @@ describe('a failed load of a folder whose plugin serves', () => {
       },
       closeAll: () => inner.closeAll(),
     };
-    const { key } = trackEvents();
+    const { key } = eventLog();
     const plugins = await makePluginsDir([{ greeter: 'keep', logic: trackedLogic(key, 'v1') }]);
     const { server, port } = await startServer({ plugins, storage: { backend: storage } });
     const client = await connectClient(port);
@@ -226,7 +215,7 @@ describe('a failed load of a folder whose plugin serves', () => {
 
 describe('shutdown', () => {
   it('closes a database opened by a load still under way', async () => {
-    const { key } = trackEvents();
+    const { key } = eventLog();
     // onLoad stores a cell twice, hands its database over, then waits for the gate.
     let openGate = (): void => undefined;
     const gate = new Promise<void>((resolve) => (openGate = resolve));

@@ -1,19 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { makePluginsDir } from '../helpers/plugins.js';
+import { describe, expect, it } from 'vitest';
+import { eventLog, makePluginsDir } from '../helpers/plugins.js';
 import { connectClient, startServer } from '../helpers/server.js';
-
-/** A per-test list the plugins (loaded in this process) append to, under a unique global key. */
-function eventLog(): { key: string; events: string[] } {
-  const key = `__nekoMessaging${Math.random().toString(36).slice(2)}`;
-  const events: string[] = [];
-  (globalThis as Record<string, unknown>)[key] = events;
-  onTestFinished(() => {
-    delete (globalThis as Record<string, unknown>)[key];
-  });
-  return { key, events };
-}
 
 const CHAT = (tag: string, key = ''): string => `const log = globalThis.${key || '__none'} ?? [];
 export class Logic {

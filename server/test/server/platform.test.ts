@@ -4,22 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Context } from '../../src/context/context.js';
 import { Hasher } from '../../src/protocol/hash.js';
-import { makePluginsDir } from '../helpers/plugins.js';
+import { eventLog, makePluginsDir } from '../helpers/plugins.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { SECRET, connectClient, startServer } from '../helpers/server.js';
 
 const H = new Hasher(SECRET);
-
-/** A per-test list the plugins (loaded in this process) append to, under a unique global key. */
-function eventLog(): { key: string; events: string[] } {
-  const key = `__nekoPlatform${Math.random().toString(36).slice(2)}`;
-  const events: string[] = [];
-  (globalThis as Record<string, unknown>)[key] = events;
-  onTestFinished(() => {
-    delete (globalThis as Record<string, unknown>)[key];
-  });
-  return { key, events };
-}
 
 /** The frames a raw peer receives until it has seen `count` of them. */
 async function take(peer: RawPeer, count: number): Promise<string[]> {

@@ -1,23 +1,12 @@
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../src/protocol/frame.js';
 import { Hasher } from '../../src/protocol/hash.js';
-import { makePluginsDir, specConf } from '../helpers/plugins.js';
+import { eventLog, makePluginsDir, specConf } from '../helpers/plugins.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { SECRET, startServer } from '../helpers/server.js';
 
 // The resume extension (protocol §14) spoken by hand over real TCP: every
 // frame is built here from the protocol text, not by the SDK.
-
-/** A per-test list the plugins (loaded in this process) append to, under a unique global key. */
-function eventLog(): { key: string; events: string[] } {
-  const key = `__nekoResume${Math.random().toString(36).slice(2)}`;
-  const events: string[] = [];
-  (globalThis as Record<string, unknown>)[key] = events;
-  onTestFinished(() => {
-    delete (globalThis as Record<string, unknown>)[key];
-  });
-  return { key, events };
-}
 
 const GAME = (key: string): string => `const log = globalThis.${key};
 export class Logic {
