@@ -20,6 +20,11 @@ export const ERROR_CODES = {
   NEKO_ERR_AUTH_BAD_HASH: 'The hash of a packet does not match any unused server random.',
   NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT: 'The client did not complete the handshake in time.',
   NEKO_ERR_SESSION_IDLE_TIMEOUT: 'The session sent nothing for longer than the idle limit.',
+  NEKO_ERR_FRAME_MESSAGE:
+    'A WebSocket message was not exactly one binary frame (a text message, several frames, or part of one).',
+  NEKO_ERR_WS_PATH: 'A WebSocket upgrade asked for another path than the server’s websocket.path.',
+  NEKO_ERR_WS_ORIGIN: 'A WebSocket upgrade came from a browser origin that websocket.origins does not list.',
+  NEKO_ERR_SERVER_FULL: 'A connection was refused: limits.maxConnections are open (TCP and WebSocket together).',
   NEKO_ERR_SESSION_RESUME_GONE:
     'A client presented a resume token that no dropped session waits for (unknown, used, or its grace period over).',
   NEKO_ERR_SESSION_RESUME_OVERFLOW:

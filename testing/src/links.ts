@@ -43,6 +43,7 @@ export class MemoryPipe {
   constructor(remoteAddress: string) {
     this.transport = {
       remoteAddress,
+      kind: 'memory',
       // Bytes are handed over in a microtask: nothing waits on a slow reader.
       pendingBytes: 0,
       write: (bytes) => this.#toClient(bytes),

@@ -1,3 +1,4 @@
+import { NekoError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Router } from '../plugins/router.js';
 import { SERVER_GREETER } from '../protocol/constants.js';
@@ -46,6 +47,12 @@ export interface ServerConnection {
   receive(chunk: Uint8Array): void;
   /** The transport is gone (the client closed, or the network failed): the session ends. */
   transportClosed(): void;
+  /**
+   * The transport received something that cannot be this protocol's frames
+   * (over WebSocket: a text message, or a message that is not exactly one
+   * frame): the session answers 422 and closes, as for a malformed frame.
+   */
+  reject(reason: string): void;
 }
 
 /**
@@ -103,6 +110,7 @@ export class Connection implements LinkOwner {
       },
       receive: (chunk: Uint8Array): void => this.receive(chunk),
       transportClosed: (): void => this.transportClosed(),
+      reject: (reason: string): void => this.reject(reason),
     });
   }
 
@@ -124,6 +132,11 @@ export class Connection implements LinkOwner {
   /** The transport is gone (the client closed, or the network failed). */
   transportClosed(): void {
     this.session.transportClosed();
+  }
+
+  /** Bytes that cannot be frames of this protocol: 422, then close. */
+  reject(reason: string): void {
+    this.session.fail(Status.Malformed, new NekoError('NEKO_ERR_FRAME_MESSAGE', reason));
   }
 
   /** Another connection resumed this session before this one's drop was seen: it closes as a drop. */

@@ -193,7 +193,12 @@ export class SessionLink implements DispatchTarget {
 }
 
 function infoOf(id: string, session: Session): SessionInfo {
-  return Object.freeze({ id, remoteAddress: session.remoteAddress, connectedAt: session.connectedAt });
+  return Object.freeze({
+    id,
+    remoteAddress: session.remoteAddress,
+    connectedAt: session.connectedAt,
+    transport: session.transport,
+  });
 }
 
 /** The size a packet will have on the wire: header, fields, a fresh random and a hash. */

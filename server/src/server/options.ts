@@ -14,6 +14,30 @@ export interface TlsOptions {
   cert: string | Buffer;
 }
 
+/** The WebSocket listener of a server (`websocket` of {@link ServerOptions}). */
+export interface WebSocketOptions {
+  /** Port; 0 picks a free one. */
+  port: number;
+  /** Interface to listen on. Default: the server's `host`. */
+  host?: string;
+  /** The URL path clients connect to, e.g. `/neko`. Default `/`; other paths are refused (404). */
+  path?: string;
+  /**
+   * Browser origins allowed to connect, e.g. `['https://game.example']`
+   * (compared with the request's `Origin` header, exactly). Default: any.
+   * A request without an `Origin` header (not from a browser) is always
+   * let through: only browsers are bound by it.
+   */
+  origins?: readonly string[];
+}
+
+export interface ResolvedWebSocketOptions {
+  port: number;
+  host: string;
+  path: string;
+  origins: readonly string[] | undefined;
+}
+
 /** Options of {@link createServer}. */
 export interface ServerOptions {
   /** The shared secret clients authenticate with. Required, non-empty. */
@@ -24,8 +48,14 @@ export interface ServerOptions {
   port?: number;
   /** Interface to listen on. Default 127.0.0.1. */
   host?: string;
-  /** Serve TLS instead of plain TCP. */
+  /** Serve TLS instead of plain TCP (and `wss://` instead of `ws://`). */
   tls?: TlsOptions;
+  /**
+   * Also accept WebSocket connections (`ws://`, or `wss://` with `tls`):
+   * one binary message carries one frame, with the same chain and limits
+   * as TCP. Off by default.
+   */
+  websocket?: WebSocketOptions;
   limits?: Partial<Limits>;
   /**
    * Where plugin databases live, by backend: `{ backend: 'nedb', dir?,
@@ -42,6 +72,7 @@ export interface ResolvedServerOptions {
   port: number;
   host: string;
   tls: TlsOptions | undefined;
+  websocket: ResolvedWebSocketOptions | undefined;
   limits: Limits;
 }
 
@@ -71,12 +102,38 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
       `port must be from ${PORT_RANGE.min} to ${PORT_RANGE.max}, got ${String(port)}`,
     );
   }
+  const host = options.host ?? DEFAULT_HOST;
   return {
     secret: options.secret,
     plugins: options.plugins,
     port,
-    host: options.host ?? DEFAULT_HOST,
+    host,
     tls: options.tls,
+    websocket: options.websocket && resolveWebSocket(options.websocket, host),
     limits,
   };
+}
+
+function resolveWebSocket(ws: WebSocketOptions, host: string): ResolvedWebSocketOptions {
+  if (!inRange(ws.port, PORT_RANGE)) {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_INVALID',
+      `websocket.port must be from ${PORT_RANGE.min} to ${PORT_RANGE.max}, got ${String(ws.port)}`,
+    );
+  }
+  const path = ws.path ?? '/';
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_INVALID',
+      `websocket.path must be a URL path starting with "/", without "?" or "#", got ${JSON.stringify(path)}`,
+    );
+  }
+  const origins = ws.origins;
+  if (origins !== undefined && (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string'))) {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_INVALID',
+      'websocket.origins must be a list of origins, e.g. ["https://game.example"]',
+    );
+  }
+  return { port: ws.port, host: ws.host ?? host, path, origins };
 }

@@ -24,11 +24,13 @@ import { Connection, type ConnectionContext, type ServerConnection } from './con
 import {
   resolveServerOptions,
   type ResolvedServerOptions,
+  type ResolvedWebSocketOptions,
   type ServerOptions,
   type TlsOptions,
 } from './options.js';
 import { listenFailure, listenOn } from './listen.js';
 import { TcpTransport } from './tcp-transport.js';
+import { WebSocketListener } from './websocket.js';
 import type { SessionLink } from './link.js';
 import { Resumption } from './resumption.js';
 
@@ -38,6 +40,8 @@ export interface SessionSummary {
   readonly remoteAddress: string;
   /** When the connection was accepted, in ms since the epoch. */
   readonly connectedAt: number;
+  /** What carries it: `tcp`, `tls`, `ws`, `wss`, `memory` (the test harness), `custom`. */
+  readonly transport: string;
   /**
    * `handshake`, `open`, `closed`; or `detached`: its connection dropped and
    * it waits for its client to resume it (protocol §14).
@@ -75,6 +79,7 @@ export class NekoServer {
   readonly #resumption = new Resumption();
   readonly #plugins: PluginRegistry;
   #listener: NetServer | undefined;
+  #websocket: WebSocketListener | undefined;
   #nextSessionId = 1;
   #closing: Promise<void> | undefined;
 
@@ -192,6 +197,11 @@ export class NekoServer {
     return address && typeof address === 'object' ? address : undefined;
   }
 
+  /** The address of the WebSocket listener (option `websocket`), once {@link listen} resolved. */
+  websocketAddress(): AddressInfo | undefined {
+    return this.#websocket?.address();
+  }
+
   /**
    * Loads every plugin of a plugins directory (or the one plugin of a folder
    * holding a spec.conf) and routes their greeters. A plugin that fails is
@@ -239,6 +249,11 @@ export class NekoServer {
     // One plain listener for both: TLS is layered on each socket here, so the
     // handshake limit and the shutdown reach a socket from its accept on.
     const listener = createNetServer({ noDelay: true }, (socket) => {
+      // The listener counts its own sockets; this counts the WebSocket ones too.
+      if (!this.#admits(0)) {
+        socket.destroy();
+        return;
+      }
       if (secureContext) this.#onTlsSocket(socket, secureContext);
       else this.#serve(socket, Date.now());
     });
@@ -256,7 +271,52 @@ export class NekoServer {
           reason === 'EADDRINUSE' ? 'Another process uses this port; pick another with --port.' : undefined,
       });
     }
+    if (this.options.websocket) await this.#listenWebSocket(this.options.websocket);
     return this.address()!;
+  }
+
+  /** Starts the WebSocket listener; when it cannot listen, the TCP one stops too. */
+  async #listenWebSocket(options: ResolvedWebSocketOptions): Promise<void> {
+    const { limits, tls } = this.options;
+    const websocket = new WebSocketListener(options, tls, limits, {
+      admits: () => this.#admits(1), // the upgrading socket is one of the listener's
+      serve: (transport, connectedAt) => this.#accept(transport, connectedAt).handle,
+      refused: (address, why, code) => {
+        this.#countFault(code);
+        this.logger.warn(`WebSocket connection from ${address} refused: ${why}`, { code });
+      },
+    });
+    this.#websocket = websocket;
+    try {
+      await websocket.listen();
+    } catch (err) {
+      this.#websocket = undefined;
+      await new Promise<void>((resolve) => this.#listener?.close(() => resolve()));
+      this.#listener = undefined;
+      const reason = listenFailure(err);
+      throw new NekoError(
+        'NEKO_ERR_SERVER_LISTEN',
+        `cannot listen for WebSocket on ${options.host}:${options.port}: ${reason}`,
+        {
+          cause: err,
+          hint:
+            reason === 'EADDRINUSE'
+              ? 'Another process uses this port; pick another with --ws-port.'
+              : undefined,
+        },
+      );
+    }
+  }
+
+  /**
+   * Whether a new connection fits under `limits.maxConnections`, counted
+   * across TCP and WebSocket (sessions, and sockets still in a TLS or
+   * WebSocket handshake). `self`: 1 when the connection asking is already
+   * among those counted (a WebSocket upgrade), 0 when not (a TCP accept).
+   */
+  #admits(self: number): boolean {
+    const open = this.#connections.size + this.#handshaking.size + (this.#websocket?.pendingCount ?? 0);
+    return open - self < this.options.limits.maxConnections;
   }
 
   /**
@@ -358,17 +418,20 @@ export class NekoServer {
     });
     // A socket still in its TLS handshake has no session to wait for.
     for (const socket of this.#handshaking) socket.destroy();
+    const websocket = this.#websocket;
+    const websocketStopped = websocket?.close();
     await Promise.race([idle, timeout]);
     clearTimeout(timer);
     for (const connection of this.#connections) connection.session.close();
     for (const link of this.#resumption.waiting()) this.#endDetached(link);
     // Give closing sockets a moment to flush, then cut what is left.
     for (const socket of this.#sockets) if (!socket.destroyed) socket.destroySoon();
-    if (stopped) {
+    if (stopped || websocketStopped) {
       const cut = setTimeout(() => {
         for (const socket of this.#sockets) socket.destroy();
+        websocket?.destroyAll();
       }, 1_000);
-      await stopped;
+      await Promise.all([stopped, websocketStopped]);
       clearTimeout(cut);
     }
     // Closing the sessions started their onLeave hooks; they run before onUnload.
@@ -432,7 +495,7 @@ export class NekoServer {
   #serve(socket: Socket, connectedAt: number): void {
     socket.setNoDelay(true);
     this.#sockets.add(socket);
-    const transport = new TcpTransport(socket);
+    const transport = new TcpTransport(socket, this.options.tls ? 'tls' : 'tcp');
     const connection = this.#accept(transport, connectedAt);
     socket.on('data', (chunk: Buffer) => connection.receive(chunk));
     socket.on('error', () => {

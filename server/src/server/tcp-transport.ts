@@ -7,10 +7,12 @@ const END_GRACE_MS = 2_000;
 /** A {@link Transport} over a `net.Socket` or `tls.TLSSocket`. */
 export class TcpTransport implements Transport {
   readonly remoteAddress: string;
+  readonly kind: 'tcp' | 'tls';
   readonly #socket: Socket;
 
-  constructor(socket: Socket) {
+  constructor(socket: Socket, kind: 'tcp' | 'tls') {
     this.#socket = socket;
+    this.kind = kind;
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
   }
 

@@ -6,4 +6,10 @@ export interface SessionInfo {
   readonly remoteAddress: string;
   /** When the connection was accepted, in ms since the epoch. */
   readonly connectedAt: number;
+  /**
+   * What carries it: `tcp`, `tls`, `ws` (WebSocket), `wss` (WebSocket over
+   * TLS), `memory` (the test harness), or `custom`. Plugins rarely need to
+   * know: the frames and the chain are the same on every transport.
+   */
+  readonly transport: string;
 }

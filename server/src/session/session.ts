@@ -70,6 +70,8 @@ export type SessionState = 'handshake' | 'open' | 'closed';
 export class Session {
   readonly id: string;
   readonly remoteAddress: string;
+  /** What carries the connection (`ctx.session.transport`). */
+  readonly transport: string;
   /** When the connection was accepted (before any TLS handshake), in ms since the epoch. */
   readonly connectedAt: number;
 
@@ -98,6 +100,7 @@ export class Session {
     this.id = id;
     this.connectedAt = connectedAt;
     this.remoteAddress = transport.remoteAddress;
+    this.transport = transport.kind ?? 'custom';
     this.#transport = transport;
     this.#hasher = hasher;
     this.#limits = limits;
@@ -124,7 +127,12 @@ export class Session {
 
   /** Who the session is, as plugins see it. */
   get info(): SessionInfo {
-    return { id: this.id, remoteAddress: this.remoteAddress, connectedAt: this.connectedAt };
+    return {
+      id: this.id,
+      remoteAddress: this.remoteAddress,
+      connectedAt: this.connectedAt,
+      transport: this.transport,
+    };
   }
 
   get state(): SessionState {

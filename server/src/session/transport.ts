@@ -7,6 +7,11 @@ export interface Transport {
   /** The client's address, for logs and `ctx.session.remoteAddress`. */
   readonly remoteAddress: string;
   /**
+   * What carries the connection, as `ctx.session.transport` and the
+   * dashboard show it: `tcp`, `tls`, `ws`, `wss`, `memory`… Default `custom`.
+   */
+  readonly kind?: string;
+  /**
    * Bytes written but not yet handed to the network: what piles up while
    * the client does not read. The session checks it on every write against
    * `limits.maxPendingBytes`.

@@ -18,7 +18,12 @@ interface Sent {
 
 /** A session as the dispatcher sees it: records what is sent, can be closed. */
 class FakeTarget implements DispatchTarget {
-  readonly info: SessionInfo = { id: 's-9', remoteAddress: '198.51.100.4', connectedAt: 1234 };
+  readonly info: SessionInfo = {
+    id: 's-9',
+    remoteAddress: '198.51.100.4',
+    connectedAt: 1234,
+    transport: 'tcp',
+  };
   isOpen = true;
   readonly connected = true;
   readonly sent: Sent[] = [];
@@ -241,7 +246,7 @@ describe('Dispatcher: routing and statuses', () => {
       text: '{"a":[1,"é"]}',
       json: { a: [1, 'é'] },
       greeter: 'inspect',
-      session: { id: 's-9', remoteAddress: '198.51.100.4', connectedAt: 1234 },
+      session: { id: 's-9', remoteAddress: '198.51.100.4', connectedAt: 1234, transport: 'tcp' },
     });
   });
 

@@ -24,7 +24,7 @@ describe('server.accept(transport)', () => {
     const server = createServer({ secret: SECRET, port: 0, storage: { backend: 'memory' } });
     const transport = new FakeTransport('198.51.100.4');
     const connection = server.accept(transport, 1_000);
-    expect(Object.keys(connection).sort()).toEqual(['id', 'receive', 'state', 'transportClosed']);
+    expect(Object.keys(connection).sort()).toEqual(['id', 'receive', 'reject', 'state', 'transportClosed']);
     expect(connection.id).toMatch(/^s-\d+$/);
     expect(connection.state).toBe('handshake');
     expect(server.sessions()).toMatchObject([

@@ -381,6 +381,7 @@ export class Logic {
       id: expect.stringMatching(/^s-\d+$/),
       remoteAddress: expect.stringMatching(/127\.0\.0\.1$/),
       connectedAt: expect.any(Number),
+      transport: 'tcp',
     });
     expect(a['id']).not.toBe(b['id']);
     expect(a['connectedAt'] as number).toBeGreaterThanOrEqual(before);

@@ -547,6 +547,7 @@ describe('Session: sending and closing', () => {
       id: 's-7',
       remoteAddress: '203.0.113.7',
       connectedAt: h.session.connectedAt,
+      transport: 'custom',
     });
     expect(h.session.connectedAt).toBeGreaterThanOrEqual(before);
     expect(h.session.connectedAt).toBeLessThanOrEqual(Date.now());
