@@ -87,6 +87,14 @@ export async function serve(flags: StartFlags, io: CliIo, how: ServeMode): Promi
     if (shutdown.stopping) return await shutdown.exit;
     const address = await server.listen();
     io.out(listeningLine(address, serverOptions.tls !== undefined));
+    const websocket = server.websocketAddress();
+    if (websocket !== undefined) {
+      const scheme = serverOptions.tls !== undefined ? 'wss' : 'ws';
+      const path = server.options.websocket?.path ?? '/';
+      io.out(
+        `${kleur.green('listening')} for WebSocket on ${scheme}://${websocket.address}:${websocket.port}${path}`,
+      );
+    }
     if (how.whileServing !== undefined) {
       const added = await how.whileServing({
         server,

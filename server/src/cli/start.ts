@@ -101,6 +101,17 @@ export const START_FLAGS = {
     key: 'dashboardOpen',
   },
   'no-dashboard': { type: 'boolean', help: 'do not serve the dashboard', key: 'noDashboard' },
+  'ws-port': {
+    type: 'int',
+    value: '<port>',
+    help: [
+      'also accept WebSocket clients (browsers) on this port:',
+      'ws://, or wss:// with --tls-key; same frames and limits',
+    ],
+    default: 'off; 0 picks a free one',
+    range: PORT_RANGE,
+    key: 'wsPort',
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 /** The flag object of `start` and `dev`. */

@@ -23,6 +23,20 @@ export interface NekoConfig {
   tls?: NekoTlsConfig;
   /** The web dashboard: where it listens, or `false` for none. Default: on, `127.0.0.1:10391`. */
   dashboard?: NekoDashboardConfig | false;
+  /** Also accept WebSocket clients (browsers): the same frames, one per binary message. Default: off. */
+  websocket?: NekoWebSocketConfig;
+}
+
+/** The WebSocket listener (`ws://`, or `wss://` with `tls`). */
+export interface NekoWebSocketConfig {
+  /** Port; 0 picks a free one. Required to turn it on. */
+  port: number;
+  /** Interface to listen on. Default: the server's `host`. */
+  host?: string;
+  /** The URL path clients connect to. Default `/`. */
+  path?: string;
+  /** Browser origins allowed, e.g. `["https://game.example"]`. Default: any origin. */
+  origins?: string[];
 }
 
 /** Where the dashboard listens, and who may use it. */

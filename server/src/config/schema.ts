@@ -16,10 +16,20 @@ import {
 import { SECRET_ENV } from './secret.js';
 
 /** The keys of a config file, in the order the docs list them. */
-export const CONFIG_KEYS = ['port', 'host', 'plugins', 'dataDir', 'limits', 'tls', 'dashboard'] as const;
+export const CONFIG_KEYS = [
+  'port',
+  'host',
+  'plugins',
+  'dataDir',
+  'limits',
+  'tls',
+  'dashboard',
+  'websocket',
+] as const;
 
 const TLS_KEYS = ['key', 'cert'] as const;
 const DASHBOARD_KEYS = ['port', 'host', 'open'] as const;
+const WEBSOCKET_KEYS = ['port', 'host', 'path', 'origins'] as const;
 
 /** Names people are likely to try, and the key they mean. */
 const ALIASES: Readonly<Record<string, string>> = {
@@ -32,6 +42,9 @@ const ALIASES: Readonly<Record<string, string>> = {
   dashboardPort: 'dashboard.port',
   dashboardHost: 'dashboard.host',
   dashboardOpen: 'dashboard.open',
+  wsPort: 'websocket.port',
+  ws: 'websocket',
+  webSocket: 'websocket',
 };
 
 /** One thing wrong with a config. */
@@ -99,7 +112,55 @@ export function checkConfig(value: unknown): ConfigIssue[] {
   if (has('limits')) checkLimits(issues, value.limits);
   if (has('tls')) checkTls(issues, value.tls);
   if (has('dashboard')) checkDashboard(issues, value.dashboard);
+  if (has('websocket')) checkWebSocket(issues, value.websocket);
   return issues;
+}
+
+function checkWebSocket(issues: ConfigIssue[], websocket: unknown): void {
+  if (!isPlainObject(websocket)) {
+    issues.push({
+      path: ['websocket'],
+      at: 'value',
+      message: `websocket must be an object { port, host, path, origins }, got ${describeValue(websocket)}`,
+    });
+    return;
+  }
+  for (const key of Object.keys(websocket)) {
+    if ((WEBSOCKET_KEYS as readonly string[]).includes(key)) continue;
+    const candidates = WEBSOCKET_KEYS.map((k) => ({ name: k, path: `websocket.${k}` }));
+    issues.push({
+      path: ['websocket', key],
+      at: 'key',
+      message: `unknown key "websocket.${key}"${didYouMean(key, candidates)}; websocket takes ${listWords(WEBSOCKET_KEYS)}`,
+    });
+  }
+  if (websocket.port === undefined) {
+    issues.push({
+      path: ['websocket', 'port'],
+      at: 'key',
+      message: 'websocket needs a port, e.g. { port: 10392 }',
+    });
+  } else checkInt(issues, ['websocket', 'port'], websocket.port, PORT_RANGE);
+  if (websocket.host !== undefined) {
+    checkString(issues, ['websocket', 'host'], websocket.host, 'an interface such as "0.0.0.0"');
+  }
+  if (websocket.path !== undefined) {
+    if (typeof websocket.path !== 'string' || !websocket.path.startsWith('/')) {
+      issues.push({
+        path: ['websocket', 'path'],
+        at: 'value',
+        message: `websocket.path must be a URL path starting with "/", got ${describeValue(websocket.path)}`,
+      });
+    }
+  }
+  const origins = websocket.origins;
+  if (origins !== undefined && (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string'))) {
+    issues.push({
+      path: ['websocket', 'origins'],
+      at: 'value',
+      message: `websocket.origins must be a list of origins such as ["https://game.example"], got ${describeValue(origins)}`,
+    });
+  }
 }
 
 function checkDashboard(issues: ConfigIssue[], dashboard: unknown): void {

@@ -10,7 +10,12 @@ import { shownPath } from '../format.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
 import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT, isLoopback } from './dashboard-options.js';
 import { DEFAULT_LIMITS, type Limits } from '../server/limits.js';
-import { DEFAULT_HOST, type ServerOptions, type TlsOptions } from '../server/options.js';
+import {
+  DEFAULT_HOST,
+  type ServerOptions,
+  type TlsOptions,
+  type WebSocketOptions,
+} from '../server/options.js';
 import { DEFAULT_DATA_DIR } from '../storage/nedb/storage.js';
 import type { NekoConfig } from './define-config.js';
 import { loadConfig } from './load-config.js';
@@ -43,6 +48,8 @@ export interface StartFlags {
   dashboardOpen?: boolean;
   /** `--no-dashboard`: no dashboard, whatever the config says. */
   noDashboard?: boolean;
+  /** `--ws-port`: also accept WebSocket clients on this port. Beats the config's `websocket.port`. */
+  wsPort?: number;
 }
 
 /** The outcome of {@link resolveStartOptions}: every value decided, every path absolute. */
@@ -111,6 +118,7 @@ export async function resolveStartOptions(
       port: flags.port ?? config.port ?? DEFAULT_PORT,
       host: flags.host ?? config.host ?? DEFAULT_HOST,
       tls,
+      websocket: resolveWebSocket(flags, config),
       limits,
     },
     plugins,
@@ -121,6 +129,13 @@ export async function resolveStartOptions(
     configFile: loaded?.file,
     dashboard: resolveDashboard(flags, config, loaded === undefined ? '' : shownPath(loaded.file, cwd)),
   };
+}
+
+/** The WebSocket listener from `--ws-port` over the config's `websocket`; undefined when neither asks for one. */
+function resolveWebSocket(flags: StartFlags, config: NekoConfig): WebSocketOptions | undefined {
+  const port = flags.wsPort ?? config.websocket?.port;
+  if (port === undefined) return undefined;
+  return { ...config.websocket, port };
 }
 
 /**

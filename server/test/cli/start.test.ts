@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { connect } from '../../src/client/client.js';
+import { WsPeer } from '../helpers/ws-peer.js';
 import { REPO_ROOT, assertBuilt, runCli, startCli } from './run-cli.js';
 
 const PLUGINS = join(REPO_ROOT, 'plugins');
@@ -53,6 +54,20 @@ describe('nekoconnect start', () => {
     expect(output).toMatch(/0 loaded, 1 failed/);
     expect(output.match(/NEKO_ERR_PLUGIN_IMPORT/g)).toHaveLength(1);
     expect(output.match(/Unexpected end of input/g)).toHaveLength(1);
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('with --ws-port, also serves WebSocket clients: the same plugins, the same chain', async () => {
+    const cli = startCli(['start', PLUGINS, '--port', '0', '--ws-port', '0'], {
+      NEKOCONNECT_SECRET: 'ws-secret',
+    });
+    const [, wsPort] = await cli.waitFor(/listening for WebSocket on ws:\/\/127\.0\.0\.1:(\d+)\//);
+    const peer = await WsPeer.connect(Number(wsPort));
+    expect((await peer.handshake('ws-secret')).op).toBe(200);
+    peer.packet('echo', 'over a WebSocket', { op: 5 });
+    const echo = await peer.next();
+    expect([echo.greeter, echo.op, echo.data.toString()]).toEqual(['echo', 5, 'over a WebSocket']);
     cli.child.kill('SIGINT');
     expect(await cli.exited).toEqual({ code: 0, signal: null });
   });

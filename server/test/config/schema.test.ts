@@ -18,6 +18,7 @@ describe('checkConfig', () => {
       limits: { ...DEFAULT_LIMITS },
       tls: { key: 'key.pem', cert: 'cert.pem' },
       dashboard: { port: 4001, host: '127.0.0.1', open: true },
+      websocket: { port: 4002, host: '0.0.0.0', path: '/neko', origins: ['https://game.example'] },
     });
     expect(checkConfig(config)).toEqual([]);
     expect(checkConfig({ dashboard: false })).toEqual([]);
@@ -113,13 +114,13 @@ describe('checkConfig', () => {
 describe('unknown keys', () => {
   it('are errors that list the keys, with a suggestion for a near miss', () => {
     expect(messages({ prot: 1 })).toEqual([
-      'unknown key "prot" (did you mean "port"?); the keys are port, host, plugins, dataDir, limits, tls and dashboard',
+      'unknown key "prot" (did you mean "port"?); the keys are port, host, plugins, dataDir, limits, tls, dashboard and websocket',
     ]);
     expect(messages({ Host: 'x' })[0]).toContain('(did you mean "host"?)');
     expect(messages({ datadir: 'x' })[0]).toContain('(did you mean "dataDir"?)');
     expect(messages({ plugin: 'x' })[0]).toContain('(did you mean "plugins"?)');
     expect(messages({ whatever: 1 })).toEqual([
-      'unknown key "whatever"; the keys are port, host, plugins, dataDir, limits, tls and dashboard',
+      'unknown key "whatever"; the keys are port, host, plugins, dataDir, limits, tls, dashboard and websocket',
     ]);
   });
 
@@ -182,6 +183,31 @@ describe('helpers', () => {
     expect(describeValue(Symbol('s'))).toBe('a symbol');
     expect(describeValue(false)).toBe('false');
     expect(describeValue({})).toBe('an object');
+  });
+});
+
+describe('websocket', () => {
+  it('takes port (required), host, path and origins; names a bad key or value', () => {
+    expect(checkConfig({ websocket: { port: 0 } })).toEqual([]);
+    expect(messages({ websocket: true })).toEqual([
+      'websocket must be an object { port, host, path, origins }, got true',
+    ]);
+    expect(messages({ websocket: { host: '0.0.0.0' } })).toEqual([
+      'websocket needs a port, e.g. { port: 10392 }',
+    ]);
+    expect(messages({ websocket: { port: 1, pth: '/' } })).toEqual([
+      'unknown key "websocket.pth" (did you mean "websocket.path"?); websocket takes port, host, path and origins',
+    ]);
+    expect(messages({ websocket: { port: 70000 } })).toEqual([
+      'websocket.port must be a whole number from 0 to 65535, got 70000',
+    ]);
+    expect(messages({ websocket: { port: 1, path: 'neko' } })).toEqual([
+      'websocket.path must be a URL path starting with "/", got "neko"',
+    ]);
+    expect(messages({ websocket: { port: 1, origins: 'https://game.example' } })).toEqual([
+      'websocket.origins must be a list of origins such as ["https://game.example"], got "https://game.example"',
+    ]);
+    expect(messages({ wsPort: 1 })[0]).toContain('(did you mean "websocket.port"?)');
   });
 });
 
