@@ -1400,7 +1400,8 @@ function renderSessions(list, faults = {}) {
       sessionRows.set(id, entry);
     }
     const { cells, stateBadge } = entry;
-    setText(cells.remote, s.remoteAddress || '—');
+    // The address, and what carries the session (tcp, tls, ws, wss) when the server says.
+    setText(cells.remote, `${s.remoteAddress || '—'}${s.transport ? ` · ${s.transport}` : ''}`);
     if (typeof s.connectedAt === 'number') {
       setText(cells.since, fmtRelative(s.connectedAt, now));
       cells.since.title = fmtDateTime(s.connectedAt);

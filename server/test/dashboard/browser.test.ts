@@ -121,6 +121,8 @@ describe('the dashboard in a browser', () => {
     await showTab(page, 'sessions');
     const row = page.locator('.session-row').first();
     await row.waitFor();
+    // The address, and what carries the session.
+    expect(await row.textContent()).toContain('127.0.0.1 · tcp');
     const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
     await row.locator('button.close-session').click();
     await row.locator('button.close-session').click();
