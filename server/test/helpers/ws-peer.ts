@@ -48,10 +48,15 @@ export class WsPeer {
     });
   }
 
-  /** Connects to ws://127.0.0.1:`port``path`; closed when the test finishes. */
-  static async connect(port: number, options: { path?: string; origin?: string } = {}): Promise<WsPeer> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${options.path ?? '/'}`, {
+  /** Connects to ws://127.0.0.1:`port``path` (wss:// trusting `ca`); closed when the test finishes. */
+  static async connect(
+    port: number,
+    options: { path?: string; origin?: string; ca?: string | Buffer } = {},
+  ): Promise<WsPeer> {
+    const scheme = options.ca === undefined ? 'ws' : 'wss';
+    const ws = new WebSocket(`${scheme}://127.0.0.1:${port}${options.path ?? '/'}`, {
       ...(options.origin ? { origin: options.origin } : {}),
+      ...(options.ca === undefined ? {} : { ca: options.ca, servername: 'localhost' }),
     });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', resolve);

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import type { ClientPacket, NekoClient } from '../../src/client/client.js';
 import { RawPeer } from '../helpers/raw-peer.js';
+import { WsPeer } from '../helpers/ws-peer.js';
 import { SECRET, connectClient, startServer } from '../helpers/server.js';
 
 const PACKET_BYTES = 64 * 1024;
@@ -82,5 +83,36 @@ describe('a client that stops reading', () => {
     await done;
     expect(received).toHaveLength(200);
     expect(server.faultCloses()).toEqual({});
+  });
+});
+
+describe('a WebSocket client that stops reading', () => {
+  it('is closed the same way: the WebSocket buffer counts toward maxPendingBytes', async () => {
+    const { port, server, waitForLog } = await startServer({
+      plugins: STREAM,
+      limits: { maxPendingBytes: CAP },
+      websocket: { port: 0 },
+    });
+    const slow = await WsPeer.connect(server.websocketAddress()!.port);
+    await slow.handshake(SECRET);
+    slow.packet('stream', '', { op: 0 });
+    expect((await slow.next()).data.toString()).toBe('joined');
+    const slowId = server.sessions()[0]!.id;
+    slow.ws.pause();
+
+    const reader = await connectClient(port);
+    const { received, others, done } = readStream(reader);
+    expect((await reader.request('stream', '', { op: 0 })).text()).toBe('joined');
+    const total = 400;
+    await reader.send('stream', `${total} ${PACKET_BYTES} ${WINDOW}`, { op: 1 });
+    await done;
+
+    expect(received).toEqual(Array.from({ length: total }, (_, i) => i));
+    expect(others).toEqual([`left ${slowId}`]);
+    const record = await waitForLog((r) => r.code === 'NEKO_ERR_SESSION_SLOW_READER');
+    expect(record.session).toBe(slowId);
+    expect(server.sessions().map((s) => s.id)).not.toContain(slowId);
+    slow.ws.resume();
+    await slow.closed();
   });
 });

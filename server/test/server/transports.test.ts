@@ -4,6 +4,7 @@ import { encodeFrame } from '../../src/protocol/encoder.js';
 import { Hasher } from '../../src/protocol/hash.js';
 import { randomString } from '../../src/protocol/random.js';
 import type { Limits } from '../../src/server/options.js';
+import { makeCertificate } from '../../../scripts/test-support/tls.js';
 import { LOGIC, makePluginsDir } from '../helpers/plugins.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { SECRET, startServer } from '../helpers/server.js';
@@ -195,6 +196,20 @@ describe('WebSocket only', () => {
     expect(logs.map((r) => r.code)).toEqual(
       expect.arrayContaining(['NEKO_ERR_WS_PATH', 'NEKO_ERR_WS_ORIGIN']),
     );
+  });
+
+  it("serves wss:// with the server's TLS certificate, and tells plugins it is wss", async () => {
+    const certificate = await makeCertificate();
+    const plugins = await makePluginsDir([
+      { greeter: 'who', logic: `export class Logic { recv(ctx) { ctx.send(ctx.session.transport); } }\n` },
+    ]);
+    const { server } = await startServer({ plugins, tls: certificate, websocket: { port: 0 } });
+    const peer = await WsPeer.connect(server.websocketAddress()!.port, { ca: certificate.cert });
+    expect((await peer.handshake(SECRET)).op).toBe(200);
+    peer.packet('who', '', { op: 1 });
+    expect(text(await peer.next())).toBe('wss');
+    // A plain ws:// client does not get in.
+    await expect(WsPeer.connect(server.websocketAddress()!.port)).rejects.toThrow();
   });
 
   it('answers a plain HTTP request with 426', async () => {
