@@ -18,7 +18,8 @@ export const SHA256_BYTES = 32;
 /** Characters in the hex form of an HMAC-SHA256. */
 export const HMAC_HEX_LENGTH = 64;
 
-const IV = new Int32Array([
+/** The SHA-256 initial state (FIPS 180-4, 5.3.3). */
+export const IV = new Int32Array([
   0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ]);
 
@@ -155,7 +156,7 @@ function absorb(h: Int32Array, message: Uint8Array, before: number): void {
 }
 
 /** Writes the state as 32 big-endian bytes at the start of `out`. */
-function storeState(from: Int32Array, out: Uint8Array): void {
+export function storeState(from: Int32Array, out: Uint8Array): void {
   for (let i = 0; i < 8; i++) {
     const v = from[i]!;
     out[4 * i] = v >>> 24;
@@ -166,7 +167,7 @@ function storeState(from: Int32Array, out: Uint8Array): void {
 }
 
 /** The SHA-256 compression function: folds the 64-byte block at `bytes[offset]` into `h`. */
-function compress(h: Int32Array, bytes: Uint8Array, offset: number): void {
+export function compress(h: Int32Array, bytes: Uint8Array, offset: number): void {
   let a = h[0]!;
   let b = h[1]!;
   let c = h[2]!;
@@ -175,21 +176,22 @@ function compress(h: Int32Array, bytes: Uint8Array, offset: number): void {
   let f = h[5]!;
   let g = h[6]!;
   let hh = h[7]!;
-  for (let i = 0; i < 16; i++) {
-    const j = offset + 4 * i;
-    W[i] = (bytes[j]! << 24) | (bytes[j + 1]! << 16) | (bytes[j + 2]! << 8) | bytes[j + 3]!;
-  }
-  for (let i = 16; i < 64; i++) {
-    const w15 = W[i - 15]!;
-    const w2 = W[i - 2]!;
-    const s0 = ((w15 >>> 7) | (w15 << 25)) ^ ((w15 >>> 18) | (w15 << 14)) ^ (w15 >>> 3);
-    const s1 = ((w2 >>> 17) | (w2 << 15)) ^ ((w2 >>> 19) | (w2 << 13)) ^ (w2 >>> 10);
-    W[i] = (W[i - 16]! + s0 + W[i - 7]! + s1) | 0;
-  }
   for (let i = 0; i < 64; i++) {
+    let w: number;
+    if (i < 16) {
+      const j = offset + 4 * i;
+      w = (bytes[j]! << 24) | (bytes[j + 1]! << 16) | (bytes[j + 2]! << 8) | bytes[j + 3]!;
+    } else {
+      const w15 = W[i - 15]!;
+      const w2 = W[i - 2]!;
+      const s0 = ((w15 >>> 7) | (w15 << 25)) ^ ((w15 >>> 18) | (w15 << 14)) ^ (w15 >>> 3);
+      const s1 = ((w2 >>> 17) | (w2 << 15)) ^ ((w2 >>> 19) | (w2 << 13)) ^ (w2 >>> 10);
+      w = (W[i - 16]! + s0 + W[i - 7]! + s1) | 0;
+    }
+    W[i] = w;
     const sigma1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
     const choose = g ^ (e & (f ^ g));
-    const t1 = (hh + sigma1 + choose + K[i]! + W[i]!) | 0;
+    const t1 = (hh + sigma1 + choose + K[i]! + w) | 0;
     const sigma0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
     const majority = (a & b) | (c & (a | b));
     const t2 = (sigma0 + majority) | 0;
