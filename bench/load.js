@@ -10,7 +10,8 @@
  * answers `{ type: 'result', id, result }` (or `{ type: 'error', id, message }`).
  *
  * The clients of the targets are in bench/clients/: NekoConnect through the
- * real client SDK, bare echo through a minimal length-prefixed client, ws
+ * real client SDK, NekoConnect over WebSocket through a ws client driving the
+ * SDK's ClientChain, bare echo through a minimal length-prefixed client, ws
  * through the ws client, socket.io through socket.io-client. The loop here is
  * the same for all of them: one awaited promise per round trip.
  */

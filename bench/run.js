@@ -5,12 +5,14 @@
  * Three parts, one after the other:
  *
  * 1. Throughput and latency. Processes: this orchestrator, one child per
- *    target's server (bench/server.js: NekoConnect, bare node:net echo, ws
- *    echo, socket.io) and one child for the load generator (bench/load.js).
- *    Rounds alternate between the targets (neko, bare, ws, socket.io, neko,
- *    ...) so that machine noise hits them alike; the report gives the median
- *    and the spread of each metric over the rounds and the ratios of
- *    NekoConnect to each baseline.
+ *    target's server (bench/server.js: NekoConnect over TCP, NekoConnect over
+ *    WebSocket, bare node:net echo, ws echo, socket.io) and one child for the
+ *    load generator (bench/load.js). Rounds alternate between the targets
+ *    (neko, neko-ws, bare, ws, socket.io, neko, ...) so that machine noise
+ *    hits them alike; the report gives the median and the spread of each
+ *    metric over the rounds, the ratios of NekoConnect to each baseline, and
+ *    those of NekoConnect over WebSocket to ws, socket.io and NekoConnect
+ *    over TCP.
  * 2. The codec microbenchmark (bench/codec.js), in its own process.
  * 3. The scale benchmark (bench/scale.js): 10,000 idle authenticated
  *    sessions, memory per session and an active client's latency.
@@ -50,7 +52,9 @@ const HELP = `Usage: npm run bench [-- options]      (or: node bench/run.js [opt
    bare node:net length-prefixed echo server (the ceiling), a ws WebSocket
    echo server and a socket.io server answering with an ack (what users
    would pick instead), in alternating rounds; the median and spread of each
-   metric and the ratios of NekoConnect to each.
+   metric and the ratios of NekoConnect to each. The same NekoConnect server
+   over WebSocket (neko-ws, one frame per binary message) is a target too,
+   with its ratios to ws echo, socket.io and NekoConnect over TCP.
 2. The codec microbenchmark (bench/codec.js): decode, encode, verify, nonce.
 3. The scale benchmark (bench/scale.js): 10,000 idle authenticated sessions.
 
@@ -279,34 +283,53 @@ async function throughput(options) {
       METRICS.map((m) => [m.key, spread(rounds.map((r) => r[target][m.key]))]),
     );
   }
-  const baselines = targets.includes('neko') ? targets.filter((t) => t !== 'neko') : [];
-  const neko = medians.neko;
-  /** @type {Partial<Record<TargetId, Record<string, number>>>} NekoConnect / baseline, of the medians */
-  const ratios = {};
-  for (const base of baselines) {
-    const b = /** @type {Record<string, number>} */ (medians[base]);
-    ratios[base] = Object.fromEntries(
-      METRICS.map((m) => [m.key, /** @type {Record<string, number>} */ (neko)[m.key] / b[m.key]]),
-    );
-  }
-  /** NekoConnect / baseline within each round (same round, so the same moment of the machine). */
-  const perRoundRatios = rounds.map((r) => ({
-    round: r.round,
-    ...Object.fromEntries(
-      baselines.map((base) => [
-        base,
-        {
-          roundTripsPerSec: r.neko.roundTripsPerSec / r[base].roundTripsPerSec,
-          serverCpuUsPerRoundTrip: r.neko.serverCpuUsPerRoundTrip / r[base].serverCpuUsPerRoundTrip,
-        },
-      ]),
-    ),
-  }));
+  /**
+   * The ratios of one target's medians to each base's, and the same within each round (same round, so the
+   * same moment of the machine).
+   * @param {TargetId} subject
+   * @param {TargetId[]} bases
+   */
+  const compare = (subject, bases) => {
+    const mine = /** @type {Record<string, number>} */ (medians[subject]);
+    /** @type {Partial<Record<TargetId, Record<string, number>>>} subject / base, of the medians */
+    const ratios = {};
+    for (const base of bases) {
+      const b = /** @type {Record<string, number>} */ (medians[base]);
+      ratios[base] = Object.fromEntries(METRICS.map((m) => [m.key, mine[m.key] / b[m.key]]));
+    }
+    const perRound = rounds.map((r) => ({
+      round: r.round,
+      ...Object.fromEntries(
+        bases.map((base) => [
+          base,
+          {
+            roundTripsPerSec: r[subject].roundTripsPerSec / r[base].roundTripsPerSec,
+            serverCpuUsPerRoundTrip: r[subject].serverCpuUsPerRoundTrip / r[base].serverCpuUsPerRoundTrip,
+          },
+        ]),
+      ),
+    }));
+    return { bases, ratios, perRound };
+  };
+  // NekoConnect (TCP) against every other target but NekoConnect over WebSocket.
+  const tcp = compare(
+    'neko',
+    targets.includes('neko') ? targets.filter((t) => t !== 'neko' && t !== 'neko-ws') : [],
+  );
+  const ratios = tcp.ratios;
+  const perRoundRatios = tcp.perRound;
+  // NekoConnect over WebSocket against the other WebSocket servers, and against itself over TCP.
+  /** @type {TargetId[]} */
+  const wsBases = ['ws', 'socketio', 'neko'];
+  const overWs = compare(
+    'neko-ws',
+    targets.includes('neko-ws') ? wsBases.filter((t) => targets.includes(t)) : [],
+  );
 
   /** @type {{ part: string, goal: string, ratio: number, pass: boolean, perRound?: number[] }[]} */
   const goals = [];
-  const perRound = (/** @type {TargetId} */ base, /** @type {string} */ key) =>
-    perRoundRatios.map((r) => /** @type {any} */ (r)[base][key]);
+  const perRound = (/** @type {TargetId} */ base, /** @type {string} */ key, list = perRoundRatios) =>
+    list.map((r) => /** @type {any} */ (r)[base][key]);
   if (ratios.bare) {
     goals.push({
       part: 'throughput',
@@ -356,26 +379,49 @@ async function throughput(options) {
     }
     console.log(`\n${table(spreadRows, align)}`);
   }
-  if (baselines.length > 0) {
-    const ratioRows = [['NekoConnect / ... (of the medians)', ...baselines.map((b) => TARGETS[b].label)]];
+  for (const [subject, comparison] of /** @type {const} */ ([
+    ['neko', tcp],
+    ['neko-ws', overWs],
+  ])) {
+    if (comparison.bases.length === 0) continue;
+    const ratioRows = [
+      [`${TARGETS[subject].label} / ... (of the medians)`, ...comparison.bases.map((b) => TARGETS[b].label)],
+    ];
     for (const m of METRICS) {
       ratioRows.push([
         m.label,
-        ...baselines.map((b) => fmtRatio(/** @type {Record<string, number>} */ (ratios[b])[m.key])),
+        ...comparison.bases.map((b) =>
+          fmtRatio(/** @type {Record<string, number>} */ (comparison.ratios[b])[m.key]),
+        ),
       ]);
     }
-    console.log(`\n${table(ratioRows, ['l', ...baselines.map(() => /** @type {const} */ ('r'))])}`);
+    console.log(`\n${table(ratioRows, ['l', ...comparison.bases.map(() => /** @type {const} */ ('r'))])}`);
     if (rounds.length > 1) {
       console.log('');
-      for (const base of baselines) {
+      for (const base of comparison.bases) {
         for (const [key, what] of [
           ['roundTripsPerSec', 'round trips/s'],
           ['serverCpuUsPerRoundTrip', 'server CPU/rt'],
         ]) {
-          const list = perRound(base, key).map(fmtRatio).join(' ');
-          console.log(`per-round ratio to ${TARGETS[base].label}, ${what}:`.padEnd(46) + list);
+          const list = perRound(base, key, comparison.perRound).map(fmtRatio).join(' ');
+          const who = subject === 'neko' ? '' : `${TARGETS[subject].label} `;
+          console.log(`${who}per-round ratio to ${TARGETS[base].label}, ${what}:`.padEnd(62) + list);
         }
       }
+    }
+  }
+  /** @type {string[]} the ratios of NekoConnect over WebSocket, informational (no goal) */
+  const notes = [];
+  if (overWs.bases.length > 0) {
+    for (const [key, what] of [
+      ['roundTripsPerSec', 'round trips/s'],
+      ['serverCpuUsPerRoundTrip', 'server CPU per round trip'],
+    ]) {
+      const list = overWs.bases.map(
+        (b) =>
+          `${fmtRatio(/** @type {Record<string, number>} */ (overWs.ratios[b])[key])} ${TARGETS[b].label}`,
+      );
+      notes.push(`NekoConnect over WebSocket, ${what}: ${list.join(', ')}`);
     }
   }
   console.log('');
@@ -384,8 +430,23 @@ async function throughput(options) {
     console.log('n/a   the goals against bare echo (NekoConnect or bare not among --targets)');
   if (!ratios.socketio)
     console.log('n/a   the goal against socket.io (NekoConnect or socket.io not among --targets)');
+  for (const note of notes) console.log(`info  ${note}`);
+  if (!overWs.ratios.ws && !overWs.ratios.socketio)
+    console.log(
+      'n/a   the ratios of NekoConnect over WebSocket (neko-ws, or both ws and socket.io, not among --targets)',
+    );
 
-  return { goals, medians, spread: spreads, ratios, perRoundRatios, rounds };
+  return {
+    goals,
+    notes,
+    medians,
+    spread: spreads,
+    ratios,
+    perRoundRatios,
+    ratiosWebSocket: overWs.ratios,
+    perRoundRatiosWebSocket: overWs.perRound,
+    rounds,
+  };
 }
 
 async function main() {
@@ -454,6 +515,8 @@ async function main() {
     spread: result.spread,
     ratios: result.ratios,
     perRoundRatios: result.perRoundRatios,
+    ratiosWebSocket: result.ratiosWebSocket,
+    perRoundRatiosWebSocket: result.perRoundRatiosWebSocket,
     rounds: result.rounds,
     codec,
     scale,
@@ -467,6 +530,7 @@ async function main() {
       const value = g.part === 'scale' ? g.display : fmtRatio(g.ratio);
       console.log(`${g.pass ? 'PASS' : 'MISS'}  ${g.part}: ${g.goal}: ${value}`);
     }
+    for (const note of result.notes) console.log(`info  throughput: ${note}`);
   }
   console.log(`\nReport written to ${path.relative(process.cwd(), options.out) || options.out}`);
 }

@@ -3,6 +3,7 @@
  * bench/scale.js:
  *
  *   node bench/server.js neko      NekoConnect with the plugins of plugins/ (echo)
+ *   node bench/server.js neko-ws   the same, with its WebSocket listener on (the port reported is that one)
  *   node bench/server.js bare      a bare node:net length-prefixed echo server
  *   node bench/server.js ws        a ws WebSocket echo server
  *   node bench/server.js socketio  a socket.io server answering 'echo' with an ack

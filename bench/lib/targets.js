@@ -5,16 +5,20 @@
  * bench/load.js).
  */
 
-/** @typedef {'neko' | 'bare' | 'ws' | 'socketio'} TargetId */
+/** @typedef {'neko' | 'neko-ws' | 'bare' | 'ws' | 'socketio'} TargetId */
 
 /** Every target, in the order the rounds visit them. */
-export const TARGET_IDS = /** @type {const} */ (['neko', 'bare', 'ws', 'socketio']);
+export const TARGET_IDS = /** @type {const} */ (['neko', 'neko-ws', 'bare', 'ws', 'socketio']);
 
 /** @type {Record<TargetId, { label: string, what: string }>} */
 export const TARGETS = {
   neko: {
     label: 'NekoConnect',
     what: 'NekoConnect with the plugins of plugins/, through the client SDK (request to echo)',
+  },
+  'neko-ws': {
+    label: 'NekoConnect WS',
+    what: 'the same NekoConnect server over WebSocket, one frame per binary message; ws client driving the chain',
   },
   bare: { label: 'bare echo', what: 'node:net, 4-byte length prefix, frames written straight back' },
   ws: { label: 'ws echo', what: 'ws WebSocket server, binary message sent back; ws client' },
@@ -27,6 +31,9 @@ export const TARGETS = {
 /** Other names accepted by --targets. */
 const ALIASES = /** @type {Record<string, TargetId>} */ ({
   nekoconnect: 'neko',
+  'nekoconnect-ws': 'neko-ws',
+  nekows: 'neko-ws',
+  'neko-websocket': 'neko-ws',
   net: 'bare',
   'socket.io': 'socketio',
   'socket-io': 'socketio',

@@ -2,6 +2,8 @@
  * Benchmark target: NekoConnect (`createServer()` from server/dist) with a
  * plugins directory, plugins/ by default (the echo plugin answers `echo`).
  * Plugin databases stay in memory, so a run leaves no files behind.
+ * `startNeko(options, { websocket: true })` also opens the WebSocket
+ * listener and reports its port instead (the neko-ws target).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +15,17 @@ const here = path.dirname(fileURLToPath(import.meta.url));
  * @param {import('./index.js').ServerOptions} options
  * @returns {Promise<import('./index.js').BenchServer>}
  */
-export async function start(options) {
+export function start(options) {
+  return startNeko(options, { websocket: false });
+}
+
+/**
+ * @param {import('./index.js').ServerOptions} options
+ * @param {{ websocket: boolean }} over `websocket`: also listen for WebSocket connections (on 127.0.0.1,
+ *   a free port, path `/`), and report that port
+ * @returns {Promise<import('./index.js').BenchServer>}
+ */
+export async function startNeko(options, over) {
   const { createServer } = await import('../../server/dist/index.js');
   const server = createServer({
     secret: BENCH_SECRET,
@@ -22,6 +34,7 @@ export async function start(options) {
     port: 0,
     storage: { backend: 'memory' },
     limits: options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : undefined,
+    websocket: over.websocket ? { port: 0, host: HOST, path: '/' } : undefined,
   });
   server.logger.subscribe((record) => {
     if (record.level !== 'info') process.stderr.write(`[neko server] ${record.level}: ${record.message}\n`);
@@ -30,8 +43,10 @@ export async function start(options) {
   if (server.route(ECHO_GREETER).kind !== 'plugin') {
     throw new Error(`no plugin answers to "${ECHO_GREETER}": plugins/echo did not load`);
   }
+  const wsAddress = server.websocketAddress();
+  if (over.websocket && !wsAddress) throw new Error('NekoConnect has no WebSocket address after listen()');
   return {
-    port: address.port,
+    port: over.websocket && wsAddress ? wsAddress.port : address.port,
     close: () => server.close(),
     stats: () => {
       let open = 0;
