@@ -29,6 +29,7 @@ export type { GreeterRoute } from './plugins/router.js';
 export type { PluginSpec } from './plugins/spec.js';
 export { AUTH_GREETER, DEFAULT_PORT, SERVER_GREETER } from './protocol/constants.js';
 export { Status, type StatusCode } from './protocol/status.js';
+export { issueToken, type UserToken } from './protocol/token.js';
 export { DEFAULT_LIMITS, type Limits, type ServerOptions, type TlsOptions } from './server/options.js';
 export type { PluginProblem, PluginReload, PluginStatus, PluginsReport } from './plugins/registry.js';
 export { LatencyHistogram, PluginStats, type LatencyPercentiles } from './plugins/stats.js';

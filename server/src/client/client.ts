@@ -16,12 +16,19 @@ import type { Frame } from '../protocol/frame.js';
 import { Hasher } from '../protocol/hash.js';
 import { ReceivedPacket } from '../protocol/packet.js';
 import { RESUME_OP, RESUME_TOKEN_OP, isExtensionAnswer, parseResumeAnswer } from '../protocol/resume.js';
+import { TOKEN_AUTH_OP } from '../protocol/token.js';
 import { STATUS_TEXT, Status } from '../protocol/status.js';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
-  /** The shared secret. Required. */
-  secret: string;
+  /** The shared secret; or give a `token` instead. */
+  secret?: string;
+  /**
+   * A per-user token issued by your backend (`issueToken()` of `nekoconnect`,
+   * protocol §15), instead of the secret: what web pages and other clients
+   * you do not trust with the secret use.
+   */
+  token?: { readonly id: string; readonly key: string };
   /** Default `127.0.0.1`. */
   host?: string;
   /** Default 10390. */
@@ -245,6 +252,8 @@ interface LinkOptions {
   readonly tls: ConnectOptions['tls'];
   readonly timeoutMs: number;
   readonly maxPacketBytes: number;
+  /** The first packet: the auth packet of the secret, or of a token. */
+  readonly first: Outgoing;
 }
 
 /**
@@ -709,7 +718,7 @@ function openLink(options: LinkOptions, hasher: Hasher): Promise<Link> {
     let onFrame: ((frame: Frame) => void) | undefined;
     let onError: ((err: NekoError) => void) | undefined;
     const chain = new ClientChain<Outgoing>(hasher);
-    chain.enqueue({ ...AUTH_PACKET });
+    chain.enqueue({ ...options.first });
     const fail = (code: NekoErrorCode, message: string, cause?: unknown): void => {
       clearTimeout(timer);
       socket.destroy();
@@ -794,10 +803,18 @@ function copyFrame(frame: Frame): Frame {
  * knows it too (its reply carries `H` of the client's random).
  */
 export async function connect(options: ConnectOptions): Promise<NekoClient> {
-  if (typeof options.secret !== 'string' || options.secret.length === 0) {
-    throw new NekoError('NEKO_ERR_CLIENT_AUTH', 'connect() needs the shared secret', {
-      hint: 'Pass { secret } with the value the server was started with (NEKOCONNECT_SECRET).',
-    });
+  const { secret, token } = options;
+  const hasSecret = typeof secret === 'string' && secret.length > 0;
+  const hasToken =
+    token !== undefined && typeof token.id === 'string' && /^[0-9a-f]{64}$/.test(String(token.key));
+  if (hasSecret === hasToken) {
+    throw new NekoError(
+      'NEKO_ERR_CLIENT_AUTH',
+      hasSecret ? 'connect() takes a secret or a token, not both' : 'connect() needs the shared secret or a token',
+      {
+        hint: 'Pass { secret } with the value the server was started with (NEKOCONNECT_SECRET), or { token: { id, key } } from issueToken().',
+      },
+    );
   }
   const linkOptions: LinkOptions = {
     host: options.host ?? DEFAULT_HOST,
@@ -805,8 +822,11 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
     tls: options.tls,
     timeoutMs: options.connectTimeoutMs ?? 10_000,
     maxPacketBytes: options.maxPacketBytes ?? 16 * 1024 * 1024,
+    first: hasToken
+      ? { greeter: AUTH_GREETER, op: TOKEN_AUTH_OP, data: token!.id }
+      : { ...AUTH_PACKET },
   };
-  const hasher = new Hasher(options.secret);
+  const hasher = new Hasher(hasToken ? token!.key : secret!);
   const link = await openLink(linkOptions, hasher);
   return new NekoClient(
     link,

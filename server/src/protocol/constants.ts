@@ -33,14 +33,18 @@ export const DEFAULT_PORT = 10390;
 /** The interface a server listens on, and the host a client connects to, unless told otherwise: loopback. */
 export const DEFAULT_HOST = '127.0.0.1';
 
+/** The longest data of a first packet: a token id (protocol §15: a 64-character user, a dot, 12 digits). */
+const MAX_FIRST_DATA_LENGTH = 64 + 1 + 12;
+
 /**
- * The largest frame a well-formed auth packet can be: greeter `auth`, op
- * `200`, data `200`, and a random and hash of at most 255 bytes each. Before
- * the handshake a larger `packet_len` cannot be an auth packet.
+ * The largest frame a well-formed first packet can be: greeter `auth`, a
+ * three-digit op (`200`, or `210` with a token), data `200` or a token id,
+ * and a random and hash of at most 255 bytes each. Before the handshake a
+ * larger `packet_len` cannot be an auth packet.
  */
 export const MAX_AUTH_FRAME_LENGTH =
   HEADER_LENGTH +
   AUTH_PACKET.greeter.length +
   String(AUTH_PACKET.op).length +
-  AUTH_PACKET.data.length +
+  MAX_FIRST_DATA_LENGTH +
   2 * MAX_FIELD_LENGTH;

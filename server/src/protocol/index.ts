@@ -28,6 +28,15 @@ export { RANDOM_LENGTH, randomString } from './random.js';
 export { STATUS_TEXT, Status, isClosingStatus, type StatusCode } from './status.js';
 export { statusOf } from './packet.js';
 export {
+  MAX_TOKEN_ID_LENGTH,
+  TOKEN_AUTH_OP,
+  issueToken,
+  parseTokenId,
+  tokenKey,
+  type TokenId,
+  type UserToken,
+} from './token.js';
+export {
   RESUME_OP,
   RESUME_TOKEN_OP,
   ResumeOutcome,

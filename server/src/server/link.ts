@@ -198,6 +198,7 @@ function infoOf(id: string, session: Session): SessionInfo {
     remoteAddress: session.remoteAddress,
     connectedAt: session.connectedAt,
     transport: session.transport,
+    ...(session.user === undefined ? {} : { user: session.user }),
   });
 }
 

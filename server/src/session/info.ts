@@ -12,4 +12,9 @@ export interface SessionInfo {
    * know: the frames and the chain are the same on every transport.
    */
   readonly transport: string;
+  /**
+   * The user of a client that authenticated with a per-user token (protocol
+   * §15), as the token names it; undefined for one that used the shared secret.
+   */
+  readonly user?: string;
 }

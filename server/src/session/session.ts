@@ -1,10 +1,11 @@
 import { NekoError, isNekoError } from '../errors.js';
 import { isAuthFrame } from '../protocol/auth.js';
+import { isTokenAuthFrame, parseTokenId, tokenKey } from '../protocol/token.js';
 import { MAX_AUTH_FRAME_LENGTH, SERVER_GREETER, UNAUTHENTICATED_HASH } from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { encodeFrame } from '../protocol/encoder.js';
 import type { Frame } from '../protocol/frame.js';
-import { hashEquals, type Hasher } from '../protocol/hash.js';
+import { Hasher, hashEquals } from '../protocol/hash.js';
 import { NonceWindow } from '../protocol/nonce-window.js';
 import { randomString } from '../protocol/random.js';
 import { Status } from '../protocol/status.js';
@@ -76,11 +77,14 @@ export class Session {
   readonly connectedAt: number;
 
   readonly #transport: Transport;
-  readonly #hasher: Hasher;
+  /** The chain's key: the shared secret's, or a token's once a client authenticated with one. */
+  #hasher: Hasher;
   readonly #limits: SessionLimits;
   readonly #handlers: SessionHandlers;
   readonly #decoder: FrameDecoder;
-  readonly #window: NonceWindow;
+  #window: NonceWindow;
+  /** The user a token named, for a client that authenticated with one. */
+  #user: string | undefined;
   #state: SessionState = 'handshake';
   /** `H` of the client's newest verified random: the hash of every packet the server sends. */
   #clientHash: Buffer | undefined;
@@ -132,7 +136,13 @@ export class Session {
       remoteAddress: this.remoteAddress,
       connectedAt: this.connectedAt,
       transport: this.transport,
+      ...(this.#user === undefined ? {} : { user: this.#user }),
     };
+  }
+
+  /** The user of a client that authenticated with a per-user token; undefined with the secret. */
+  get user(): string | undefined {
+    return this.#user;
   }
 
   get state(): SessionState {
@@ -258,6 +268,10 @@ export class Session {
   }
 
   #onAuthFrame(frame: Frame): void {
+    if (isTokenAuthFrame(frame)) {
+      this.#onTokenAuthFrame(frame);
+      return;
+    }
     if (!isAuthFrame(frame)) {
       this.fail(
         Status.AuthError,
@@ -277,9 +291,52 @@ export class Session {
       );
       return;
     }
+    this.#open(expected);
+  }
+
+  /**
+   * A first packet with a per-user token (protocol §15): its data is the
+   * token id. The key is derived from the secret and the id, never sent;
+   * `H` under that key of the packet's random is sent only once it matched
+   * the packet's hash. The chain then runs on the token's key.
+   */
+  #onTokenAuthFrame(frame: Frame): void {
+    const id = frame.data.toString('latin1');
+    const token = parseTokenId(id);
+    if (token === undefined) {
+      this.fail(
+        Status.AuthError,
+        new NekoError('NEKO_ERR_AUTH_TOKEN', `the token id ${JSON.stringify(id.slice(0, 80))} is not <user>.<expiry>`),
+      );
+      return;
+    }
+    if (token.expiresAt * 1000 <= Date.now()) {
+      this.fail(
+        Status.AuthError,
+        new NekoError('NEKO_ERR_AUTH_TOKEN_EXPIRED', `the token of ${token.user} expired at ${new Date(token.expiresAt * 1000).toISOString()}`),
+      );
+      return;
+    }
+    const hasher = new Hasher(tokenKey(this.#hasher, id));
+    const expected = hasher.bytes(frame.random);
+    if (!hashEquals(expected, frame.hash)) {
+      this.fail(
+        Status.AuthError,
+        new NekoError('NEKO_ERR_AUTH_BAD_HASH', `auth packet hash is not H(random) under the token of ${token.user}`),
+      );
+      return;
+    }
+    this.#hasher = hasher;
+    this.#window = new NonceWindow(hasher, this.#limits.nonceWindow);
+    this.#user = token.user;
+    this.#open(expected);
+  }
+
+  /** The handshake succeeded: the session is open, and the client gets its 200. */
+  #open(clientHash: Buffer): void {
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
-    this.#clientHash = expected;
+    this.#clientHash = clientHash;
     this.#state = 'open';
     this.#decoder.maxPacket = this.#limits.maxPacketBytes;
     this.sendStatus(Status.Ok);

@@ -24,8 +24,8 @@ function docFrames(): Buffer[] {
 }
 
 describe('docs/protocol.md, played against a server session', () => {
-  it('produces every server frame of examples A–F and of the resume extension (H–M), byte for byte', async () => {
-    const [A, B, C, D, E, F, , H, I, J, K, L, M] = docFrames();
+  it('produces every server frame of examples A–F and of the extensions (H–M, N–O), byte for byte', async () => {
+    const [A, B, C, D, E, F, , H, I, J, K, L, M, N, O] = docFrames();
     // In the order the server draws them: randoms of its packets, and the tokens it issues.
     const drawn = [
       'purr-0001',
@@ -36,6 +36,7 @@ describe('docs/protocol.md, played against a server session', () => {
       'purr-0101',
       'tok3n-P4wPrint-0002-CD',
       'purr-0102',
+      'purr-0201',
     ];
     const random = vi.mocked(randomString);
     random.mockReset();
@@ -64,6 +65,13 @@ describe('docs/protocol.md, played against a server session', () => {
     three.receive(L!);
     expect(second.writes).toEqual([K, M]);
     expect(three.id).toBe(one.id);
+
+    // §15: a client with a per-user token, on another connection.
+    const fourth = new FakeTransport();
+    const four = server.accept(fourth);
+    four.receive(N!);
+    expect(fourth.writes).toEqual([O]);
+    expect(server.sessions().find((s) => s.id === four.id)).toMatchObject({ user: 'mimi' });
     expect(random).toHaveBeenCalledTimes(drawn.length);
     await server.close();
   });

@@ -15,7 +15,7 @@ import { AUTH_GREETER, SERVER_GREETER, UNAUTHENTICATED_HASH } from '../../src/pr
 import { decodeFrame } from '../../src/protocol/decoder.js';
 import { encodeFrame } from '../../src/protocol/encoder.js';
 import { Hasher } from '../../src/protocol/hash.js';
-import { isExtensionAnswer, isExtensionRequest } from '../../src/protocol/resume.js';
+import { isExtensionAnswer } from '../../src/protocol/resume.js';
 import { isClosingStatus } from '../../src/protocol/status.js';
 
 const DOC_PATH = fileURLToPath(new URL('../../../docs/protocol.md', import.meta.url));
@@ -37,7 +37,13 @@ interface ExpectedFrame {
   readonly hashOf: string;
   /** `packet_len`, the whole frame in bytes. */
   readonly length: number;
+  /** The HMAC key of the hash when it is not the secret: a per-user token's key (§15). */
+  readonly key?: string;
 }
+
+/** The token of §15's example: its id, and its key derived from the secret. */
+const TOKEN_ID = 'mimi.4102444800';
+const TOKEN_KEY = new Hasher(SECRET).hex(`nekoconnect-token:${TOKEN_ID}`);
 
 /** The blocks of docs/protocol.md, in order. */
 const EXPECTED: readonly ExpectedFrame[] = [
@@ -184,6 +190,30 @@ const EXPECTED: readonly ExpectedFrame[] = [
     hashOf: 'kitten-0102',
     length: 132,
   },
+  {
+    name: 'N: client authenticates with a token',
+    connection: 4,
+    from: 'client',
+    greeter: 'auth',
+    op: 210,
+    random: 'kitten-0201',
+    data: TOKEN_ID,
+    hashOf: 'kitten-0201',
+    length: 109,
+    key: TOKEN_KEY,
+  },
+  {
+    name: 'O: server accepts the token',
+    connection: 4,
+    from: 'server',
+    greeter: 'nekoconnect-server',
+    op: 200,
+    random: 'purr-0201',
+    data: '200',
+    hashOf: 'kitten-0201',
+    length: 109,
+    key: TOKEN_KEY,
+  },
 ];
 
 interface HexBlock {
@@ -217,7 +247,8 @@ const blocks = hexFrameBlocks(markdown);
 const hasher = new Hasher(SECRET);
 
 function expectedHash(example: ExpectedFrame): string {
-  return example.hashOf === UNAUTHENTICATED_HASH ? UNAUTHENTICATED_HASH : hasher.hex(example.hashOf);
+  if (example.hashOf === UNAUTHENTICATED_HASH) return UNAUTHENTICATED_HASH;
+  return (example.key === undefined ? hasher : new Hasher(example.key)).hex(example.hashOf);
 }
 
 describe('docs/protocol.md worked examples', () => {
@@ -286,8 +317,11 @@ describe('docs/protocol.md worked examples', () => {
       chains.set(example.connection, chain);
       if (example.from === 'client') {
         // The extension's requests are packets of the session: they answer the newest server random.
-        if (example.greeter === AUTH_GREETER && !isExtensionRequest(example.greeter, example.op)) {
-          expect(example, 'an auth packet hashes its own random').toMatchObject({ op: 200, data: '200' });
+        if (example.greeter === AUTH_GREETER && chain.server === undefined) {
+          // A first packet: the auth packet of the secret, or of a token (§15); it hashes its own random.
+          if (example.key === undefined)
+            expect(example, 'an auth packet').toMatchObject({ op: 200, data: '200' });
+          else expect(example, 'a token auth packet').toMatchObject({ op: 210, data: TOKEN_ID });
           expect(example.hashOf).toBe(example.random);
         } else {
           expect(example.hashOf, `${example.name} answers the newest server random`).toBe(chain.server);
@@ -318,7 +352,11 @@ describe('docs/protocol.md worked examples', () => {
 
   it('every hash quoted in the prose is H of an example random', () => {
     const known = new Map<string, string>();
-    for (const example of EXPECTED) known.set(hasher.hex(example.random), example.random);
+    for (const example of EXPECTED) {
+      known.set(hasher.hex(example.random), example.random);
+      if (example.key !== undefined) known.set(new Hasher(example.key).hex(example.random), example.random);
+    }
+    known.set(TOKEN_KEY, `the key of ${TOKEN_ID}`);
     const quoted = prose(markdown).match(/\b[0-9a-f]{64}\b/g) ?? [];
     expect(quoted.length).toBeGreaterThan(0);
     for (const hash of quoted) expect(known.has(hash), `${hash} is H of no example random`).toBe(true);

@@ -1,3 +1,4 @@
+import { MAX_TOKEN_ID_LENGTH } from '../../src/protocol/token.js';
 import { describe, it, expect } from 'vitest';
 import { isAuthFrame } from '../../src/protocol/auth.js';
 import { ClientChain, replyRule, type ChainPacket } from '../../src/protocol/client-chain.js';
@@ -69,10 +70,20 @@ describe('auth packet', () => {
     expect(isAuthFrame(frame('echo', 200, '200'))).toBe(false);
   });
 
-  it('MAX_AUTH_FRAME_LENGTH is the size of an auth packet with a random and a hash of 255 bytes', () => {
-    const longest = encodeFrame({ ...AUTH_PACKET, random: 'r'.repeat(255), hash: 'h'.repeat(255) });
+  it('MAX_AUTH_FRAME_LENGTH is the size of a token auth packet with the longest id, a random and a hash of 255 bytes', () => {
+    const id = `${'u'.repeat(64)}.${'9'.repeat(12)}`;
+    expect(id.length).toBe(MAX_TOKEN_ID_LENGTH);
+    const longest = encodeFrame({
+      greeter: 'auth',
+      op: 210,
+      data: id,
+      random: 'r'.repeat(255),
+      hash: 'h'.repeat(255),
+    });
     expect(longest.length).toBe(MAX_AUTH_FRAME_LENGTH);
-    expect(MAX_AUTH_FRAME_LENGTH).toBe(532);
+    expect(MAX_AUTH_FRAME_LENGTH).toBe(606);
+    // The auth packet of the secret fits too.
+    expect(encodeFrame({ ...AUTH_PACKET, random: 'r'.repeat(255), hash: 'h'.repeat(255) }).length).toBe(532);
   });
 });
 
