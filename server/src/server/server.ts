@@ -42,6 +42,8 @@ export interface SessionSummary {
   readonly connectedAt: number;
   /** What carries it: `tcp`, `tls`, `ws`, `wss`, `memory` (the test harness), `custom`. */
   readonly transport: string;
+  /** The user of a client that authenticated with a per-user token (protocol §15). */
+  readonly user?: string;
   /**
    * `handshake`, `open`, `closed`; or `detached`: its connection dropped and
    * it waits for its client to resume it (protocol §14).
