@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Packet } from '../protocol/packet.js';
 import { NekoError, type NekoErrorCode } from '../errors.js';
 import { ClientChain, replyRule, type ReplyRule } from '../protocol/client-chain.js';
@@ -17,6 +16,7 @@ import { Hasher } from '../protocol/hash.js';
 import { ReceivedPacket } from '../protocol/packet.js';
 import { RESUME_OP, RESUME_TOKEN_OP, isExtensionAnswer, parseResumeAnswer } from '../protocol/resume.js';
 import { TOKEN_AUTH_OP } from '../protocol/token.js';
+import { tcpWire, webSocketWire, type Wire, type WireEvents } from './wire.js';
 import { STATUS_TEXT, Status } from '../protocol/status.js';
 
 /** Options of {@link connect}. */
@@ -29,6 +29,12 @@ export interface ConnectOptions {
    * you do not trust with the secret use.
    */
   token?: { readonly id: string; readonly key: string };
+  /**
+   * Connect over WebSocket instead of TCP: `ws://host:port/path`, or
+   * `wss://…` (with `tls` options such as `ca` when needed). `host` and
+   * `port` are then ignored.
+   */
+  url?: string;
   /** Default `127.0.0.1`. */
   host?: string;
   /** Default 10390. */
@@ -239,14 +245,19 @@ export interface NekoClientEvents {
 
 /** A connection that completed the handshake, and the chain it runs. */
 interface Link {
-  readonly socket: Socket;
+  readonly wire: Wire;
   readonly chain: ClientChain<Outgoing>;
-  /** Hands the frames after the handshake (those already read first) to `onFrame`, errors to `onError`. */
-  listen(onFrame: (frame: Frame) => void, onError: (err: NekoError) => void): void;
+  /**
+   * Hands the frames after the handshake (those already read first) to
+   * `onFrame`, decoding errors to `onError`, and the close to `onClose`.
+   */
+  listen(onFrame: (frame: Frame) => void, onError: (err: NekoError) => void, onClose: () => void): void;
 }
 
 /** `connect()` options with their defaults. */
 interface LinkOptions {
+  /** A WebSocket URL, when the client connects over WebSocket. */
+  readonly url: string | undefined;
   readonly host: string;
   readonly port: number;
   readonly tls: ConnectOptions['tls'];
@@ -441,8 +452,8 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       this.#finish([]);
       return this.#closedPromise;
     }
-    link.socket.end();
-    const cut = setTimeout(() => link.socket.destroy(), 2_000);
+    link.wire.end();
+    const cut = setTimeout(() => link.wire.destroy(), 2_000);
     return this.#closedPromise.finally(() => clearTimeout(cut));
   }
 
@@ -450,10 +461,6 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
   #adopt(link: Link): void {
     this.#link = link;
     this.#state = 'open';
-    link.socket.on('close', () => this.#onLinkClosed(link));
-    link.socket.on('error', () => {
-      // A reset or broken pipe: 'close' follows.
-    });
     link.listen(
       (frame) => this.#onFrame(link, frame),
       (err) => {
@@ -465,8 +472,9 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
             cause: err,
           },
         );
-        link.socket.destroy();
+        link.wire.destroy();
       },
+      () => this.#onLinkClosed(link),
     );
   }
 
@@ -480,7 +488,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
         `a packet from "${frame.greeter}" does not carry H of any random this client sent: not from the server that knows the secret`,
         { hint: 'Someone may be injecting packets into the connection; use TLS.' },
       );
-      link.socket.destroy();
+      link.wire.destroy();
       return;
     }
     if (isExtensionAnswer(frame.greeter, frame.op)) {
@@ -579,7 +587,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
         outgoing.write?.reject(next.error);
         continue;
       }
-      link.socket.write(next.frame);
+      link.wire.write(next.frame);
       outgoing.write?.resolve();
     }
   }
@@ -640,7 +648,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
     if (attempt > policy.retries) {
       this.#closeError = new NekoError(
         'NEKO_ERR_CLIENT_CONNECT',
-        `could not reconnect to ${this.#linkOptions.host}:${this.#linkOptions.port} after ${policy.retries} attempt(s)${error ? `: ${error.message}` : ''}`,
+        `could not reconnect to ${where(this.#linkOptions)} after ${policy.retries} attempt(s)${error ? `: ${error.message}` : ''}`,
         { cause: error },
       );
       this.#finish([]);
@@ -652,7 +660,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       openLink(this.#linkOptions, this.#hasher).then(
         (link) => {
           if (this.#closing) {
-            link.socket.destroy();
+            link.wire.destroy();
             return;
           }
           this.#reconnected(link);
@@ -704,86 +712,103 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
  * has accepted the secret and proved it knows it too (its answer carries
  * `H` of the client's random).
  */
-function openLink(options: LinkOptions, hasher: Hasher): Promise<Link> {
-  const { host, port, tls, timeoutMs } = options;
-  const socket = tls
-    ? tlsConnect({ host, port, ...(tls === true ? {} : tls) })
-    : netConnect({ host, port, noDelay: true });
-  socket.setNoDelay(true);
-
-  return new Promise<Link>((resolve, reject) => {
-    let link: Link | undefined;
-    /** Frames after the handshake answer, until the client listens. */
-    let early: Frame[] | undefined = [];
-    let onFrame: ((frame: Frame) => void) | undefined;
-    let onError: ((err: NekoError) => void) | undefined;
-    const chain = new ClientChain<Outgoing>(hasher);
-    chain.enqueue({ ...options.first });
-    const fail = (code: NekoErrorCode, message: string, cause?: unknown): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(new NekoError(code, message, { cause }));
+async function openLink(options: LinkOptions, hasher: Hasher): Promise<Link> {
+  const { timeoutMs } = options;
+  const target = where(options);
+  let link: Link | undefined;
+  /** Frames after the handshake answer, until the client listens. */
+  let early: Frame[] | undefined = [];
+  let onFrame: ((frame: Frame) => void) | undefined;
+  let onError: ((err: NekoError) => void) | undefined;
+  let onClose: (() => void) | undefined;
+  let settle: { resolve(link: Link): void; reject(err: Error): void } | undefined;
+  const chain = new ClientChain<Outgoing>(hasher);
+  chain.enqueue({ ...options.first });
+  const fail = (code: NekoErrorCode, message: string, cause?: unknown): void => {
+    clearTimeout(timer);
+    wire?.destroy();
+    settle?.reject(new NekoError(code, message, { cause }));
+    settle = undefined;
+  };
+  const timer = setTimeout(
+    () => fail('NEKO_ERR_CLIENT_CONNECT', `no handshake with ${target} within ${timeoutMs} ms`),
+    timeoutMs,
+  );
+  const decoder = new FrameDecoder({ maxPacket: options.maxPacketBytes }, (frame) => {
+    if (link) {
+      if (onFrame) onFrame(frame);
+      else early!.push(copyFrame(frame));
+      return;
+    }
+    // The handshake answer: 200 with H(our random), or a status with hash "server".
+    if (frame.greeter !== SERVER_GREETER || frame.op !== Status.Ok) {
+      fail(
+        'NEKO_ERR_CLIENT_AUTH',
+        `server refused the handshake with status ${frame.op} (${STATUS_TEXT[frame.op] ?? 'unknown'}); check the secret`,
+      );
+      return;
+    }
+    if (chain.receive(frame).kind === 'forged') {
+      fail('NEKO_ERR_CLIENT_AUTH', 'server reply does not prove knowledge of the secret');
+      return;
+    }
+    clearTimeout(timer);
+    link = {
+      wire: wire!,
+      chain,
+      listen(frameHandler, errorHandler, closeHandler) {
+        onFrame = frameHandler;
+        onError = errorHandler;
+        onClose = closeHandler;
+        const before = early!;
+        early = undefined;
+        for (const f of before) frameHandler(f);
+      },
     };
-    const timer = setTimeout(
-      () => fail('NEKO_ERR_CLIENT_CONNECT', `no handshake with ${host}:${port} within ${timeoutMs} ms`),
-      timeoutMs,
-    );
-    const decoder = new FrameDecoder({ maxPacket: options.maxPacketBytes }, (frame) => {
-      if (link) {
-        if (onFrame) onFrame(frame);
-        else early!.push(copyFrame(frame));
-        return;
-      }
-      // The handshake answer: 200 with H(our random), or a status with hash "server".
-      if (frame.greeter !== SERVER_GREETER || frame.op !== Status.Ok) {
-        fail(
-          'NEKO_ERR_CLIENT_AUTH',
-          `server refused the handshake with status ${frame.op} (${STATUS_TEXT[frame.op] ?? 'unknown'}); check the secret`,
-        );
-        return;
-      }
-      if (chain.receive(frame).kind === 'forged') {
-        fail('NEKO_ERR_CLIENT_AUTH', 'server reply does not prove knowledge of the secret');
-        return;
-      }
-      clearTimeout(timer);
-      socket.off('close', onEarlyClose);
-      link = {
-        socket,
-        chain,
-        listen(frameHandler, errorHandler) {
-          onFrame = frameHandler;
-          onError = errorHandler;
-          const before = early!;
-          early = undefined;
-          for (const f of before) frameHandler(f);
-        },
-      };
-      resolve(link);
-    });
-    const onEarlyClose = (): void =>
-      fail('NEKO_ERR_CLIENT_CONNECT', `connection to ${host}:${port} closed during the handshake`);
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (!link)
-        fail('NEKO_ERR_CLIENT_CONNECT', `cannot connect to ${host}:${port}: ${err.code ?? err.message}`, err);
-    });
-    socket.on('close', onEarlyClose);
-    socket.on('data', (chunk: Buffer) => {
+    settle?.resolve(link);
+    settle = undefined;
+  });
+  const events: WireEvents = {
+    open: () => {
+      // The chain's first write: the auth packet, hashed with its own random.
+      const auth = chain.nextWrite();
+      if (auth?.frame) wire?.write(auth.frame);
+    },
+    data: (chunk) => {
       try {
         decoder.push(chunk);
       } catch (err) {
         if (!link)
           fail('NEKO_ERR_CLIENT_PROTOCOL', `server sent a bad frame: ${(err as Error).message}`, err);
         else if (onError) onError(err as NekoError);
-        else socket.destroy();
+        else wire?.destroy();
       }
-    });
-    socket.once(tls ? 'secureConnect' : 'connect', () => {
-      // The chain's first write: the auth packet, hashed with its own random.
-      const auth = chain.nextWrite();
-      if (auth?.frame) socket.write(auth.frame);
-    });
-  });
+    },
+    error: (err) => {
+      if (!link)
+        fail('NEKO_ERR_CLIENT_CONNECT', `cannot connect to ${target}: ${err.code ?? err.message}`, err);
+    },
+    close: () => {
+      if (!link) fail('NEKO_ERR_CLIENT_CONNECT', `connection to ${target} closed during the handshake`);
+      else onClose?.();
+    },
+  };
+  const settled = new Promise<Link>((resolve, reject) => (settle = { resolve, reject }));
+  let wire: Wire | undefined;
+  try {
+    wire =
+      options.url === undefined
+        ? tcpWire({ host: options.host, port: options.port, tls: options.tls }, events)
+        : await webSocketWire(options.url, options.tls, events);
+  } catch (err) {
+    fail('NEKO_ERR_CLIENT_CONNECT', `cannot connect to ${target}: ${(err as Error).message}`, err);
+  }
+  return settled;
+}
+
+/** Where a client connects, for messages: its WebSocket URL, or `host:port`. */
+function where(options: LinkOptions): string {
+  return options.url ?? `${options.host}:${options.port}`;
 }
 
 /** A frame whose fields no longer share the decoder's buffer. */
@@ -810,21 +835,31 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
   if (hasSecret === hasToken) {
     throw new NekoError(
       'NEKO_ERR_CLIENT_AUTH',
-      hasSecret ? 'connect() takes a secret or a token, not both' : 'connect() needs the shared secret or a token',
+      hasSecret
+        ? 'connect() takes a secret or a token, not both'
+        : 'connect() needs the shared secret or a token',
       {
         hint: 'Pass { secret } with the value the server was started with (NEKOCONNECT_SECRET), or { token: { id, key } } from issueToken().',
       },
     );
   }
+  if (options.url !== undefined && !/^wss?:\/\//.test(options.url)) {
+    throw new NekoError(
+      'NEKO_ERR_CLIENT_CONNECT',
+      `url must start with ws:// or wss://, got ${JSON.stringify(options.url)}`,
+      {
+        hint: 'For TCP, give host and port instead of a url.',
+      },
+    );
+  }
   const linkOptions: LinkOptions = {
+    url: options.url,
     host: options.host ?? DEFAULT_HOST,
     port: options.port ?? DEFAULT_PORT,
     tls: options.tls,
     timeoutMs: options.connectTimeoutMs ?? 10_000,
     maxPacketBytes: options.maxPacketBytes ?? 16 * 1024 * 1024,
-    first: hasToken
-      ? { greeter: AUTH_GREETER, op: TOKEN_AUTH_OP, data: token!.id }
-      : { ...AUTH_PACKET },
+    first: hasToken ? { greeter: AUTH_GREETER, op: TOKEN_AUTH_OP, data: token!.id } : { ...AUTH_PACKET },
   };
   const hasher = new Hasher(hasToken ? token!.key : secret!);
   const link = await openLink(linkOptions, hasher);
