@@ -24,7 +24,8 @@ export const ERROR_CODES = {
     'A WebSocket message was not exactly one binary frame (a text message, several frames, or part of one).',
   NEKO_ERR_WS_PATH: 'A WebSocket upgrade asked for another path than the server’s websocket.path.',
   NEKO_ERR_WS_ORIGIN: 'A WebSocket upgrade came from a browser origin that websocket.origins does not list.',
-  NEKO_ERR_SERVER_FULL: 'A connection was refused: limits.maxConnections are open (TCP and WebSocket together).',
+  NEKO_ERR_SERVER_FULL:
+    'A connection was refused: limits.maxConnections are open (TCP and WebSocket together).',
   NEKO_ERR_AUTH_TOKEN: 'A first packet with a per-user token (op 210) held no valid token id.',
   NEKO_ERR_AUTH_TOKEN_EXPIRED: 'A per-user token had expired when a client authenticated with it.',
   NEKO_ERR_SESSION_RESUME_GONE:

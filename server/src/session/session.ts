@@ -306,14 +306,20 @@ export class Session {
     if (token === undefined) {
       this.fail(
         Status.AuthError,
-        new NekoError('NEKO_ERR_AUTH_TOKEN', `the token id ${JSON.stringify(id.slice(0, 80))} is not <user>.<expiry>`),
+        new NekoError(
+          'NEKO_ERR_AUTH_TOKEN',
+          `the token id ${JSON.stringify(id.slice(0, 80))} is not <user>.<expiry>`,
+        ),
       );
       return;
     }
     if (token.expiresAt * 1000 <= Date.now()) {
       this.fail(
         Status.AuthError,
-        new NekoError('NEKO_ERR_AUTH_TOKEN_EXPIRED', `the token of ${token.user} expired at ${new Date(token.expiresAt * 1000).toISOString()}`),
+        new NekoError(
+          'NEKO_ERR_AUTH_TOKEN_EXPIRED',
+          `the token of ${token.user} expired at ${new Date(token.expiresAt * 1000).toISOString()}`,
+        ),
       );
       return;
     }
@@ -322,7 +328,10 @@ export class Session {
     if (!hashEquals(expected, frame.hash)) {
       this.fail(
         Status.AuthError,
-        new NekoError('NEKO_ERR_AUTH_BAD_HASH', `auth packet hash is not H(random) under the token of ${token.user}`),
+        new NekoError(
+          'NEKO_ERR_AUTH_BAD_HASH',
+          `auth packet hash is not H(random) under the token of ${token.user}`,
+        ),
       );
       return;
     }

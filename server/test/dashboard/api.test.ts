@@ -86,7 +86,12 @@ describe('dashboard API: sessions and settings', () => {
     const { sessions } = (await request('/api/sessions')).json<{ sessions: SessionSummary[] }>();
     expect(sessions).toHaveLength(2);
     const first = sessions[0]!;
-    expect(first).toMatchObject({ state: 'open', remoteAddress: '127.0.0.1', transport: 'tcp', plugins: ['echo', 'boom'] });
+    expect(first).toMatchObject({
+      state: 'open',
+      remoteAddress: '127.0.0.1',
+      transport: 'tcp',
+      plugins: ['echo', 'boom'],
+    });
     // 2 packets in after the handshake; out: the handshake reply, the echo and a 200 status.
     expect([first.packetsIn, first.packetsOut]).toEqual([2, 3]);
     expect(first.connectedAt).toBeLessThanOrEqual(Date.now());
