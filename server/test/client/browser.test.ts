@@ -43,6 +43,7 @@ interface PageGlobals {
   heard: string[];
   events: string[];
   resumed: Promise<void>;
+  pushes: AsyncGenerator<ClientPacket, void, undefined>;
 }
 
 /** A server with a chat (with a grace period, for resuming) and an echo plugin, and its WebSocket URL. */
@@ -200,7 +201,28 @@ describe('the client SDK in a browser', () => {
     );
     expect(answer).toBe('sent');
     await expect.poll(() => heard.map((p) => `${p.op} ${p.text()}`)).toEqual(['2 hello from the browser']);
-    await page.evaluate(() => (globalThis as unknown as PageGlobals).client.close());
+    // send() and packets(): the page writes without waiting, and reads pushes as an async iterator.
+    await page.evaluate(async () => {
+      const g = globalThis as unknown as PageGlobals;
+      g.pushes = g.client.packets();
+      await g.client.send('chat', 'sent without waiting');
+    });
+    await expect
+      .poll(() => heard.map((p) => `${p.op} ${p.text()}`))
+      .toEqual(['2 hello from the browser', '2 sent without waiting']);
+    await tcp.request('chat', 'second from tcp', { op: 0, replyOp: 1 });
+    const pushed = await page.evaluate(async () => {
+      const g = globalThis as unknown as PageGlobals;
+      const texts: string[] = [];
+      // The answer to send() ('sent', op 1) answers no request: it is a push too, first in line.
+      for await (const packet of g.pushes) {
+        texts.push(`${packet.op} ${packet.text()}`);
+        if (texts.length === 2) break;
+      }
+      await g.client.close();
+      return texts;
+    });
+    expect(pushed).toEqual(['1 sent', '2 second from tcp']);
   });
 
   it('reconnects after a drop and resumes its session', async () => {
