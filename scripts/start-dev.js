@@ -26,10 +26,31 @@ console.log(`  (kept in .nekoconnect/dev-secret; clients connect with NEKOCONNEC
 console.log('  Never use a development secret in production.\n');
 
 const cli = join(root, 'server', 'dist', 'cli', 'main.js');
-const child = spawn(process.execPath, [cli, 'start', join(root, 'plugins'), ...process.argv.slice(2)], {
+const args = process.argv.slice(2);
+const child = spawn(process.execPath, [cli, 'start', join(root, 'plugins'), ...args], {
   stdio: 'inherit',
   env: { ...process.env, NEKOCONNECT_SECRET: secret },
 });
+// With a WebSocket port, the web chat example (examples/web-chat) is served too: its
+// backend hands browsers per-user tokens for the chat plugin, never the secret.
+const wsAt = args.findIndex((a) => a === '--ws-port' || a.startsWith('--ws-port='));
+const wsPort =
+  wsAt < 0 ? undefined : Number(args[wsAt].includes('=') ? args[wsAt].split('=')[1] : args[wsAt + 1]);
+if (wsPort !== undefined && wsPort > 0) {
+  const { startWebChat } = await import('../examples/web-chat/backend.mjs');
+  const webChat = await startWebChat({ secret, wsUrl: `ws://127.0.0.1:${wsPort}/`, port: 10393 }).catch(
+    (err) => {
+      console.error(`web chat example not served: ${err.message}`);
+    },
+  );
+  if (webChat) {
+    console.log(
+      'Web chat example: http://127.0.0.1:10393/  (examples/web-chat, over WebSocket with per-user tokens)\n',
+    );
+    child.on('exit', () => webChat.close());
+  }
+}
+
 // Ctrl+C reaches the whole process group, the server included: just wait for it.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => child.kill('SIGTERM'));
