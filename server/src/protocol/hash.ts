@@ -1,5 +1,5 @@
 import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { IV, compress, storeState } from './sha256.js';
+import { compress, hmacStates, storeState } from './sha256.js';
 
 /** Length of a hash in hex characters (HMAC-SHA256). */
 export const HASH_LENGTH = 64;
@@ -34,15 +34,11 @@ export class Hasher {
     const key = Buffer.from(secret, 'utf8');
     this.#key = createSecretKey(key);
     // A key longer than a block is replaced by its digest (RFC 2104, section 2).
-    const block = new Uint8Array(BLOCK_BYTES);
-    block.set(key.length > BLOCK_BYTES ? createHash('sha256').update(key).digest() : key);
-    for (let i = 0; i < BLOCK_BYTES; i++) block[i] = block[i]! ^ 0x36;
-    this.#inner.set(IV);
-    compress(this.#inner, block, 0);
-    for (let i = 0; i < BLOCK_BYTES; i++) block[i] = block[i]! ^ 0x36 ^ 0x5c;
-    this.#outer.set(IV);
-    compress(this.#outer, block, 0);
-    block.fill(0);
+    hmacStates(
+      key.length > BLOCK_BYTES ? createHash('sha256').update(key).digest() : key,
+      this.#inner,
+      this.#outer,
+    );
     key.fill(0);
   }
 

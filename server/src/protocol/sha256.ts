@@ -73,15 +73,7 @@ export class HmacSha256 {
 
   /** `key`: the secret's bytes (see {@link utf8}); a key longer than a block is hashed first (RFC 2104, section 2). */
   constructor(key: Uint8Array) {
-    const block = new Uint8Array(BLOCK_BYTES);
-    block.set(key.byteLength > BLOCK_BYTES ? sha256(key) : key);
-    for (let i = 0; i < BLOCK_BYTES; i++) block[i] = block[i]! ^ 0x36;
-    this.#inner.set(IV);
-    compress(this.#inner, block, 0);
-    for (let i = 0; i < BLOCK_BYTES; i++) block[i] = block[i]! ^ 0x36 ^ 0x5c;
-    this.#outer.set(IV);
-    compress(this.#outer, block, 0);
-    block.fill(0);
+    hmacStates(key.byteLength > BLOCK_BYTES ? sha256(key) : key, this.#inner, this.#outer);
   }
 
   /** HMAC-SHA256 of `message`: 32 bytes. */
@@ -153,6 +145,23 @@ function absorb(h: Int32Array, message: Uint8Array, before: number): void {
   compress(h, tail, 0);
   if (end > BLOCK_BYTES) compress(h, tail, BLOCK_BYTES);
   tail.fill(0, 0, rest);
+}
+
+/**
+ * The SHA-256 states after the HMAC key's inner and outer pad blocks (RFC
+ * 2104): what every MAC under that key starts from. `key` is at most one
+ * block (a longer key is hashed first, by the caller).
+ */
+export function hmacStates(key: Uint8Array, inner: Int32Array, outer: Int32Array): void {
+  const block = new Uint8Array(BLOCK_BYTES);
+  block.set(key);
+  for (let i = 0; i < BLOCK_BYTES; i++) block[i] = block[i]! ^ 0x36;
+  inner.set(IV);
+  compress(inner, block, 0);
+  for (let i = 0; i < BLOCK_BYTES; i++) block[i] = block[i]! ^ 0x36 ^ 0x5c;
+  outer.set(IV);
+  compress(outer, block, 0);
+  block.fill(0);
 }
 
 /** Writes the state as 32 big-endian bytes at the start of `out`. */
