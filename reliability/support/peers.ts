@@ -123,8 +123,12 @@ export class Prng {
 export const HEADER_LENGTH = 12;
 /** 12 header bytes and one byte each of greeter, op, random and hash. */
 export const MIN_FRAME_LENGTH = 16;
-/** The largest auth packet (protocol §10): `auth`, `200`, `200` and a random and hash of 255 bytes. */
-export const MAX_AUTH_FRAME_LENGTH = HEADER_LENGTH + 4 + 3 + 255 + 3 + 255;
+/**
+ * The largest first packet (protocol §10): `auth`, a three-digit op, the data
+ * of a per-user token's first packet (a token id of up to 77 bytes, §15) and
+ * a random and hash of 255 bytes: 606.
+ */
+export const MAX_AUTH_FRAME_LENGTH = HEADER_LENGTH + 4 + 3 + 255 + 77 + 255;
 export const MAX_OP = 0xffff_ffff;
 export const SERVER_GREETER = 'nekoconnect-server';
 /** The hash of every closing status (protocol §10). */
