@@ -173,7 +173,7 @@ export class Connection implements LinkOwner {
     const link = resumption.take(token);
     // Its old connection may still look alive (a drop not noticed yet): it closes now, as a drop.
     link?.owner?.supersede();
-    if (link === undefined || !link.detached) {
+    if (link === undefined || link.connected) {
       logger.info(`session ${this.#link.id}: resume refused: no session waits for that token`, {
         session: this.#link.id,
         code: 'NEKO_ERR_SESSION_RESUME_GONE',

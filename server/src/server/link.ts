@@ -96,11 +96,6 @@ export class SessionLink implements DispatchTarget {
     return this.#state !== 'detached';
   }
 
-  /** True while the session waits for its client to resume it. */
-  get detached(): boolean {
-    return this.#state === 'detached';
-  }
-
   /** True once the session is over for good. */
   get ended(): boolean {
     return this.#state === 'ended';

@@ -14,17 +14,6 @@ import { buildBrowserClient } from './browser-build.js';
 // The browser build of the client SDK in a real browser (headless Chromium): a page imports
 // it as a module and talks to a server over the browser's own WebSocket.
 
-const CHAT = `export class Logic {
-  recv(ctx) {
-    if (ctx.op === 1) { ctx.send(ctx.session.transport + ' ' + (ctx.session.user ?? '-'), { op: 1 }); return; }
-    if (ctx.op === 3) { ctx.state.v = ctx.text(); ctx.send('ok', { op: 3 }); return; }
-    if (ctx.op === 4) { ctx.send(ctx.session.id + ' ' + (ctx.state.v ?? '-'), { op: 4 }); return; }
-    ctx.broadcast(ctx.text(), { op: 2, except: ctx.session.id });
-    ctx.send('sent', { op: 1 });
-  }
-}
-`;
-
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>NekoConnect in a browser</title>
@@ -49,7 +38,7 @@ interface PageGlobals {
 /** A server with a chat (with a grace period, for resuming) and an echo plugin, and its WebSocket URL. */
 async function chatServer() {
   const plugins = await makePluginsDir([
-    { greeter: 'chat', logic: CHAT, spec: `${specConf('Chat', 'chat')}$grace {"5"};\n` },
+    { greeter: 'chat', logic: LOGIC.roomProbe, spec: `${specConf('Chat', 'chat')}$grace {"5"};\n` },
     { greeter: 'echo', logic: LOGIC.echo },
   ]);
   const started = await startServer({ plugins, websocket: { port: 0, path: '/neko' } });

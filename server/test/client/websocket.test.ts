@@ -2,26 +2,15 @@ import { describe, expect, it } from 'vitest';
 import type { ClientPacket } from '../../src/client/client.js';
 import { issueToken } from '../../src/protocol/token.js';
 import { makeCertificate } from '../../../scripts/test-support/tls.js';
-import { makePluginsDir, specConf } from '../helpers/plugins.js';
+import { LOGIC, makePluginsDir, specConf } from '../helpers/plugins.js';
 import { startRelay } from '../helpers/proxy.js';
 import { SECRET, connectClient, startServer } from '../helpers/server.js';
 
 // The client SDK over WebSocket: connect({ url }).
 
-const CHAT = `export class Logic {
-  recv(ctx) {
-    if (ctx.op === 1) { ctx.send(ctx.session.transport + ' ' + (ctx.session.user ?? '-'), { op: 1 }); return; }
-    if (ctx.op === 3) { ctx.state.v = ctx.text(); ctx.send('ok', { op: 3 }); return; }
-    if (ctx.op === 4) { ctx.send(ctx.session.id + ' ' + (ctx.state.v ?? '-'), { op: 4 }); return; }
-    ctx.broadcast(ctx.text(), { op: 2, except: ctx.session.id });
-    ctx.send('sent', { op: 1 });
-  }
-}
-`;
-
 async function chatServer(options: { tls?: { key: string; cert: string } } = {}) {
   const plugins = await makePluginsDir([
-    { greeter: 'chat', logic: CHAT, spec: `${specConf('Chat', 'chat')}$grace {"5"};\n` },
+    { greeter: 'chat', logic: LOGIC.roomProbe, spec: `${specConf('Chat', 'chat')}$grace {"5"};\n` },
   ]);
   const started = await startServer({ plugins, websocket: { port: 0, path: '/neko' }, ...options });
   return { ...started, wsPort: started.server.websocketAddress()!.port };

@@ -45,6 +45,22 @@ export async function makePluginsDir(defs: readonly PluginDef[]): Promise<string
 
 /** Logic sources shared by the server and client tests. */
 export const LOGIC = {
+  /**
+   * A room for transport tests: op 1 answers `<transport> <user or ->`, op 3
+   * keeps the data in `ctx.state.v` (answers `ok`), op 4 answers
+   * `<session id> <v or ->`; any other op is broadcast to the others as op 2
+   * (the sender gets `sent`, op 1).
+   */
+  roomProbe: `export class Logic {
+  recv(ctx) {
+    if (ctx.op === 1) { ctx.send(ctx.session.transport + ' ' + (ctx.session.user ?? '-'), { op: 1 }); return; }
+    if (ctx.op === 3) { ctx.state.v = ctx.text(); ctx.send('ok', { op: 3 }); return; }
+    if (ctx.op === 4) { ctx.send(ctx.session.id + ' ' + (ctx.state.v ?? '-'), { op: 4 }); return; }
+    ctx.broadcast(ctx.text(), { op: 2, except: ctx.session.id });
+    ctx.send('sent', { op: 1 });
+  }
+}
+`,
   /** Replies with the same op and data. */
   echo: `export class Logic { recv(ctx) { ctx.send(ctx.data, { op: ctx.op }); } }\n`,
   /** Sends nothing: the server answers 200. */
