@@ -1,4 +1,4 @@
-import type { NekoError } from '../errors.js';
+import { NekoError } from '../errors.js';
 import type { PluginHost, ServedPlugin } from './host.js';
 
 /**
@@ -19,6 +19,14 @@ export type Route =
 
 const MISSING: Route = { kind: 'missing' };
 
+function loadingError(greeter: string): NekoError {
+  return new NekoError(
+    'NEKO_ERR_PLUGIN_LOADING',
+    `the server is still loading its plugins; "${greeter}" may be one of them`,
+    { hint: 'try again in a moment: readiness (GET /readyz) turns true once loading ends' },
+  );
+}
+
 /**
  * Greeter → plugin. A greeter with a loaded plugin routes to its host; one
  * whose plugin failed to load is `unavailable` (status 503); any other is
@@ -27,9 +35,28 @@ const MISSING: Route = { kind: 'missing' };
  */
 export class Router {
   readonly #routes = new Map<string, Route>();
+  /** Plugin loads under way; while there are any, a greeter without a route may be one not loaded yet. */
+  #loading = 0;
 
   resolve(greeter: string): Route {
-    return this.#routes.get(greeter) ?? MISSING;
+    const route = this.#routes.get(greeter);
+    if (route !== undefined) return route;
+    return this.#loading > 0 ? { kind: 'unavailable', greeter, error: loadingError(greeter) } : MISSING;
+  }
+
+  /**
+   * Marks a load of plugins under way until the returned function is
+   * called: meanwhile a greeter nothing serves yet answers 503 (it may be
+   * among those loading), not 404.
+   */
+  whileLoading(): () => void {
+    this.#loading++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#loading--;
+    };
   }
 
   /** Routes the host's greeter to it. */

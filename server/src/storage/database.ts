@@ -181,6 +181,21 @@ export interface StorageBackend {
    */
   open(greeter: string): Promise<ManagedDatabase>;
   /**
+   * Optional: readies the backend before the server opens any database, and
+   * claims what must not be shared (nedb takes its data directory's lock).
+   * The server calls it once, before the first `open`; `closeAll()` gives
+   * back what it claimed.
+   * @throws NekoError `NEKO_ERR_STORAGE_*` naming the location (nedb:
+   *   `NEKO_ERR_STORAGE_LOCKED` when another server holds the data directory)
+   */
+  prepare?(): Promise<void>;
+  /**
+   * Optional: checks that the store can be reached and written now (the
+   * server's readiness asks it).
+   * @throws NekoError `NEKO_ERR_STORAGE_*` saying why not
+   */
+  ping?(): Promise<void>;
+  /**
    * Closes every database still open (see {@link ManagedDatabase.close}),
    * and what the backend holds besides (a connection pool); rejects with the
    * first failure after all are done. The server calls it last at shutdown,

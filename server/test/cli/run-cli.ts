@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 
@@ -33,9 +35,26 @@ function withFreeDashboardPort(args: string[]): string[] {
   return serves && !chosen && !args.includes('--help') ? [...args, '--dashboard-port', '0'] : args;
 }
 
+/**
+ * A server holds its data directory's lock while it runs, so servers that
+ * tests start side by side from the repository's root each get a temp data
+ * directory of their own, unless the test names one (or a config file,
+ * whose relative default lives in its own folder). Servers started in a
+ * folder of their own (`startCliIn`) keep theirs there.
+ */
+function withOwnDataDir(args: string[], command: string): string[] {
+  // Another command (a launcher running the CLI in a folder of its own) keeps its data there.
+  const serves = command === CLI && (args[0] === 'start' || args[0] === 'dev');
+  const chosen = args.some((a) => a.startsWith('--data-dir') || a.startsWith('--config'));
+  if (!serves || chosen || args.includes('--help')) return args;
+  const dir = mkdtempSync(join(tmpdir(), 'neko-cli-data-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return [...args, '--data-dir', dir];
+}
+
 /** Starts a command (the CLI by default) and kills it when the test ends. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, command = CLI): RunningCli {
-  const child = spawn(process.execPath, [command, ...withFreeDashboardPort(args)], {
+  const child = spawn(process.execPath, [command, ...withOwnDataDir(withFreeDashboardPort(args), command)], {
     cwd: REPO_ROOT,
     env: { ...process.env, NO_COLOR: '1', NEKOCONNECT_SECRET: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,6 +16,8 @@
  * cut after the file is backed up (see `prepare-file.ts`), and reported
  * through `onWarning`.
  */
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import Datastore from 'nedb-promises';
 import { NekoError } from '../../errors.js';
@@ -26,6 +28,8 @@ import { dataFileName } from './file-name.js';
 import { NedbDatabase, type NedbDatastore } from './database.js';
 import { prepareDataFile } from './prepare-file.js';
 import { loadError } from '../storage-errors.js';
+import { errorMessage } from '../../format.js';
+import { lockDataDir, type HeldLock } from './lock.js';
 
 /** The default data directory, resolved against the working directory. */
 export const DEFAULT_DATA_DIR = '.nekoconnect/data';
@@ -86,6 +90,8 @@ export class NedbStorage implements StorageBackend {
   readonly #open = new Map<string, Promise<NedbDatabase>>();
   /** Databases being closed by greeter: a new open of the greeter waits for it. */
   readonly #closing = new Map<string, Promise<void>>();
+  /** The data directory's lock, once {@link prepare} took it. */
+  #lock: HeldLock | undefined;
 
   /** @throws NekoError `NEKO_ERR_CONFIG_INVALID` for a negative or non-finite `compactionIntervalMs` */
   constructor(options: NedbStorageOptions = {}) {
@@ -135,12 +141,47 @@ export class NedbStorage implements StorageBackend {
     return opening;
   }
 
-  /** Closes every open database (see {@link NedbDatabase.close}); rejects with the first failure after all are done. */
+  /**
+   * Takes the data directory's lock (see `lock.ts`), creating the directory
+   * when missing; nothing for an in-memory storage. Without it, nothing
+   * stops two servers from writing the same files: a server calls it before
+   * opening any database, and `closeAll()` releases the lock.
+   * @throws NekoError `NEKO_ERR_STORAGE_LOCKED` naming the server that holds the directory
+   */
+  async prepare(): Promise<void> {
+    if (this.inMemory || this.#lock !== undefined) return;
+    this.#lock = await lockDataDir(this.dataDir);
+  }
+
+  /** Checks that the data directory can be written (in memory: always). */
+  async ping(): Promise<void> {
+    if (this.inMemory) return;
+    try {
+      await access(this.dataDir, constants.W_OK);
+    } catch (err) {
+      throw new NekoError(
+        'NEKO_ERR_STORAGE_WRITE',
+        `the data directory ${this.dataDir} cannot be written: ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /**
+   * Closes every open database (see {@link NedbDatabase.close}), then
+   * releases the data directory's lock if {@link prepare} took it; rejects
+   * with the first failure after all are done.
+   */
   async closeAll(): Promise<void> {
     const opened = await Promise.allSettled([...this.#open.values()]);
     const results = await Promise.allSettled(
       opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value.close()] : [])),
     );
+    const lock = this.#lock;
+    this.#lock = undefined;
+    await lock?.release();
     const failed = results.find((result) => result.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }

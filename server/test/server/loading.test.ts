@@ -1,0 +1,106 @@
+/**
+ * A server that listens before its plugins load (as `start` and `dev` do):
+ * a greeter not loaded yet answers 503, readiness is false until loading
+ * ends, and the nedb data directory is locked before any data file opens.
+ */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { makePluginsDir } from '../helpers/plugins.js';
+import { connectClient, startServer } from '../helpers/server.js';
+import { createServer } from '../../src/server/server.js';
+
+declare global {
+  // eslint-disable-next-line no-var
+  var nekoLoadingGate: Promise<void> | undefined;
+}
+
+const GATED = `export class Logic {
+  async onLoad() { await globalThis.nekoLoadingGate; }
+  recv(ctx) { ctx.send('loaded'); }
+}
+`;
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'neko-loading-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('a server listening while its plugins load', () => {
+  it('answers 503 for a greeter not loaded yet, is not ready, then serves it and is ready', async () => {
+    let open!: () => void;
+    globalThis.nekoLoadingGate = new Promise<void>((resolve) => (open = resolve));
+    onTestFinished(() => {
+      globalThis.nekoLoadingGate = undefined;
+    });
+    const plugins = await makePluginsDir([{ greeter: 'gated', logic: GATED }]);
+    const { server, port } = await startServer();
+    expect(await server.readiness()).toEqual({ ready: true, reasons: [] });
+
+    const loading = server.loadPlugins(plugins);
+    const client = await connectClient(port);
+    const early = await client.request('gated', 'hi').then(
+      () => 'answered',
+      (err: { status?: number }) => err.status,
+    );
+    expect(early).toBe(503);
+    // A greeter no plugin will ever serve also answers 503 while loading: the server cannot know yet.
+    expect(server.route('nobody').kind).toBe('unavailable');
+    expect(await server.readiness()).toEqual({ ready: false, reasons: ['loading plugins'] });
+
+    open();
+    const report = await loading;
+    expect(report.loaded.map((p) => p.spec.greeter)).toEqual(['gated']);
+    expect((await client.request('gated', 'hi')).text()).toBe('loaded');
+    expect(server.route('nobody').kind).toBe('missing');
+    expect(await server.readiness()).toEqual({ ready: true, reasons: [] });
+    await client.close();
+  });
+
+  it('is not ready while it shuts down', async () => {
+    const { server } = await startServer();
+    const closing = server.close();
+    expect((await server.readiness()).reasons).toContain('shutting down');
+    await closing;
+  });
+});
+
+describe('the data directory lock of the nedb backend', () => {
+  it('is taken before the first data file opens and released at close; a second server in the same process is refused', async () => {
+    const dataDir = await tempDir();
+    const plugins = await makePluginsDir([{ greeter: 'notes', logic: 'export class Logic { recv() {} }\n' }]);
+    const first = createServer({ secret: 's', port: 0, storage: { backend: 'nedb', dir: dataDir } });
+    await first.loadPlugins(plugins);
+    expect((await readdir(dataDir)).sort()).toEqual(['nekoconnect.lock', 'notes.db']);
+
+    const second = createServer({ secret: 's', port: 0, storage: { backend: 'nedb', dir: dataDir } });
+    await expect(second.loadPlugins(plugins)).rejects.toMatchObject({
+      code: 'NEKO_ERR_STORAGE_LOCKED',
+      message: expect.stringContaining(`pid ${process.pid}`),
+    });
+    await second.close();
+    // The refused server released nothing it did not hold.
+    expect((await readdir(dataDir)).sort()).toEqual(['nekoconnect.lock', 'notes.db']);
+
+    await first.close();
+    expect(await readdir(dataDir)).toEqual(['notes.db']);
+    // Free again: a new server takes it.
+    const third = createServer({ secret: 's', port: 0, storage: { backend: 'nedb', dir: dataDir } });
+    await third.loadPlugins(plugins);
+    await third.close();
+  });
+
+  it('reports an unwritable data directory in readiness', async () => {
+    const dataDir = await tempDir();
+    const server = createServer({ secret: 's', port: 0, storage: { backend: 'nedb', dir: dataDir } });
+    onTestFinished(() => server.close());
+    await server.prepareStorage();
+    expect(await server.readiness()).toEqual({ ready: true, reasons: [] });
+    await rm(dataDir, { recursive: true, force: true });
+    const { ready, reasons } = await server.readiness();
+    expect(ready).toBe(false);
+    expect(reasons[0]).toMatch(/^storage unreachable: .*cannot be written/);
+  });
+});
