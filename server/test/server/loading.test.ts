@@ -12,7 +12,6 @@ import { connectClient, startServer } from '../helpers/server.js';
 import { createServer } from '../../src/server/server.js';
 
 declare global {
-  // eslint-disable-next-line no-var
   var nekoLoadingGate: Promise<void> | undefined;
 }
 
