@@ -2,39 +2,49 @@
  * Bundling for import: what the plugin loader does to a TypeScript logic file
  * and the config loader to `nekoconnect.config.ts`.
  *
- * The source is bundled with esbuild (so it may import sibling `.ts` files;
- * packages stay external) and written to `<dir>/.nekoconnect/build/`, where
- * bare imports resolve from `dir`'s `node_modules` as they would from the
- * source. Each build is named by a hash of its content, and imported under a
- * fresh `?v=` query so that a reload gets fresh code instead of the ESM cache.
+ * The source is bundled with esbuild (so it may import sibling `.ts` files)
+ * and written to a cache folder outside the source's folder, so that plugin
+ * code may be read-only: the plugin loader writes to `<cache dir>/<folder
+ * key>/`, the config loader to the system's temporary folder (see
+ * {@link privateTempDir}). Packages are not bundled: each bare import is
+ * resolved at bundle time from the importing source file's folder, as Node.js
+ * would resolve it there (its `node_modules` and those of its parents, the
+ * package's `exports` with the `import` condition), and the bundle imports
+ * the resolved file by its absolute URL. Node.js built-ins stay as written.
+ *
+ * Each build is named by a hash of its content, written whole or not at all
+ * (a rename), and imported under a fresh `?v=` query so that a reload gets
+ * fresh code instead of the ESM cache.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import type { BuildFailure, Message } from 'esbuild';
+import type { BuildFailure, Message, Plugin } from 'esbuild';
 import { NekoError } from '../errors.js';
 import { isFile } from '../files.js';
 import { errorMessage } from '../format.js';
-
-/** Where bundles go, inside the folder they are built for. */
-export const BUILD_DIR = path.join('.nekoconnect', 'build');
 
 /** Options of {@link bundleModule}. */
 export interface BundleOptions {
   /** The source file to bundle. */
   entry: string;
   /**
-   * The folder whose `.nekoconnect/build/` receives the bundle (a plugin
-   * folder, the config file's folder). esbuild runs there, so error
-   * locations are joined onto it.
+   * The folder the source belongs to (a plugin folder, the config file's
+   * folder). esbuild runs there, so error locations are joined onto it.
    */
   dir: string;
+  /** The folder that receives the bundle; created (private to this user) when missing. */
+  outDir: string;
   /** The code of the errors thrown. */
   code: 'NEKO_ERR_PLUGIN_TRANSPILE' | 'NEKO_ERR_CONFIG_LOAD';
   /** The hint of an error that points into the source. */
   syntaxHint: string;
+  /** The hint of an error writing the bundle. Default: asks for write access to `outDir`. */
+  writeHint?: string;
 }
 
 /** Bumped for every import so that each load evaluates the module afresh. */
@@ -43,17 +53,21 @@ let importCounter = 0;
 /** Makes the names of half-written build files unique within the process. */
 let tempCounter = 0;
 
+/** Marks the resolutions {@link nodeResolution} asks esbuild for, so it does not answer itself. */
+const RESOLVING = Symbol('nekoconnect: resolving');
+
 /**
  * Bundles `entry` and writes it to
- * `<dir>/.nekoconnect/build/<entry name>.<hash of the output>.mjs`; returns that path.
+ * `<outDir>/<entry name>.<hash of the output>.mjs`; returns that path.
  *
- * @throws NekoError with `options.code`: the source does not compile (located
- *   at esbuild's first error), or the bundle cannot be written.
+ * @throws NekoError with `options.code`: the source does not compile, or a
+ *   package it imports cannot be resolved (located at esbuild's first
+ *   error), or the bundle cannot be written.
  */
 export async function bundleModule(options: BundleOptions): Promise<string> {
   const { entry, dir } = options;
   const absDir = path.resolve(dir);
-  const buildDir = path.join(absDir, BUILD_DIR);
+  const outDir = path.resolve(options.outDir);
   let code: string;
   try {
     const result = await build({
@@ -61,9 +75,11 @@ export async function bundleModule(options: BundleOptions): Promise<string> {
       absWorkingDir: absDir,
       // With write: false nothing is written here; it sets where the inline
       // source map's relative paths start from.
-      outdir: buildDir,
+      outdir: outDir,
       bundle: true,
-      packages: 'external',
+      plugins: [nodeResolution()],
+      // Node.js has no `module` condition, which esbuild adds by default.
+      conditions: [],
       format: 'esm',
       platform: 'node',
       target: 'node20',
@@ -79,16 +95,16 @@ export async function bundleModule(options: BundleOptions): Promise<string> {
   }
 
   const hash = createHash('sha256').update(code).digest('hex').slice(0, 10);
-  const outFile = path.join(buildDir, `${buildName(entry)}.${hash}.mjs`);
+  const outFile = path.join(outDir, `${buildName(entry)}.${hash}.mjs`);
   try {
     // The name is a hash of the content: an existing file already holds this
     // build. Not rewriting it keeps watchers quiet; the rename keeps a crash
     // or a concurrent load from ever seeing half a file.
     if (!(await isFile(outFile))) {
-      await mkdir(buildDir, { recursive: true });
+      await mkdir(outDir, { recursive: true, mode: 0o700 });
       const partial = `${outFile}.${process.pid}-${++tempCounter}.tmp`;
       try {
-        await writeFile(partial, code);
+        await writeFile(partial, code, { mode: 0o600 });
         await rename(partial, outFile);
       } finally {
         await rm(partial, { force: true });
@@ -98,7 +114,7 @@ export async function bundleModule(options: BundleOptions): Promise<string> {
     throw new NekoError(
       options.code,
       `cannot write the transpiled ${entry} to ${outFile}: ${errorMessage(err)}`,
-      { cause: err, hint: `the server needs write access to ${path.join(dir, BUILD_DIR)}` },
+      { cause: err, hint: options.writeHint ?? `the server needs write access to ${outDir}` },
     );
   }
   return outFile;
@@ -107,6 +123,64 @@ export async function bundleModule(options: BundleOptions): Promise<string> {
 /** The name a source file's bundles start with: its file name without the extension. */
 export function buildName(entry: string): string {
   return path.basename(entry, path.extname(entry));
+}
+
+/**
+ * The folder of a cache that holds the bundles of the sources of `dir`: one
+ * per folder, named by its base name and a short hash of its absolute path,
+ * so that two folders of the same name (two `chat` plugins) never share one.
+ */
+export function cacheFolderOf(cacheDir: string, dir: string): string {
+  const abs = path.resolve(dir);
+  const key = createHash('sha256').update(abs).digest('hex').slice(0, 8);
+  const name = path.basename(abs).replace(/[^\w.-]/g, '_') || 'root';
+  return path.join(path.resolve(cacheDir), `${name}-${key}`);
+}
+
+/**
+ * This user's folder in the system's temporary folder,
+ * `<os.tmpdir()>/nekoconnect-<uid>`: where config bundles go, and plugin
+ * bundles when no cache dir is given. {@link ensurePrivateTempDir} creates it.
+ */
+export function privateTempDir(): string {
+  const uid = typeof process.getuid === 'function' ? String(process.getuid()) : os.userInfo().username;
+  return path.join(os.tmpdir(), `nekoconnect-${uid}`);
+}
+
+/**
+ * Creates {@link privateTempDir} (mode 0700) and checks that it is this
+ * user's own folder: in a temporary folder shared by every user, someone
+ * else could have made it first, to have the server import code they wrote.
+ *
+ * @returns the folder
+ * @throws NekoError with `code` when it is a link, not a folder, another
+ *   user's, or open to other users
+ */
+export async function ensurePrivateTempDir(code: BundleOptions['code']): Promise<string> {
+  const dir = privateTempDir();
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  let problem: string | undefined;
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const info = await lstat(dir);
+    if (!info.isDirectory()) problem = 'it is not a folder (a link or a file is in its place)';
+    else if (uid !== undefined && info.uid !== uid) {
+      problem = `it belongs to another user (uid ${info.uid}), not to this one (uid ${uid})`;
+    } else if (uid !== undefined && (info.mode & 0o077) !== 0) {
+      problem = `other users may use it (mode ${(info.mode & 0o777).toString(8)})`;
+    }
+  } catch (err) {
+    throw new NekoError(code, `cannot create the folder ${dir} for bundles: ${errorMessage(err)}`, {
+      cause: err,
+      hint: 'check the permissions of the temporary folder (TMPDIR)',
+    });
+  }
+  if (problem !== undefined) {
+    throw new NekoError(code, `the folder ${dir} cannot hold this user's bundles safely: ${problem}`, {
+      hint: `remove ${dir} (the server makes it again, private to its user), or point TMPDIR elsewhere`,
+    });
+  }
+  return dir;
 }
 
 /**
@@ -131,6 +205,55 @@ export async function importFresh(file: string): Promise<object> {
   return (await import(url)) as object;
 }
 
+/**
+ * The esbuild plugin that keeps packages out of the bundle yet importable
+ * from wherever the bundle is: a bare import (`lodash`, `@scope/pkg/sub`) is
+ * resolved by esbuild's resolver from the importing file's folder (as Node.js
+ * would: `node_modules` up the tree, `exports` with the `import` or `require`
+ * condition, symlinks followed) and becomes an import of the resolved file's
+ * `file:` URL. Node.js built-ins and URLs stay as written; `#` imports (the
+ * package's own `imports` map) are left to esbuild.
+ *
+ * A static import that cannot be resolved fails the build at the import; a
+ * dynamic `import()` or `require()` of a missing package stays as written,
+ * so that code that tries an optional package still loads.
+ */
+function nodeResolution(): Plugin {
+  return {
+    name: 'nekoconnect-node-resolution',
+    setup(pluginBuild) {
+      pluginBuild.onResolve({ filter: /^[^./#]/ }, async (args) => {
+        if (args.pluginData === RESOLVING || path.isAbsolute(args.path)) return undefined;
+        if (isBuiltin(args.path) || /^[a-z][a-z\d+.-]+:/i.test(args.path)) {
+          return { path: args.path, external: true };
+        }
+        const resolved = await pluginBuild.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: RESOLVING,
+        });
+        if (resolved.errors.length > 0 || resolved.path === '') {
+          if (args.kind === 'dynamic-import' || args.kind === 'require-call') {
+            return { path: args.path, external: true };
+          }
+          return {
+            errors: [
+              {
+                text:
+                  `cannot resolve the import "${args.path}" from ${args.importer}: ` +
+                  `no such package in the node_modules folders from ${args.resolveDir} up`,
+              },
+            ],
+          };
+        }
+        if (resolved.external) return { path: resolved.path, external: true };
+        return { path: pathToFileURL(resolved.path).href, external: true };
+      });
+    },
+  };
+}
+
 function bundleError(err: unknown, options: BundleOptions): NekoError {
   const { entry, dir, code } = options;
   const errors: Message[] = isBuildFailure(err) ? err.errors : [];
@@ -143,6 +266,7 @@ function bundleError(err: unknown, options: BundleOptions): NekoError {
   }
   const more =
     errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''})` : '';
+  const unresolved = first.pluginName === 'nekoconnect-node-resolution';
   return new NekoError(code, `cannot transpile ${entry}: ${first.text}${more}`, {
     cause: err,
     // esbuild's file is relative to absWorkingDir (dir); its column counts from 0.
@@ -154,7 +278,9 @@ function bundleError(err: unknown, options: BundleOptions): NekoError {
             line: first.location.line,
             column: first.location.column + 1,
           },
-    hint: options.syntaxHint,
+    hint: unresolved
+      ? `install the package where the source can import it (npm install in ${dir} or a folder above it), or fix the import`
+      : options.syntaxHint,
   });
 }
 

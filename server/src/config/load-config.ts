@@ -3,14 +3,22 @@
  * `.mjs` or `.json` in a folder, or a file named explicitly.
  *
  * TypeScript and JavaScript configs are bundled as plugin logic is (see
- * `build/bundle.ts`) into `<config folder>/.nekoconnect/build/` and
- * imported; their default export is the config. JSON is parsed. Either way
+ * `build/bundle.ts`), into this user's folder of the system's temporary
+ * folder (`<os temp dir>/nekoconnect-<uid>/config/`), never next to the
+ * config file, and imported; their default export is the config. JSON is parsed. Either way
  * the result is checked against `schema.ts`.
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { NekoError, type SourceLocation } from '../errors.js';
-import { buildName, bundleModule, importFresh, removeStaleBuilds } from '../build/bundle.js';
+import {
+  buildName,
+  bundleModule,
+  cacheFolderOf,
+  ensurePrivateTempDir,
+  importFresh,
+  removeStaleBuilds,
+} from '../build/bundle.js';
 import type { NekoConfig } from './define-config.js';
 import { parseJson, type JsonSpan } from './json.js';
 import { checkConfig, describeValue, type ConfigIssue } from './schema.js';
@@ -170,9 +178,11 @@ async function loadJson(
 
 /** Bundles, imports and returns the default export of a TypeScript or JavaScript config. */
 async function loadModule(file: string, shown: string): Promise<unknown> {
+  const configCache = path.join(await ensurePrivateTempDir('NEKO_ERR_CONFIG_LOAD'), 'config');
   const moduleFile = await bundleModule({
     entry: file,
     dir: path.dirname(file),
+    outDir: cacheFolderOf(configCache, path.dirname(file)),
     code: 'NEKO_ERR_CONFIG_LOAD',
     syntaxHint:
       'fix the error at this location; the config file and the files it imports must be valid TypeScript or JavaScript',

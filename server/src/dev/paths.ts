@@ -5,8 +5,9 @@
  * Watched: `spec.conf` and source files (`.ts`, `.js`, their `m`/`c`/`x`
  * variants, `.json`) of the plugin folders. Never watched: `node_modules`,
  * build output (`dist/`, and every folder whose name starts with a dot,
- * `.nekoconnect/` among them), the data directory, and test files
- * (`*.test.*`, `*.spec.*`), which are not part of a plugin's logic.
+ * `.nekoconnect/` among them), the data directory, the cache dir (where the
+ * server writes its bundles), and test files (`*.test.*`, `*.spec.*`), which
+ * are not part of a plugin's logic.
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,6 +22,8 @@ export interface WatchScope {
   readonly single: boolean;
   /** The data directory, absolute; never watched when it lies inside `root`. */
   readonly dataDir?: string;
+  /** The cache dir of bundles, absolute; never watched when it lies inside `root`. */
+  readonly cacheDir?: string;
 }
 
 /** Folder names never looked into (any name starting with `.` neither). */
@@ -40,7 +43,7 @@ export function isSourceFile(file: string): boolean {
 
 /**
  * True for a path the watcher neither watches nor reports: inside a skipped
- * folder or the data directory, or (when `stats` says it is a file) not a
+ * folder, the data directory or the cache dir, or (when `stats` says it is a file) not a
  * source file. chokidar calls it for folders too, sometimes without stats,
  * so without stats only the folders on the path decide.
  */
@@ -48,16 +51,17 @@ export function isIgnored(scope: WatchScope, file: string, stats?: Stats): boole
   const relative = path.relative(scope.root, file);
   if (relative === '') return false;
   if (relative.startsWith('..') || path.isAbsolute(relative)) return true;
-  // A data directory that is the plugins directory, or holds it, cannot be left out as a whole;
-  // its data files are no source files anyway.
-  const { dataDir } = scope;
-  if (
-    dataDir !== undefined &&
-    dataDir !== scope.root &&
-    isInside(scope.root, dataDir) &&
-    isInside(dataDir, file)
-  ) {
-    return true;
+  // A data directory (or cache dir) that is the plugins directory, or holds it, cannot be left
+  // out as a whole; its data files and bundles are no source files anyway.
+  for (const written of [scope.dataDir, scope.cacheDir]) {
+    if (
+      written !== undefined &&
+      written !== scope.root &&
+      isInside(scope.root, written) &&
+      isInside(written, file)
+    ) {
+      return true;
+    }
   }
   if (relative.split(path.sep).some((part) => part.startsWith('.') || SKIPPED_DIRS.has(part))) return true;
   return stats?.isFile() === true && !isSourceFile(file);

@@ -42,6 +42,8 @@ export interface WatchPluginsOptions {
   debounceMs?: number;
   /** The server's data directory: never watched, so a plugin's own writes never reload it. */
   dataDir?: string;
+  /** The server's cache dir, where TypeScript plugins are bundled to: never watched either. */
+  cacheDir?: string;
   /**
    * Validate each change before loading it: `true` (default) with a warm
    * validator created on first use, `false` to load changes unchecked, or a
@@ -90,6 +92,7 @@ export async function watchPlugins(
     root,
     single: await isFile(path.join(root, 'spec.conf')),
     ...(options.dataDir === undefined ? {} : { dataDir: path.resolve(options.dataDir) }),
+    ...(options.cacheDir === undefined ? {} : { cacheDir: path.resolve(options.cacheDir) }),
   };
   const watcher = new DevWatcher(server, scope, options);
   await watcher.start();

@@ -4,8 +4,9 @@
  * 1. read and check `spec.conf`;
  * 2. find the logic file (`<logic>.ts`, `.js`, `.mjs`);
  * 3. for TypeScript, bundle it with esbuild (so it may import sibling `.ts`
- *    files) into `<dir>/.nekoconnect/build/`, where bare imports resolve from
- *    the plugin folder's `node_modules` as they would from the source
+ *    files) into the plugin's folder of the cache dir, never into the plugin
+ *    folder, which may be read-only; bare imports are resolved from the
+ *    plugin folder's `node_modules` as they would be from the source
  *    (`bundle.ts`, shared with the config loader);
  * 4. import the module under a fresh `?v=` query, so a hot reload gets fresh
  *    code instead of the ESM cache;
@@ -15,9 +16,17 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { NekoError, isNekoError } from '../errors.js';
 import type { Logic } from '../context/context.js';
-import { bundleModule, importFresh, removeStaleBuilds } from '../build/bundle.js';
+import {
+  bundleModule,
+  cacheFolderOf,
+  ensurePrivateTempDir,
+  importFresh,
+  privateTempDir,
+  removeStaleBuilds,
+} from '../build/bundle.js';
 import { checkGreetersUnique, checkLogicExport, checkRecv, constructLogic } from './checks.js';
 import { readSpec } from './spec.js';
+import { declaredOps } from './stats.js';
 import type { PluginSpec } from './spec.js';
 import { isFile } from '../files.js';
 import { errorMessage } from '../format.js';
@@ -33,6 +42,8 @@ export interface LoadedPlugin {
   logic: Logic;
   /** When loading finished, in ms since the epoch. */
   loadedAt: number;
+  /** The op codes its `Op` table declares (see `declaredOps`); the metrics and dashboard count each apart. */
+  ops?: readonly number[];
 }
 
 /** A plugin folder that could not be loaded. */
@@ -42,6 +53,22 @@ export interface PluginLoadFailure {
   /** Present when spec.conf parsed. */
   spec?: PluginSpec;
   error: NekoError;
+}
+
+/** Options of the loader's functions. */
+export interface LoadOptions {
+  /**
+   * Where TypeScript logic is bundled to: each plugin folder gets its own
+   * folder in it ({@link cacheFolderOf}); created, private to this user,
+   * when missing. Default: `cache` in this user's temporary folder
+   * ({@link defaultCacheDir}).
+   */
+  cacheDir?: string;
+}
+
+/** The cache dir of a loader given none: `<os temp dir>/nekoconnect-<uid>/cache`. */
+export function defaultCacheDir(): string {
+  return path.join(privateTempDir(), 'cache');
 }
 
 /** The extensions a `$logic` name is tried with, in this order. */
@@ -78,8 +105,8 @@ export async function resolveLogicFile(dir: string, spec: PluginSpec): Promise<s
  * @throws NekoError any spec.conf error (`NEKO_ERR_SPEC_*`) or plugin error
  *   (`NEKO_ERR_PLUGIN_*`).
  */
-export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
-  return loadPluginWithSpec(dir, await readSpec(dir));
+export async function loadPlugin(dir: string, options: LoadOptions = {}): Promise<LoadedPlugin> {
+  return loadPluginWithSpec(dir, await readSpec(dir), options);
 }
 
 /**
@@ -91,18 +118,14 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
  *   `NEKO_ERR_PLUGIN_IMPORT`, `NEKO_ERR_PLUGIN_NO_LOGIC_EXPORT`,
  *   `NEKO_ERR_PLUGIN_NO_RECV` or `NEKO_ERR_PLUGIN_CONSTRUCT`.
  */
-export async function loadPluginWithSpec(dir: string, spec: PluginSpec): Promise<LoadedPlugin> {
+export async function loadPluginWithSpec(
+  dir: string,
+  spec: PluginSpec,
+  options: LoadOptions = {},
+): Promise<LoadedPlugin> {
   const logicFile = await resolveLogicFile(dir, spec);
   const transpiled = logicFile.endsWith('.ts');
-  const moduleFile = transpiled
-    ? await bundleModule({
-        entry: logicFile,
-        dir,
-        code: 'NEKO_ERR_PLUGIN_TRANSPILE',
-        syntaxHint:
-          'fix the error at this location; the logic file and the files it imports must be valid TypeScript',
-      })
-    : logicFile;
+  const moduleFile = transpiled ? await bundleLogic(dir, logicFile, options) : logicFile;
   // Before the import: Node reads a module's source map when it loads it.
   if (transpiled) enableSourceMaps();
   const mod = await importLogic(moduleFile, logicFile);
@@ -111,7 +134,7 @@ export async function loadPluginWithSpec(dir: string, spec: PluginSpec): Promise
   const LogicClass = checkLogicExport(mod, logicFile);
   checkRecv(LogicClass, logicFile);
   const logic = constructLogic(LogicClass, logicFile);
-  return { dir, spec, logicFile, logic, loadedAt: Date.now() };
+  return { dir, spec, logicFile, logic, loadedAt: Date.now(), ops: declaredOps(mod) };
 }
 
 /**
@@ -133,6 +156,7 @@ export async function loadPluginWithSpec(dir: string, spec: PluginSpec): Promise
 export async function loadPluginsDir(
   pluginsDir: string,
   refuse: (dir: string, spec: PluginSpec) => NekoError | undefined = () => undefined,
+  options: LoadOptions = {},
 ): Promise<{ plugins: LoadedPlugin[]; failures: PluginLoadFailure[] }> {
   const dirs = await listPluginDirs(pluginsDir);
 
@@ -165,7 +189,7 @@ export async function loadPluginsDir(
       continue;
     }
     try {
-      plugins.push(await loadPluginWithSpec(entry.dir, entry.spec));
+      plugins.push(await loadPluginWithSpec(entry.dir, entry.spec, options));
     } catch (err) {
       failures.push({ dir: entry.dir, spec: entry.spec, error: asNekoError(err, entry.dir) });
     }
@@ -180,8 +204,8 @@ let sourceMapsEnabled = false;
 /**
  * Turns on source-mapped stack traces for the process (once), so that the
  * stack of an error thrown in a bundled plugin names `logic.ts:line:column`
- * (from the bundle's inline source map) instead of the `.nekoconnect/build/`
- * file. The logger, the dashboard and `server.logs()` print `error.stack`.
+ * (from the bundle's inline source map) instead of the bundle in the cache
+ * dir. The logger, the dashboard and `server.logs()` print `error.stack`.
  */
 function enableSourceMaps(): void {
   if (sourceMapsEnabled) return;
@@ -209,6 +233,24 @@ async function listPluginDirs(pluginsDir: string): Promise<string[]> {
   const dirs = names.map((name) => path.join(pluginsDir, name));
   const hasSpec = await Promise.all(dirs.map((dir) => isFile(path.join(dir, 'spec.conf'))));
   return dirs.filter((_, i) => hasSpec[i] === true);
+}
+
+/**
+ * Bundles a TypeScript logic file into the plugin's folder of the cache dir
+ * (the default one checked first: it is in a folder every user shares).
+ */
+async function bundleLogic(dir: string, logicFile: string, options: LoadOptions): Promise<string> {
+  const cacheDir =
+    options.cacheDir ?? path.join(await ensurePrivateTempDir('NEKO_ERR_PLUGIN_TRANSPILE'), 'cache');
+  return bundleModule({
+    entry: logicFile,
+    dir,
+    outDir: cacheFolderOf(cacheDir, dir),
+    code: 'NEKO_ERR_PLUGIN_TRANSPILE',
+    syntaxHint:
+      'fix the error at this location; the logic file and the files it imports must be valid TypeScript',
+    writeHint: `the server needs write access to its cache dir ${cacheDir}; give it another with --cache-dir <dir>`,
+  });
 }
 
 /** Imports `moduleFile` as a fresh module instance; errors name the source `logicFile`. */

@@ -4,7 +4,13 @@ import { isFile } from '../files.js';
 import type { Logger } from '../logging/logger.js';
 import type { ManagedDatabase, StorageBackend } from '../storage/database.js';
 import { PluginHost, type ServedPlugin } from './host.js';
-import { loadPluginWithSpec, loadPluginsDir, type LoadedPlugin, type PluginLoadFailure } from './loader.js';
+import {
+  loadPluginWithSpec,
+  loadPluginsDir,
+  type LoadOptions,
+  type LoadedPlugin,
+  type PluginLoadFailure,
+} from './loader.js';
 import type { Router } from './router.js';
 import { readSpec, type PluginSpec } from './spec.js';
 
@@ -93,11 +99,14 @@ export class PluginRegistry {
   readonly #problems = new Map<string, PluginProblem & { spec: PluginSpec | undefined }>();
   /** Plugin folders (absolute) being reloaded now. */
   readonly #reloading = new Set<string>();
+  /** How plugins are loaded: where their bundles go. */
+  readonly #loadOptions: LoadOptions;
 
-  constructor(router: Router, storage: StorageBackend, logger: Logger) {
+  constructor(router: Router, storage: StorageBackend, logger: Logger, loadOptions: LoadOptions = {}) {
     this.#router = router;
     this.#storage = storage;
     this.#logger = logger;
+    this.#loadOptions = loadOptions;
   }
 
   /**
@@ -117,8 +126,8 @@ export class PluginRegistry {
   async load(dir: string): Promise<PluginsReport> {
     const refuse = (folder: string, spec: PluginSpec): NekoError | undefined => this.#clash(folder, spec);
     const { plugins, failures } = (await isFile(join(dir, 'spec.conf')))
-      ? await loadOne(dir, refuse)
-      : await loadPluginsDir(dir, refuse);
+      ? await loadOne(dir, refuse, this.#loadOptions)
+      : await loadPluginsDir(dir, refuse, this.#loadOptions);
     const loaded: LoadedPlugin[] = [];
     for (const plugin of plugins) {
       try {
@@ -232,7 +241,7 @@ export class PluginRegistry {
     let plugin: LoadedPlugin;
     let db: ManagedDatabase | undefined;
     try {
-      plugin = await loadPluginWithSpec(dir, spec);
+      plugin = await loadPluginWithSpec(dir, spec, this.#loadOptions);
       if (owner.kind !== 'plugin') db = await this.#storage.open(greeter);
     } catch (err) {
       if (!(err instanceof NekoError)) throw err;
@@ -446,6 +455,7 @@ export class PluginRegistry {
 async function loadOne(
   dir: string,
   refuse: (dir: string, spec: PluginSpec) => NekoError | undefined,
+  options: LoadOptions,
 ): Promise<{ plugins: LoadedPlugin[]; failures: PluginLoadFailure[] }> {
   let spec: PluginSpec;
   try {
@@ -457,7 +467,7 @@ async function loadOne(
   const refused = refuse(dir, spec);
   if (refused !== undefined) return { plugins: [], failures: [{ dir, spec, error: refused }] };
   try {
-    return { plugins: [await loadPluginWithSpec(dir, spec)], failures: [] };
+    return { plugins: [await loadPluginWithSpec(dir, spec, options)], failures: [] };
   } catch (err) {
     if (!(err instanceof NekoError)) throw err;
     return { plugins: [], failures: [{ dir, spec, error: err }] };

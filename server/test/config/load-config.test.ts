@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import {
@@ -8,6 +8,7 @@ import {
   loadConfigFile,
 } from '../../src/config/load-config.js';
 import { NekoError } from '../../src/errors.js';
+import { cacheFolderOf, privateTempDir } from '../../src/build/bundle.js';
 import { REPO_ROOT, assertBuilt } from '../cli/run-cli.js';
 import { tempDir } from './cli-in-dir.js';
 
@@ -27,10 +28,6 @@ async function rejection(promise: Promise<unknown>): Promise<NekoError> {
   );
   expect(err).toBeInstanceOf(NekoError);
   return err as NekoError;
-}
-
-function escape(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 describe('findConfigFile', () => {
@@ -80,7 +77,7 @@ describe('loadConfigFile: each format', () => {
     });
   });
 
-  it('bundles TypeScript into the config folder and imports its default export', async () => {
+  it('bundles TypeScript into the temporary folder, never the config folder, and imports its default export', async () => {
     const dir = await tempDir();
     await write(dir, {
       'nekoconnect.config.ts': [
@@ -93,14 +90,32 @@ describe('loadConfigFile: each format', () => {
     });
     const loaded = await loadConfigFile(path.join(dir, 'nekoconnect.config.ts'));
     expect(loaded.config).toEqual({ port: 4001, host: '0.0.0.0' });
-    const built = await readdir(path.join(dir, '.nekoconnect', 'build'));
+    expect((await readdir(dir)).sort()).toEqual(['nekoconnect.config.ts', 'settings.ts']);
+    const buildDir = cacheFolderOf(path.join(privateTempDir(), 'config'), dir);
+    const built = await readdir(buildDir);
     expect(built).toHaveLength(1);
     expect(built[0]).toMatch(/^nekoconnect\.config\.[0-9a-f]{10}\.mjs$/);
+    expect((await stat(privateTempDir())).mode & 0o777).toBe(0o700);
 
     // A changed config is loaded afresh, and the older build goes.
     await write(dir, { 'settings.ts': 'export const PORT: number = 4002;\n' });
     expect((await loadConfigFile(path.join(dir, 'nekoconnect.config.ts'))).config.port).toBe(4002);
-    expect(await readdir(path.join(dir, '.nekoconnect', 'build'))).toHaveLength(1);
+    expect(await readdir(buildDir)).toHaveLength(1);
+    expect((await readdir(dir)).sort()).toEqual(['nekoconnect.config.ts', 'settings.ts']);
+  });
+
+  it("resolves a config's packages from its own folder's node_modules", async () => {
+    const dir = await tempDir();
+    await write(dir, {
+      'node_modules/neko-port/package.json': JSON.stringify({
+        name: 'neko-port',
+        exports: { '.': { import: './port.mjs', require: './port.cjs' } },
+      }),
+      'node_modules/neko-port/port.mjs': 'export const port = 4100;\n',
+      'node_modules/neko-port/port.cjs': 'exports.port = 4199;\n',
+      'nekoconnect.config.ts': "import { port } from 'neko-port';\nexport default { port };\n",
+    });
+    expect((await loadConfigFile(path.join(dir, 'nekoconnect.config.ts'))).config).toEqual({ port: 4100 });
   });
 
   it('loads .js (ESM without "type": "module") and .mjs', async () => {
@@ -266,14 +281,54 @@ describe('loadConfigFile: errors', () => {
     expect(yaml.hint).toBe('a config file ends in .ts, .mts, .js, .mjs, .json');
   });
 
-  it('reports a build folder it cannot write', async () => {
+  it('loads a config from a read-only folder, writing nothing there', async () => {
     const dir = await tempDir();
-    await write(dir, { 'nekoconnect.config.ts': 'export default {};\n', '.nekoconnect': 'not a folder' });
-    const err = await rejection(loadConfigFile(path.join(dir, 'nekoconnect.config.ts'), dir));
-    expect(err.code).toBe('NEKO_ERR_CONFIG_LOAD');
-    expect(err.message).toMatch(
-      new RegExp(`^cannot write the transpiled ${escape(path.join(dir, 'nekoconnect.config.ts'))} to `),
+    await write(dir, { 'nekoconnect.config.ts': 'export default { port: 4003 };\n' });
+    await chmod(dir, 0o555);
+    onTestFinished(() => chmod(dir, 0o755));
+    expect((await loadConfigFile(path.join(dir, 'nekoconnect.config.ts'), dir)).config).toEqual({
+      port: 4003,
+    });
+    expect(await readdir(dir)).toEqual(['nekoconnect.config.ts']);
+  });
+
+  it("refuses a temporary folder for bundles that is not this user's own", async () => {
+    const dir = await tempDir();
+    await write(dir, { 'nekoconnect.config.ts': 'export default {};\n' });
+    const tmp = await tempDir();
+    const saved = process.env['TMPDIR'];
+    process.env['TMPDIR'] = tmp;
+    onTestFinished(() => {
+      if (saved === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = saved;
+    });
+    const mine = privateTempDir();
+    expect(path.dirname(mine)).toBe(tmp);
+
+    // Open to other users, as someone else's planted folder could be.
+    await mkdir(mine, { mode: 0o777 });
+    await chmod(mine, 0o777);
+    const open = await rejection(loadConfigFile(path.join(dir, 'nekoconnect.config.ts'), dir));
+    expect(open.code).toBe('NEKO_ERR_CONFIG_LOAD');
+    expect(open.message).toBe(
+      `the folder ${mine} cannot hold this user's bundles safely: other users may use it (mode 777)`,
     );
+    expect(open.hint).toBe(
+      `remove ${mine} (the server makes it again, private to its user), or point TMPDIR elsewhere`,
+    );
+
+    // A link in its place.
+    await rm(mine, { recursive: true });
+    await symlink(await tempDir(), mine);
+    const link = await rejection(loadConfigFile(path.join(dir, 'nekoconnect.config.ts'), dir));
+    expect(link.message).toBe(
+      `the folder ${mine} cannot hold this user's bundles safely: it is not a folder (a link or a file is in its place)`,
+    );
+
+    // Made afresh, private, once removed.
+    await rm(mine);
+    expect((await loadConfigFile(path.join(dir, 'nekoconnect.config.ts'), dir)).config).toEqual({});
+    expect((await stat(mine)).mode & 0o777).toBe(0o700);
   });
 });
 

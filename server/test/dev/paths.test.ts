@@ -14,7 +14,12 @@ import { makePluginsDir } from '../helpers/plugins.js';
 const ROOT = path.resolve('/work/plugins');
 const DIR = { isFile: () => false } as Stats;
 const FILE = { isFile: () => true } as Stats;
-const scope: WatchScope = { root: ROOT, single: false, dataDir: path.join(ROOT, 'todo', 'data') };
+const scope: WatchScope = {
+  root: ROOT,
+  single: false,
+  dataDir: path.join(ROOT, 'todo', 'data'),
+  cacheDir: path.join(ROOT, 'bundles'),
+};
 const at = (...parts: string[]): string => path.join(ROOT, ...parts);
 
 describe('what the dev watcher looks at', () => {
@@ -45,7 +50,7 @@ describe('what the dev watcher looks at', () => {
     }
   });
 
-  it('never looks into node_modules, build output, dot folders or the data directory', () => {
+  it('never looks into node_modules, build output, dot folders, the data directory or the cache dir', () => {
     expect(isIgnored(scope, ROOT)).toBe(false);
     expect(isIgnored(scope, at('todo'), DIR)).toBe(false);
     expect(isIgnored(scope, at('todo', 'lib'))).toBe(false);
@@ -59,6 +64,8 @@ describe('what the dev watcher looks at', () => {
       at('todo', '.logic.ts.swp'),
       at('todo', 'data'),
       at('todo', 'data', 'todo.json'),
+      at('bundles'),
+      at('bundles', 'todo-0123abcd', 'logic.0123456789.mjs'),
       path.resolve('/elsewhere/logic.ts'),
     ]) {
       expect(isIgnored(scope, ignored), ignored).toBe(true);

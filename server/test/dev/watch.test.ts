@@ -109,16 +109,33 @@ export class Logic {
     expect((await client.request('burst', '')).text()).toMatch(/^save10 /);
   });
 
-  it("the plugin's own database writes, its build output and files that are not source never reload it", async () => {
+  it("the plugin's own database writes, the server's bundles, build output and files that are not source never reload it", async () => {
     const plugins = await makePluginsDir([{ greeter: 'store', logic: counterLogic('v1') }]);
-    // The data directory inside the plugin folder, under a name the watcher would otherwise look into.
+    // The data directory and the cache dir inside the plugin folder, under names the watcher
+    // would otherwise look into.
     const dataDir = path.join(plugins, 'store', 'data');
+    const cacheDir = path.join(plugins, 'store', 'bundles');
     const { server, port } = await startServer({
       plugins,
       storage: { backend: 'nedb', dir: dataDir, compactionIntervalMs: 0 },
+      cacheDir,
     });
     const log = eventLog();
-    const watcher = await watch(server, plugins, log, { dataDir });
+    const watcher = await watch(server, plugins, log, { dataDir, cacheDir });
+    // A TypeScript plugin added: its bundle goes to the cache dir inside the store plugin's folder.
+    const added = log.next('reloaded');
+    await addPlugin(
+      plugins,
+      'later',
+      'export class Logic { recv(ctx: any): void { ctx.send("later"); } }\n',
+      'logic.ts',
+    );
+    await added;
+    expect((await readdir(cacheDir)).some((name) => name.startsWith('later-'))).toBe(true);
+    await sleep(300);
+    await watcher.idle();
+    expect(log.events.map((event) => event.type)).toEqual(['reloaded']);
+    log.events.length = 0;
     const client = await connectClient(port);
     for (let i = 1; i <= 20; i++) await client.request('store', '', { op: 1 });
     expect(await readdir(dataDir)).toContain('store.db');

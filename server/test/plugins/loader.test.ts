@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it, expect, onTestFinished } from 'vitest';
 import { bundleLoaderForNode } from '../helpers/node-loader.js';
@@ -15,6 +17,7 @@ import {
   resolveLogicFile,
 } from '../../src/plugins/loader.js';
 import { parseSpecText, readSpec } from '../../src/plugins/spec.js';
+import { cacheFolderOf } from '../../src/build/bundle.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'plugins');
 const fixture = (name: string): string => path.join(FIXTURES, name);
@@ -72,8 +75,12 @@ async function sendTo(logic: Logic, text: string, op = 0): Promise<string[]> {
   return sent;
 }
 
-async function builds(dir: string): Promise<string[]> {
-  return readdir(path.join(dir, '.nekoconnect', 'build')).catch(() => []);
+/** A new cache dir for a test's bundles. */
+const tempCache = (): Promise<string> => tempDir();
+
+/** The files of plugin folder `dir`'s folder in `cacheDir`: its bundles. */
+async function builds(cacheDir: string, dir: string): Promise<string[]> {
+  return readdir(cacheFolderOf(cacheDir, dir)).catch(() => []);
 }
 
 describe('resolveLogicFile', () => {
@@ -123,10 +130,11 @@ describe('resolveLogicFile', () => {
 });
 
 describe('loadPlugin: plugins that load', () => {
-  it('loads a TypeScript plugin, bundled into .nekoconnect/build', async () => {
+  it('loads a TypeScript plugin, bundled into its folder of the cache dir', async () => {
     const dir = fixture('good-ts');
+    const cacheDir = await tempCache();
     const before = Date.now();
-    const plugin = await loadPlugin(dir);
+    const plugin = await loadPlugin(dir, { cacheDir });
     expect(plugin.dir).toBe(dir);
     expect(plugin.logicFile).toBe(path.join(dir, 'logic.ts'));
     expect(plugin.spec).toMatchObject({
@@ -140,19 +148,22 @@ describe('loadPlugin: plugins that load', () => {
     expect(await sendTo(plugin.logic, 'hello')).toEqual(['hello']);
     expect(await sendTo(plugin.logic, 'hello', 1)).toEqual(['HELLO']);
 
-    const built = await builds(dir);
+    const built = await builds(cacheDir, dir);
     expect(built).toHaveLength(1);
     expect(built[0]).toMatch(/^logic\.[0-9a-f]{10}\.mjs$/);
-    const code = await readFile(path.join(dir, '.nekoconnect', 'build', built[0] ?? ''), 'utf8');
+    expect(await readdir(cacheDir)).toEqual([path.basename(cacheFolderOf(cacheDir, dir))]);
+    expect(path.basename(cacheFolderOf(cacheDir, dir))).toMatch(/^good-ts-[0-9a-f]{8}$/);
+    const code = await readFile(path.join(cacheFolderOf(cacheDir, dir), built[0] ?? ''), 'utf8');
     expect(code).toContain('//# sourceMappingURL=data:application/json;base64,');
   });
 
   it('loads a .js logic file named by $logic, without building it', async () => {
     const dir = fixture('good-js');
-    const plugin = await loadPlugin(dir);
+    const cacheDir = await tempCache();
+    const plugin = await loadPlugin(dir, { cacheDir });
     expect(plugin.logicFile).toBe(path.join(dir, 'main.js'));
     expect(await sendTo(plugin.logic, 'ping')).toEqual(['pong']);
-    expect(await builds(dir)).toEqual([]);
+    expect(await readdir(cacheDir)).toEqual([]);
   });
 
   it('loads a .mjs logic file', async () => {
@@ -166,13 +177,19 @@ describe('loadPlugin: plugins that load', () => {
     expect(await sendTo(plugin.logic, 'hi')).toEqual(['HI!']);
   });
 
-  it('leaves bare imports to Node, resolved from the plugin folder', async () => {
+  it('imports a package by the file Node resolves from the plugin folder (a hoisted package here)', async () => {
     const dir = fixture('good-bare-import');
-    const plugin = await loadPlugin(dir);
+    const cacheDir = await tempCache();
+    const plugin = await loadPlugin(dir, { cacheDir });
     expect(await sendTo(plugin.logic, 'x')).toEqual(['function']);
-    const [built] = await builds(dir);
-    const code = await readFile(path.join(dir, '.nekoconnect', 'build', built ?? ''), 'utf8');
-    expect(code).toMatch(/from "kleur"/);
+    const [built] = await builds(cacheDir, dir);
+    const code = await readFile(path.join(cacheFolderOf(cacheDir, dir), built ?? ''), 'utf8');
+    // The repository's node_modules, found from the fixture's folder up; kleur's `exports` give
+    // index.mjs to `import` and index.js to `require`.
+    const required = createRequire(path.join(dir, 'logic.ts')).resolve('kleur');
+    expect(path.basename(required)).toBe('index.js');
+    const imported = pathToFileURL(path.join(path.dirname(required), 'index.mjs')).href;
+    expect(code).toContain(`import kleur from "${imported}";`);
   });
 
   it('accepts a recv inherited from a base class', async () => {
@@ -195,17 +212,18 @@ describe('loadPlugin: hot reload', () => {
       'spec.conf': specText('reload'),
       'logic.ts': `export class Logic { recv(ctx: { send(s: string): boolean }): void { ctx.send('v1'); } }\n`,
     });
-    const first = await loadPlugin(dir);
+    const cacheDir = await tempCache();
+    const first = await loadPlugin(dir, { cacheDir });
     expect(await sendTo(first.logic, 'x')).toEqual(['v1']);
 
     await writeFile(
       path.join(dir, 'logic.ts'),
       `export class Logic { recv(ctx: { send(s: string): boolean }): void { ctx.send('v2'); } }\n`,
     );
-    const second = await loadPlugin(dir);
+    const second = await loadPlugin(dir, { cacheDir });
     expect(await sendTo(second.logic, 'x')).toEqual(['v2']);
     expect(await sendTo(first.logic, 'x')).toEqual(['v1']);
-    expect(await builds(dir)).toHaveLength(1);
+    expect(await builds(cacheDir, dir)).toHaveLength(1);
   });
 
   it('evaluates the module again even when the code did not change', async () => {
@@ -222,32 +240,36 @@ describe('loadPlugin: hot reload', () => {
     onTestFinished(() => {
       delete g[key];
     });
-    const first = await loadPlugin(dir);
-    const second = await loadPlugin(dir);
+    const cacheDir = await tempCache();
+    const first = await loadPlugin(dir, { cacheDir });
+    const second = await loadPlugin(dir, { cacheDir });
     expect(g[key]).toBe(2);
     expect(first.logic.constructor).not.toBe(second.logic.constructor);
-    expect(await builds(dir)).toHaveLength(1);
+    expect(await builds(cacheDir, dir)).toHaveLength(1);
   });
 
   it('does not rewrite a build that exists, and removes only stale builds of this logic', async () => {
     const dir = await tempPlugin({
       'spec.conf': specText('stale'),
       'logic.ts': 'export class Logic { recv(): void {} }\n',
-      '.nekoconnect/build/logic.0123456789.mjs': 'stale',
-      '.nekoconnect/build/other.0123456789.mjs': 'another logic name',
-      '.nekoconnect/build/notes.txt': 'kept',
     });
-    await loadPlugin(dir);
-    const after = await builds(dir);
+    const cacheDir = await tempCache();
+    const folder = cacheFolderOf(cacheDir, dir);
+    await mkdir(folder, { recursive: true });
+    await writeFile(path.join(folder, 'logic.0123456789.mjs'), 'stale');
+    await writeFile(path.join(folder, 'other.0123456789.mjs'), 'another logic name');
+    await writeFile(path.join(folder, 'notes.txt'), 'kept');
+    await loadPlugin(dir, { cacheDir });
+    const after = await builds(cacheDir, dir);
     const current = after.find(
       (name) => /^logic\.[0-9a-f]{10}\.mjs$/.test(name) && name !== 'logic.0123456789.mjs',
     );
     expect(after.sort()).toEqual([current, 'notes.txt', 'other.0123456789.mjs'].sort());
 
-    const file = path.join(dir, '.nekoconnect', 'build', current ?? '');
+    const file = path.join(folder, current ?? '');
     const { mtimeMs } = await stat(file);
     await new Promise((resolve) => setTimeout(resolve, 20));
-    await loadPlugin(dir);
+    await loadPlugin(dir, { cacheDir });
     expect((await stat(file)).mtimeMs).toBe(mtimeMs);
   });
 
@@ -285,14 +307,15 @@ describe('loadPlugin: errors', () => {
       'spec.conf': specText('syntax'),
       'logic.ts': 'export class Logic {\n  recv(): void {\n    const x = 1 +;\n  }\n}\n',
     });
-    const err = await rejection(loadPlugin(dir), 'NEKO_ERR_PLUGIN_TRANSPILE');
+    const cacheDir = await tempCache();
+    const err = await rejection(loadPlugin(dir, { cacheDir }), 'NEKO_ERR_PLUGIN_TRANSPILE');
     expect(err.message).toBe(`cannot transpile ${path.join(dir, 'logic.ts')}: Unexpected ";"`);
     expect(err.location).toEqual({ file: path.join(dir, 'logic.ts'), line: 3, column: 18 });
     expect(err.hint).toBe(
       'fix the error at this location; the logic file and the files it imports must be valid TypeScript',
     );
     expect(err.cause).toMatchObject({ errors: [expect.objectContaining({ text: 'Unexpected ";"' })] });
-    expect(await builds(dir)).toEqual([]);
+    expect(await readdir(cacheDir)).toEqual([]);
   });
 
   it('reports an error in an imported sibling file at its position in that file', async () => {
@@ -318,20 +341,23 @@ describe('loadPlugin: errors', () => {
     expect(err.location).toEqual({ file: path.join(dir, 'logic.ts'), line: 1, column: 19 });
   });
 
-  it('reports a build folder it cannot write', async () => {
+  it('reports a cache dir it cannot write', async () => {
     const dir = await tempPlugin({
       'spec.conf': specText('unwritable'),
       'logic.ts': 'export class Logic { recv(): void {} }\n',
-      // A file where the build folder should go makes mkdir fail.
-      '.nekoconnect': 'not a folder',
     });
-    const err = await rejection(loadPlugin(dir), 'NEKO_ERR_PLUGIN_TRANSPILE');
+    // A file where the cache dir should be makes mkdir fail.
+    const cacheDir = path.join(await tempDir(), 'cache');
+    await writeFile(cacheDir, 'not a folder');
+    const err = await rejection(loadPlugin(dir, { cacheDir }), 'NEKO_ERR_PLUGIN_TRANSPILE');
     expect(err.message).toMatch(
       new RegExp(
-        `^cannot write the transpiled ${escape(path.join(dir, 'logic.ts'))} to ${escape(path.join(dir, '.nekoconnect', 'build'))}/logic\\.[0-9a-f]{10}\\.mjs: `,
+        `^cannot write the transpiled ${escape(path.join(dir, 'logic.ts'))} to ${escape(cacheFolderOf(cacheDir, dir))}/logic\\.[0-9a-f]{10}\\.mjs: `,
       ),
     );
-    expect(err.hint).toBe(`the server needs write access to ${path.join(dir, '.nekoconnect', 'build')}`);
+    expect(err.hint).toBe(
+      `the server needs write access to its cache dir ${cacheDir}; give it another with --cache-dir <dir>`,
+    );
     expect(err.cause).toBeInstanceOf(Error);
   });
 
