@@ -32,7 +32,7 @@ export function checkTlsMaterial(tls: TlsOptions, from: TlsSources): void {
       'NEKO_ERR_CONFIG_TLS_KEY',
       encrypted
         ? `the TLS key ${from.key} is encrypted with a passphrase, which the server cannot type in`
-        : `the TLS key ${from.key} is not a PEM private key (${errorMessage(err)})`,
+        : `the TLS key ${from.key} is not a PEM private key`,
       {
         cause: err,
         hint: encrypted
@@ -47,7 +47,7 @@ export function checkTlsMaterial(tls: TlsOptions, from: TlsSources): void {
   } catch (err) {
     throw new NekoError(
       'NEKO_ERR_CONFIG_TLS_CERT',
-      `the TLS certificate ${from.cert} is not a PEM certificate (${errorMessage(err)})`,
+      `the TLS certificate ${from.cert} is not a PEM certificate`,
       {
         cause: err,
         hint: 'give the certificate file (it starts with -----BEGIN CERTIFICATE-----), followed by its chain if any',

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { connect } from '../../src/client/client.js';
@@ -25,12 +25,14 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-/** Every file of a folder with the sha256 of its bytes. */
+/** Every file under a folder (by relative path) with the sha256 of its bytes. */
 async function snapshot(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const name of (await readdir(dir)).sort()) {
-    out[name] = createHash('sha256')
-      .update(await readFile(join(dir, name)))
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    out[relative(dir, file)] = createHash('sha256')
+      .update(await readFile(file))
       .digest('hex');
   }
   return out;
