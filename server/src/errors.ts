@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   NEKO_ERR_WS_ORIGIN: 'A WebSocket upgrade came from a browser origin that websocket.origins does not list.',
   NEKO_ERR_SERVER_FULL:
     'A connection was refused: limits.maxConnections are open (TCP and WebSocket together).',
+  NEKO_ERR_TLS_HANDSHAKE:
+    'A client’s TLS handshake failed (not TLS, an old protocol version, no cipher in common): the connection was closed.',
   NEKO_ERR_AUTH_TOKEN: 'A first packet with a per-user token (op 210) held no valid token id.',
   NEKO_ERR_AUTH_TOKEN_EXPIRED: 'A per-user token had expired when a client authenticated with it.',
   NEKO_ERR_SESSION_RESUME_GONE:
@@ -52,6 +54,10 @@ export const ERROR_CODES = {
   NEKO_ERR_PLUGIN_NO_RECV: 'The Logic class has no recv method.',
   NEKO_ERR_PLUGIN_CONSTRUCT: 'Constructing the Logic class threw.',
   NEKO_ERR_PLUGIN_DUPLICATE_GREETER: 'Two plugin folders declare the same greeter.',
+  NEKO_ERR_PLUGIN_LOADING:
+    'The server is still loading its plugins: a greeter not served yet answers 503 until loading ends.',
+  NEKO_ERR_PLUGINS_REQUIRED:
+    'A plugin failed to load and the server was started with --require-plugins (requirePlugins): it does not start.',
   NEKO_ERR_PLUGINS_DIR: 'The plugins directory does not exist or cannot be read.',
   NEKO_ERR_PLUGIN_HANDLER: "A plugin's recv threw or rejected.",
   NEKO_ERR_PLUGIN_HOOK:
@@ -69,12 +75,24 @@ export const ERROR_CODES = {
   // Server and CLI.
   NEKO_ERR_CONFIG_NO_SECRET: 'No shared secret was given.',
   NEKO_ERR_CONFIG_SECRET_FILE: 'The secret file cannot be read or is empty.',
+  NEKO_ERR_CONFIG_DASHBOARD_TOKEN:
+    'The stable dashboard token (--dashboard-token-file, NEKOCONNECT_DASHBOARD_TOKEN) cannot be read or is not a usable token.',
   NEKO_ERR_CONFIG_INVALID: 'A server option has a value that is not allowed.',
   NEKO_ERR_CONFIG_TLS: 'The TLS key or certificate cannot be read.',
+  NEKO_ERR_CONFIG_TLS_KEY: 'The TLS key is not a PEM private key, or is encrypted with a passphrase.',
+  NEKO_ERR_CONFIG_TLS_CERT: 'The TLS certificate is not a PEM certificate.',
+  NEKO_ERR_CONFIG_TLS_MISMATCH: 'The TLS certificate was not made for the TLS key.',
   NEKO_ERR_CONFIG_LOAD: 'The config file cannot be read, parsed, transpiled or imported.',
   NEKO_ERR_CONFIG_AMBIGUOUS: 'More than one config file exists in the folder.',
   NEKO_ERR_CLI_USAGE: 'The command line has an unknown command, an unknown flag or a bad value.',
   NEKO_ERR_SERVER_LISTEN: 'The server could not listen on the host and port.',
+  NEKO_ERR_METRICS_LISTEN: 'The metrics port (--metrics-port) could not listen on its host and port.',
+  NEKO_ERR_SERVER_HANDLER_CUT:
+    'A handler still ran when the shutdown stopped waiting (limits.shutdownTimeoutMs): its connection was closed under it.',
+  NEKO_ERR_SIGNAL_NO_SERVER:
+    'nekoconnect reload or drain found no server on the data directory: no lock file, or its process is gone.',
+  NEKO_ERR_SIGNAL_DENIED:
+    'nekoconnect reload or drain may not signal the server: it runs as another user, or on another machine.',
 
   // The client SDK.
   NEKO_ERR_CLIENT_CONNECT: 'The client could not connect or the connection closed during the handshake.',
@@ -83,6 +101,8 @@ export const ERROR_CODES = {
   NEKO_ERR_CLIENT_TIMEOUT: 'A request got no answer in time.',
   NEKO_ERR_CLIENT_DROPPED:
     'The connection dropped while a request waited; the client never sends it again (the plugin may have acted on it).',
+  NEKO_ERR_CLIENT_SERVER_SHUTDOWN:
+    'The server closed the connection because it shuts down or drains (a 503 just before the close).',
   NEKO_ERR_CLIENT_CLOSED: 'The connection closed while a request waited, or a call came after close().',
   NEKO_ERR_CLIENT_PROTOCOL: 'The server sent a frame the client cannot decode.',
   NEKO_ERR_CLIENT_DATA:
@@ -95,6 +115,8 @@ export const ERROR_CODES = {
   NEKO_ERR_STORAGE_QUERY:
     'A query, update or document was refused (bad operator, reserved field, unique key).',
   NEKO_ERR_STORAGE_CELL: 'A key-value cell has a bad name, or its value does not survive JSON.',
+  NEKO_ERR_STORAGE_LOCKED:
+    'Another running server holds the data directory (its lock file names the pid); nedb files belong to one server.',
   NEKO_ERR_STORAGE_CLOSED: 'The database was used after close().',
 
   // Validation: `nekoconnect validate` (spec.conf problems reuse the NEKO_ERR_SPEC_* codes).

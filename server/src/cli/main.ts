@@ -10,11 +10,14 @@ import {
   runCommand,
   type AnyCommand,
   type CliIo,
+  type ControlSignal,
 } from './command.js';
+import { DRAIN_COMMAND, RELOAD_COMMAND } from './control.js';
 import { DEV_COMMAND } from './dev.js';
 import { START_COMMAND } from './start.js';
 import { VALIDATE_COMMAND } from './validate.js';
 import { configureColor } from './terminal.js';
+import { failureLine } from './output.js';
 import { packageVersion } from './version.js';
 
 /**
@@ -62,6 +65,8 @@ const VERSION_COMMAND = defineCommand({
 const COMMANDS: readonly AnyCommand[] = [
   START_COMMAND,
   DEV_COMMAND,
+  RELOAD_COMMAND,
+  DRAIN_COMMAND,
   VALIDATE_COMMAND,
   HELP_COMMAND,
   VERSION_COMMAND,
@@ -99,6 +104,16 @@ async function main(argv: readonly string[]): Promise<number> {
         process.off('SIGTERM', listener);
       };
     },
+    // SIGHUP reloads and SIGUSR2 drains: neither stops the process (SIGHUP's default would).
+    onControl: (handler) => {
+      const listener = (signal: NodeJS.Signals): void => handler(signal as ControlSignal);
+      process.on('SIGHUP', listener);
+      process.on('SIGUSR2', listener);
+      return () => {
+        process.off('SIGHUP', listener);
+        process.off('SIGUSR2', listener);
+      };
+    },
   };
   try {
     if (argv.length === 0) {
@@ -117,8 +132,9 @@ async function main(argv: readonly string[]): Promise<number> {
     if (found.command.serves === true) guardProcess(io);
     return await runCommand(found.command, found.path, found.rest, io);
   } catch (err) {
-    if (isNekoError(err)) io.err(formatError(err));
-    else io.err(`${kleur.red('error')} ${describe(err)}`);
+    // In JSON mode (--log-format json), a JSON record like every other line.
+    if (isNekoError(err)) io.err(failureLine(formatError(err), err));
+    else io.err(failureLine(`${kleur.red('error')} ${describe(err)}`, err));
     return exitCodeFor(err);
   }
 }
@@ -129,10 +145,12 @@ async function main(argv: readonly string[]): Promise<number> {
  */
 function guardProcess(io: CliIo): void {
   process.on('unhandledRejection', (reason) => {
-    io.err(`${kleur.red('error')} unhandled rejection (a plugin's promise?): ${describe(reason)}`);
+    const what = "unhandled rejection (a plugin's promise?): ";
+    io.err(failureLine(`${kleur.red('error')} ${what}${describe(reason)}`, reason, what));
   });
   process.on('uncaughtException', (err) => {
-    io.err(`${kleur.red('error')} uncaught exception (a plugin's callback?): ${describe(err)}`);
+    const what = "uncaught exception (a plugin's callback?): ";
+    io.err(failureLine(`${kleur.red('error')} ${what}${describe(err)}`, err, what));
   });
 }
 

@@ -4,15 +4,20 @@
  * plugins, listen, and wait for the shutdown.
  */
 import kleur from 'kleur';
+import type { AddressInfo } from 'node:net';
+import { NekoError } from '../errors.js';
 import { resolveStartOptions, type StartFlags, type StartOptions } from '../config/start-options.js';
 import type { Dashboard } from '../dashboard/dashboard.js';
-import { formatError, indent, shownDir, shownPath } from '../format.js';
+import { formatError, indent, plural, shownDir, shownPath } from '../format.js';
 import type { PluginsReport } from '../plugins/registry.js';
 import { createServer, type NekoServer } from '../server/server.js';
 import type { CliIo } from './command.js';
-import { startDashboard } from './dashboard.js';
+import { startDashboard, startMetrics } from './dashboard.js';
+import type { MetricsServer } from '../metrics/metrics-server.js';
 import { Shutdown } from './shutdown.js';
-import { listeningLine, printLogs } from './terminal.js';
+import { ServerControl, liveOutput } from './reload.js';
+import { listeningLine } from './terminal.js';
+import { Output, printLogs, setProcessLogFormat, type Lines } from './output.js';
 import type { LogRecord } from '../logging/logger.js';
 import { packageVersion } from './version.js';
 
@@ -45,18 +50,26 @@ export interface ServeMode {
 }
 
 /** Serves until a shutdown; resolves with the exit code. */
-export async function serve(flags: StartFlags, io: CliIo, how: ServeMode): Promise<number> {
+export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Promise<number> {
+  // Every line goes through one output: text, or with --log-format json one JSON record a line
+  // (the flag counts from the start, so that an error in the config prints as JSON too).
+  const output = new Output(cliIo, flags.logFormat === 'json' ? 'json' : 'pretty');
+  setProcessLogFormat(output.format);
+  const io: CliIo = { ...cliIo, out: output.out, err: output.err };
   const cwd = io.cwd ?? process.cwd();
   const options = await resolveStartOptions(cwd, flags, how.env ?? io.env);
   const { serverOptions, plugins: dir, dataDir, configFile } = options;
+  output.format = options.log.format;
+  setProcessLogFormat(output.format);
 
   const server = createServer({ ...serverOptions, storage: { backend: 'nedb', dir: dataDir } });
-  const logs = printLogs(server.logger, io);
+  const logs = printLogs(server.logger, output, { level: options.log.level });
 
   // Clean shutdown: stop what the command added, stop accepting, let handlers finish, close.
   // A second request cuts it short. The handlers are in place before anything is served,
   // so an early Ctrl+C is clean too.
   let dashboard: Dashboard | undefined;
+  let metrics: MetricsServer | undefined;
   let extras: ServingExtras | void = undefined;
   const shutdown = new Shutdown(
     io,
@@ -64,10 +77,24 @@ export async function serve(flags: StartFlags, io: CliIo, how: ServeMode): Promi
       await extras?.close?.();
       await server.close();
       await dashboard?.close();
+      await metrics?.close();
+      // Handlers cut at limits.shutdownTimeoutMs make the exit code 1.
+      return server.cutHandlers().length;
     },
     () => server.connectionCount,
   );
   const removeHandlers = io.onSignal((signal) => shutdown.request(signal));
+  // SIGHUP reloads (config, plugins, live settings); SIGUSR2 drains, then shuts down (cli/reload.ts).
+  const control = new ServerControl(
+    {
+      server,
+      started: options,
+      resolve: () => resolveStartOptions(cwd, flags, how.env ?? io.env),
+      applyOutput: liveOutput(output, logs),
+    },
+    shutdown,
+  );
+  const removeControl = io.onControl?.((signal) => control.signal(signal));
 
   try {
     const mode = how.mode === 'dev' ? ` ${kleur.dim('dev mode')}` : '';
@@ -75,17 +102,38 @@ export async function serve(flags: StartFlags, io: CliIo, how: ServeMode): Promi
     if (configFile !== undefined) io.out(kleur.dim(`config from ${shownPath(configFile, cwd)}`));
     const facts = { mode: how.mode, version: packageVersion(), plugins: dir, dataDir, configFile } as const;
     dashboard = await startDashboard(server, options.dashboard, facts, io);
-    // The report below lists each plugin loaded and each failure with its error: their log lines would say it twice.
-    logs.hold();
+    if (dashboard) dashboard.reload = () => control.reload('POST /api/reload');
+    // A metrics port in use stops the start here, before any database opens.
+    metrics = await startMetrics(server, options.metrics, dashboard !== undefined, io);
+    // Nothing is written before the ports are bound: a port in use fails here, before the
+    // data directory is locked or any data file opened. Clients that come while the plugins
+    // load get 503 for a greeter not loaded yet (the server is not ready meanwhile).
     let report: PluginsReport | undefined;
+    let address: AddressInfo;
     try {
-      report = await server.loadPlugins(dir);
-    } finally {
-      logs.release((record) => report !== undefined && inReport(report, record));
+      address = await server.listen();
+      if (shutdown.stopping) return await shutdown.exit;
+      // The report below lists each plugin loaded and each failure with its error: their log lines would say it twice.
+      logs.hold();
+      try {
+        report = await server.loadPlugins(dir);
+      } finally {
+        logs.release((record) => report !== undefined && inReport(report, record));
+      }
+    } catch (err) {
+      await server.close();
+      throw err;
     }
-    printPlugins(dir, report, io, cwd, how.failed);
+    printPlugins(dir, report, output, cwd, how.failed);
+    if (options.requirePlugins && report.failed.length > 0) {
+      await server.close();
+      throw new NekoError(
+        'NEKO_ERR_PLUGINS_REQUIRED',
+        `${plural(report.failed.length, 'plugin')} failed to load, and --require-plugins (requirePlugins) asks for every plugin: not starting`,
+        { hint: 'fix the plugins above, or start without --require-plugins to serve the ones that load' },
+      );
+    }
     if (shutdown.stopping) return await shutdown.exit;
-    const address = await server.listen();
     io.out(listeningLine(address, serverOptions.tls !== undefined));
     const websocket = server.websocketAddress();
     if (websocket !== undefined) {
@@ -109,12 +157,17 @@ export async function serve(flags: StartFlags, io: CliIo, how: ServeMode): Promi
       // A shutdown that came meanwhile closed the server without them.
       if (shutdown.stopping) await added?.close?.();
     }
+    control.serving();
     return await shutdown.exit;
   } finally {
     extras?.dispose?.();
     removeHandlers();
+    removeControl?.();
+    // The summaries of repeated lines still held back, before the process ends.
+    logs.stop();
     // Closed with the server; this catches a signal that came while the dashboard was starting.
     await dashboard?.close();
+    await metrics?.close();
   }
 }
 
@@ -132,7 +185,7 @@ function inReport(report: PluginsReport, record: LogRecord): boolean {
 export function printPlugins(
   dir: string,
   report: PluginsReport,
-  io: Pick<CliIo, 'out' | 'err'>,
+  io: Lines,
   cwd: string,
   failed: ServeMode['failed'],
 ): void {
@@ -144,13 +197,18 @@ export function printPlugins(
   for (const plugin of report.loaded) {
     io.out(
       `  ${kleur.green('✓')} ${plugin.spec.greeter}  ${kleur.dim(`${plugin.spec.name} v${plugin.spec.version}`)}`,
+      { plugin: plugin.spec.greeter },
     );
   }
   for (const failure of report.failed) {
     const label = failure.spec?.greeter ?? shownDir(failure.dir, cwd);
     // Without a readable spec.conf the greeter is unknown, so nothing routes to it (404).
     const effect = failure.spec ? failed.withSpec : failed.withoutSpec;
-    io.err(`  ${kleur.red('✗')} ${label}  ${kleur.dim(effect)}`);
-    io.err(indent(formatError(failure.error)));
+    io.err(`  ${kleur.red('✗')} ${label}  ${kleur.dim(effect)}`, {
+      ...(failure.spec ? { plugin: failure.spec.greeter } : {}),
+      code: failure.error.code,
+      error: failure.error,
+      detail: indent(formatError(failure.error)),
+    });
   }
 }

@@ -1,5 +1,9 @@
 import type { StartFlags } from '../config/start-options.js';
-import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from '../config/dashboard-options.js';
+import {
+  DEFAULT_DASHBOARD_HOST,
+  DEFAULT_DASHBOARD_PORT,
+  DEFAULT_METRICS_HOST,
+} from '../config/dashboard-options.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
 import {
   LIMITS,
@@ -68,6 +72,13 @@ export const START_FLAGS = {
     default: DEFAULT_DATA_DIR,
     key: 'dataDir',
   },
+  'cache-dir': {
+    type: 'string',
+    value: '<dir>',
+    help: 'where TypeScript plugins are bundled to',
+    default: '<data-dir>/cache',
+    key: 'cacheDir',
+  },
   'tls-key': { type: 'string', value: '<file>', help: 'serve TLS with this PEM private key', key: 'tlsKey' },
   'tls-cert': {
     type: 'string',
@@ -101,6 +112,36 @@ export const START_FLAGS = {
     key: 'dashboardOpen',
   },
   'no-dashboard': { type: 'boolean', help: 'do not serve the dashboard', key: 'noDashboard' },
+  'dashboard-token-file': {
+    type: 'string',
+    value: '<file>',
+    help: [
+      'read a stable access token from a file (16+ printable',
+      'characters; else NEKOCONNECT_DASHBOARD_TOKEN); never printed',
+    ],
+    default: 'a new one at each start',
+    key: 'dashboardTokenFile',
+  },
+  'metrics-port': {
+    type: 'int',
+    value: '<port>',
+    help: ['serve /healthz, /readyz and /metrics (Prometheus)', 'without a token on this port'],
+    default: 'off; 0 picks a free one',
+    range: PORT_RANGE,
+    key: 'metricsPort',
+  },
+  'metrics-host': {
+    type: 'string',
+    value: '<host>',
+    help: 'its interface',
+    default: DEFAULT_METRICS_HOST,
+    key: 'metricsHost',
+  },
+  'require-plugins': {
+    type: 'boolean',
+    help: 'refuse to start when a plugin fails to load',
+    key: 'requirePlugins',
+  },
   'ws-port': {
     type: 'int',
     value: '<port>',
@@ -111,6 +152,20 @@ export const START_FLAGS = {
     default: 'off; 0 picks a free one',
     range: PORT_RANGE,
     key: 'wsPort',
+  },
+  'log-format': {
+    type: 'string',
+    value: '<format>',
+    help: ['pretty (for a terminal) or json (one JSON record', 'a line, every line, for a log shipper)'],
+    default: 'pretty',
+    key: 'logFormat',
+  },
+  'log-level': {
+    type: 'string',
+    value: '<level>',
+    help: 'print debug, info, warn or error and above',
+    default: 'info',
+    key: 'logLevel',
   },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -125,7 +180,7 @@ export function startFlags(flags: StartCommandFlags, args: readonly string[]): S
 
 /** What `start` and `dev` print after their options. */
 export const SERVE_FOOTER = `Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage or configuration error.
-Environment: NEKOCONNECT_SECRET, NO_COLOR (plain output).`;
+Environment: NEKOCONNECT_SECRET, NEKOCONNECT_DASHBOARD_TOKEN, NO_COLOR (plain output).`;
 
 /** `nekoconnect start`: resolves with the exit code once the server has shut down. */
 export const START_COMMAND = defineCommand({

@@ -17,6 +17,8 @@ export interface NekoConfig {
   plugins?: string;
   /** Where plugins keep their data. Default `.nekoconnect/data`. */
   dataDir?: string;
+  /** Where TypeScript plugins are bundled to, so plugin folders may be read-only. Default `<dataDir>/cache`. */
+  cacheDir?: string;
   /** The limits of protocol §9; each one not given keeps its default. */
   limits?: Partial<Limits>;
   /** Serve TLS with these PEM files, read at start. */
@@ -25,6 +27,24 @@ export interface NekoConfig {
   dashboard?: NekoDashboardConfig | false;
   /** Also accept WebSocket clients (browsers): the same frames, one per binary message. Default: off. */
   websocket?: NekoWebSocketConfig;
+  /** Stop instead of starting when a plugin fails to load (deployments that would rather fail fast). Default false. */
+  requirePlugins?: boolean;
+  /**
+   * A small HTTP server with only `/healthz`, `/readyz` and `/metrics` (no
+   * token), with the dashboard on or off. Default: off (the dashboard's port
+   * serves the same three paths while the dashboard is on).
+   */
+  metrics?: NekoMetricsConfig;
+  /** What the server prints: `{ format: 'pretty' | 'json', level: 'debug' | 'info' | 'warn' | 'error' }`. Default pretty, info. */
+  log?: NekoLogConfig;
+}
+
+/** The server's output (`--log-format`, `--log-level` beat these). */
+export interface NekoLogConfig {
+  /** `pretty` text for a terminal, or `json`: every line one JSON record, for a log shipper. Default `pretty`. */
+  format?: 'pretty' | 'json';
+  /** The least severe level printed; `debug` adds each connection's accept, authentication and close. Default `info`. */
+  level?: 'debug' | 'info' | 'warn' | 'error';
 }
 
 /** The WebSocket listener (`ws://`, or `wss://` with `tls`). */
@@ -54,6 +74,21 @@ export interface NekoDashboardConfig {
    * logs and data and close sessions. Default false.
    */
   open?: boolean;
+  /**
+   * A file holding a stable access token (16 or more printable characters,
+   * no spaces), so a monitoring system keeps working across restarts; it is
+   * never printed. Beats `NEKOCONNECT_DASHBOARD_TOKEN`. Default: a new
+   * random token at each start, printed in the dashboard's URL.
+   */
+  tokenFile?: string;
+}
+
+/** The metrics port: health checks and Prometheus. */
+export interface NekoMetricsConfig {
+  /** HTTP port; 0 picks a free one. Required to turn it on. */
+  port: number;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host?: string;
 }
 
 /** PEM files for TLS: give both. */

@@ -14,6 +14,8 @@ import {
   type Limits,
 } from '../server/limits.js';
 import { SECRET_ENV } from './secret.js';
+import { LOG_FORMATS } from '../logging/json.js';
+import { LOG_LEVELS } from '../logging/logger.js';
 
 /** The keys of a config file, in the order the docs list them. */
 export const CONFIG_KEYS = [
@@ -21,15 +23,21 @@ export const CONFIG_KEYS = [
   'host',
   'plugins',
   'dataDir',
+  'cacheDir',
   'limits',
   'tls',
   'dashboard',
   'websocket',
+  'requirePlugins',
+  'log',
+  'metrics',
 ] as const;
 
 const TLS_KEYS = ['key', 'cert'] as const;
-const DASHBOARD_KEYS = ['port', 'host', 'open'] as const;
+const DASHBOARD_KEYS = ['port', 'host', 'open', 'tokenFile'] as const;
+const METRICS_KEYS = ['port', 'host'] as const;
 const WEBSOCKET_KEYS = ['port', 'host', 'path', 'origins'] as const;
+const LOG_KEYS = ['format', 'level'] as const;
 
 /** Names people are likely to try, and the key they mean. */
 const ALIASES: Readonly<Record<string, string>> = {
@@ -42,7 +50,13 @@ const ALIASES: Readonly<Record<string, string>> = {
   dashboardPort: 'dashboard.port',
   dashboardHost: 'dashboard.host',
   dashboardOpen: 'dashboard.open',
+  dashboardTokenFile: 'dashboard.tokenFile',
+  tokenFile: 'dashboard.tokenFile',
+  metricsPort: 'metrics.port',
+  metricsHost: 'metrics.host',
   wsPort: 'websocket.port',
+  logFormat: 'log.format',
+  logLevel: 'log.level',
   ws: 'websocket',
   webSocket: 'websocket',
 };
@@ -109,10 +123,18 @@ export function checkConfig(value: unknown): ConfigIssue[] {
   if (has('dataDir')) {
     checkString(issues, ['dataDir'], value.dataDir, "a path, relative to the config file's folder");
   }
+  if (has('cacheDir')) {
+    checkString(issues, ['cacheDir'], value.cacheDir, "a path, relative to the config file's folder");
+  }
   if (has('limits')) checkLimits(issues, value.limits);
   if (has('tls')) checkTls(issues, value.tls);
   if (has('dashboard')) checkDashboard(issues, value.dashboard);
+  if (has('metrics')) checkMetrics(issues, value.metrics);
   if (has('websocket')) checkWebSocket(issues, value.websocket);
+  if (has('log')) checkLog(issues, value.log);
+  if (has('requirePlugins')) {
+    checkBoolean(issues, ['requirePlugins'], value.requirePlugins, 'true stops the start when a plugin fails to load');
+  }
   return issues;
 }
 
@@ -163,13 +185,46 @@ function checkWebSocket(issues: ConfigIssue[], websocket: unknown): void {
   }
 }
 
+function checkLog(issues: ConfigIssue[], log: unknown): void {
+  if (!isPlainObject(log)) {
+    issues.push({
+      path: ['log'],
+      at: 'value',
+      message: `log must be an object { format, level }, got ${describeValue(log)}`,
+    });
+    return;
+  }
+  for (const key of Object.keys(log)) {
+    if ((LOG_KEYS as readonly string[]).includes(key)) continue;
+    const candidates = LOG_KEYS.map((k) => ({ name: k, path: `log.${k}` }));
+    issues.push({
+      path: ['log', key],
+      at: 'key',
+      message: `unknown key "log.${key}"${didYouMean(key, candidates)}; log takes ${listWords(LOG_KEYS)}`,
+    });
+  }
+  const choices = [
+    ['format', LOG_FORMATS],
+    ['level', LOG_LEVELS],
+  ] as const;
+  for (const [key, allowed] of choices) {
+    const given = log[key];
+    if (given === undefined || (allowed as readonly unknown[]).includes(given)) continue;
+    issues.push({
+      path: ['log', key],
+      at: 'value',
+      message: `log.${key} must be ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describeValue(given)}`,
+    });
+  }
+}
+
 function checkDashboard(issues: ConfigIssue[], dashboard: unknown): void {
   if (dashboard === false) return;
   if (!isPlainObject(dashboard)) {
     issues.push({
       path: ['dashboard'],
       at: 'value',
-      message: `dashboard must be an object { port, host, open } or false, got ${describeValue(dashboard)}`,
+      message: `dashboard must be an object { port, host, open, tokenFile } or false, got ${describeValue(dashboard)}`,
     });
     return;
   }
@@ -188,6 +243,37 @@ function checkDashboard(issues: ConfigIssue[], dashboard: unknown): void {
   }
   if (dashboard.open !== undefined) {
     checkBoolean(issues, ['dashboard', 'open'], dashboard.open, 'true serves it without the access token');
+  }
+  if (dashboard.tokenFile !== undefined) {
+    checkString(issues, ['dashboard', 'tokenFile'], dashboard.tokenFile, 'a file holding the access token');
+  }
+}
+
+function checkMetrics(issues: ConfigIssue[], metrics: unknown): void {
+  if (!isPlainObject(metrics)) {
+    issues.push({
+      path: ['metrics'],
+      at: 'value',
+      message: `metrics must be an object { port, host }, got ${describeValue(metrics)}`,
+    });
+    return;
+  }
+  for (const key of Object.keys(metrics)) {
+    if ((METRICS_KEYS as readonly string[]).includes(key)) continue;
+    const candidates = METRICS_KEYS.map((k) => ({ name: k, path: `metrics.${k}` }));
+    issues.push({
+      path: ['metrics', key],
+      at: 'key',
+      message: `unknown key "metrics.${key}"${didYouMean(key, candidates)}; metrics takes ${listWords(METRICS_KEYS)}`,
+    });
+  }
+  if (metrics.port === undefined) {
+    issues.push({ path: ['metrics'], at: 'value', message: 'metrics needs a port, e.g. { port: 9464 }' });
+  } else {
+    checkInt(issues, ['metrics', 'port'], metrics.port, PORT_RANGE);
+  }
+  if (metrics.host !== undefined) {
+    checkString(issues, ['metrics', 'host'], metrics.host, 'an interface such as "127.0.0.1"');
   }
 }
 

@@ -8,7 +8,14 @@ import path from 'node:path';
 import { NekoError } from '../errors.js';
 import { shownPath } from '../format.js';
 import { DEFAULT_PORT } from '../protocol/constants.js';
-import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT, isLoopback } from './dashboard-options.js';
+import {
+  DEFAULT_DASHBOARD_HOST,
+  DEFAULT_DASHBOARD_PORT,
+  DEFAULT_METRICS_HOST,
+  isLoopback,
+  readStableToken,
+  type StableToken,
+} from './dashboard-options.js';
 import { DEFAULT_LIMITS, type Limits } from '../server/limits.js';
 import {
   DEFAULT_HOST,
@@ -20,6 +27,8 @@ import { DEFAULT_DATA_DIR } from '../storage/nedb/storage.js';
 import type { NekoConfig } from './define-config.js';
 import { loadConfig } from './load-config.js';
 import { readSecret } from './secret.js';
+import { resolveLogOptions, type LogOptions } from './log-options.js';
+import { checkTlsMaterial } from './tls.js';
 
 /** What the command line gave. Paths are relative to the working directory. Absent means "not given". */
 export interface StartFlags {
@@ -35,6 +44,8 @@ export interface StartFlags {
   secretFile?: string;
   /** `--data-dir <dir>`: where plugin databases live. Beats the config's `dataDir`. */
   dataDir?: string;
+  /** `--cache-dir <dir>`: where TypeScript plugins are bundled to. Beats the config's `cacheDir`. */
+  cacheDir?: string;
   /** `--tls-key` and `--tls-cert`: both or neither. They replace the config's `tls`. */
   tlsKey?: string;
   tlsCert?: string;
@@ -48,8 +59,20 @@ export interface StartFlags {
   dashboardOpen?: boolean;
   /** `--no-dashboard`: no dashboard, whatever the config says. */
   noDashboard?: boolean;
+  /** `--dashboard-token-file <file>`: a stable dashboard token. Beats the config's `dashboard.tokenFile` and `NEKOCONNECT_DASHBOARD_TOKEN`. */
+  dashboardTokenFile?: string;
+  /** `--metrics-port <port>`: serve /healthz, /readyz and /metrics on this port. Beats the config's `metrics.port`. */
+  metricsPort?: number;
+  /** `--metrics-host <host>`: the metrics port's interface. Beats the config's `metrics.host`. */
+  metricsHost?: string;
   /** `--ws-port`: also accept WebSocket clients on this port. Beats the config's `websocket.port`. */
   wsPort?: number;
+  /** `--require-plugins`: refuse to start when a plugin fails to load. Beats the config's `requirePlugins`. */
+  requirePlugins?: boolean;
+  /** `--log-format pretty|json`: beats the config's `log.format`. */
+  logFormat?: string;
+  /** `--log-level debug|info|warn|error`: beats the config's `log.level`. */
+  logLevel?: string;
 }
 
 /** The outcome of {@link resolveStartOptions}: every value decided, every path absolute. */
@@ -63,10 +86,18 @@ export interface StartOptions {
   plugins: string;
   /** Where plugins keep their data (created when the server opens a plugin's database). */
   dataDir: string;
+  /** Where TypeScript plugins are bundled to (also in `serverOptions.cacheDir`): `<dataDir>/cache` by default. */
+  cacheDir: string;
   /** The config file used, absolute; undefined when none was. */
   configFile: string | undefined;
   /** Where the dashboard listens, and whether it is open (no token); undefined when it is off. */
-  dashboard: { port: number; host: string; open: boolean } | undefined;
+  dashboard: { port: number; host: string; open: boolean; token?: StableToken } | undefined;
+  /** Where the metrics port listens (`/healthz`, `/readyz`, `/metrics`); undefined when it is off (the default). */
+  metrics: { port: number; host: string } | undefined;
+  /** Stop instead of serving when a plugin fails to load. */
+  requirePlugins: boolean;
+  /** The output's format, and the least severe level the terminal prints. */
+  log: LogOptions;
 }
 
 /**
@@ -107,6 +138,16 @@ export async function resolveStartOptions(
     const shown = shownPath(loaded.file, cwd);
     tls = await readTls(path.resolve(base, config.tls.key), path.resolve(base, config.tls.cert), shown);
   }
+  const dataDir =
+    flags.dataDir !== undefined
+      ? path.resolve(cwd, flags.dataDir)
+      : path.resolve(base, config.dataDir ?? DEFAULT_DATA_DIR);
+  const cacheDir =
+    flags.cacheDir !== undefined
+      ? path.resolve(cwd, flags.cacheDir)
+      : config.cacheDir !== undefined
+        ? path.resolve(base, config.cacheDir)
+        : path.join(dataDir, 'cache');
   const secret = await readSecret(
     flags.secretFile === undefined ? undefined : path.resolve(cwd, flags.secretFile),
     env,
@@ -120,14 +161,27 @@ export async function resolveStartOptions(
       tls,
       websocket: resolveWebSocket(flags, config),
       limits,
+      cacheDir,
     },
     plugins,
-    dataDir:
-      flags.dataDir !== undefined
-        ? path.resolve(cwd, flags.dataDir)
-        : path.resolve(base, config.dataDir ?? DEFAULT_DATA_DIR),
+    dataDir,
+    cacheDir,
     configFile: loaded?.file,
-    dashboard: resolveDashboard(flags, config, loaded === undefined ? '' : shownPath(loaded.file, cwd)),
+    dashboard: await withStableToken(
+      resolveDashboard(flags, config, loaded === undefined ? '' : shownPath(loaded.file, cwd)),
+      flags.dashboardTokenFile !== undefined
+        ? { file: path.resolve(cwd, flags.dashboardTokenFile), shown: flags.dashboardTokenFile }
+        : config.dashboard && config.dashboard.tokenFile !== undefined && loaded !== undefined
+          ? {
+              file: path.resolve(base, config.dashboard.tokenFile),
+              shown: `${config.dashboard.tokenFile} (dashboard.tokenFile of ${shownPath(loaded.file, cwd)})`,
+            }
+          : undefined,
+      env,
+    ),
+    metrics: resolveMetrics(flags, config),
+    requirePlugins: flags.requirePlugins ?? config.requirePlugins ?? false,
+    log: resolveLogOptions(flags, config),
   };
 }
 
@@ -176,6 +230,37 @@ function resolveDashboard(
   return dashboard;
 }
 
+/**
+ * The dashboard with its stable token, when one is given (a token file, else
+ * `NEKOCONNECT_DASHBOARD_TOKEN`); an open dashboard takes none.
+ *
+ * @throws NekoError `NEKO_ERR_CONFIG_DASHBOARD_TOKEN` for a token file that cannot be read or a bad token
+ */
+async function withStableToken(
+  dashboard: StartOptions['dashboard'],
+  file: { file: string; shown: string } | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<StartOptions['dashboard']> {
+  if (dashboard === undefined) return undefined;
+  const token = await readStableToken(file?.file, env, file?.shown);
+  if (token === undefined) return dashboard;
+  if (dashboard.open) {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_DASHBOARD_TOKEN',
+      `an open dashboard takes no token, but one comes from ${token.source}`,
+      { hint: 'drop --dashboard-open (dashboard.open) to require the token, or give no token' },
+    );
+  }
+  return { ...dashboard, token };
+}
+
+/** The metrics port, from the flags and the config; undefined unless a port is given. */
+function resolveMetrics(flags: StartFlags, config: NekoConfig): StartOptions['metrics'] {
+  const port = flags.metricsPort ?? config.metrics?.port;
+  if (port === undefined) return undefined;
+  return { port, host: flags.metricsHost ?? config.metrics?.host ?? DEFAULT_METRICS_HOST };
+}
+
 /** The entries of `limits` that are not undefined. */
 function defined(limits: Partial<Limits> | undefined): Partial<Limits> {
   return Object.fromEntries(Object.entries(limits ?? {}).filter(([, v]) => v !== undefined));
@@ -201,5 +286,9 @@ async function readTls(keyFile: string, certFile: string, configFile?: string): 
       );
     }
   };
-  return { key: await read(keyFile, 'key', 'key'), cert: await read(certFile, 'certificate', 'cert') };
+  const tls = { key: await read(keyFile, 'key', 'key'), cert: await read(certFile, 'certificate', 'cert') };
+  const named = (file: string, key: string): string =>
+    configFile === undefined ? file : `${file} (tls.${key} of ${configFile})`;
+  checkTlsMaterial(tls, { key: named(keyFile, 'key'), cert: named(certFile, 'cert') });
+  return tls;
 }

@@ -31,6 +31,8 @@ export interface ConnectionContext {
   readonly link: LinkContext;
   /** Hooks that run after a connection is gone (onLeave, onDisconnect, onReconnect): shutdown waits for them. */
   track(hooks: Promise<void>): void;
+  /** A handshake ended: `failure` is the error code when it failed (undefined when the client authenticated). */
+  handshakeEnded(failure: string | undefined): void;
 }
 
 /**
@@ -76,6 +78,8 @@ export class Connection implements LinkOwner {
   #link: SessionLink;
   /** Another connection resumed this one's session: closing this one does not end it. */
   #superseded = false;
+  /** The client authenticated (a session closed before that ends a failed handshake). */
+  #authenticated = false;
 
   constructor(
     id: string,
@@ -94,6 +98,11 @@ export class Connection implements LinkOwner {
       limits,
       {
         onPacket: (frame) => this.#onPacket(frame),
+        onAuthenticated: () => {
+          this.#authenticated = true;
+          context.handshakeEnded(undefined);
+          if (context.logger.enabled('debug')) this.#logAuthenticated();
+        },
         onClose: (reason) => this.#closed(reason),
       },
       connectedAt,
@@ -202,6 +211,9 @@ export class Connection implements LinkOwner {
 
   #closed(reason: CloseReason): void {
     const link = this.#link;
+    if (!this.#authenticated) {
+      this.#context.handshakeEnded(reason.error?.code ?? 'closed');
+    }
     if (reason.error) {
       const how =
         reason.status === undefined
@@ -209,10 +221,34 @@ export class Connection implements LinkOwner {
           : `with ${reason.status} ${STATUS_TEXT[reason.status] ?? ''}`;
       this.#context.logger.warn(
         `session ${link.id} (${this.session.remoteAddress}) closed ${how}: ${reason.error.message}`,
-        { session: link.id, code: reason.error.code },
+        { session: link.id, remote: this.session.remoteAddress, code: reason.error.code },
       );
+    } else if (this.#context.logger.enabled('debug')) {
+      this.#logClosed(link.id, reason);
     }
     this.#onClose(this, this.#release(link, this.#superseded || isDrop(reason)), reason);
+  }
+
+  #logAuthenticated(): void {
+    const { id, remoteAddress, user } = this.session;
+    const as = user === undefined ? 'with the shared secret' : `as ${user} (per-user token)`;
+    this.#context.logger.debug(`session ${id} (${remoteAddress}) authenticated ${as}`, {
+      session: id,
+      remote: remoteAddress,
+    });
+  }
+
+  /** A close that is no fault (those are warnings): who closed it, and with which status. */
+  #logClosed(id: string, reason: CloseReason): void {
+    const remote = this.session.remoteAddress;
+    const by =
+      reason.initiator === 'client'
+        ? 'by the client (or the network)'
+        : reason.status === undefined
+          ? 'by the server'
+          : `by the server with ${reason.status} ${STATUS_TEXT[reason.status] ?? ''}`.trimEnd();
+    const when = this.#authenticated ? '' : ' during the handshake';
+    this.#context.logger.debug(`session ${id} (${remote}) closed ${by}${when}`, { session: id, remote });
   }
 
   /**

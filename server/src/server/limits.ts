@@ -27,6 +27,11 @@ export interface Limits {
    * reader). Default 4 MiB.
    */
   maxPendingBytes: number;
+  /**
+   * On a drain (`SIGUSR2`, `nekoconnect drain`), how long conversations may
+   * go on before the shutdown, in ms. Default 30 s.
+   */
+  drainTimeoutMs: number;
 }
 
 /** An inclusive range of whole numbers. */
@@ -115,6 +120,14 @@ export const LIMITS = Object.freeze({
     unit: 'bytes',
     flag: 'max-pending-bytes',
     help: 'bytes queued for one client before it is closed as a slow reader',
+  },
+  drainTimeoutMs: {
+    default: 30_000,
+    min: 0,
+    max: DAY_MS,
+    unit: 'ms',
+    flag: 'drain-timeout-ms',
+    help: 'on a drain (SIGUSR2), time conversations get before the shutdown',
   },
 } as const satisfies Record<keyof Limits, LimitSpec>);
 

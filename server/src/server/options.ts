@@ -1,7 +1,9 @@
 import { NekoError } from '../errors.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/constants.js';
 import { DEFAULT_LIMITS, LIMIT_KEYS, LIMIT_RANGES, PORT_RANGE, inRange, type Limits } from './limits.js';
+import path from 'node:path';
 import type { StorageOptions } from '../storage/select.js';
+import { DEFAULT_DATA_DIR } from '../storage/nedb/storage.js';
 
 export { DEFAULT_LIMITS, type Limits } from './limits.js';
 
@@ -64,6 +66,13 @@ export interface ServerOptions {
    * with a `StorageBackend` of your own. See `storage/select.ts`.
    */
   storage?: StorageOptions;
+  /**
+   * Where TypeScript plugins are bundled to (one folder per plugin folder),
+   * so that plugin folders may be read-only; resolved against the working
+   * directory. Default: `cache` in the nedb data directory, or, with another
+   * backend, `<os temp dir>/nekoconnect-<uid>/cache`.
+   */
+  cacheDir?: string;
 }
 
 export interface ResolvedServerOptions {
@@ -74,6 +83,8 @@ export interface ResolvedServerOptions {
   tls: TlsOptions | undefined;
   websocket: ResolvedWebSocketOptions | undefined;
   limits: Limits;
+  /** The cache dir, absolute; undefined: the loader's own in the temporary folder. */
+  cacheDir: string | undefined;
 }
 
 /** Fills in defaults and refuses values that cannot work, with a coded error naming the option. */
@@ -111,7 +122,25 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     tls: options.tls,
     websocket: options.websocket && resolveWebSocket(options.websocket, host),
     limits,
+    cacheDir: resolveCacheDir(options),
   };
+}
+
+/** `cacheDir` when given, else `cache` in the nedb data directory; undefined for other backends. */
+function resolveCacheDir(options: ServerOptions): string | undefined {
+  if (options.cacheDir !== undefined) {
+    if (typeof options.cacheDir !== 'string' || options.cacheDir === '') {
+      throw new NekoError(
+        'NEKO_ERR_CONFIG_INVALID',
+        `cacheDir must be a non-empty path, got ${JSON.stringify(options.cacheDir) ?? String(options.cacheDir)}`,
+      );
+    }
+    return path.resolve(options.cacheDir);
+  }
+  const storage = options.storage ?? { backend: 'nedb' };
+  if (storage.backend !== 'nedb') return undefined;
+  const dir = (storage as { dir?: unknown }).dir;
+  return path.resolve(typeof dir === 'string' && dir !== '' ? dir : DEFAULT_DATA_DIR, 'cache');
 }
 
 function resolveWebSocket(ws: WebSocketOptions, host: string): ResolvedWebSocketOptions {

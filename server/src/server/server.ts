@@ -6,6 +6,7 @@ import {
 } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { NekoError } from '../errors.js';
+import { errorMessage } from '../format.js';
 import { Logger } from '../logging/logger.js';
 import {
   PluginRegistry,
@@ -16,8 +17,10 @@ import {
 import type { ServedPlugin } from '../plugins/host.js';
 import { Router, type GreeterRoute } from '../plugins/router.js';
 import type { PluginDatabase } from '../storage/database.js';
+import { TimedStorage, type StorageTimings } from '../plugins/timed-storage.js';
 import { selectStorageBackend } from '../storage/select.js';
 import { Hasher } from '../protocol/hash.js';
+import { Status } from '../protocol/status.js';
 import type { SessionState } from '../session/session.js';
 import type { Transport } from '../session/transport.js';
 import { Connection, type ConnectionContext, type ServerConnection } from './connection.js';
@@ -28,6 +31,7 @@ import {
   type ServerOptions,
   type TlsOptions,
 } from './options.js';
+import { LIMIT_KEYS, LIMIT_RANGES, inRange, type Limits } from './limits.js';
 import { listenFailure, listenOn } from './listen.js';
 import { TcpTransport } from './tcp-transport.js';
 import { WebSocketListener } from './websocket.js';
@@ -59,6 +63,22 @@ export interface SessionSummary {
   readonly kept?: { readonly packets: number; readonly bytes: number };
 }
 
+/** A handler still running when the shutdown stopped waiting (`limits.shutdownTimeoutMs`). */
+export interface CutHandler {
+  /** The plugin's greeter; undefined for a run that went on alone after its `recv()` timed out. */
+  readonly plugin: string | undefined;
+  /** The op of the packet it was handling. */
+  readonly op: number | undefined;
+  readonly session: string;
+}
+
+/** What {@link NekoServer.readiness} says. */
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why not, one phrase each (`loading plugins`, `shutting down`…); empty when ready. */
+  readonly reasons: readonly string[];
+}
+
 /**
  * A NekoConnect server: the TCP (or TLS) listener, the plugin router and
  * every client connection. Create it with {@link createServer}.
@@ -80,21 +100,43 @@ export class NekoServer {
   readonly #connectionListeners = new Set<(connection: ServerConnection) => void>();
   readonly #resumption = new Resumption();
   readonly #plugins: PluginRegistry;
+  readonly #storage: TimedStorage;
+  /** Handshakes that succeeded, and those that failed by error code (for the metrics). */
+  readonly #handshakes = { ok: 0, failed: new Map<string, number>() };
+  /** The storage backend's `prepare()`, once asked (before the first database opens). */
+  #storagePrepared: Promise<void> | undefined;
+  /** Plugin loads under way: the server is not ready while there are any. */
+  #loads = 0;
   #listener: NetServer | undefined;
   #websocket: WebSocketListener | undefined;
   #nextSessionId = 1;
   #closing: Promise<void> | undefined;
+  /** The handlers the shutdown cut. */
+  #cut: readonly CutHandler[] = [];
+  /** The TLS certificate and key the TCP listener serves: swapped by {@link setTls}. */
+  #secureContext: SecureContext | undefined;
+  /** Set once a drain began ({@link drain}). */
+  #draining: Promise<void> | undefined;
+  /** Called when the last connection closes (a drain waits for it). */
+  #onEmpty: (() => void) | undefined;
 
   constructor(options: ServerOptions) {
     this.options = resolveServerOptions(options);
-    const backend = selectStorageBackend(options.storage, (warning) =>
+    const selected = selectStorageBackend(options.storage, (warning) =>
       this.logger.warn(warning.message, {
         plugin: warning.greeter,
         code: warning.error?.code,
         error: warning.error,
       }),
     );
-    this.#plugins = new PluginRegistry(this.#router, backend, this.logger);
+    // Every database operation timed, for the metrics.
+    const backend = new TimedStorage(selected, storageBackendName(options.storage));
+    this.#storage = backend;
+    this.#plugins = new PluginRegistry(this.#router, backend, this.logger, {
+      cacheDir: this.options.cacheDir,
+    });
+    // One object for the server's life: sessions and listeners read it, setLimits() updates it in place.
+    const limits = this.options.limits;
     this.#context = {
       hasher: new Hasher(this.options.secret),
       limits: this.options.limits,
@@ -104,11 +146,19 @@ export class NekoServer {
       link: {
         router: this.#router,
         logger: this.logger,
-        dispatch: { recvTimeoutMs: this.options.limits.recvTimeoutMs },
-        maxKeptBytes: this.options.limits.maxPendingBytes,
+        // Read at each use: setLimits() changes them live.
+        dispatch: {
+          get recvTimeoutMs() {
+            return limits.recvTimeoutMs;
+          },
+        },
+        get maxKeptBytes() {
+          return limits.maxPendingBytes;
+        },
         endDetached: (link, error) => this.#endDetached(link, error),
       },
       track: (hooks) => this.#track(hooks),
+      handshakeEnded: (failure) => this.#handshakeEnded(failure),
     };
   }
 
@@ -169,6 +219,43 @@ export class NekoServer {
     return Object.fromEntries(this.#faultCloses);
   }
 
+  /**
+   * Handshakes since the server started: `ok`, and `failed` by error code
+   * (`NEKO_ERR_AUTH_BAD_HASH`, `NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT`…;
+   * `closed` for a connection that closed before its client authenticated).
+   */
+  handshakes(): { ok: number; failed: Record<string, number> } {
+    return { ok: this.#handshakes.ok, failed: Object.fromEntries(this.#handshakes.failed) };
+  }
+
+  /**
+   * What is open now, counted without listing it: connections by transport
+   * (`tcp`, `tls`, `ws`, `wss`, `memory`, `custom`), sessions still in their
+   * handshake, open, and detached (waiting for their client to resume them).
+   */
+  openCounts(): { transports: Record<string, number>; handshake: number; open: number; detached: number } {
+    const transports: Record<string, number> = {};
+    let handshake = 0;
+    let open = 0;
+    for (const connection of this.#connections) {
+      const transport = connection.link.info.transport;
+      transports[transport] = (transports[transport] ?? 0) + 1;
+      if (connection.session.state === 'handshake') handshake++;
+      else if (connection.session.state === 'open') open++;
+    }
+    return { transports, handshake, open, detached: this.#resumption.waiting().length };
+  }
+
+  /** The storage backend's name (`nedb`, `memory`, `custom`) and how long each plugin's database operations took. */
+  storageTimings(): { backend: string; plugins: StorageTimings[] } {
+    return { backend: this.#storage.name, plugins: this.#storage.timings() };
+  }
+
+  #handshakeEnded(failure: string | undefined): void {
+    if (failure === undefined) this.#handshakes.ok++;
+    else this.#handshakes.failed.set(failure, (this.#handshakes.failed.get(failure) ?? 0) + 1);
+  }
+
   /** Every plugin folder loaded or tried: serving, failed (with the error) or reloading. */
   pluginStatuses(): PluginStatus[] {
     return this.#plugins.statuses();
@@ -216,8 +303,50 @@ export class NekoServer {
    * (`NEKO_ERR_PLUGIN_DUPLICATE_GREETER`, naming both folders) and that
    * plugin keeps serving, untouched.
    */
-  loadPlugins(dir: string): Promise<PluginsReport> {
-    return this.#plugins.load(dir);
+  async loadPlugins(dir: string): Promise<PluginsReport> {
+    this.#loads++;
+    const loaded = this.#router.whileLoading();
+    try {
+      await this.prepareStorage();
+      return await this.#plugins.load(dir);
+    } finally {
+      loaded();
+      this.#loads--;
+    }
+  }
+
+  /**
+   * Readies the storage backend before any plugin database opens: the nedb
+   * backend takes its data directory's lock here (`<data-dir>/nekoconnect.lock`),
+   * so a second server on the same directory fails before it touches a data
+   * file. {@link loadPlugins} and {@link reloadPlugin} call it; call it
+   * yourself to fail early. Asking again gives the same promise.
+   *
+   * @throws NekoError `NEKO_ERR_STORAGE_LOCKED` naming the server that holds the data directory
+   */
+  prepareStorage(): Promise<void> {
+    this.#storagePrepared ??= this.#storage.prepare?.() ?? Promise.resolve();
+    return this.#storagePrepared;
+  }
+
+  /**
+   * Whether the server is ready to serve (what `GET /readyz` answers): not
+   * while plugins load, while it shuts down, or when the storage backend
+   * cannot be reached. `reasons` says why not (empty when ready).
+   */
+  async readiness(): Promise<Readiness> {
+    const reasons: string[] = [];
+    if (this.#closing) reasons.push('shutting down');
+    else if (this.#draining) reasons.push('draining');
+    if (this.#loads > 0) reasons.push('loading plugins');
+    if (this.#storage.ping) {
+      try {
+        await this.#storage.ping();
+      } catch (err) {
+        reasons.push(`storage unreachable: ${errorMessage(err)}`);
+      }
+    }
+    return { ready: reasons.length === 0, reasons };
   }
 
   /**
@@ -229,7 +358,8 @@ export class NekoServer {
    * served keeps serving. When the folder lost its spec.conf, its greeter
    * answers 404. Logs nothing: the result says what happened.
    */
-  reloadPlugin(dir: string): Promise<PluginReload> {
+  async reloadPlugin(dir: string): Promise<PluginReload> {
+    await this.prepareStorage();
     return this.#plugins.reload(dir);
   }
 
@@ -247,20 +377,24 @@ export class NekoServer {
     if (this.#listener) throw new NekoError('NEKO_ERR_SERVER_LISTEN', 'the server is already listening');
     if (this.options.plugins !== undefined) await this.loadPlugins(this.options.plugins);
     const { tls, host, port, limits } = this.options;
-    const secureContext = tls ? tlsContext(tls) : undefined;
+    this.#secureContext = tls ? tlsContext(tls) : undefined;
     // One plain listener for both: TLS is layered on each socket here, so the
     // handshake limit and the shutdown reach a socket from its accept on.
     const listener = createNetServer({ noDelay: true }, (socket) => {
       // The listener counts its own sockets; this counts the WebSocket ones too.
       if (!this.#admits(0)) {
+        this.#refusedFull(socket.remoteAddress);
         socket.destroy();
         return;
       }
+      // Read at each accept: setTls() swaps it (certificate rotation).
+      const secureContext = this.#secureContext;
       if (secureContext) this.#onTlsSocket(socket, secureContext);
       else this.#serve(socket, Date.now());
     });
-    // Counts sockets still in their TLS handshake too.
+    // Counts sockets still in their TLS handshake too. Node closes the sockets over it itself.
     listener.maxConnections = limits.maxConnections;
+    listener.on('drop', (dropped?: { remoteAddress?: string }) => this.#refusedFull(dropped?.remoteAddress));
     this.#listener = listener;
     try {
       await listenOn(listener, port, host);
@@ -285,7 +419,7 @@ export class NekoServer {
       serve: (transport, connectedAt) => this.#accept(transport, connectedAt).handle,
       refused: (address, why, code) => {
         this.#countFault(code);
-        this.logger.warn(`WebSocket connection from ${address} refused: ${why}`, { code });
+        this.logger.warn(`WebSocket connection from ${address} refused: ${why}`, { code, remote: address });
       },
     });
     this.#websocket = websocket;
@@ -354,12 +488,23 @@ export class NekoServer {
       this.#context,
       (c, leaving, reason) => {
         this.#connections.delete(c);
+        if (this.#connections.size === 0) this.#onEmpty?.();
         if (reason.error) this.#countFault(reason.error.code);
         this.#track(leaving);
       },
       connectedAt,
     );
     this.#connections.add(connection);
+    // Built only when asked for: this runs for every connection.
+    if (this.logger.enabled('debug')) {
+      const remote = transport.remoteAddress;
+      this.logger.debug(`connection ${id} accepted over ${transport.kind ?? 'custom'} from ${remote}`, {
+        session: id,
+        remote,
+      });
+    }
+    // Accepted while draining (a socket that was in its TLS or WebSocket handshake when the drain began).
+    if (this.#draining && !this.#closing) queueMicrotask(() => this.#closeWhenDone(connection));
     for (const listener of [...this.#connectionListeners]) {
       try {
         listener(connection.handle);
@@ -399,15 +544,157 @@ export class NekoServer {
   }
 
   /**
+   * Replaces the limits while the server runs (a reload): each is checked
+   * as `createServer` checks it, then all apply together. `maxPendingBytes`,
+   * `recvTimeoutMs`, `maxConnections`, `shutdownTimeoutMs` and
+   * `drainTimeoutMs` apply at once; `maxPacketBytes`, `handshakeTimeoutMs`,
+   * `idleTimeoutMs` and `nonceWindow` to connections accepted from then on.
+   *
+   * @returns the names of the limits that changed
+   * @throws NekoError `NEKO_ERR_CONFIG_INVALID` for a value out of range (nothing changes then)
+   */
+  setLimits(next: Partial<Limits>): (keyof Limits)[] {
+    const limits = this.options.limits;
+    const changed: (keyof Limits)[] = [];
+    for (const key of LIMIT_KEYS) {
+      const value = next[key];
+      if (value === undefined || value === limits[key]) continue;
+      const range = LIMIT_RANGES[key];
+      if (!inRange(value, range)) {
+        throw new NekoError(
+          'NEKO_ERR_CONFIG_INVALID',
+          `limits.${key} must be a whole number from ${range.min} to ${range.max}, got ${String(value)}`,
+        );
+      }
+      changed.push(key);
+    }
+    for (const key of changed) limits[key] = next[key]!;
+    if (this.#listener) this.#listener.maxConnections = limits.maxConnections;
+    this.#websocket?.applyLimits();
+    return changed;
+  }
+
+  /**
+   * Serves another TLS certificate and key (rotation): connections accepted
+   * from now on, over TCP and WebSocket, get them; open ones keep theirs.
+   * Only a server started with TLS can rotate it (plain TCP cannot turn
+   * into TLS without a restart).
+   *
+   * @throws NekoError `NEKO_ERR_CONFIG_TLS` when the key and certificate cannot be used (the old ones stay),
+   *   `NEKO_ERR_SERVER_LISTEN` when the server was started without TLS
+   */
+  setTls(tls: TlsOptions): void {
+    if (this.options.tls === undefined) {
+      throw new NekoError(
+        'NEKO_ERR_SERVER_LISTEN',
+        'the server was started without TLS: restart it to serve TLS',
+      );
+    }
+    const context = tlsContext(tls);
+    this.#websocket?.setSecureContext(tls);
+    this.options.tls = tls;
+    if (this.#secureContext) this.#secureContext = context;
+  }
+
+  /** True once a drain began ({@link drain}). */
+  get draining(): boolean {
+    return this.#draining !== undefined;
+  }
+
+  /**
+   * Drains the server before a shutdown (lame duck, for rolling deploys):
+   * stops accepting (the TCP and WebSocket listeners close; readiness turns
+   * false), and tells each client the server goes away (a 503 closing
+   * status, protocol §10) once its conversation is over: no packet queued,
+   * no handler running or waiting in `ctx.recv()`. Resolves when every
+   * connection has closed, or after `limits.drainTimeoutMs`; then call
+   * {@link close}, which gives handlers still running up to
+   * `limits.shutdownTimeoutMs` more.
+   */
+  drain(): Promise<void> {
+    this.#draining ??= this.#drain();
+    return this.#draining;
+  }
+
+  async #drain(): Promise<void> {
+    const ms = this.options.limits.drainTimeoutMs;
+    this.logger.info(
+      `draining: no new connections; ${this.#connections.size} connection(s) get 503 as their conversations end (at most ${ms} ms)`,
+    );
+    this.#listener?.close();
+    void this.#websocket?.close();
+    for (const connection of this.#connections) this.#closeWhenDone(connection);
+    if (this.#connections.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const empty = new Promise<void>((resolve) => (this.#onEmpty = resolve));
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms)));
+    const timedOut = await Promise.race([empty.then(() => false), timeout]);
+    clearTimeout(timer);
+    this.#onEmpty = undefined;
+    if (timedOut) {
+      this.logger.warn(
+        `drain: ${this.#connections.size} connection(s) still in a conversation after ${ms} ms (limits.drainTimeoutMs); shutting down`,
+      );
+    } else {
+      this.logger.info('drain: every connection closed');
+    }
+  }
+
+  /**
+   * Closes a connection with the 503 notice once its conversation is over;
+   * at once for a client still in its handshake (it has no conversation).
+   */
+  #closeWhenDone(connection: Connection): void {
+    const session = connection.session;
+    if (session.state !== 'open') {
+      session.close();
+      return;
+    }
+    const check = (): void => {
+      const dispatcher = connection.dispatcher;
+      void dispatcher.whenDone().then(() => {
+        if (session.isClosed) return;
+        // A resume swapped in another session's dispatcher meanwhile: wait for its conversation too.
+        if (connection.dispatcher !== dispatcher) check();
+        else session.close(Status.Unavailable);
+      });
+    };
+    check();
+  }
+
+  /**
    * Shuts down: stops accepting, lets running handlers finish (up to
-   * `limits.shutdownTimeoutMs`), closes every connection (the plugins'
-   * `onLeave` hooks run), then unloads every plugin (`onUnload`) and closes
-   * its database (which compacts its data file); last, closes any database
-   * the storage backend still has open.
+   * `limits.shutdownTimeoutMs`; those still running then are cut, logged
+   * as `NEKO_ERR_SERVER_HANDLER_CUT` and reported), tells every
+   * authenticated client the server goes away (a 503 closing status,
+   * protocol §10) and closes its connection (the plugins' `onLeave` hooks
+   * run), then unloads every plugin (`onUnload`) and closes its database
+   * (which compacts its data file); last, closes any database the storage
+   * backend still has open. {@link cutHandlers} then lists the handlers cut.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
+  }
+
+  /**
+   * The handlers the shutdown cut at `limits.shutdownTimeoutMs` (still
+   * running then, not waiting in `ctx.recv()`): empty before {@link close}
+   * and after a shutdown that cut none.
+   */
+  cutHandlers(): readonly CutHandler[] {
+    return this.#cut;
+  }
+
+  /** The handlers running now (not waiting in `ctx.recv()`), with their session. */
+  #busyHandlers(): CutHandler[] {
+    const busy: CutHandler[] = [];
+    for (const { dispatcher, link } of this.#connections) {
+      const { current, others } = dispatcher.busyRuns();
+      if (current) busy.push({ plugin: current.greeter, op: current.op, session: link.id });
+      for (let i = 0; i < others; i++) busy.push({ plugin: undefined, op: undefined, session: link.id });
+    }
+    return busy;
   }
 
   async #shutdown(): Promise<void> {
@@ -422,9 +709,22 @@ export class NekoServer {
     for (const socket of this.#handshaking) socket.destroy();
     const websocket = this.#websocket;
     const websocketStopped = websocket?.close();
-    await Promise.race([idle, timeout]);
+    const timedOut = await Promise.race([idle.then(() => false), timeout.then(() => true)]);
     clearTimeout(timer);
-    for (const connection of this.#connections) connection.session.close();
+    const cut = timedOut ? this.#busyHandlers() : [];
+    this.#cut = cut;
+    for (const handler of cut) {
+      const what =
+        handler.plugin === undefined
+          ? 'a handler that went on after its ctx.recv() timed out'
+          : `the ${handler.plugin} handler of op ${handler.op}`;
+      this.logger.warn(
+        `shutdown: cut ${what} (session ${handler.session}): still running after ${this.options.limits.shutdownTimeoutMs} ms (limits.shutdownTimeoutMs)`,
+        { plugin: handler.plugin, session: handler.session, code: 'NEKO_ERR_SERVER_HANDLER_CUT' },
+      );
+    }
+    // The shutdown notice: an authenticated client gets 503 as a closing status before the close.
+    for (const connection of this.#connections) connection.session.close(Status.Unavailable);
     for (const link of this.#resumption.waiting()) this.#endDetached(link);
     // Give closing sockets a moment to flush, then cut what is left.
     for (const socket of this.#sockets) if (!socket.destroyed) socket.destroySoon();
@@ -468,14 +768,22 @@ export class NekoServer {
     const { handshakeTimeoutMs } = this.options.limits;
     const timer = setTimeout(() => {
       this.#countFault(HANDSHAKE_TIMEOUT);
+      this.#handshakeEnded(HANDSHAKE_TIMEOUT);
       this.logger.warn(
         `connection from ${raw.remoteAddress ?? 'unknown'} closed: TLS handshake not done within ${handshakeTimeoutMs} ms`,
         { code: HANDSHAKE_TIMEOUT },
       );
       socket.destroy();
     }, handshakeTimeoutMs);
-    socket.on('error', () => {
-      // A failed TLS handshake, a reset: 'close' follows.
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A reset once secure is the session's business; 'close' follows either way.
+      if (!this.#handshaking.has(socket)) return;
+      const remote = raw.remoteAddress ?? 'unknown';
+      this.#handshakeEnded(TLS_HANDSHAKE_FAILED);
+      this.logger.warn(`connection from ${remote} closed: TLS handshake failed: ${tlsFailure(err)}`, {
+        code: TLS_HANDSHAKE_FAILED,
+        remote,
+      });
     });
     socket.once('close', () => {
       clearTimeout(timer);
@@ -487,6 +795,16 @@ export class NekoServer {
       this.#handshaking.delete(socket);
       this.#serve(socket, acceptedAt);
     });
+  }
+
+  /** A connection refused for `limits.maxConnections`, by this server or by Node's own count. */
+  #refusedFull(remoteAddress: string | undefined): void {
+    const remote = remoteAddress ?? 'unknown';
+    this.#countFault(SERVER_FULL);
+    this.logger.warn(
+      `connection from ${remote} refused: over limits.maxConnections (${this.options.limits.maxConnections})`,
+      { code: SERVER_FULL, remote },
+    );
   }
 
   #countFault(code: string): void {
@@ -512,6 +830,19 @@ export class NekoServer {
 }
 
 const HANDSHAKE_TIMEOUT = 'NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT';
+const SERVER_FULL = 'NEKO_ERR_SERVER_FULL';
+const TLS_HANDSHAKE_FAILED = 'NEKO_ERR_TLS_HANDSHAKE';
+
+/** Why a TLS handshake failed, in a few words: OpenSSL's reason (`wrong version number`), else the message. */
+function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }): string {
+  return err.reason ?? (err.code === undefined ? err.message : `${err.code}: ${err.message}`);
+}
+
+/** The name of the storage backend the options select, for the metrics. */
+function storageBackendName(storage: ServerOptions['storage']): string {
+  const backend: unknown = storage?.backend;
+  return backend === undefined ? 'nedb' : typeof backend === 'string' ? backend : 'custom';
+}
 
 /** The TLS context of a server's certificate and key. */
 function tlsContext(tls: TlsOptions): SecureContext {

@@ -233,10 +233,29 @@ export class Session {
     this.#transport.end();
   }
 
-  /** Closes the connection once what was written is flushed (a plugin's `ctx.close()`, shutdown). */
-  close(): void {
+  /**
+   * Closes the connection once what was written is flushed (a plugin's
+   * `ctx.close()`, shutdown). With `status` (503 when the server shuts down
+   * or drains), an authenticated client first gets it as a closing status,
+   * with `H` of its newest verified random; a client still in its
+   * handshake gets no status.
+   */
+  close(status?: number): void {
     if (this.#state === 'closed') return;
-    this.#finish({ initiator: 'server' });
+    const notice = status !== undefined && this.#state === 'open' ? status : undefined;
+    if (notice !== undefined) {
+      this.#transport.write(
+        encodeFrame({
+          greeter: SERVER_GREETER,
+          op: notice,
+          random: randomString(),
+          data: String(notice),
+          hash: this.#clientHash!,
+        }),
+      );
+      this.#sent++;
+    }
+    this.#finish(notice === undefined ? { initiator: 'server' } : { initiator: 'server', status: notice });
     this.#transport.end();
   }
 
