@@ -20,13 +20,19 @@ export interface PrepareNote {
   backup?: string;
 }
 
+/** The mode of a data directory the server creates: its user's only. */
+export const DATA_DIR_MODE = 0o700;
+
+/** The mode of a data file the server creates or rewrites: its user's only. */
+export const DATA_FILE_MODE = 0o600;
+
 /** How many bad lines an error message details; the count covers all. */
 const DETAILED_LINES = 3;
 
 /**
  * Checks, and when needed repairs, the data file at `file` before nedb loads it:
  *
- * 1. Creates its directory (`mkdir -p`).
+ * 1. Creates its directory (`mkdir -p`, mode 0700 for each folder made).
  * 2. When the file is missing but nedb's compaction temp file `<file>~` is
  *    there (a compaction was cut short after the old file was gone), renames
  *    it into place, as nedb would, so that it is checked like any data file.
@@ -51,7 +57,7 @@ export async function prepareDataFile(
   const notes: PrepareNote[] = [];
   const dir = path.dirname(file);
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: DATA_DIR_MODE });
   } catch (err) {
     throw new NekoError(
       'NEKO_ERR_STORAGE_WRITE',

@@ -26,7 +26,7 @@ import { escapeLineBreaks } from './data-file.js';
 import type { StorageBackend } from '../database.js';
 import { dataFileName } from './file-name.js';
 import { NedbDatabase, type NedbDatastore } from './database.js';
-import { prepareDataFile } from './prepare-file.js';
+import { DATA_DIR_MODE, DATA_FILE_MODE, prepareDataFile } from './prepare-file.js';
 import { loadError } from '../storage-errors.js';
 import { errorMessage } from '../../format.js';
 import { lockDataDir, type HeldLock } from './lock.js';
@@ -195,14 +195,18 @@ export class NedbStorage implements StorageBackend {
     } else {
       const notes = await prepareDataFile(location);
       for (const note of notes) this.#onWarning({ greeter, location, ...note });
-      store = Datastore.create({
+      const options = {
         filename: location,
         // Any line nedb cannot read fails the load: prepareDataFile() has
         // checked them all, so this only guards against a gap between the two.
         corruptAlertThreshold: 0,
+        // Data files are this user's only, also those nedb rewrites when it
+        // compacts (an option of nedb that nedb-promises passes on untyped).
+        modes: { fileMode: DATA_FILE_MODE, dirMode: DATA_DIR_MODE },
         afterSerialization: escapeLineBreaks,
-        beforeDeserialization: (line) => line,
-      });
+        beforeDeserialization: (line: string) => line,
+      };
+      store = Datastore.create(options);
     }
     try {
       await store.load();
