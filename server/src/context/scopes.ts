@@ -32,6 +32,8 @@ export interface PluginHostView {
   groupBroadcast(name: string, data: SendData, op: number, except: ReadonlySet<string>): number;
   sessions(): PluginSession[];
   log(level: LogLevel, message: string, session?: string): void;
+  /** Counts one packet of `op` sent to a session through its context (`ctx.send`). */
+  sent(op: number): void;
 }
 
 /** A connection as a plugin's session context reaches it. */
@@ -162,7 +164,9 @@ export class MemberScope extends PluginScope implements SessionContext {
 
   send(data: SendData, options?: SendOptions): boolean {
     const op = checkOp(options?.op ?? this.defaultOp(), 'send');
-    return this.member.target.send(this.host.greeter, op, data);
+    if (!this.member.target.send(this.host.greeter, op, data)) return false;
+    this.host.sent(op);
+    return true;
   }
 
   close(): void {

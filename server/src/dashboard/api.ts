@@ -13,6 +13,7 @@ import { LogEventStream } from './events.js';
 import type { LogBuffer, LogFilter } from './log-buffer.js';
 import { isLoopback } from '../config/dashboard-options.js';
 import { tokenMatches } from './token.js';
+import { answerHealth, isHealthPath } from '../metrics/endpoints.js';
 import { checkDocumentQuery } from '../storage/documents.js';
 import type { Query } from '../storage/database.js';
 import { groupRuns } from './log-runs.js';
@@ -40,6 +41,8 @@ export interface ApiSources {
   readonly listening: () => { host: string; port: number };
   /** Changes the dev server rejected before loading them, by plugin folder. */
   readonly devProblems: ReadonlyMap<string, ErrorView>;
+  /** What `POST /api/reload` runs, when the command serving offers a reload. */
+  readonly reload?: () => (() => Promise<{ readonly ok: boolean }>) | undefined;
 }
 
 const LEVELS: readonly LogLevel[] = ['info', 'warn', 'error'];
@@ -87,6 +90,12 @@ export class DashboardApi {
   handle(req: IncomingMessage, res: ServerResponse): void {
     try {
       const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
+      // /healthz, /readyz and /metrics, for health checks and Prometheus: no token, and nothing else.
+      if (isHealthPath(url.pathname)) {
+        this.#checkHost(req);
+        answerHealth(this.#sources.server, req, res, url.pathname);
+        return;
+      }
       this.#checkAccess(req, res, url);
       this.#route(req, res, url);
     } catch (err) {
@@ -109,9 +118,9 @@ export class DashboardApi {
     }
   }
 
-  #checkAccess(req: IncomingMessage, res: ServerResponse, url: URL): void {
-    const { token, loopback } = this.#sources;
-    if (loopback) {
+  /** On loopback, refuses a request whose Host is not a loopback name. */
+  #checkHost(req: IncomingMessage): void {
+    if (this.#sources.loopback) {
       // Refuse other host names, so a web page cannot reach the dashboard through a DNS name rebound
       // to 127.0.0.1.
       const hostname = hostOf(req.headers.host);
@@ -123,6 +132,11 @@ export class DashboardApi {
         );
       }
     }
+  }
+
+  #checkAccess(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const { token } = this.#sources;
+    this.#checkHost(req);
     if (token !== undefined) {
       const header = req.headers.authorization;
       const fromQuery = url.searchParams.get('token') ?? undefined;
@@ -239,6 +253,18 @@ export class DashboardApi {
       } else {
         sendJson(res, { entries: logs.entries(after, filter, limit), last: logs.last });
       }
+    } else if (resource === 'reload' && id === undefined) {
+      // As SIGHUP: the config and every plugin again; 422 when the config cannot be read (nothing changed).
+      allow(method, ['POST']);
+      const reload = this.#sources.reload?.();
+      if (reload === undefined) throw notFound('this server offers no reload (nekoconnect start does)');
+      reload().then(
+        (report) => sendJson(res, report, report.ok ? 200 : 422),
+        (err: unknown) => {
+          const message = `the reload failed: ${(err as Error).message}`;
+          sendError(res, new ApiError(500, 'NEKO_ERR_DASHBOARD_INTERNAL', message));
+        },
+      );
     } else if (resource === 'events' && id === undefined) {
       allow(method, ['GET']);
       this.#events(req, res, url);

@@ -37,6 +37,12 @@ export class Dashboard {
   readonly options: ResolvedDashboardOptions;
   /** The log lines the page shows. */
   readonly logs: LogBuffer;
+  /**
+   * What `POST /api/reload` runs: set by the command that serves (`start`
+   * reloads its config and plugins, as on `SIGHUP`); the JSON it resolves
+   * with is the answer. Unset, the API answers 404.
+   */
+  reload: (() => Promise<{ readonly ok: boolean }>) | undefined;
   readonly #server: NekoServer;
   readonly #facts: ServerFacts;
   readonly #devProblems = new Map<string, ErrorView>();
@@ -70,14 +76,17 @@ export class Dashboard {
     return address && typeof address === 'object' ? address : undefined;
   }
 
-  /** The page's URL, with the token (unless the dashboard is open): what to print for the user to open. */
-  url(): string {
+  /**
+   * The page's URL, with the token (unless the dashboard is open, or
+   * `withToken` is false): what to print for the user to open.
+   */
+  url({ withToken = true }: { withToken?: boolean } = {}): string {
     const address = this.address();
     const host =
       address?.family === 'IPv6' ? `[${address.address}]` : (address?.address ?? this.options.host);
     const shown = host === '0.0.0.0' || host === '[::]' ? 'localhost' : host;
     const base = `http://${shown}:${address?.port ?? this.options.port}/`;
-    return this.options.token === undefined ? base : `${base}?token=${this.options.token}`;
+    return this.options.token === undefined || !withToken ? base : `${base}?token=${this.options.token}`;
   }
 
   /**
@@ -96,6 +105,7 @@ export class Dashboard {
       loopback: isLoopback(this.options.host),
       listening: () => ({ host: this.options.host, port: this.address()?.port ?? this.options.port }),
       devProblems: this.#devProblems,
+      reload: () => this.reload,
     });
     const http = createHttpServer((req, res) => api.handle(req, res));
     http.on('connection', (socket: Socket) => {

@@ -54,8 +54,8 @@ export interface PluginView {
   errors: number;
   latencyMs: LatencyPercentiles | null;
   /**
-   * Packets and handler latency per op code, by op; the ops past the first
-   * 64 seen share one row, `op: "other"`.
+   * Packets and handler latency per op code handled, by op; the ops the
+   * plugin does not declare past the first 64 seen share one row, `op: "other"`.
    */
   ops: OpView[];
   error: ErrorView | null;
@@ -167,11 +167,15 @@ export function pluginView(status: PluginStatus, devProblem?: ErrorView): Plugin
 }
 
 function opViews(stats: PluginStats): OpView[] {
-  return stats.ops().map((op) => ({
-    op: op.op,
-    packets: op.packets,
-    latencyMs: op.latency.percentiles() ?? null,
-  }));
+  // An op the plugin only sent has no handler figures to show.
+  return stats
+    .ops()
+    .filter((op) => op.packets > 0)
+    .map((op) => ({
+      op: op.op,
+      packets: op.packets,
+      latencyMs: op.latency.percentiles() ?? null,
+    }));
 }
 
 /** Every open session, each with the groups it is in. */

@@ -65,6 +65,7 @@ export class PluginHost implements PluginHostView, ServedPlugin {
     this.#version = version;
     this.#logger = logger;
     this.context = new PluginScope(this);
+    this.stats.declare(plugin.ops ?? []);
   }
 
   /** The plugin version that new handler runs use. */
@@ -108,6 +109,7 @@ export class PluginHost implements PluginHostView, ServedPlugin {
     await this.unload();
     this.#plugin = plugin;
     this.#version = version;
+    this.stats.declare(plugin.ops ?? []);
     await this.load();
   }
 
@@ -168,13 +170,19 @@ export class PluginHost implements PluginHostView, ServedPlugin {
       if (except.has(id)) continue;
       if (member.target.send(this.greeter, op, data)) sent++;
     }
+    this.stats.sentPackets(op, sent);
     return sent;
   }
 
   sendTo(sessionId: string, data: SendData, op: number): SendToResult {
     const member = this.#members.get(sessionId);
     if (!member?.target.send(this.greeter, op, data)) return 'gone';
+    this.stats.sentPackets(op, 1);
     return member.target.connected ? 'delivered' : 'queued';
+  }
+
+  sent(op: number): void {
+    this.stats.sentPackets(op, 1);
   }
 
   groupAdd(name: string, sessionId: string): boolean {
@@ -205,6 +213,7 @@ export class PluginHost implements PluginHostView, ServedPlugin {
       if (except.has(id)) continue;
       if (this.#members.get(id)?.target.send(this.greeter, op, data)) sent++;
     }
+    this.stats.sentPackets(op, sent);
     return sent;
   }
 

@@ -25,16 +25,43 @@ export interface LatencyPercentiles {
 export class LatencyHistogram {
   readonly #counts = new Uint32Array(BUCKET_COUNT);
   #total = 0;
+  #sum = 0;
 
   /** Number of durations recorded. */
   get count(): number {
     return this.#total;
   }
 
+  /** The sum of the durations recorded, in ms. */
+  get sum(): number {
+    return this.#sum;
+  }
+
   /** Records one duration, in ms. */
   record(ms: number): void {
     this.#counts[bucketOf(ms)]!++;
     this.#total++;
+    if (ms > 0) this.#sum += ms;
+  }
+
+  /**
+   * How many durations were at most each bound, in ms: exact when a bound
+   * is a bucket edge (1 µs · 2^(k/8), e.g. any power of two of 1 µs),
+   * else counted up to the nearest edge. Bounds in increasing order.
+   */
+  countsUpTo(boundsMs: readonly number[]): number[] {
+    const counts: number[] = [];
+    let seen = 0;
+    let i = 0;
+    for (const bound of boundsMs) {
+      const last = Math.min(
+        BUCKET_COUNT - 1,
+        Math.max(0, Math.round(Math.log2(bound / FLOOR_MS) * BUCKETS_PER_DOUBLING)),
+      );
+      for (; i <= last; i++) seen += this.#counts[i]!;
+      counts.push(seen);
+    }
+    return counts;
   }
 
   /**
@@ -71,14 +98,37 @@ function middleOf(i: number): number {
   return FLOOR_MS * 2 ** ((i - 0.5) / BUCKETS_PER_DOUBLING);
 }
 
-/** How many distinct op codes a plugin's stats track one by one; packets of further ops count under `other`. */
+/**
+ * How many op codes a plugin's stats track one by one besides the ones it
+ * declares (its `Op` table): the first ones seen; packets of further ops
+ * count under `other`. The dashboard and the metrics both follow it.
+ */
 export const MAX_TRACKED_OPS = 64;
+
+/**
+ * The op codes a plugin module declares: the values of its exported `Op`
+ * table (`export const Op = { Say: 2, … } as const`) that are op codes;
+ * empty when it exports none.
+ */
+export function declaredOps(mod: object): number[] {
+  const table: unknown = (mod as Record<string, unknown>)['Op'];
+  if (typeof table !== 'object' || table === null) return [];
+  const ops = new Set<number>();
+  for (const value of Object.values(table)) {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffffffff)
+      ops.add(value);
+  }
+  return [...ops];
+}
 
 /** Packets and handler latency of one op code (or of the ops past the cap, `other`). */
 export class OpStats {
-  /** The op code, or `other` for every op past {@link MAX_TRACKED_OPS}. */
+  /** The op code, or `other` for the ops past {@link MAX_TRACKED_OPS} that the plugin does not declare. */
   readonly op: number | 'other';
+  /** Packets of this op handed to the plugin's handler. */
   packets = 0;
+  /** Packets of this op the plugin sent (replies, pushes, broadcasts: one per client reached). */
+  sent = 0;
   readonly latency = new LatencyHistogram();
 
   constructor(op: number | 'other') {
@@ -90,32 +140,43 @@ export class OpStats {
 export class PluginStats {
   /** Packets handed to the plugin's handler (new runs and packets taken by a waiting `ctx.recv()`). */
   packets = 0;
+  /** Packets the plugin sent to clients. */
+  sent = 0;
   /** Handler runs that threw or rejected. */
   errors = 0;
   /** Handler time per packet: from the packet's arrival at the handler until it finished or waited again. */
   readonly latency = new LatencyHistogram();
   /**
-   * The same per op code, for the first {@link MAX_TRACKED_OPS} ops seen: a
-   * client chooses op codes, so the ops past them share {@link #other}.
+   * The same per op code: every op the plugin declares, and the first
+   * {@link MAX_TRACKED_OPS} others seen; a client chooses op codes, so the
+   * ops past them share {@link #other}.
    */
   readonly #ops = new Map<number, OpStats>();
+  /** The ops of the plugin's `Op` table (its version serving now). */
+  #declared: ReadonlySet<number> = new Set();
+  /** How many ops in {@link #ops} the plugin did not declare when they were first seen. */
+  #undeclared = 0;
   #other: OpStats | undefined;
+
+  /** The ops the plugin (the version serving now) declares: always tracked one by one. */
+  declare(ops: Iterable<number>): void {
+    this.#declared = new Set(ops);
+  }
 
   /** One packet of op `op` handled in `ms`: a Map lookup more than the plugin-wide count. */
   handled(ms: number, op: number): void {
     this.packets++;
     this.latency.record(ms);
-    let stats = this.#ops.get(op);
-    if (stats === undefined) {
-      if (this.#ops.size < MAX_TRACKED_OPS) {
-        stats = new OpStats(op);
-        this.#ops.set(op, stats);
-      } else {
-        stats = this.#other ??= new OpStats('other');
-      }
-    }
+    const stats = this.#op(op);
     stats.packets++;
     stats.latency.record(ms);
+  }
+
+  /** `packets` packets of op `op` sent by the plugin (a broadcast sends one per client). */
+  sentPackets(op: number, packets: number): void {
+    if (packets <= 0) return;
+    this.sent += packets;
+    this.#op(op).sent += packets;
   }
 
   /** One handler run failed. */
@@ -127,5 +188,19 @@ export class PluginStats {
   ops(): OpStats[] {
     const ops = [...this.#ops.values()].sort((a, b) => (a.op as number) - (b.op as number));
     return this.#other === undefined ? ops : [...ops, this.#other];
+  }
+
+  /** The counters of `op`: its own when declared or among the first ones seen, else `other`'s. */
+  #op(op: number): OpStats {
+    let stats = this.#ops.get(op);
+    if (stats !== undefined) return stats;
+    const declared = this.#declared.has(op);
+    if (declared || this.#undeclared < MAX_TRACKED_OPS) {
+      if (!declared) this.#undeclared++;
+      stats = new OpStats(op);
+      this.#ops.set(op, stats);
+      return stats;
+    }
+    return (this.#other ??= new OpStats('other'));
   }
 }

@@ -1,0 +1,247 @@
+/**
+ * The metrics of one server in the Prometheus text format (docs/metrics.md
+ * lists them): a prom-client registry of its own per server (several
+ * servers may run in one process), whose values are read from the server's
+ * own counters when scraped; nothing is added to the packet path but the
+ * counters the dashboard shows too. Process and Node.js figures (event-loop
+ * lag, memory, CPU, GC) are prom-client's default metrics, on the same registry.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import type { LatencyHistogram } from '../plugins/stats.js';
+import type { NekoServer } from '../server/server.js';
+
+/** The prefix of every metric of NekoConnect's own (prom-client's default metrics keep their names). */
+export const METRIC_PREFIX = 'nekoconnect_';
+
+/**
+ * The upper bounds of the latency histograms' buckets, in seconds: the
+ * powers of 4 of 1 µs up to about 16.8 s. Each is an edge of the servers'
+ * log-scale histograms, so the counts are exact.
+ */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = Array.from({ length: 13 }, (_, k) => 4 ** k / 1e6);
+const LATENCY_BUCKETS_MS = LATENCY_BUCKETS_SECONDS.map((s) => s * 1000);
+
+/** The metrics of one server, and what answers a scrape. */
+export class ServerMetrics {
+  readonly registry = new Registry();
+
+  constructor(server: NekoServer) {
+    const registers = [this.registry];
+    const name = (suffix: string): string => `${METRIC_PREFIX}${suffix}`;
+
+    new Gauge({
+      name: name('connections'),
+      help: 'Client connections open now, by transport (tcp, tls, ws, wss).',
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [transport, count] of Object.entries(server.openCounts().transports)) {
+          this.set({ transport }, count);
+        }
+      },
+    });
+    new Gauge({
+      name: name('sessions'),
+      help: 'Sessions now: in their handshake, open (authenticated), detached (waiting for their client to resume them).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const counts = server.openCounts();
+        this.set({ state: 'handshake' }, counts.handshake);
+        this.set({ state: 'open' }, counts.open);
+        this.set({ state: 'detached' }, counts.detached);
+      },
+    });
+    new Counter({
+      name: name('handshakes_total'),
+      help: 'Handshakes that succeeded (the client authenticated).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(server.handshakes().ok);
+      },
+    });
+    new Counter({
+      name: name('handshake_failures_total'),
+      help: 'Handshakes that failed, by reason: the error code, or closed for a connection that closed first.',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, count] of Object.entries(server.handshakes().failed)) this.inc({ reason }, count);
+      },
+    });
+    new Counter({
+      name: name('fault_closes_total'),
+      help: 'Sessions the server closed for a fault of the client, by error code (NEKO_ERR_SESSION_SLOW_READER for slow readers).',
+      labelNames: ['code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [code, count] of Object.entries(server.faultCloses())) this.inc({ code }, count);
+      },
+    });
+    new Gauge({
+      name: name('plugins'),
+      help: 'Plugin folders by state: loaded, failed, reloading.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const counts = { loaded: 0, failed: 0, reloading: 0 };
+        for (const { status } of server.pluginStatuses()) counts[status]++;
+        for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+      },
+    });
+    new Counter({
+      name: name('packets_in_total'),
+      help: "Packets handed to a plugin's handler, by plugin (greeter) and op.",
+      labelNames: ['plugin', 'op'],
+      registers,
+      collect() {
+        this.reset();
+        for (const plugin of server.plugins()) {
+          for (const op of plugin.stats.ops()) {
+            if (op.packets > 0) this.inc({ plugin: plugin.greeter, op: String(op.op) }, op.packets);
+          }
+        }
+      },
+    });
+    new Counter({
+      name: name('packets_out_total'),
+      help: 'Packets plugins sent to clients (one per client reached), by plugin (greeter) and op.',
+      labelNames: ['plugin', 'op'],
+      registers,
+      collect() {
+        this.reset();
+        for (const plugin of server.plugins()) {
+          for (const op of plugin.stats.ops()) {
+            if (op.sent > 0) this.inc({ plugin: plugin.greeter, op: String(op.op) }, op.sent);
+          }
+        }
+      },
+    });
+    new Counter({
+      name: name('handler_errors_total'),
+      help: 'Handler runs that threw or rejected, by plugin (greeter).',
+      labelNames: ['plugin'],
+      registers,
+      collect() {
+        this.reset();
+        for (const plugin of server.plugins()) this.inc({ plugin: plugin.greeter }, plugin.stats.errors);
+      },
+    });
+    this.#register(
+      new ReadHistogram(
+        name('handler_duration_seconds'),
+        'Handler time per packet, by plugin (greeter) and op: from its arrival at the handler until the handler finished or waited again.',
+        () =>
+          server.plugins().flatMap((plugin) =>
+            plugin.stats
+              .ops()
+              .filter((op) => op.packets > 0)
+              .map((op) => ({
+                labels: { plugin: plugin.greeter, op: String(op.op) },
+                histogram: op.latency,
+              })),
+          ),
+      ),
+    );
+    this.#register(
+      new ReadHistogram(
+        name('storage_operation_duration_seconds'),
+        'Plugin database operations, by plugin (greeter), storage backend and operation (find, insert, get, set…), failed ones too.',
+        () => {
+          const { backend, plugins } = server.storageTimings();
+          return plugins.flatMap(({ greeter, operations }) =>
+            [...operations]
+              .filter(([, histogram]) => histogram.count > 0)
+              .map(([operation, histogram]) => ({
+                labels: { plugin: greeter, backend, operation },
+                histogram,
+              })),
+          );
+        },
+      ),
+    );
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The content type of {@link text}. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Every metric, in the Prometheus text format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  #register(metric: ReadHistogram): void {
+    this.registry.registerMetric(metric as unknown as Metric);
+  }
+}
+
+/** One labelled series of a {@link ReadHistogram}. */
+interface Series {
+  readonly labels: Record<string, string>;
+  readonly histogram: LatencyHistogram;
+}
+
+/**
+ * A Prometheus histogram read at scrape time from the server's own
+ * log-scale histograms (in ms), with {@link LATENCY_BUCKETS_SECONDS}:
+ * prom-client's own would take a labelled observation per packet.
+ */
+class ReadHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly name: string;
+  readonly help: string;
+  readonly #series: () => Series[];
+
+  constructor(name: string, help: string, series: () => Series[]) {
+    this.name = name;
+    this.help = help;
+    this.#series = series;
+  }
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: unknown[] }> {
+    const values: unknown[] = [];
+    for (const { labels, histogram } of this.#series()) {
+      const counts = histogram.countsUpTo(LATENCY_BUCKETS_MS);
+      LATENCY_BUCKETS_SECONDS.forEach((le, i) => {
+        values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le }, value: counts[i] });
+      });
+      values.push({
+        metricName: `${this.name}_bucket`,
+        labels: { ...labels, le: '+Inf' },
+        value: histogram.count,
+      });
+      values.push({ metricName: `${this.name}_sum`, labels, value: histogram.sum / 1000 });
+      values.push({ metricName: `${this.name}_count`, labels, value: histogram.count });
+    }
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values,
+    });
+  }
+}
+
+const metricsByServer = new WeakMap<NekoServer, ServerMetrics>();
+
+/**
+ * The metrics of a server: made on first use (the dashboard and the
+ * metrics port share them), then the same object.
+ */
+export function metricsOf(server: NekoServer): ServerMetrics {
+  let metrics = metricsByServer.get(server);
+  if (metrics === undefined) {
+    metrics = new ServerMetrics(server);
+    metricsByServer.set(server, metrics);
+  }
+  return metrics;
+}
