@@ -1,7 +1,7 @@
 import kleur from 'kleur';
 import type { AddressInfo } from 'node:net';
 import { clock } from '../format.js';
-import type { LogRecord, Logger } from '../logging/logger.js';
+import type { LogRecord } from '../logging/logger.js';
 
 /**
  * Colors on when the stream is a TTY and `NO_COLOR` is unset (or when
@@ -19,6 +19,7 @@ export function configureColor(stream?: NodeJS.WriteStream): void {
 }
 
 const LEVEL_LABEL = {
+  debug: () => kleur.gray('debug'),
   info: () => kleur.cyan('info '),
   warn: () => kleur.yellow('warn '),
   error: () => kleur.red('error'),
@@ -32,41 +33,6 @@ export function formatLogRecord(record: LogRecord): string {
   parts.push(record.message);
   if (record.code) parts.push(kleur.dim(`(${record.code})`));
   return parts.join(' ');
-}
-
-/** What {@link printLogs} gives back: a way to hold lines while a report says the same. */
-export interface LogPrinter {
-  /** Keeps the records from now on instead of printing them. */
-  hold(): void;
-  /** Prints the records held, except those `covered` says a report already printed, and prints again. */
-  release(covered: (record: LogRecord) => boolean): void;
-}
-
-/** Prints every log record of a server: info to `out`, warnings and errors to `err`. */
-export function printLogs(
-  logger: Logger,
-  io: { out: (line: string) => void; err: (line: string) => void },
-): LogPrinter {
-  let held: LogRecord[] | undefined;
-  const print = (record: LogRecord): void => {
-    const line = formatLogRecord(record);
-    if (record.level === 'info') io.out(line);
-    else io.err(line);
-  };
-  logger.subscribe((record) => {
-    if (held) held.push(record);
-    else print(record);
-  });
-  return {
-    hold: () => {
-      held ??= [];
-    },
-    release: (covered) => {
-      const records = held ?? [];
-      held = undefined;
-      for (const record of records) if (!covered(record)) print(record);
-    },
-  };
 }
 
 /** `listening on tcp://127.0.0.1:10390  (Ctrl+C to stop)`. */

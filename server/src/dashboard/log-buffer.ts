@@ -1,12 +1,16 @@
 import type { LogLevel, LogRecord } from '../logging/logger.js';
+import { sameLineKey } from '../logging/repeats.js';
 import { errorFrame } from './error-view.js';
+
+/** The levels the dashboard keeps: `info` and above, whatever `--log-level` the terminal prints. */
+export type KeptLevel = Exclude<LogLevel, 'debug'>;
 
 /** A log line as the dashboard API serves it. */
 export interface LogEntry {
   /** Rises by one per line, in the order the server logged them. */
   readonly seq: number;
   readonly time: number;
-  readonly level: LogLevel;
+  readonly level: KeptLevel;
   readonly message: string;
   readonly plugin: string | null;
   readonly session: string | null;
@@ -15,8 +19,10 @@ export interface LogEntry {
   readonly frame: string | null;
   /**
    * The `seq` of the first line of the run this line belongs to: a line
-   * that repeats the one logged just before it (same level, plugin, code and
-   * message, whichever session it is for) continues that line's run; any
+   * that repeats the one logged just before it (the same line by
+   * `sameLineKey` of logging/repeats.ts, the rule the terminal's summaries of
+   * repeated lines use: same level, plugin, code and message, whichever
+   * session or client it is for) continues that line's run; any
    * other line starts its own (`run` = its `seq`). The page and
    * `/api/logs?group=runs` fold a run into one line with its count.
    */
@@ -44,7 +50,7 @@ export class LogBuffer {
   readonly capacity: number;
   readonly #ring: (LogEntry | undefined)[];
   readonly #listeners = new Set<LogListener>();
-  readonly #counts: Record<LogLevel, number> = { info: 0, warn: 0, error: 0 };
+  readonly #counts: Record<KeptLevel, number> = { info: 0, warn: 0, error: 0 };
   #last = 0;
   /** The run the newest line belongs to, and the key a line must have to continue it. */
   #run = { seq: 0, key: '' };
@@ -60,19 +66,24 @@ export class LogBuffer {
   }
 
   /** Lines pushed per level, since the buffer was made (not only those kept). */
-  get counts(): Readonly<Record<LogLevel, number>> {
+  get counts(): Readonly<Record<KeptLevel, number>> {
     return { ...this.#counts };
   }
 
-  /** Numbers a record, keeps it, and hands it to every listener. */
-  push(record: LogRecord): LogEntry {
+  /**
+   * Numbers a record, keeps it, and hands it to every listener; a `debug`
+   * record is not kept (undefined).
+   */
+  push(record: LogRecord): LogEntry | undefined {
+    const level = record.level;
+    if (level === 'debug') return undefined;
     const seq = ++this.#last;
-    const key = runKey(record);
+    const key = sameLineKey(record);
     if (key !== this.#run.key) this.#run = { seq, key };
     const entry: LogEntry = {
       seq,
       time: record.time,
-      level: record.level,
+      level,
       message: record.message,
       plugin: record.plugin ?? null,
       session: record.session ?? null,
@@ -111,19 +122,6 @@ export class LogBuffer {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
-}
-
-/**
- * What two lines of one run share: level, plugin, code and message, with
- * the line's own session id taken out of the message, so that `s-4 joined`
- * and `s-5 joined` from two sessions count as the same line.
- */
-function runKey(record: LogRecord): string {
-  const message =
-    record.session === undefined || record.session === ''
-      ? record.message
-      : record.message.split(record.session).join('\u0000');
-  return JSON.stringify([record.level, record.plugin ?? null, record.code ?? null, message]);
 }
 
 /** Whether a line passes a filter. */
