@@ -19,11 +19,20 @@ export interface CliIo {
   cwd?: string;
   /** Registers the shutdown signal handlers; returns a function that removes them. */
   onSignal: (handler: (signal: string) => void) => () => void;
+  /**
+   * Registers the handlers of the control signals of a serving command:
+   * `SIGHUP` (reload) and `SIGUSR2` (drain). Returns a function that
+   * removes them. Absent: the command gets no control signals.
+   */
+  onControl?: (handler: (signal: ControlSignal) => void) => () => void;
   /** Where keys come from (dev); default `process.stdin`. Keys work only when it is a TTY. */
   stdin?: KeyInput;
   /** Clears the screen (key `c` in dev). Default: the ANSI sequence, on stdout. */
   clear?: () => void;
 }
+
+/** The signals that steer a running server without stopping it: reload, and drain. */
+export type ControlSignal = 'SIGHUP' | 'SIGUSR2';
 
 /** One flag of a command. */
 export interface FlagSpec {

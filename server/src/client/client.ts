@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Packet } from '../protocol/packet.js';
-import { NekoError, type NekoErrorCode } from '../errors.js';
+import { NekoError, isNekoError, type NekoErrorCode } from '../errors.js';
 import { ClientChain, replyRule, type ReplyRule } from '../protocol/client-chain.js';
 import {
   AUTH_GREETER,
@@ -233,7 +233,12 @@ export interface NekoClientEvents {
   packet: [packet: ClientPacket];
   /** The server sent an error status that answered no request. */
   status: [error: NekoStatusError];
-  /** The connection closed for good (after `close()`, a closing status, or when reconnecting gave up). */
+  /**
+   * The connection closed for good (after `close()`, a closing status, or
+   * when reconnecting gave up). When the server shut down or drained, `status`
+   * is 503 and `error` is `NEKO_ERR_CLIENT_SERVER_SHUTDOWN` (with `reconnect`,
+   * the client reconnects instead, as after a drop).
+   */
   close: [info: { status?: number; error?: Error }];
   /** The connection dropped (or an attempt failed): the client tries again after `delayMs`. */
   reconnecting: [info: { attempt: number; delayMs: number; error?: Error }];
@@ -299,6 +304,8 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
   #closing = false;
   #closeStatus: number | undefined;
   #closeError: Error | undefined;
+  /** The newest packet of the current connection was a 503: the shutdown notice, if the close follows. */
+  #notice = false;
   /** The resume token of the session, once the server gave one. */
   #token: string | undefined;
   /** Packets made while reconnecting, or not yet written at the drop: written on the next connection. */
@@ -461,6 +468,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
   #adopt(link: Link): void {
     this.#link = link;
     this.#state = 'open';
+    this.#notice = false;
     link.listen(
       (frame) => this.#onFrame(link, frame),
       (err) => {
@@ -491,6 +499,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       link.wire.destroy();
       return;
     }
+    this.#notice = arrival.status === Status.Unavailable;
     if (isExtensionAnswer(frame.greeter, frame.op)) {
       this.#onExtensionAnswer(frame);
     } else {
@@ -548,6 +557,8 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
     if (outgoing?.answer) {
       clearTimeout(outgoing.timer);
       outgoing.answer.reject(error);
+    } else if (status === Status.Unavailable && outgoing === undefined) {
+      // A 503 that answers nothing is the server's shutdown notice: the close follows (see #onLinkClosed).
     } else if (this.listenerCount('status') > 0) {
       this.emit('status', error);
     }
@@ -607,6 +618,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
   }
 
   #closedError(): NekoError {
+    if (isNekoError(this.#closeError, 'NEKO_ERR_CLIENT_SERVER_SHUTDOWN')) return this.#closeError;
     if (this.#closeStatus !== undefined) return new NekoStatusError(this.#closeStatus, SERVER_GREETER);
     return this.#closeError instanceof NekoError
       ? this.#closeError
@@ -618,6 +630,23 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
     if (link !== this.#link) return;
     this.#link = undefined;
     const { inFlight, queued } = link.chain.drop();
+    // The server's shutdown notice (protocol §10): a 503 was the last packet before the close.
+    const shutdown =
+      this.#notice && !this.#closing && this.#closeStatus === undefined && this.#closeError === undefined
+        ? new NekoError(
+            'NEKO_ERR_CLIENT_SERVER_SHUTDOWN',
+            `the server at ${where(this.#linkOptions)} is shutting down: it sent 503 and closed the connection`,
+            {
+              hint: this.#reconnect
+                ? 'The client reconnects once the server is back (a restart); the session starts anew.'
+                : 'Connect again once it is back, or connect with { reconnect } to do it by itself.',
+            },
+          )
+        : undefined;
+    if (shutdown && this.#reconnect === undefined) {
+      this.#closeStatus = Status.Unavailable;
+      this.#closeError = shutdown;
+    }
     const isDrop =
       this.#reconnect !== undefined &&
       !this.#closing &&
@@ -627,19 +656,23 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       this.#finish([...inFlight, ...queued]);
       return;
     }
-    const dropped = new NekoError(
-      'NEKO_ERR_CLIENT_DROPPED',
-      'the connection dropped before the answer came; the packet is not sent again (the plugin may have acted on it)',
-      { hint: 'Listen for "reconnected"/"resumed" and send it again yourself if that is safe.' },
-    );
+    const dropped =
+      shutdown ??
+      new NekoError(
+        'NEKO_ERR_CLIENT_DROPPED',
+        'the connection dropped before the answer came; the packet is not sent again (the plugin may have acted on it)',
+        { hint: 'Listen for "reconnected"/"resumed" and send it again yourself if that is safe.' },
+      );
     for (const outgoing of inFlight) {
       clearTimeout(outgoing.timer);
       outgoing.answer?.reject(dropped);
     }
+    // A session the server closed is not kept for a resume: the next connection starts a new one.
+    if (shutdown) this.#token = undefined;
     // Packets never written are not resent but sent: they wait for the next connection, in order.
     this.#waiting = [...queued.filter((o) => !o.extension), ...this.#waiting];
     this.#state = 'reconnecting';
-    this.#retry(1, undefined);
+    this.#retry(1, shutdown);
   }
 
   /** Schedules reconnect attempt `attempt`, or gives up after the last one. */

@@ -66,6 +66,8 @@ export class Dispatcher {
   #parked: Map<string, HandlerRun> | undefined;
   /** Handler runs not yet finished (running or parked). */
   #runCount = 0;
+  /** The run whose packet is being handled: it neither finished nor waits in `recv()`. */
+  #current: HandlerRun | undefined;
   /** The plugins this session has talked to, in the order it first did: it leaves them when it closes. */
   #joined: PluginHost[] | undefined;
   #idleWaiters: (() => void)[] = [];
@@ -98,6 +100,31 @@ export class Dispatcher {
   whenIdle(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /**
+   * Resolves when no handler run is left at all, parked ones included, and
+   * no packet is queued: no conversation is going on (what a drain waits for
+   * before it tells the client the server goes away).
+   */
+  async whenDone(): Promise<void> {
+    while (this.#runCount > 0 || !this.#isIdle()) {
+      await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    }
+  }
+
+  /**
+   * The handler runs busy now (not waiting in `recv()`): the one handling the
+   * packet being dispatched, by greeter and op, and how many others run on
+   * their own (a handler that went on after its `recv()` timed out).
+   */
+  busyRuns(): { current: { greeter: string; op: number } | undefined; others: number } {
+    const current = this.#current;
+    const busy = this.#runCount - (this.#parked?.size ?? 0);
+    return {
+      current: current && { greeter: current.greeter, op: current.op },
+      others: Math.max(0, busy - (current ? 1 : 0)),
+    };
   }
 
   /**
@@ -220,7 +247,11 @@ export class Dispatcher {
       this.#afterPhase(run, outcome, sentBefore);
       return undefined;
     }
-    return outcome.then((o) => this.#afterPhase(run, o, sentBefore));
+    this.#current = run;
+    return outcome.then((o) => {
+      if (this.#current === run) this.#current = undefined;
+      this.#afterPhase(run, o, sentBefore);
+    });
   }
 
   #afterPhase(run: HandlerRun, outcome: Outcome, sentBefore: number): void {
@@ -276,6 +307,7 @@ export class Dispatcher {
   /** @internal */
   runEnded(run: HandlerRun): void {
     this.#runCount--;
+    if (this.#current === run) this.#current = undefined;
     this.unpark(run);
     this.#checkIdle();
   }
@@ -344,6 +376,11 @@ class HandlerRun implements RunView {
   /** True while a `recv()` of this run waits for a packet. */
   get isWaiting(): boolean {
     return this.#waiter !== undefined;
+  }
+
+  /** The op of the packet the run handles now (its first, or the one its `recv()` took last). */
+  get op(): number {
+    return this.#phaseOp;
   }
 
   /** Calls `Logic.recv`. Synchronous handlers settle without a promise. */

@@ -1,5 +1,5 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -79,6 +79,24 @@ export class WebSocketListener {
       this.#onUpgrade(req, socket as Socket, head),
     );
     this.#http.on('clientError', (_err, socket: Duplex) => socket.destroy());
+  }
+
+  /**
+   * Reads the limits again (they changed live): the connection cap, the
+   * upgrade deadline and the largest message, for connections from now on.
+   */
+  applyLimits(): void {
+    const limits = this.#limits;
+    this.#http.maxConnections = limits.maxConnections;
+    this.#http.headersTimeout = limits.handshakeTimeoutMs;
+    this.#http.requestTimeout = limits.handshakeTimeoutMs;
+    this.#wss.options.maxPayload = limits.maxPacketBytes;
+  }
+
+  /** Serves another certificate and key (`wss://` only): new connections get them, open ones keep theirs. */
+  setSecureContext(tls: TlsOptions): void {
+    if (this.#kind !== 'wss') return;
+    (this.#http as HttpsServer).setSecureContext({ key: tls.key, cert: tls.cert });
   }
 
   /** Connections still in their HTTP upgrade (the upgraded ones are sessions). */
