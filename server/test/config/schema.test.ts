@@ -114,13 +114,13 @@ describe('checkConfig', () => {
 describe('unknown keys', () => {
   it('are errors that list the keys, with a suggestion for a near miss', () => {
     expect(messages({ prot: 1 })).toEqual([
-      'unknown key "prot" (did you mean "port"?); the keys are port, host, plugins, dataDir, limits, tls, dashboard and websocket',
+      'unknown key "prot" (did you mean "port"?); the keys are port, host, plugins, dataDir, cacheDir, limits, tls, dashboard, websocket, requirePlugins, log and metrics',
     ]);
     expect(messages({ Host: 'x' })[0]).toContain('(did you mean "host"?)');
     expect(messages({ datadir: 'x' })[0]).toContain('(did you mean "dataDir"?)');
     expect(messages({ plugin: 'x' })[0]).toContain('(did you mean "plugins"?)');
     expect(messages({ whatever: 1 })).toEqual([
-      'unknown key "whatever"; the keys are port, host, plugins, dataDir, limits, tls, dashboard and websocket',
+      'unknown key "whatever"; the keys are port, host, plugins, dataDir, cacheDir, limits, tls, dashboard, websocket, requirePlugins, log and metrics',
     ]);
   });
 
@@ -212,13 +212,19 @@ describe('websocket', () => {
 });
 
 describe('dashboard', () => {
-  it('takes port, host and open, or false; names a bad key or value', () => {
+  it('takes port, host, open and tokenFile, or false; names a bad key or value', () => {
     expect(messages({ dashboard: true })).toEqual([
-      'dashboard must be an object { port, host, open } or false, got true',
+      'dashboard must be an object { port, host, open, tokenFile } or false, got true',
     ]);
     expect(messages({ dashboard: { prot: 1 } })).toEqual([
-      'unknown key "dashboard.prot" (did you mean "dashboard.port"?); dashboard takes port, host and open',
+      'unknown key "dashboard.prot" (did you mean "dashboard.port"?); dashboard takes port, host, open and tokenFile',
     ]);
+    expect(checkConfig({ dashboard: { tokenFile: 'secrets/dashboard-token' } })).toEqual([]);
+    expect(messages({ dashboard: { tokenFile: 42 } })).toEqual([
+      'dashboard.tokenFile must be a non-empty string (a file holding the access token), got 42',
+    ]);
+    expect(messages({ dashboard: { tokenfile: 'x' } })[0]).toContain('(did you mean "dashboard.tokenFile"?)');
+    expect(messages({ tokenFile: 'x' })[0]).toContain('(did you mean "dashboard.tokenFile"?)');
     expect(messages({ dashboard: { port: 70000 } })).toEqual([
       'dashboard.port must be a whole number from 0 to 65535, got 70000',
     ]);
@@ -245,8 +251,24 @@ describe('dashboard', () => {
       ]);
     }
     expect(messages({ dashboard: { opne: true } })).toEqual([
-      'unknown key "dashboard.opne" (did you mean "dashboard.open"?); dashboard takes port, host and open',
+      'unknown key "dashboard.opne" (did you mean "dashboard.open"?); dashboard takes port, host, open and tokenFile',
     ]);
     expect(messages({ dashboardOpen: true })[0]).toContain('(did you mean "dashboard.open"?)');
+  });
+});
+
+describe('metrics', () => {
+  it('takes port and host; the port is required; names a bad key or value', () => {
+    expect(checkConfig({ metrics: { port: 9464 } })).toEqual([]);
+    expect(checkConfig({ metrics: { port: 0, host: '0.0.0.0' } })).toEqual([]);
+    expect(messages({ metrics: true })).toEqual(['metrics must be an object { port, host }, got true']);
+    expect(messages({ metrics: {} })).toEqual(['metrics needs a port, e.g. { port: 9464 }']);
+    expect(messages({ metrics: { port: 70000 } })).toEqual([
+      'metrics.port must be a whole number from 0 to 65535, got 70000',
+    ]);
+    expect(messages({ metrics: { port: 1, hots: 'x' } })).toEqual([
+      'unknown key "metrics.hots" (did you mean "metrics.host"?); metrics takes port and host',
+    ]);
+    expect(messages({ metricsPort: 1 })[0]).toContain('(did you mean "metrics.port"?)');
   });
 });
