@@ -73,10 +73,30 @@ export class Output implements Lines {
       write(detail === undefined ? line : `${line}\n${detail}`);
       return;
     }
-    let message = plainMessage(line).trim();
+    // The text's lines as one message; a text the CLI marks `warning …` or `error …` (as formatError()
+    // does, with the code on its first line) has that level and code.
+    let message = plainMessage(line)
+      .split('\n')
+      .map((part) => part.trim())
+      .filter((part) => part !== '')
+      .join(' ');
+    const marked = given === undefined ? /^(warning|error) /.exec(message) : null;
+    if (marked !== null) {
+      level = marked[1] === 'warning' ? 'warn' : 'error';
+      message = message.slice(marked[0].length);
+    }
+    const code = rest.code ?? /^(?:\S+ )?(NEKO_ERR_[A-Z0-9_]+)\b/.exec(message)?.[1];
     const error = rest.error;
     if (error instanceof Error && !message.includes(error.message)) message += `: ${errorSummary(error)}`;
-    write(jsonLogLine({ time: Date.now(), level: given ?? level, message, ...rest }));
+    write(
+      jsonLogLine({
+        time: Date.now(),
+        level: given ?? level,
+        message,
+        ...rest,
+        ...(code === undefined ? {} : { code }),
+      }),
+    );
   }
 }
 

@@ -259,6 +259,40 @@ describe('nekoconnect start --log-format json', () => {
     expect(err.every((r) => r.level === 'warn' || r.level === 'error')).toBe(true);
   });
 
+  it('never writes a dashboard token that came from a file or the environment', async () => {
+    const dir = await tempDir('neko-json-token-');
+    const fromFile = 'token-from-a-file-0123456789abcdefghijklmnopqrstuvwxyz';
+    await writeFile(path.join(dir, 'token'), `${fromFile}\n`);
+    const fromEnv = 'token-from-the-env-0123456789abcdefghijklmnopqrstuvwxyz';
+    const runs = [
+      { args: ['--dashboard-token-file', path.join(dir, 'token')], env: {}, token: fromFile },
+      { args: [], env: { NEKOCONNECT_DASHBOARD_TOKEN: fromEnv }, token: fromEnv },
+    ];
+    for (const [i, run] of runs.entries()) {
+      const cli = startCli(
+        [
+          'start',
+          path.join(REPO_ROOT, 'plugins'),
+          '--port',
+          '0',
+          '--data-dir',
+          path.join(dir, `data-${i}`),
+          '--log-format',
+          'json',
+          ...run.args,
+        ],
+        { NEKOCONNECT_SECRET: SECRET, ...run.env },
+      );
+      await listeningPort(cli);
+      cli.child.kill('SIGINT');
+      expect((await cli.exited).code).toBe(0);
+      const { out } = all(cli);
+      const line = out.find((r) => r.message.startsWith('dashboard http://'));
+      expect(line?.message).toMatch(/^dashboard http:\/\/127\.0\.0\.1:\d+\/ /);
+      expect(cli.stdout() + cli.stderr()).not.toContain(run.token);
+    }
+  });
+
   it('prints a configuration error as a JSON record too (exit 2)', async () => {
     const { code, stdout, stderr } = await runCli([
       'start',
