@@ -11,6 +11,7 @@ import { LATENCY_BUCKETS_SECONDS, metricsOf } from '../../src/metrics/registry.j
 import { LatencyHistogram, MAX_TRACKED_OPS, PluginStats, declaredOps } from '../../src/plugins/stats.js';
 import { createServer, type NekoServer } from '../../src/server/server.js';
 import { makePluginsDir } from '../helpers/plugins.js';
+import { RawPeer } from '../helpers/raw-peer.js';
 import { SECRET, connectClient, startServer } from '../helpers/server.js';
 import { labelValues, parseScrape, scrape, valueOf } from './prometheus.js';
 
@@ -59,6 +60,48 @@ describe('/readyz', () => {
     expect(down.status).toBe(503);
     expect(((await down.json()) as { reasons: string[] }).reasons).toContain('shutting down');
     await closing;
+  });
+});
+
+describe('fault closes and separate servers', () => {
+  it('counts a slow reader under its code, and each server only its own', async () => {
+    const plugins = await makePluginsDir([
+      {
+        greeter: 'flood',
+        logic: `export class Logic {
+  recv(ctx) { for (let i = 0; i < 100; i++) if (!ctx.send(new Uint8Array(64 * 1024), { op: 1 })) return; }
+}
+`,
+      },
+    ]);
+    const { server, port } = await startServer({ plugins, limits: { maxPendingBytes: 256 * 1024 } });
+    const other = await startServer({ plugins });
+    const slow = await RawPeer.connect(port);
+    await slow.handshake(SECRET);
+    slow.socket.pause();
+    await slow.packet('flood', '', { op: 1 });
+    const base = await metricsPort(server);
+    const until = Date.now() + 5_000;
+    let s = await scrape(base);
+    while (valueOf(s, 'nekoconnect_fault_closes_total', { code: 'NEKO_ERR_SESSION_SLOW_READER' }) === 0) {
+      expect(Date.now()).toBeLessThan(until);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      s = await scrape(base);
+    }
+    expect(valueOf(s, 'nekoconnect_fault_closes_total', { code: 'NEKO_ERR_SESSION_SLOW_READER' })).toBe(1);
+    expect(valueOf(s, 'nekoconnect_handshakes_total')).toBe(1);
+    expect(valueOf(s, 'nekoconnect_connections', { transport: 'tcp' })).toBe(0);
+    // What was queued before the cap counts as sent; the packet that passed it does not.
+    const sent = valueOf(s, 'nekoconnect_packets_out_total', { plugin: 'flood', op: '1' });
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(100);
+    slow.socket.resume();
+    // The other server, in the same process, has metrics of its own.
+    const mine = parseScrape(await metricsOf(other.server).text());
+    expect(valueOf(mine, 'nekoconnect_handshakes_total')).toBe(0);
+    expect(valueOf(mine, 'nekoconnect_fault_closes_total', { code: 'NEKO_ERR_SESSION_SLOW_READER' })).toBe(0);
+    expect(metricsOf(other.server)).not.toBe(metricsOf(server));
+    expect(metricsOf(server)).toBe(metricsOf(server));
   });
 });
 
