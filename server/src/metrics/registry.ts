@@ -2,8 +2,9 @@
  * The metrics of one server in the Prometheus text format (docs/metrics.md
  * lists them): a prom-client registry of its own per server (several
  * servers may run in one process), whose values are read from the server's
- * own counters when scraped; nothing is added to the packet path but the
- * counters the dashboard shows too. Process and Node.js figures (event-loop
+ * own counters when scraped: the packet path only adds to counters (the
+ * ones the dashboard shows, and packets sent per op), with no labels to
+ * look up and nothing allocated. Process and Node.js figures (event-loop
  * lag, memory, CPU, GC) are prom-client's default metrics, on the same registry.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
