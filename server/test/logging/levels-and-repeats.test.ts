@@ -250,9 +250,20 @@ describe('connection lines of a server', () => {
       tls: certificate,
       websocket: { port: 0, host: '127.0.0.1' },
     });
+    const lines: LogRecord[] = [];
+    server.logger.subscribe((r) => lines.push(r), 'debug');
+    // A client that resets before speaking TLS (a port probe): a debug line, not a TLS failure.
+    const probe = await openSocket(port);
+    probe.resetAndDestroy();
+    await vi.waitFor(() =>
+      expect(lines.map((r) => r.message)).toContain(
+        'connection from 127.0.0.1 closed during its TLS handshake (ECONNRESET)',
+      ),
+    );
     const plain = await openSocket(port);
     plain.write('hello, no TLS here\r\n\r\n');
     const tcp = await waitForLog((r) => r.code === 'NEKO_ERR_TLS_HANDSHAKE');
+    expect(lines.filter((r) => r.code === 'NEKO_ERR_TLS_HANDSHAKE')).toHaveLength(1);
     expect(tcp).toMatchObject({ level: 'warn', remote: '127.0.0.1' });
     expect(tcp.message).toMatch(/^connection from 127\.0\.0\.1 closed: TLS handshake failed: \S/);
 
