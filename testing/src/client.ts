@@ -59,7 +59,7 @@ export interface NextOptions extends WaitOptions {
 export interface ClosedInfo {
   /** Who closed it: the server, or this client's `close()`. */
   readonly by: 'server' | 'client';
-  /** The closing status the server sent (400, 408, 413, 422), if any. */
+  /** The closing status the server sent (400, 408, 413, 422; 503 when it shut down), if any. */
   readonly status: number | undefined;
 }
 
@@ -169,6 +169,8 @@ export class TestClient {
   #arrivals = 0;
   readonly #waiters = new Set<Waiter>();
   #closeStatus: number | undefined;
+  /** The newest packet was a 503: the server's shutdown notice, if the close follows. */
+  #notice = false;
   #closing = false;
   #closed: ClosedInfo | undefined;
   #failure: NekoTestingError | undefined;
@@ -550,6 +552,8 @@ export class TestClient {
     }
     // A closing status: the server closes the connection.
     if (arrival.closing) this.#closeStatus = frame.op;
+    // A 503 is the shutdown notice when the close follows it (protocol §10).
+    this.#notice = arrival.status === Status.Unavailable;
     const packet = TestPacket.fromFrame(frame, this.#handlerError(frame, arrival.answers));
     this.#arrived(packet, arrival.answers);
     this.#flush();
@@ -587,7 +591,7 @@ export class TestClient {
     if (this.#closed) return;
     this.#closed = {
       by: this.#closing || this.#dropping ? 'client' : 'server',
-      status: this.#closeStatus,
+      status: this.#closeStatus ?? (this.#notice && !this.#closing ? Status.Unavailable : undefined),
     };
     this.#chain.drop();
     for (const waiter of [...this.#waiters]) {

@@ -217,9 +217,10 @@ describe('inspecting the server', () => {
     const pending = client.next();
     await server.close();
     expect(client.connected).toBe(false);
-    expect(await client.expectClosed()).toEqual({ by: 'server', status: undefined });
+    // The shutdown notice: status 503 just before the close.
+    expect(await client.expectClosed()).toEqual({ by: 'server', status: 503 });
     expect((await rejection(pending)).message).toBe(
-      'client 1: the connection closed while waiting for a packet from a plugin; nothing arrived',
+      'client 1: the connection closed while waiting for a packet from a plugin; arrived instead: status 503 (unavailable: plugin not loaded, or the server shuts down)',
     );
     expect(server.logs({ plugin: 'probe' }).map((r) => r.message)).toContain('probe unloaded');
     await server.close();

@@ -16,7 +16,10 @@ export const Status = {
   Malformed: 422,
   /** The plugin's handler threw or rejected. */
   HandlerError: 500,
-  /** The plugin exists but is not loaded. */
+  /**
+   * The plugin exists but is not loaded; or, as the last packet before the
+   * server closes the connection, the server shuts down or drains.
+   */
   Unavailable: 503,
 } as const;
 
@@ -44,5 +47,5 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   413: 'packet too large',
   422: 'malformed packet',
   500: 'plugin handler failed',
-  503: 'plugin not loaded',
+  503: 'unavailable: plugin not loaded, or the server shuts down',
 };

@@ -35,6 +35,7 @@ describe('resolveServerOptions', () => {
         recvTimeoutMs: 30_000,
         shutdownTimeoutMs: 10_000,
         maxPendingBytes: 4 * 1024 * 1024,
+        drainTimeoutMs: 30_000,
       },
     });
     expect(Object.isFrozen(DEFAULT_LIMITS)).toBe(true);

@@ -619,7 +619,7 @@ describe('TCP: the server', () => {
     expect(events).toEqual(['reply done a', 'client closed']);
   });
 
-  it('server.close() does not wait for a handler waiting in ctx.recv(); it gets NEKO_ERR_CONTEXT_CLOSED', async () => {
+  it('server.close() does not wait for a handler waiting in ctx.recv(); it gets NEKO_ERR_CONTEXT_CLOSED; the client gets the 503 shutdown notice', async () => {
     const { port, server, waitForLog } = await serve({ limits: { shutdownTimeoutMs: 5_000 } }, [
       {
         greeter: 'waiter',
@@ -642,6 +642,10 @@ describe('TCP: the server', () => {
     await server.close();
     expect(Date.now() - started).toBeLessThan(2_000);
     await peer.closed();
+    // The shutdown notice: status 503 as a closing status, with H of the client's newest verified random.
+    const notice = await peer.next();
+    expect([notice.greeter, notice.op, notice.data.toString()]).toEqual(['nekoconnect-server', 503, '503']);
+    expect(notice.hash.toString('latin1')).toBe(peer.hasher!.hex(peer.sentRandoms.at(-1)!));
     expect(peer.unread).toBe(0);
     await waitForLog((r) => r.message === 'recv ended: NEKO_ERR_CONTEXT_CLOSED, send: false');
   });
