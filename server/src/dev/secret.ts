@@ -38,7 +38,7 @@ export async function developmentSecret(dir: string): Promise<DevSecret> {
   }
   const secret = `dev-${randomBytes(16).toString('hex')}`;
   try {
-    await mkdir(path.dirname(file), { recursive: true });
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     await writeFile(file, `${secret}\n`, { mode: 0o600 });
   } catch (err) {
     throw secretError(file, 'write', err);

@@ -26,7 +26,10 @@ describe('the development secret', () => {
     expect(first).toMatchObject({ file, created: true });
     expect(first.secret).toMatch(/^dev-[0-9a-f]{32}$/);
     expect(await readFile(file, 'utf8')).toBe(`${first.secret}\n`);
-    if (process.platform !== 'win32') expect((await stat(file)).mode & 0o777).toBe(0o600);
+    if (process.platform !== 'win32') {
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      expect((await stat(path.dirname(file))).mode & 0o777).toBe(0o700);
+    }
     expect(await developmentSecret(dir)).toEqual({ ...first, created: false });
   });
 
