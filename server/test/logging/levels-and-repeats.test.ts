@@ -245,6 +245,25 @@ describe('connection lines of a server', () => {
     first.destroy();
   });
 
+  it('warns of a WebSocket connection refused over limits.maxConnections', async () => {
+    const { server, waitForLog } = await startServer({
+      limits: { maxConnections: 1 },
+      websocket: { port: 0, host: '127.0.0.1' },
+    });
+    const wsPort = server.websocketAddress()!.port;
+    const first = await openSocket(wsPort);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = net.connect({ host: '127.0.0.1', port: wsPort });
+    second.on('error', () => undefined);
+    await new Promise((resolve) => second.once('close', resolve));
+    const refused = await waitForLog((r) => r.code === 'NEKO_ERR_SERVER_FULL');
+    expect(refused).toMatchObject({ level: 'warn', remote: '127.0.0.1' });
+    expect(refused.message).toBe(
+      'WebSocket connection from 127.0.0.1 refused: over limits.maxConnections (1)',
+    );
+    first.destroy();
+  });
+
   it('warns of a failed TLS handshake, over TCP and over wss://', async () => {
     const { port, server, waitForLog } = await startServer({
       tls: certificate,
