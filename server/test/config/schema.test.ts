@@ -134,7 +134,7 @@ describe('unknown keys', () => {
   it('inside limits and tls too', () => {
     expect(messages({ limits: { maxPacketByte: 1 } })).toEqual([
       'unknown limit "limits.maxPacketByte" (did you mean "limits.maxPacketBytes"?); the limits are ' +
-        'maxPacketBytes, handshakeTimeoutMs, idleTimeoutMs, maxConnections, nonceWindow, recvTimeoutMs, shutdownTimeoutMs and maxPendingBytes',
+        'maxPacketBytes, handshakeTimeoutMs, idleTimeoutMs, maxConnections, nonceWindow, recvTimeoutMs, shutdownTimeoutMs, maxPendingBytes and drainTimeoutMs',
     ]);
     expect(messages({ limits: { constructor: 1 } })[0]).toMatch(/^unknown limit "limits\.constructor"/);
     expect(messages({ tls: { key: 'k', cert: 'c', crt: 'c' } })).toEqual([

@@ -73,6 +73,11 @@ describe('docs/protocol.md, played against a server session', () => {
     expect(fourth.writes).toEqual([O]);
     expect(server.sessions().find((s) => s.id === four.id)).toMatchObject({ user: 'mimi' });
     expect(random).toHaveBeenCalledTimes(drawn.length);
+    // The shutdown notices (a 503 to each open session) draw randoms of their own.
+    random.mockReturnValue(Buffer.from('purr-0999', 'latin1'));
     await server.close();
+    expect(second.writes).toHaveLength(3);
+    // Greeter and op of the last frame: the status 503.
+    expect(second.writes[2]!.subarray(12, 33).toString('latin1')).toBe('nekoconnect-server503');
   });
 });
