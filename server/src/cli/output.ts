@@ -195,3 +195,15 @@ export function failureLine(pretty: string, error: unknown, prefix = ''): string
     error,
   });
 }
+
+/**
+ * The line of a warning Node emits (`process.emitWarning`): as Node prints
+ * it, `(node:123) DeprecationWarning: …`, or in JSON mode a record of level
+ * `warn`.
+ */
+export function warningLine(warning: Error & { code?: string }): string {
+  const code = warning.code === undefined ? '' : `[${warning.code}] `;
+  const text = `${code}${warning.name}: ${warning.message}`;
+  if (processFormat === 'pretty') return `(node:${process.pid}) ${text}`;
+  return jsonLogLine({ time: Date.now(), level: 'warn', message: text });
+}

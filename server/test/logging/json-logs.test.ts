@@ -99,6 +99,10 @@ describe('nekoconnect start --log-format json', () => {
         logic: 'export class Logic { recv(ctx) { ctx.send(ctx.data, { op: ctx.op }); } }\n',
       },
       { greeter: 'broken', logic: 'export class Logic { recv(ctx) {\n' },
+      {
+        greeter: 'warner',
+        logic: `process.emitWarning('old API', { type: 'DeprecationWarning', code: 'DEP_NEKO' });\nexport class Logic { recv() {} }\n`,
+      },
     ]);
     const dataDir = await tempDir('neko-json-data-');
     const cli = startCli(
@@ -131,7 +135,7 @@ describe('nekoconnect start --log-format json', () => {
     const messages = out.map((r) => r.message);
     // The banner and the plugin list, each a record; colours asked for (FORCE_COLOR) stay out of JSON.
     expect(out[0]).toMatchObject({ level: 'info', message: 'NekoConnect 0.1.0' });
-    expect(messages).toContain('plugins from ' + plugins + ': 2 loaded, 1 failed');
+    expect(messages).toContain('plugins from ' + plugins + ': 3 loaded, 1 failed');
     expect(out.find((r) => r.plugin === 'echo')).toMatchObject({
       level: 'info',
       message: expect.stringMatching(/echo {2}echo v/),
@@ -147,6 +151,11 @@ describe('nekoconnect start --log-format json', () => {
     expect(broken).toMatchObject({ level: 'error', code: 'NEKO_ERR_PLUGIN_IMPORT' });
     expect(broken.message).toMatch(/broken .*answers 503 until fixed: .*Unexpected end of input/);
     expect(broken.stack).toMatch(/^NekoError: /);
+
+    // Node's own warning (from the plugin's module): a JSON record too.
+    expect(err).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: '[DEP_NEKO] DeprecationWarning: old API' }),
+    );
 
     // The handler's error: the stack in `stack`, at logic.ts:7:11 (source-mapped), not in `message`.
     const logicTs = path.join(plugins, 'tsboom', 'logic.ts');
