@@ -12,18 +12,23 @@
  * package's `exports` with the `import` condition), and the bundle imports
  * the resolved file by its absolute URL. Node.js built-ins stay as written.
  *
+ * `import.meta.url`, `import.meta.dirname` and `import.meta.filename` name
+ * each source file, not the bundle, so that a plugin finds the files beside
+ * its source (`new URL('./words.txt', import.meta.url)`) wherever the
+ * bundle is.
+ *
  * Each build is named by a hash of its content, written whole or not at all
  * (a rename), and imported under a fresh `?v=` query so that a reload gets
  * fresh code instead of the ESM cache.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import type { BuildFailure, Message, Plugin } from 'esbuild';
+import type { BuildFailure, Loader, Message, Plugin } from 'esbuild';
 import { NekoError } from '../errors.js';
 import { isFile } from '../files.js';
 import { errorMessage } from '../format.js';
@@ -69,6 +74,8 @@ export async function bundleModule(options: BundleOptions): Promise<string> {
   const absDir = path.resolve(dir);
   const outDir = path.resolve(options.outDir);
   let code: string;
+  // The characters sourceImportMeta() put before each file's first line, to take off error columns.
+  const shifts = new Map<string, number>();
   try {
     const result = await build({
       entryPoints: [path.resolve(entry)],
@@ -77,7 +84,8 @@ export async function bundleModule(options: BundleOptions): Promise<string> {
       // source map's relative paths start from.
       outdir: outDir,
       bundle: true,
-      plugins: [nodeResolution()],
+      plugins: [nodeResolution(), sourceImportMeta(shifts)],
+      define: IMPORT_META_DEFINES,
       // Node.js has no `module` condition, which esbuild adds by default.
       conditions: [],
       format: 'esm',
@@ -91,7 +99,7 @@ export async function bundleModule(options: BundleOptions): Promise<string> {
     if (output === undefined) throw new Error('esbuild produced no output');
     code = output.text;
   } catch (err) {
-    throw bundleError(err, options);
+    throw bundleError(err, options, shifts);
   }
 
   const hash = createHash('sha256').update(code).digest('hex').slice(0, 10);
@@ -254,7 +262,62 @@ function nodeResolution(): Plugin {
   };
 }
 
-function bundleError(err: unknown, options: BundleOptions): NekoError {
+/** Each `import.meta` field a source may read, and the name of the constant that holds it for one file. */
+const IMPORT_META_FIELDS = {
+  url: '__nekoImportMetaUrl',
+  dirname: '__nekoImportMetaDirname',
+  filename: '__nekoImportMetaFilename',
+} as const;
+
+const IMPORT_META_DEFINES = Object.fromEntries(
+  Object.entries(IMPORT_META_FIELDS).map(([field, name]) => [`import.meta.${field}`, name]),
+);
+
+const LOADERS: Readonly<Record<string, Loader>> = {
+  '.ts': 'ts',
+  '.mts': 'ts',
+  '.cts': 'ts',
+  '.tsx': 'tsx',
+  '.js': 'js',
+  '.mjs': 'js',
+  '.cjs': 'js',
+  '.jsx': 'jsx',
+};
+
+/**
+ * The esbuild plugin that gives each source file its own `import.meta.url`,
+ * `dirname` and `filename`: `define` turns them into constants, which this
+ * declares at the start of the file's first line (so no line moves and
+ * stack traces keep their line numbers); the bundle drops the unused ones.
+ *
+ * @param shifts receives how many characters went before each file's first line
+ */
+function sourceImportMeta(shifts: Map<string, number>): Plugin {
+  return {
+    name: 'nekoconnect-import-meta',
+    setup(pluginBuild) {
+      pluginBuild.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
+        const loader = LOADERS[path.extname(args.path)];
+        if (loader === undefined || args.namespace !== 'file') return undefined;
+        const source = await readFile(args.path, 'utf8');
+        // A hashbang must stay first; such a file keeps the bundle's import.meta.
+        if (source.startsWith('#!')) return { contents: source, loader };
+        const values = {
+          url: pathToFileURL(args.path).href,
+          dirname: path.dirname(args.path),
+          filename: args.path,
+        };
+        const declarations = Object.entries(IMPORT_META_FIELDS)
+          .map(([field, name]) => `const ${name} = ${JSON.stringify(values[field as keyof typeof values])};`)
+          .join(' ');
+        shifts.set(args.path, declarations.length + 1);
+        return { contents: `${declarations} ${source}`, loader };
+      });
+    },
+  };
+}
+
+function bundleError(err: unknown, options: BundleOptions, shifts: Map<string, number>): NekoError {
   const { entry, dir, code } = options;
   const errors: Message[] = isBuildFailure(err) ? err.errors : [];
   const first = errors[0];
@@ -273,15 +336,21 @@ function bundleError(err: unknown, options: BundleOptions): NekoError {
     location:
       first.location === null || first.location === undefined
         ? undefined
-        : {
-            file: path.join(dir, first.location.file),
-            line: first.location.line,
-            column: first.location.column + 1,
-          },
+        : sourceLocation(path.join(dir, first.location.file), first.location, shifts),
     hint: unresolved
       ? `install the package where the source can import it (npm install in ${dir} or a folder above it), or fix the import`
       : options.syntaxHint,
   });
+}
+
+/** An esbuild location (column from 0) in the source as written: without what sourceImportMeta() added to line 1. */
+function sourceLocation(
+  file: string,
+  { line, column }: { line: number; column: number },
+  shifts: Map<string, number>,
+): { file: string; line: number; column: number } {
+  const shift = line === 1 ? (shifts.get(path.resolve(file)) ?? 0) : 0;
+  return { file, line, column: Math.max(0, column - shift) + 1 };
 }
 
 function isBuildFailure(err: unknown): err is BuildFailure {

@@ -227,16 +227,19 @@ describe(`a read-only plugin tree, the server as ${IS_ROOT ? 'nobody (the test i
       await writeFile(
         path.join(plugins, 'hoisted', 'logic.ts'),
         [
+          "import { readFileSync } from 'node:fs';",
           "import kleur from 'kleur';",
           "import type { Context } from 'nekoconnect';",
+          "const motd = readFileSync(new URL('./motd.txt', import.meta.url), 'utf8');",
           'export class Logic {',
           '  async recv(ctx: Context): Promise<void> {',
           '    await ctx.db.insert({ seen: ctx.text() });',
-          '    ctx.send(`${typeof kleur.bold} ${await ctx.db.count({})}`);',
+          '    ctx.send(`${typeof kleur.bold} ${await ctx.db.count({})} ${motd}`);',
           '  }',
           '}',
         ].join('\n'),
       );
+      await writeFile(path.join(plugins, 'hoisted', 'motd.txt'), 'welcome');
       await readOnly(app);
       await readOnly(plugins, { dir: 0o555, file: 0o444 });
       const before = await snapshot(app);
@@ -272,8 +275,9 @@ describe(`a read-only plugin tree, the server as ${IS_ROOT ? 'nobody (the test i
       const client = await connect({ host: '127.0.0.1', port, secret: SECRET });
       try {
         expect((await client.request('owned', 'hi')).text()).toBe(ownPackagesAnswer('hi'));
-        expect((await client.request('hoisted', 'a')).text()).toBe('function 1');
-        expect((await client.request('hoisted', 'b')).text()).toBe('function 2');
+        // kleur from the installation's node_modules; motd.txt beside the source (import.meta.url).
+        expect((await client.request('hoisted', 'a')).text()).toBe('function 1 welcome');
+        expect((await client.request('hoisted', 'b')).text()).toBe('function 2 welcome');
       } finally {
         await client.close();
       }

@@ -140,6 +140,53 @@ describe('plugin bundles in the cache dir', () => {
     );
   });
 
+  it('gives each source file its own import.meta, so a plugin reads the files beside its source', async () => {
+    const root = await tempDir();
+    const dir = path.join(root, 'assets');
+    await mkdir(path.join(dir, 'lib'), { recursive: true });
+    await writeFile(
+      path.join(dir, 'spec.conf'),
+      '$name {"a"};\n$greet {"a"};\n$logic {"logic"};\n$version {"1"};\n',
+    );
+    await writeFile(path.join(dir, 'motd.txt'), 'welcome');
+    await writeFile(path.join(dir, 'lib', 'words.txt'), 'neko');
+    await writeFile(
+      path.join(dir, 'lib', 'words.ts'),
+      [
+        "import { readFileSync } from 'node:fs';",
+        "export const word = readFileSync(new URL('./words.txt', import.meta.url), 'utf8');",
+        'export const where = [import.meta.dirname, import.meta.filename];',
+      ].join('\n'),
+    );
+    await writeFile(
+      path.join(dir, 'logic.ts'),
+      [
+        "import { readFileSync } from 'node:fs';",
+        "import path from 'node:path';",
+        "import { word, where } from './lib/words.js';",
+        "const motd = readFileSync(path.join(import.meta.dirname, 'motd.txt'), 'utf8');",
+        'export class Logic {',
+        '  recv(ctx: { send(s: string): boolean }): void {',
+        "    ctx.send([motd, word, import.meta.url, import.meta.filename, ...where].join('|'));",
+        '  }',
+        '}',
+      ].join('\n'),
+    );
+    await chmodTree(dir);
+    const plugin = await loadPlugin(dir, { cacheDir: path.join(root, 'cache') });
+    const logic = path.join(dir, 'logic.ts');
+    expect(await answer(plugin.logic, '')).toEqual([
+      [
+        'welcome',
+        'neko',
+        pathToFileURL(logic).href,
+        logic,
+        path.join(dir, 'lib'),
+        path.join(dir, 'lib', 'words.ts'),
+      ].join('|'),
+    ]);
+  });
+
   it('leaves a dynamic import of a package that is not installed to run time, so optional packages work', async () => {
     const root = await tempDir();
     const dir = path.join(root, 'optional');
