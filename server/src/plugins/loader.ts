@@ -125,10 +125,19 @@ export async function loadPluginWithSpec(
 ): Promise<LoadedPlugin> {
   const logicFile = await resolveLogicFile(dir, spec);
   const transpiled = logicFile.endsWith('.ts');
-  const moduleFile = transpiled ? await bundleLogic(dir, logicFile, options) : logicFile;
+  let moduleFile = transpiled ? await bundleLogic(dir, logicFile, options) : logicFile;
   // Before the import: Node reads a module's source map when it loads it.
   if (transpiled) enableSourceMaps();
-  const mod = await importLogic(moduleFile, logicFile);
+  let mod: object;
+  try {
+    mod = await importLogic(moduleFile, logicFile);
+  } catch (err) {
+    // Another process sharing the cache dir, loading another version of this folder, may have
+    // removed the bundle as stale between its write and this import: write it again, once.
+    if (!transpiled || (await isFile(moduleFile))) throw err;
+    moduleFile = await bundleLogic(dir, logicFile, options);
+    mod = await importLogic(moduleFile, logicFile);
+  }
   // Once the new build is imported, the older ones are clutter.
   if (transpiled) await removeStaleBuilds(moduleFile, spec.logic);
   const LogicClass = checkLogicExport(mod, logicFile);
