@@ -13,18 +13,21 @@ import { NekoError } from '../../src/errors.js';
 import { loadPlugin } from '../../src/plugins/loader.js';
 
 vi.mock('../../src/build/bundle.js', async () => {
-  const actual = await vi.importActual<typeof import('../../src/build/bundle.js')>('../../src/build/bundle.js');
+  const actual = await vi.importActual<typeof bundle>('../../src/build/bundle.js');
   return { ...actual, importFresh: vi.fn(actual.importFresh) };
 });
 
-const actual = await vi.importActual<typeof import('../../src/build/bundle.js')>('../../src/build/bundle.js');
+const actual = await vi.importActual<typeof bundle>('../../src/build/bundle.js');
 
 async function plugin(logic: string): Promise<{ dir: string; cacheDir: string }> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'neko-shared-cache-'));
   onTestFinished(() => rm(root, { recursive: true, force: true }));
   const dir = path.join(root, 'shared');
   await mkdir(dir);
-  await writeFile(path.join(dir, 'spec.conf'), '$name {"s"};\n$greet {"s"};\n$logic {"logic"};\n$version {"1"};\n');
+  await writeFile(
+    path.join(dir, 'spec.conf'),
+    '$name {"s"};\n$greet {"s"};\n$logic {"logic"};\n$version {"1"};\n',
+  );
   await writeFile(path.join(dir, 'logic.ts'), logic);
   return { dir, cacheDir: path.join(root, 'cache') };
 }
@@ -52,7 +55,9 @@ describe('a bundle removed before its import', () => {
   });
 
   it('is not retried when the module itself fails to import', async () => {
-    const { dir, cacheDir } = await plugin("throw new Error('top-level failure');\nexport class Logic { recv(): void {} }\n");
+    const { dir, cacheDir } = await plugin(
+      "throw new Error('top-level failure');\nexport class Logic { recv(): void {} }\n",
+    );
     const importFresh = vi.mocked(bundle.importFresh);
     importFresh.mockClear();
     const err = await loadPlugin(dir, { cacheDir }).catch((e: unknown) => e);
