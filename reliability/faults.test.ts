@@ -324,12 +324,16 @@ describe('plugin faults', () => {
     expect(plugins.get('fault-hang')!.errors).toBe(0);
     expect(plugins.get('fault-hang')!.packets).toBeGreaterThanOrEqual(samePlugin.report.ok);
 
-    // A clean shutdown waits shutdownTimeoutMs for the run, then cuts the connections and completes.
+    // A shutdown waits shutdownTimeoutMs for the run, then cuts it (logged) and completes.
     const closed = await server.close();
     expect(closed).toMatchObject({ code: 0, signal: null });
     expect(closed.closeMs).toBeGreaterThanOrEqual(SHUTDOWN_TIMEOUT_MS - 50);
     expect(closed.closeMs).toBeLessThan(SHUTDOWN_TIMEOUT_MS + 3_000);
-    await expect(queued).rejects.toMatchObject({ code: 'NEKO_ERR_CLIENT_CLOSED' });
+    // The packet waiting behind the cut run is answered by the shutdown notice.
+    await expect(queued).rejects.toMatchObject({ code: 'NEKO_ERR_CLIENT_STATUS', status: 503 });
+    expect(server.logs.filter((r) => r.code === 'NEKO_ERR_SERVER_HANDLER_CUT')).toMatchObject([
+      { level: 'warn', plugin: 'fault-hang', session: 's-1' },
+    ]);
     expect(server.logs.filter((r) => r.level === 'error')).toEqual([]);
     console.log(
       `hang: neighbours served ${neighbours.ok} requests while s-1 was held; clean shutdown took ${Math.round(closed.closeMs)} ms ` +
