@@ -65,8 +65,9 @@ describe('nekoconnect start with a config file', () => {
     expect(fromFile.stdout()).toMatch(/^config from nekoconnect\.config\.json$/m);
     expect(fromFile.stdout()).toMatch(/plugins from plugins: 1 loaded, 0 failed/);
 
-    // The config's port is taken by the first server: the flag must win for this one to start.
-    const fromFlag = startCliIn(dir, ['start', '--port', '0'], ENV);
+    // The config's port is taken by the first server: the flag must win for this one to start
+    // (with a data directory of its own: the first holds the default one).
+    const fromFlag = startCliIn(dir, ['start', '--port', '0', '--data-dir', 'data-2'], ENV);
     const [, other] = await fromFlag.waitFor(LISTENING);
     expect(Number(other)).not.toBe(port);
     expect(await statusFor(Number(other), 10)).toBe(200);
@@ -83,7 +84,7 @@ describe('nekoconnect start with a config file', () => {
     expect(await statusFor(port, 100)).toBe(200);
     expect(await statusFor(port, 1000)).toBe(413);
 
-    const fromFlag = startCliIn(dir, ['start', '--max-packet-bytes', '4096'], ENV);
+    const fromFlag = startCliIn(dir, ['start', '--max-packet-bytes', '4096', '--data-dir', 'data-2'], ENV);
     expect(await statusFor(Number((await fromFlag.waitFor(LISTENING))[1]), 1000)).toBe(200);
   });
 
@@ -110,7 +111,7 @@ describe('nekoconnect start with a config file', () => {
 
     const missing = await runCliIn(
       dir,
-      ['start', 'nowhere', '--config', 'conf/server.json', '--port', '0'],
+      ['start', 'nowhere', '--config', 'conf/server.json', '--port', '0', '--data-dir', 'data-2'],
       ENV,
     );
     expect(missing.code).toBe(2);

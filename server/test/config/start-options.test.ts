@@ -5,6 +5,7 @@ import { resolveStartOptions } from '../../src/config/start-options.js';
 import { NekoError } from '../../src/errors.js';
 import { DEFAULT_PORT } from '../../src/protocol/constants.js';
 import { DEFAULT_LIMITS } from '../../src/server/options.js';
+import { makeCertificate } from '../../../scripts/test-support/tls.js';
 import { tempDir } from './cli-in-dir.js';
 
 /** A fresh environment for each start: reading the secret removes it from the environment it came from. */
@@ -38,12 +39,19 @@ describe('resolveStartOptions', () => {
         port: DEFAULT_PORT,
         host: '127.0.0.1',
         tls: undefined,
+        websocket: undefined,
+        cacheDir: path.join(cwd, '.nekoconnect', 'data', 'cache'),
         limits: DEFAULT_LIMITS,
       },
       plugins: cwd,
       dataDir: path.join(cwd, '.nekoconnect', 'data'),
+      cacheDir: path.join(cwd, '.nekoconnect', 'data', 'cache'),
       configFile: undefined,
       dashboard: { port: 10391, host: '127.0.0.1', open: false },
+      metrics: undefined,
+      requirePlugins: false,
+      log: { format: 'pretty', level: 'info' },
+      warnings: [],
     });
   });
 
@@ -147,22 +155,26 @@ describe('resolveStartOptions', () => {
 
   it("resolves the config's paths against its folder, and the flags' against cwd", async () => {
     const cwd = await tempDir();
+    const [inConfig, byFlags] = [await makeCertificate(), await makeCertificate()];
     await write(cwd, {
       'conf/neko.json': JSON.stringify({
         plugins: '../my-plugins',
         dataDir: 'state',
         tls: { key: 'tls/key.pem', cert: 'tls/cert.pem' },
       }),
-      'conf/tls/key.pem': 'KEY',
-      'conf/tls/cert.pem': 'CERT',
-      'flag-key.pem': 'FLAG KEY',
-      'flag-cert.pem': 'FLAG CERT',
+      'conf/tls/key.pem': inConfig.key,
+      'conf/tls/cert.pem': inConfig.cert,
+      'flag-key.pem': byFlags.key,
+      'flag-cert.pem': byFlags.cert,
     });
     const fromFile = await resolveStartOptions(cwd, { config: 'conf/neko.json' }, env());
     expect(fromFile.configFile).toBe(path.join(cwd, 'conf', 'neko.json'));
     expect(fromFile.plugins).toBe(path.join(cwd, 'my-plugins'));
     expect(fromFile.dataDir).toBe(path.join(cwd, 'conf', 'state'));
-    expect(fromFile.serverOptions.tls).toEqual({ key: Buffer.from('KEY'), cert: Buffer.from('CERT') });
+    expect(fromFile.serverOptions.tls).toEqual({
+      key: Buffer.from(inConfig.key),
+      cert: Buffer.from(inConfig.cert),
+    });
 
     const fromFlags = await resolveStartOptions(
       cwd,
@@ -171,8 +183,8 @@ describe('resolveStartOptions', () => {
     );
     expect(fromFlags.plugins).toBe(path.join(cwd, 'other'));
     expect(fromFlags.serverOptions.tls).toEqual({
-      key: Buffer.from('FLAG KEY'),
-      cert: Buffer.from('FLAG CERT'),
+      key: Buffer.from(byFlags.key),
+      cert: Buffer.from(byFlags.cert),
     });
   });
 
