@@ -38,6 +38,35 @@ async function ask(client: NekoClient): Promise<{ version: string; count: number
 }
 
 describe('reload (SIGHUP, nekoconnect reload)', () => {
+  it('applies a changed log level and format live', async () => {
+    const dir = await tempDir();
+    await writePlugin(dir, 'counter', counter('v1'));
+    await writeConfig(dir, { log: { level: 'info', format: 'pretty' } });
+    const { cli, port } = await startServer(dir, ['--no-dashboard']);
+    const quiet = await connect({ secret: SECRET, port });
+    await quiet.close();
+    expect(cli.stdout()).not.toMatch(/accepted over tcp/);
+
+    await writeConfig(dir, { log: { level: 'debug', format: 'json' } });
+    cli.child.kill('SIGHUP');
+    await cli.waitFor(
+      /"message":"reload done: 1 plugin reloaded, 0 failed; applied: log\.level \(debug\), log\.format \(json\)/,
+    );
+    // From now on every line is a JSON record, debug lines included.
+    const client = await connect({ secret: SECRET, port });
+    await cli.waitFor(/"level":"debug"[^\n]*accepted over tcp/);
+    await client.close();
+    const after = cli.stdout().slice(cli.stdout().indexOf('"message":"reload done'));
+    const lines = after
+      .slice(after.indexOf('\n') + 1)
+      .split('\n')
+      .filter((line) => line !== '');
+    for (const line of lines) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+  }, 30_000);
+
   it('swaps a changed plugin in and applies a changed limit under 20 live clients, none dropped', async () => {
     const dir = await tempDir();
     await writePlugin(dir, 'counter', counter('v1'));
