@@ -34,7 +34,7 @@ export { DEFAULT_LIMITS, type Limits, type ServerOptions, type TlsOptions } from
 export type { PluginProblem, PluginReload, PluginStatus, PluginsReport } from './plugins/registry.js';
 export { LatencyHistogram, PluginStats, type LatencyPercentiles } from './plugins/stats.js';
 export type { ServerConnection } from './server/connection.js';
-export { NekoServer, createServer, type SessionSummary } from './server/server.js';
+export { NekoServer, createServer, type CutHandler, type SessionSummary } from './server/server.js';
 export type { Transport } from './session/transport.js';
 export type {
   Cell,
