@@ -79,6 +79,7 @@ describe('the commands of docs/deploy.md', () => {
       'a b',
       'c d',
     ]);
+    expect(shellWords(`a b#c # "a comment`)).toEqual(['a', 'b#c']);
     const kinds = new Set(codeBlocks().map((b) => b.lang));
     expect([...kinds]).toEqual(expect.arrayContaining(['ini', 'dockerfile', 'sh', 'json', 'yaml']));
   });

@@ -114,7 +114,8 @@ export function parseContainerfile(text: string): Instruction[] {
 
 /**
  * The words of a command line, as a POSIX shell splits them: single and
- * double quotes group, a backslash escapes; variables and `$(…)` are kept
+ * double quotes group, a backslash escapes, `#` at a word's start begins
+ * a comment; variables and `$(…)` are kept
  * as written (the checks here need the flags, not the values).
  */
 export function shellWords(line: string): string[] {
@@ -127,6 +128,8 @@ export function shellWords(line: string): string[] {
       if (c === quote) quote = undefined;
       else if (c === '\\' && quote === '"' && i + 1 < line.length) word += line[++i]!;
       else word += c;
+    } else if (c === '#' && word === undefined) {
+      break; // a comment: from a word's start to the end of the line
     } else if (c === '"' || c === "'") {
       quote = c;
       word ??= '';

@@ -13,8 +13,8 @@
  *
  * What is substituted, and only that: the unit's absolute folders
  * (`/opt/nekoconnect`, `/etc/nekoconnect`, `/var/lib/nekoconnect`) become
- * folders of a temp root (`/opt/nekoconnect/node_modules/nekoconnect` is a
- * link to this repository's built package), the ports become free ones, and
+ * folders of a temp root (`/opt/nekoconnect/current` is a release folder
+ * whose `node_modules/nekoconnect` links to this repository's built package), the ports become free ones, and
  * `/usr/bin/node` becomes this Node.js when it is elsewhere. The process runs
  * as the test's user, not `User=`: the container test runs the server as an
  * unprivileged user. This machine's init is not systemd, so the unit is not
@@ -51,18 +51,21 @@ async function install(): Promise<Installed> {
   for (const folder of FOLDERS) unit = unit.replaceAll(folder, at(folder));
   if (!existsSync('/usr/bin/node')) unit = unit.replaceAll('/usr/bin/node', process.execPath);
 
-  // /opt/nekoconnect: the package (this repository's build) and the plugins (echo and todo of plugins/).
-  await mkdir(at('/opt/nekoconnect/node_modules'), { recursive: true });
-  await symlink(join(REPO_ROOT, 'server'), at('/opt/nekoconnect/node_modules/nekoconnect'));
+  // /opt/nekoconnect: a release folder with the package (this repository's build) and the plugins (echo and
+  // todo of plugins/), and `current` pointing at it, as the guide's Install leaves them.
+  const release = at('/opt/nekoconnect/releases/test');
+  await mkdir(join(release, 'node_modules'), { recursive: true });
+  await symlink(join(REPO_ROOT, 'server'), join(release, 'node_modules', 'nekoconnect'));
   for (const plugin of ['echo', 'todo']) {
-    await mkdir(at(`/opt/nekoconnect/plugins/${plugin}`), { recursive: true });
+    await mkdir(join(release, 'plugins', plugin), { recursive: true });
     for (const file of ['spec.conf', 'logic.ts']) {
       await writeFile(
-        at(`/opt/nekoconnect/plugins/${plugin}/${file}`),
+        join(release, 'plugins', plugin, file),
         await readFile(join(REPO_ROOT, 'plugins', plugin, file)),
       );
     }
   }
+  await symlink(release, at('/opt/nekoconnect/current'));
   // /etc/nekoconnect: the guide's config file, the secret (0600), the TLS pair.
   await mkdir(at('/etc/nekoconnect/tls'), { recursive: true });
   await writeFile(
@@ -133,6 +136,9 @@ describe('the systemd unit of docs/deploy.md', () => {
     expect(service('User')).toBe('nekoconnect');
     expect(service('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
     expect(service('KillSignal')).toBe('SIGTERM');
+    // A drain ends the process; the guide's upgrade counts on systemd starting it again, and not on exit code 2.
+    expect(service('Restart')).toBe('always');
+    expect(service('RestartPreventExitStatus')).toBe('2');
     expect(service('LoadCredential')).toBe('secret:/etc/nekoconnect/secret');
     expect(service('ExecStart')).toContain('--secret-file ${CREDENTIALS_DIRECTORY}/secret');
     expect(service('ReadWritePaths')).toBe('/var/lib/nekoconnect');
