@@ -40,15 +40,19 @@ export function ownPackagesFiles(greeter: string): Record<string, string> {
     'node_modules/neko-esm/package.json': JSON.stringify({
       name: 'neko-esm',
       version: '1.0.0',
+      // Conditions in the order Node.js reads them: `module` (a bundler's) and `browser` are not its own.
       exports: {
-        '.': { import: './esm.mjs', require: './esm.cjs' },
-        './tail': { import: './tail.mjs' },
+        '.': { module: './esm-bundlers.mjs', import: './esm.mjs', require: './esm.cjs' },
+        './tail': { browser: './tail-browser.mjs', node: './tail.mjs', default: './tail-browser.mjs' },
       },
     }),
     'node_modules/neko-esm/esm.mjs':
       "import { bang } from 'neko-dep';\nexport const shout = (s) => s.toUpperCase() + bang + ' via import';\n",
     'node_modules/neko-esm/esm.cjs': "exports.shout = () => 'the require file, not the import one';\n",
     'node_modules/neko-esm/tail.mjs': "export const tail = 'tail';\n",
+    'node_modules/neko-esm/esm-bundlers.mjs':
+      "export const shout = () => 'the module condition, not Node's';\n",
+    'node_modules/neko-esm/tail-browser.mjs': "export const tail = 'the browser file, not the node one';\n",
     'node_modules/neko-dep/package.json': JSON.stringify({
       name: 'neko-dep',
       version: '1.0.0',
