@@ -45,13 +45,17 @@ describe('drain (SIGUSR2, nekoconnect drain)', () => {
   it('stops accepting, turns not ready, lets a request in flight finish, sends 503 to each client, and exits 0 within the bound', async () => {
     const dir = await tempDir();
     await writePlugin(dir, 'slow', SLOW);
-    const config = await writeConfig(dir, { limits: { drainTimeoutMs: 8000 } });
+    const config = await writeConfig(dir, { limits: { drainTimeoutMs: 8000 }, websocket: { port: 0 } });
     const { cli, port, dashboardPort } = await startServer(dir);
+    const [, wsPort] = await cli.waitFor(/listening for WebSocket on ws:\/\/127\.0\.0\.1:(\d+)\//);
+    const url = `ws://127.0.0.1:${wsPort}/`;
     expect((await readiness(dashboardPort!)).status).toBe(200);
 
     const idle = await connect({ secret: SECRET, port });
     const busy = await connect({ secret: SECRET, port });
     expect((await busy.request('slow', '', { op: 2 })).text()).toBe('done 2');
+    const overWs = await connect({ secret: SECRET, url });
+    const wsClosed = closeOf(overWs);
     const idleClosed = closeOf(idle);
     const busyClosed = closeOf(busy);
     const inFlight = busy.request('slow', '', { op: 1 });
@@ -68,12 +72,16 @@ describe('drain (SIGUSR2, nekoconnect drain)', () => {
     expect(ready.status).toBe(503);
     expect(ready.body.reasons).toContain('draining');
     expect(await refused(port)).toBe(true);
+    expect(await refused(Number(wsPort))).toBe(true);
 
     // The idle client is told at once; the busy one gets its answer first, then the notice.
     const idleClose = await idleClosed;
     expect(idleClose.status).toBe(503);
     expect(isNekoError(idleClose.error, 'NEKO_ERR_CLIENT_SERVER_SHUTDOWN')).toBe(true);
     expect(idleClose.at - drainedAt).toBeLessThan(1000);
+    const wsClose = await wsClosed;
+    expect(wsClose.status).toBe(503);
+    expect(isNekoError(wsClose.error, 'NEKO_ERR_CLIENT_SERVER_SHUTDOWN')).toBe(true);
     expect((await inFlight).text()).toBe('done 1');
     const busyClose = await busyClosed;
     expect(busyClose.status).toBe(503);
