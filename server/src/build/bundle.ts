@@ -58,6 +58,9 @@ let importCounter = 0;
 /** Makes the names of half-written build files unique within the process. */
 let tempCounter = 0;
 
+/** A TypeScript source file, which Node.js does not import. */
+const TYPESCRIPT_FILE = /\.[cm]?tsx?$/;
+
 /** Marks the resolutions {@link nodeResolution} asks esbuild for, so it does not answer itself. */
 const RESOLVING = Symbol('nekoconnect: resolving');
 
@@ -220,7 +223,8 @@ export async function importFresh(file: string): Promise<object> {
  * would: `node_modules` up the tree, `exports` with the `import` or `require`
  * condition, symlinks followed) and becomes an import of the resolved file's
  * `file:` URL. Node.js built-ins and URLs stay as written; `#` imports (the
- * package's own `imports` map) are left to esbuild.
+ * package's own `imports` map) are left to esbuild, and a name that resolves
+ * to a TypeScript file (a tsconfig `paths` alias) is bundled.
  *
  * A static import that cannot be resolved fails the build at the import; a
  * dynamic `import()` or `require()` of a missing package stays as written,
@@ -256,6 +260,9 @@ function nodeResolution(): Plugin {
           };
         }
         if (resolved.external) return { path: resolved.path, external: true };
+        // A TypeScript file (a tsconfig `paths` alias of the plugin's own sources) is bundled:
+        // Node.js could not import it.
+        if (TYPESCRIPT_FILE.test(resolved.path)) return { path: resolved.path };
         return { path: pathToFileURL(resolved.path).href, external: true };
       });
     },

@@ -187,6 +187,35 @@ describe('plugin bundles in the cache dir', () => {
     ]);
   });
 
+  it("bundles the plugin's own sources imported through a tsconfig paths alias", async () => {
+    const root = await tempDir();
+    const dir = path.join(root, 'aliased');
+    await mkdir(path.join(dir, 'src', 'lib'), { recursive: true });
+    await writeFile(
+      path.join(dir, 'spec.conf'),
+      '$name {"al"};\n$greet {"al"};\n$logic {"logic"};\n$version {"1"};\n',
+    );
+    await writeFile(
+      path.join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { baseUrl: '.', paths: { '@lib/*': ['src/lib/*'] } } }),
+    );
+    await writeFile(
+      path.join(dir, 'src', 'lib', 'greet.ts'),
+      "export const greet = (n: string): string => 'hi ' + n;\n",
+    );
+    await writeFile(
+      path.join(dir, 'logic.ts'),
+      "import { greet } from '@lib/greet';\nexport class Logic { recv(ctx: { send(s: string): boolean }): void { ctx.send(greet('neko')); } }\n",
+    );
+    const cacheDir = path.join(root, 'cache');
+    const plugin = await loadPlugin(dir, { cacheDir });
+    expect(await answer(plugin.logic, '')).toEqual(['hi neko']);
+    const [bundle] = await readdir(cacheFolderOf(cacheDir, dir));
+    expect(await readFile(path.join(cacheFolderOf(cacheDir, dir), bundle ?? ''), 'utf8')).not.toContain(
+      'greet.ts"',
+    );
+  });
+
   it('leaves a dynamic import of a package that is not installed to run time, so optional packages work', async () => {
     const root = await tempDir();
     const dir = path.join(root, 'optional');
