@@ -206,8 +206,10 @@ describe(`a read-only plugin tree, the server as ${IS_ROOT ? 'nobody (the test i
     'serves the plugins, writes nothing under the plugin tree, keeps its data 0700/0600',
     { timeout: 90_000 },
     async () => {
-      // /tmp, not the repository: the clone may sit under a home only its owner can enter.
-      const root = await mkdtemp(path.join(os.tmpdir(), 'neko-non-root-'));
+      // /tmp, not the repository nor TMPDIR: either may sit under a home only its owner can enter.
+      const root = await mkdtemp(
+        path.join(process.platform === 'win32' ? os.tmpdir() : '/tmp', 'neko-non-root-'),
+      );
       onTestFinished(async () => {
         await writable(root);
         await rm(root, { recursive: true, force: true });
