@@ -32,7 +32,20 @@ const CONTROL_FLAGS = {
   'no-config': { type: 'boolean', help: 'ignore the config file', key: 'noConfig' },
 } as const;
 
+/** `drain` can also wait for the server to exit. */
+const DRAIN_FLAGS = {
+  ...CONTROL_FLAGS,
+  wait: {
+    type: 'boolean',
+    help: 'wait until the server has exited (for a stop script: the drain then ends before the stop)',
+    key: 'wait',
+  },
+} as const;
+
 type ControlFlags = FlagValues<typeof CONTROL_FLAGS>;
+
+/** How often `drain --wait` checks whether the server is gone. */
+const WAIT_POLL_MS = 100;
 
 const CONTROL_FOOTER = `Exit codes: 0 the signal was sent, 1 no server runs on the data directory
 (NEKO_ERR_SIGNAL_NO_SERVER) or it may not be signalled (NEKO_ERR_SIGNAL_DENIED),
@@ -96,7 +109,7 @@ function denied(shown: string, who: string): NekoError {
   );
 }
 
-/** Finds the server of the data directory and sends it `signal`; prints what it did. */
+/** Finds the server of the data directory and sends it `signal`; prints what it did. Resolves with its pid. */
 async function signalServer(
   flags: ControlFlags,
   io: CliIo,
@@ -116,7 +129,19 @@ async function signalServer(
     });
   }
   io.out(`sent ${signal} to the server of ${shownDir(dataDir, cwd)} (pid ${lock.pid}): ${what}`);
-  return 0;
+  return lock.pid;
+}
+
+/** Resolves once the process `pid` is gone. */
+async function exited(pid: number): Promise<void> {
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+  }
 }
 
 /** `nekoconnect reload`. */
@@ -131,8 +156,10 @@ the log level and format and the TLS certificate and key, and logs each
 setting that needs a restart, then a summary line. See docs/config.md.`,
   flags: CONTROL_FLAGS,
   footer: CONTROL_FOOTER,
-  run: (flags, _args, io) =>
-    signalServer(flags, io, 'SIGHUP', 'it reloads its config and plugins; its log says what changed'),
+  run: async (flags, _args, io) => {
+    await signalServer(flags, io, 'SIGHUP', 'it reloads its config and plugins; its log says what changed');
+    return 0;
+  },
 });
 
 /** `nekoconnect drain`. */
@@ -144,9 +171,23 @@ its lock file, <data-dir>/nekoconnect.lock). The server stops accepting
 connections, reports not ready, tells each client it goes away (status 503)
 once its conversation is over, waits for them up to limits.drainTimeoutMs
 (--drain-timeout-ms, 30 s by default), then shuts down and exits.
+With --wait, this command returns only once the server has exited.
 See docs/config.md.`,
-  flags: CONTROL_FLAGS,
+  flags: DRAIN_FLAGS,
   footer: CONTROL_FOOTER,
-  run: (flags, _args, io) =>
-    signalServer(flags, io, 'SIGUSR2', 'it drains its connections, then shuts down and exits'),
+  run: async (flags, _args, io) => {
+    const started = Date.now();
+    const pid = await signalServer(
+      flags,
+      io,
+      'SIGUSR2',
+      'it drains its connections, then shuts down and exits',
+    );
+    if (flags.wait !== true) return 0;
+    await exited(pid);
+    io.out(
+      `the server (pid ${pid}) has exited, ${((Date.now() - started) / 1000).toFixed(1)} s after the signal`,
+    );
+    return 0;
+  },
 });

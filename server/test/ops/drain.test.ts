@@ -2,7 +2,7 @@ import { connect as netConnect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NekoClient } from '../../src/client/client.js';
 import { isNekoError } from '../../src/errors.js';
-import { assertBuilt, runCli } from '../cli/run-cli.js';
+import { assertBuilt, runCli, startCli } from '../cli/run-cli.js';
 import { SECRET, startServer, tempDir, until, writeConfig, writePlugin } from './ops.js';
 
 beforeAll(assertBuilt);
@@ -61,10 +61,10 @@ describe('drain (SIGUSR2, nekoconnect drain)', () => {
     const inFlight = busy.request('slow', '', { op: 1 });
     await new Promise((resolve) => setTimeout(resolve, 100));
 
-    const drain = await runCli(['drain', '--config', config]);
+    // --wait: the command returns once the server has exited.
+    const drain = startCli(['drain', '--config', config, '--wait']);
+    await drain.waitFor(/sent SIGUSR2 to the server of .*data \(pid \d+\): it drains/);
     const drainedAt = Date.now();
-    expect(drain.code).toBe(0);
-    expect(drain.stdout).toMatch(/sent SIGUSR2 to the server of .*data \(pid \d+\): it drains/);
 
     // Not ready, and no new connection.
     await until(() => cli.stdout().includes('SIGUSR2: draining'), 'the drain to begin');
@@ -89,6 +89,8 @@ describe('drain (SIGUSR2, nekoconnect drain)', () => {
 
     expect(await cli.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - drainedAt).toBeLessThan(8000);
+    expect(await drain.exited).toEqual({ code: 0, signal: null });
+    expect(drain.stdout()).toMatch(/the server \(pid \d+\) has exited, \d+\.\d s after the signal/);
     expect(cli.stdout()).toMatch(/drain: every connection closed/);
     expect(cli.stdout()).toMatch(/drained: shutting down/);
     expect(cli.stdout()).toMatch(/stopped/);
