@@ -8,6 +8,8 @@
  */
 import { isNekoError } from '../errors.js';
 import { errorMessage, plural } from '../format.js';
+import { DASHBOARD_TOKEN_ENV } from '../config/dashboard-options.js';
+import { SECRET_ENV } from '../config/secret.js';
 import type { StartOptions } from '../config/start-options.js';
 import type { Limits } from '../server/limits.js';
 import type { TlsOptions } from '../server/options.js';
@@ -46,7 +48,22 @@ export interface ReloadTarget {
 }
 
 /** The top-level keys of the start options that a reload applies itself, or that are no setting. */
-const HANDLED: ReadonlySet<string> = new Set(['serverOptions', 'configFile', 'plugins']);
+const HANDLED: ReadonlySet<string> = new Set(['serverOptions', 'configFile', 'plugins', 'warnings']);
+
+/**
+ * The environment a reload resolves the options in: the server's, with the
+ * secret and a dashboard token from the environment put back (they left it
+ * when first read, so that child processes do not inherit them). A
+ * `--secret-file` or token file is read again.
+ */
+export function reloadEnv(env: NodeJS.ProcessEnv, started: StartOptions): NodeJS.ProcessEnv {
+  const token = started.dashboard?.token;
+  return {
+    ...env,
+    [SECRET_ENV]: started.serverOptions.secret,
+    ...(token?.source === DASHBOARD_TOKEN_ENV ? { [DASHBOARD_TOKEN_ENV]: token.token } : {}),
+  };
+}
 
 /**
  * Reloads a running server once. Logs through the server's logger: the
@@ -72,6 +89,7 @@ export async function reloadServer(target: ReloadTarget, reason: string): Promis
     };
   }
 
+  for (const warning of next.warnings) logger.warn(`reload: ${warning.message}`, { code: warning.code });
   // Restart-bound settings first: the plugins folder among them (the one served is loaded again).
   const restart = restartSettings(started, next, target.applyOutput !== undefined);
   for (const setting of restart) {
