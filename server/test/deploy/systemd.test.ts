@@ -7,16 +7,31 @@
  * 2. Its commands run as systemd would run them (see `unit.ts` for what is
  *    substituted): `ExecStart` serves `/readyz` on its metrics port with the
  *    guide's config file, credential and TLS pair; `ExecReload` (`kill -HUP
- *    $MAINPID`) reloads it; `KillSignal` stops it with exit 0 well within
- *    `TimeoutStopSec`.
+ *    $MAINPID`) reloads it, and a TLS pair replaced before it is the one new
+ *    connections get (the guide's rotation); `KillSignal` stops it with exit
+ *    0 well within `TimeoutStopSec`.
  */
+import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
+import { makeCertificate } from '../../../scripts/test-support/tls.js';
 import { assertBuilt } from '../cli/run-cli.js';
 import { parseUnit, run, setting, titledBlock, waitForHttp } from './guide.js';
 import { execWords, install, records, servicePorts, startService } from './unit.js';
+
+/** The SHA-256 fingerprint of the certificate a TLS server on 127.0.0.1:`port` presents. */
+function peerCertificate(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerX509Certificate()!.fingerprint256);
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}
 
 const SYSTEMD_ANALYZE = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
 
@@ -80,8 +95,9 @@ describe('the systemd unit of docs/deploy.md', () => {
     const { at } = installed;
     const one = installed.service;
     expect(parseUnit(installed.unit).get('Service')!.get('ExecStart')).toHaveLength(1);
-    const { metricsPort, ...ports } = await servicePorts();
-    const service = await startService(installed, { metricsPort, ...ports });
+    const ports = await servicePorts();
+    const { metricsPort } = ports;
+    const service = await startService(installed, ports);
     const { child, exited } = service;
     const out = (): string => service.output();
 
@@ -94,6 +110,12 @@ describe('the systemd unit of docs/deploy.md', () => {
     // The data directory is the only place written: the plugins' data files, the lock and the cache.
     expect(existsSync(at('/var/lib/nekoconnect/nekoconnect.lock'))).toBe(true);
     expect(existsSync(at('/var/lib/nekoconnect/todo.db'))).toBe(true);
+
+    // The guide's rotation: replace both TLS files, then reload; new connections get the new certificate.
+    const before = await peerCertificate(ports.port);
+    const next = await makeCertificate();
+    await writeFile(at('/etc/nekoconnect/tls/server.key'), next.key, { mode: 0o640 });
+    await writeFile(at('/etc/nekoconnect/tls/server.crt'), next.cert);
 
     // ExecReload, as systemd runs it: $MAINPID is the ExecStart process.
     const [kill, ...killArgs] = execWords(one('ExecReload'), { MAINPID: String(child.pid) }) as [
@@ -109,6 +131,12 @@ describe('the systemd unit of docs/deploy.md', () => {
     expect(records(service).find((r) => r.message.startsWith('reload done'))!.message).toMatch(
       /2 plugins reloaded, 0 failed/,
     );
+    expect(records(service).find((r) => r.message.startsWith('reload done'))!.message).toMatch(
+      /applied: [^;]*\btls\b/,
+    );
+    const after = await peerCertificate(ports.port);
+    expect(after).not.toBe(before);
+    expect(after).toBe(new X509Certificate(next.cert).fingerprint256);
     expect(child.exitCode).toBe(null);
 
     // KillSignal, then systemd waits TimeoutStopSec before SIGKILL.
