@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NekoClient } from '../../src/client/client.js';
-import { assertBuilt, runCli } from '../cli/run-cli.js';
+import { assertBuilt, runCli, startCli } from '../cli/run-cli.js';
 import { SECRET, startServer, tempDir, writeConfig, writePlugin } from './ops.js';
 
 beforeAll(assertBuilt);
@@ -38,6 +38,30 @@ async function ask(client: NekoClient): Promise<{ version: string; count: number
 }
 
 describe('reload (SIGHUP, nekoconnect reload)', () => {
+  it('keeps a SIGHUP that comes during the start-up for once the server listens', async () => {
+    const dir = await tempDir();
+    await writePlugin(
+      dir,
+      'counter',
+      counter('v1').replace(
+        'export class Logic {',
+        'export class Logic {\n  async onLoad() { await new Promise((resolve) => setTimeout(resolve, 800)); }',
+      ),
+    );
+    await writeConfig(dir);
+    const cli = startCli(['start', '--config', join(dir, 'nekoconnect.config.json'), '--no-dashboard'], {
+      NEKOCONNECT_SECRET: SECRET,
+    });
+    await cli.waitFor(/config from /);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    cli.child.kill('SIGHUP');
+    await cli.waitFor(/listening on tcp:/);
+    await cli.waitFor(/reload done: 1 plugin reloaded, 0 failed/);
+    expect(cli.stdout().indexOf('SIGHUP: reloading')).toBeGreaterThan(cli.stdout().indexOf('listening on'));
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+  }, 30_000);
+
   it('applies a changed log level and format live', async () => {
     const dir = await tempDir();
     await writePlugin(dir, 'counter', counter('v1'));
