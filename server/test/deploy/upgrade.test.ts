@@ -91,6 +91,8 @@ describe('the upgrade of docs/deploy.md', () => {
     expect(records(runs[0]!).some((r) => r.message.startsWith('drained'))).toBe(true);
     expect(runs).toHaveLength(2);
     expect(await reconnected).toEqual({ resumed: false });
+    // The new server listens before its plugins are loaded (they answer 503 until then); /readyz says when.
+    await waitForHttp(`http://127.0.0.1:${ports.metricsPort}/readyz`);
     expect((await client.request('release', '', { op: 1 })).text()).toBe('b');
     const list = JSON.parse((await client.request('todo', '', { op: 2 })).text()) as Array<{ title: string }>;
     expect(list.map((t) => t.title)).toContain('before the upgrade');
