@@ -1,4 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { ensurePrivateTempDir } from '../build/bundle.js';
 import { NekoError, isNekoError } from '../errors.js';
 import { isFile } from '../files.js';
 import type { Logger } from '../logging/logger.js';
@@ -101,7 +103,15 @@ export class PluginRegistry {
   readonly #reloading = new Set<string>();
   /** How plugins are loaded: where their bundles go. */
   readonly #loadOptions: LoadOptions;
+  /** Without a cache dir: this registry's own temporary one, made at the first load, removed by {@link unloadAll}. */
+  #tempCache: Promise<string> | undefined;
 
+  /**
+   * @param loadOptions where bundles go; without a `cacheDir`, a folder of
+   *   this registry's own in this user's temporary folder
+   *   (`<temp dir>/nekoconnect-<uid>/cache-XXXXXX`), removed when the
+   *   plugins are unloaded at shutdown: a test server leaves nothing behind
+   */
   constructor(router: Router, storage: StorageBackend, logger: Logger, loadOptions: LoadOptions = {}) {
     this.#router = router;
     this.#storage = storage;
@@ -126,8 +136,8 @@ export class PluginRegistry {
   async load(dir: string): Promise<PluginsReport> {
     const refuse = (folder: string, spec: PluginSpec): NekoError | undefined => this.#clash(folder, spec);
     const { plugins, failures } = (await isFile(join(dir, 'spec.conf')))
-      ? await loadOne(dir, refuse, this.#loadOptions)
-      : await loadPluginsDir(dir, refuse, this.#loadOptions);
+      ? await loadOne(dir, refuse, await this.#options())
+      : await loadPluginsDir(dir, refuse, await this.#options());
     const loaded: LoadedPlugin[] = [];
     for (const plugin of plugins) {
       try {
@@ -241,7 +251,7 @@ export class PluginRegistry {
     let plugin: LoadedPlugin;
     let db: ManagedDatabase | undefined;
     try {
-      plugin = await loadPluginWithSpec(dir, spec, this.#loadOptions);
+      plugin = await loadPluginWithSpec(dir, spec, await this.#options());
       if (owner.kind !== 'plugin') db = await this.#storage.open(greeter);
     } catch (err) {
       if (!(err instanceof NekoError)) throw err;
@@ -304,6 +314,29 @@ export class PluginRegistry {
       await this.#closeDb(host);
     }
     await bounded(this.#closeStorage(), 'closing the plugin databases');
+    const tempCache = this.#tempCache;
+    this.#tempCache = undefined;
+    if (tempCache !== undefined) {
+      await tempCache.then((dir) => rm(dir, { recursive: true, force: true })).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The load options: the cache dir given, else this registry's temporary
+   * one. When that cannot be made, none: the loader's own default then
+   * reports why, for each TypeScript plugin.
+   */
+  async #options(): Promise<LoadOptions> {
+    if (this.#loadOptions.cacheDir !== undefined) return this.#loadOptions;
+    this.#tempCache ??= ensurePrivateTempDir('NEKO_ERR_PLUGIN_TRANSPILE').then((dir) =>
+      mkdtemp(join(dir, 'cache-')),
+    );
+    try {
+      return { ...this.#loadOptions, cacheDir: await this.#tempCache };
+    } catch {
+      this.#tempCache = undefined;
+      return this.#loadOptions;
+    }
   }
 
   /**

@@ -3,6 +3,7 @@
  * import the packages of the plugin's own node_modules (and of its parents)
  * as Node.js would from the source.
  */
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -276,15 +277,28 @@ describe('where a server puts its bundles', () => {
     expect(await readdir(cacheFolderOf(cacheDir, path.join(plugins, 'typed')))).toHaveLength(1);
   });
 
-  it("in this user's temporary folder with the memory backend", async () => {
+  it("in a temporary folder of the server's own with the memory backend, removed when it closes", async () => {
     const plugins = await pluginsDir();
     const { port, server } = await startServer({ plugins });
     expect(server.options.cacheDir).toBeUndefined();
     const client = await connectClient(port);
     expect((await client.request('typed', '')).text()).toBe('typed');
-    const folder = cacheFolderOf(path.join(privateTempDir(), 'cache'), path.join(plugins, 'typed'));
-    expect(await readdir(folder)).toHaveLength(1);
-    onTestFinished(() => rm(folder, { recursive: true, force: true }));
+    const mine = async (): Promise<string[]> => {
+      const found: string[] = [];
+      for (const name of await readdir(privateTempDir())) {
+        if (!name.startsWith('cache-')) continue;
+        const folder = cacheFolderOf(path.join(privateTempDir(), name), path.join(plugins, 'typed'));
+        if ((await readdir(folder).catch(() => [])).length > 0) found.push(folder);
+      }
+      return found;
+    };
+    const [folder] = await mine();
+    expect(folder).toBeDefined();
+    expect((await stat(path.dirname(folder ?? ''))).mode & 0o777).toBe(0o700);
+    await client.close();
+    await server.close();
+    expect(await mine()).toEqual([]);
+    expect(existsSync(path.dirname(folder ?? ''))).toBe(false);
   });
 
   it('refuses an empty cacheDir', () => {
