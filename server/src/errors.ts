@@ -75,6 +75,7 @@ export const ERROR_CODES = {
   // Server and CLI.
   NEKO_ERR_CONFIG_NO_SECRET: 'No shared secret was given.',
   NEKO_ERR_CONFIG_SECRET_FILE: 'The secret file cannot be read or is empty.',
+  NEKO_ERR_CONFIG_SECRET_READABLE: 'The secret file may be read by other users (a warning at start).',
   NEKO_ERR_CONFIG_DASHBOARD_TOKEN:
     'The stable dashboard token (--dashboard-token-file, NEKOCONNECT_DASHBOARD_TOKEN) cannot be read or is not a usable token.',
   NEKO_ERR_CONFIG_INVALID: 'A server option has a value that is not allowed.',

@@ -36,6 +36,7 @@ and printed with a client snippet. See docs/dev.md.`,
     // The secret: the one given, else the development secret.
     const given = flags.secretFile !== undefined || (io.env[SECRET_ENV] ?? '') !== '';
     const devSecret = given ? undefined : await developmentSecret(cwd);
+    const commandIo = io;
     return serve(flags, io, {
       mode: 'dev',
       env: devSecret === undefined ? io.env : { ...io.env, [SECRET_ENV]: devSecret.secret },
@@ -43,8 +44,10 @@ and printed with a client snippet. See docs/dev.md.`,
         withSpec: 'answers 503 until a save fixes it',
         withoutSpec: 'not served until a save fixes it',
       },
-      whileServing: async ({ server, options, report, port, dashboard, shutdown }) => {
-        const { serverOptions, plugins: dir, dataDir } = options;
+      whileServing: async ({ server, options, report, port, dashboard, shutdown, output }) => {
+        // Printed through the command's output, so that --log-format json holds here too.
+        const io = { ...commandIo, out: output.out, err: output.err };
+        const { serverOptions, plugins: dir, dataDir, cacheDir } = options;
         const greeter = report.loaded[0]?.spec.greeter ?? 'my-plugin';
         const tls = serverOptions.tls !== undefined;
         printConnect(
@@ -58,6 +61,7 @@ and printed with a client snippet. See docs/dev.md.`,
         const { watchPlugins } = await import('../dev/watch.js');
         const watcher = await watchPlugins(server, dir, {
           dataDir,
+          cacheDir,
           onEvent: (event) => {
             const { text, toStderr } = formatDevEvent(event, cwd);
             if (toStderr) io.err(text);

@@ -17,7 +17,7 @@ import { DEV_COMMAND } from './dev.js';
 import { START_COMMAND } from './start.js';
 import { VALIDATE_COMMAND } from './validate.js';
 import { configureColor } from './terminal.js';
-import { failureLine } from './output.js';
+import { failureLine, warningLine } from './output.js';
 import { packageVersion } from './version.js';
 
 /**
@@ -152,6 +152,9 @@ function guardProcess(io: CliIo): void {
     const what = "uncaught exception (a plugin's callback?): ";
     io.err(failureLine(`${kleur.red('error')} ${what}${describe(err)}`, err, what));
   });
+  // Node's own warnings (a deprecation in a plugin's dependency…) in the format of every other line.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => io.err(warningLine(warning)));
 }
 
 function describe(value: unknown): string {

@@ -15,7 +15,7 @@ import type { CliIo } from './command.js';
 import { startDashboard, startMetrics } from './dashboard.js';
 import type { MetricsServer } from '../metrics/metrics-server.js';
 import { Shutdown } from './shutdown.js';
-import { ServerControl, liveOutput } from './reload.js';
+import { ServerControl, liveOutput, reloadEnv } from './reload.js';
 import { listeningLine } from './terminal.js';
 import { Output, printLogs, setProcessLogFormat, type Lines } from './output.js';
 import type { LogRecord } from '../logging/logger.js';
@@ -30,6 +30,8 @@ export interface Serving {
   dashboard: Dashboard | undefined;
   shutdown: Shutdown;
   cwd: string;
+  /** Where the command prints while serving: the output of `--log-format` (JSON records in JSON mode). */
+  output: Output;
 }
 
 /** What a command adds while its server runs: closed before the server, disposed at the end. */
@@ -89,7 +91,7 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
     {
       server,
       started: options,
-      resolve: () => resolveStartOptions(cwd, flags, how.env ?? io.env),
+      resolve: () => resolveStartOptions(cwd, flags, reloadEnv(how.env ?? io.env, options)),
       applyOutput: liveOutput(output, logs),
     },
     shutdown,
@@ -100,6 +102,22 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
     const mode = how.mode === 'dev' ? ` ${kleur.dim('dev mode')}` : '';
     io.out(`${kleur.bold(`NekoConnect ${packageVersion()}`)}${mode}`);
     if (configFile !== undefined) io.out(kleur.dim(`config from ${shownPath(configFile, cwd)}`));
+    // Coded warnings of the options (a secret file others may read): the fix under the line, or in a JSON line.
+    for (const warning of options.warnings) {
+      const fix = warning.hint === undefined ? '' : ` (fix: ${warning.hint})`;
+      output.err(
+        output.format === 'json'
+          ? `${warning.message}${fix}`
+          : `${kleur.yellow('warning')} ${kleur.dim(warning.code)} ${warning.message}`,
+        {
+          level: 'warn',
+          code: warning.code,
+          ...(output.format === 'json' || warning.hint === undefined
+            ? {}
+            : { detail: `  ${kleur.cyan('fix:')} ${warning.hint}` }),
+        },
+      );
+    }
     const facts = { mode: how.mode, version: packageVersion(), plugins: dir, dataDir, configFile } as const;
     dashboard = await startDashboard(server, options.dashboard, facts, io);
     if (dashboard) dashboard.reload = () => control.reload('POST /api/reload');
@@ -152,6 +170,7 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
         dashboard,
         shutdown,
         cwd,
+        output,
       });
       extras = added;
       // A shutdown that came meanwhile closed the server without them.

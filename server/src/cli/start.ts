@@ -179,7 +179,11 @@ export function startFlags(flags: StartCommandFlags, args: readonly string[]): S
 }
 
 /** What `start` and `dev` print after their options. */
-export const SERVE_FOOTER = `Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage or configuration error.
+export const SERVE_FOOTER = `Signals: SIGINT or SIGTERM shut down (a second one exits at once), SIGHUP
+reloads the config and plugins (nekoconnect reload), SIGUSR2 drains then shuts
+down (nekoconnect drain). See docs/config.md.
+Exit codes: 0 clean shutdown, 1 runtime failure or handlers cut at shutdown
+(still running after limits.shutdownTimeoutMs), 2 usage or configuration error.
 Environment: NEKOCONNECT_SECRET, NEKOCONNECT_DASHBOARD_TOKEN, NO_COLOR (plain output).`;
 
 /** `nekoconnect start`: resolves with the exit code once the server has shut down. */

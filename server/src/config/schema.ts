@@ -213,7 +213,7 @@ function checkLog(issues: ConfigIssue[], log: unknown): void {
     issues.push({
       path: ['log', key],
       at: 'value',
-      message: `log.${key} must be ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describeValue(given)}`,
+      message: `log.${key} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describeValue(given)}`,
     });
   }
 }

@@ -98,6 +98,8 @@ export interface StartOptions {
   requirePlugins: boolean;
   /** The output's format, and the least severe level the terminal prints. */
   log: LogOptions;
+  /** What the start prints as warnings, each coded: a secret file others may read. */
+  warnings: NekoError[];
 }
 
 /**
@@ -148,9 +150,11 @@ export async function resolveStartOptions(
       : config.cacheDir !== undefined
         ? path.resolve(base, config.cacheDir)
         : path.join(dataDir, 'cache');
+  const warnings: NekoError[] = [];
   const secret = await readSecret(
     flags.secretFile === undefined ? undefined : path.resolve(cwd, flags.secretFile),
     env,
+    (warning) => warnings.push(warning),
   );
 
   return {
@@ -182,6 +186,7 @@ export async function resolveStartOptions(
     metrics: resolveMetrics(flags, config),
     requirePlugins: flags.requirePlugins ?? config.requirePlugins ?? false,
     log: resolveLogOptions(flags, config),
+    warnings,
   };
 }
 

@@ -70,7 +70,8 @@ export interface ServerOptions {
    * Where TypeScript plugins are bundled to (one folder per plugin folder),
    * so that plugin folders may be read-only; resolved against the working
    * directory. Default: `cache` in the nedb data directory, or, with another
-   * backend, `<os temp dir>/nekoconnect-<uid>/cache`.
+   * backend, a folder of the server's own in `<os temp dir>/nekoconnect-<uid>/`,
+   * removed when it closes.
    */
   cacheDir?: string;
 }
@@ -83,7 +84,7 @@ export interface ResolvedServerOptions {
   tls: TlsOptions | undefined;
   websocket: ResolvedWebSocketOptions | undefined;
   limits: Limits;
-  /** The cache dir, absolute; undefined: the loader's own in the temporary folder. */
+  /** The cache dir, absolute; undefined: a temporary one of the server's own, removed when it closes. */
   cacheDir: string | undefined;
 }
 

@@ -117,6 +117,8 @@ export class NekoServer {
   #secureContext: SecureContext | undefined;
   /** Set once a drain began ({@link drain}). */
   #draining: Promise<void> | undefined;
+  /** The listeners' close, once asked (by a drain or the shutdown). */
+  #stopped: { stopped?: Promise<void>; websocketStopped?: Promise<void> } | undefined;
   /** Called when the last connection closes (a drain waits for it). */
   #onEmpty: (() => void) | undefined;
 
@@ -547,8 +549,9 @@ export class NekoServer {
    * Replaces the limits while the server runs (a reload): each is checked
    * as `createServer` checks it, then all apply together. `maxPendingBytes`,
    * `recvTimeoutMs`, `maxConnections`, `shutdownTimeoutMs` and
-   * `drainTimeoutMs` apply at once; `maxPacketBytes`, `handshakeTimeoutMs`,
-   * `idleTimeoutMs` and `nonceWindow` to connections accepted from then on.
+   * `drainTimeoutMs` apply at once, `idleTimeoutMs` from each client's next
+   * byte; `maxPacketBytes`, `handshakeTimeoutMs` and `nonceWindow` to
+   * connections accepted from then on.
    *
    * @returns the names of the limits that changed
    * @throws NekoError `NEKO_ERR_CONFIG_INVALID` for a value out of range (nothing changes then)
@@ -621,8 +624,7 @@ export class NekoServer {
     this.logger.info(
       `draining: no new connections; ${this.#connections.size} connection(s) get 503 as their conversations end (at most ${ms} ms)`,
     );
-    this.#listener?.close();
-    void this.#websocket?.close();
+    this.#stopAccepting();
     for (const connection of this.#connections) this.#closeWhenDone(connection);
     if (this.#connections.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
@@ -697,9 +699,22 @@ export class NekoServer {
     return busy;
   }
 
-  async #shutdown(): Promise<void> {
+  /**
+   * Closes the TCP and WebSocket listeners (once: a drain does it before the
+   * shutdown). Their promises resolve when every connection they accepted is gone.
+   */
+  #stopAccepting(): { stopped?: Promise<void>; websocketStopped?: Promise<void> } {
+    if (this.#stopped) return this.#stopped;
     const listener = this.#listener;
-    const stopped = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : undefined;
+    this.#stopped = {
+      stopped: listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : undefined,
+      websocketStopped: this.#websocket?.close(),
+    };
+    return this.#stopped;
+  }
+
+  async #shutdown(): Promise<void> {
+    const { stopped, websocketStopped } = this.#stopAccepting();
     const idle = Promise.all([...this.#connections].map((c) => c.dispatcher.whenIdle()));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
@@ -708,7 +723,6 @@ export class NekoServer {
     // A socket still in its TLS handshake has no session to wait for.
     for (const socket of this.#handshaking) socket.destroy();
     const websocket = this.#websocket;
-    const websocketStopped = websocket?.close();
     const timedOut = await Promise.race([idle.then(() => false), timeout.then(() => true)]);
     clearTimeout(timer);
     const cut = timedOut ? this.#busyHandlers() : [];
@@ -761,6 +775,8 @@ export class NekoServer {
    */
   #onTlsSocket(raw: Socket, secureContext: SecureContext): void {
     const acceptedAt = Date.now();
+    // Read now: a socket reset by its client no longer knows its address.
+    const remote = raw.remoteAddress ?? 'unknown';
     raw.setNoDelay(true);
     const socket = new TLSSocket(raw, { isServer: true, secureContext });
     this.#handshaking.add(socket);
@@ -770,15 +786,21 @@ export class NekoServer {
       this.#countFault(HANDSHAKE_TIMEOUT);
       this.#handshakeEnded(HANDSHAKE_TIMEOUT);
       this.logger.warn(
-        `connection from ${raw.remoteAddress ?? 'unknown'} closed: TLS handshake not done within ${handshakeTimeoutMs} ms`,
-        { code: HANDSHAKE_TIMEOUT },
+        `connection from ${remote} closed: TLS handshake not done within ${handshakeTimeoutMs} ms`,
+        { code: HANDSHAKE_TIMEOUT, remote },
       );
       socket.destroy();
     }, handshakeTimeoutMs);
     socket.on('error', (err: NodeJS.ErrnoException) => {
       // A reset once secure is the session's business; 'close' follows either way.
       if (!this.#handshaking.has(socket)) return;
-      const remote = raw.remoteAddress ?? 'unknown';
+      if (err.code !== undefined && NETWORK_ERRORS.has(err.code)) {
+        // Gone before any TLS was spoken (a port probe, a client that gave up): not a TLS failure.
+        if (this.logger.enabled('debug')) {
+          this.logger.debug(`connection from ${remote} closed during its TLS handshake (${err.code})`, { remote });
+        }
+        return;
+      }
       this.#handshakeEnded(TLS_HANDSHAKE_FAILED);
       this.logger.warn(`connection from ${remote} closed: TLS handshake failed: ${tlsFailure(err)}`, {
         code: TLS_HANDSHAKE_FAILED,
@@ -832,6 +854,8 @@ export class NekoServer {
 const HANDSHAKE_TIMEOUT = 'NEKO_ERR_SESSION_HANDSHAKE_TIMEOUT';
 const SERVER_FULL = 'NEKO_ERR_SERVER_FULL';
 const TLS_HANDSHAKE_FAILED = 'NEKO_ERR_TLS_HANDSHAKE';
+/** Errors of the network, not of TLS: the client went away. */
+const NETWORK_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
 
 /** Why a TLS handshake failed, in a few words: OpenSSL's reason (`wrong version number`), else the message. */
 function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }): string {

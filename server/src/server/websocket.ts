@@ -79,6 +79,23 @@ export class WebSocketListener {
       this.#onUpgrade(req, socket as Socket, head),
     );
     this.#http.on('clientError', (_err, socket: Duplex) => socket.destroy());
+    // Over limits.maxConnections, Node closes the socket itself: said like the server's own refusals.
+    this.#http.on('drop', (dropped?: { remoteAddress?: string }) =>
+      this.#host.refused(
+        dropped?.remoteAddress ?? 'unknown',
+        `over limits.maxConnections (${this.#limits.maxConnections})`,
+        'NEKO_ERR_SERVER_FULL',
+      ),
+    );
+    this.#http.on('tlsClientError', (err: NodeJS.ErrnoException & { reason?: string }, socket: Socket) => {
+      // A client gone before any TLS was spoken (a port probe, a reset) is no TLS failure.
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
+      this.#host.refused(
+        socket.remoteAddress ?? 'unknown',
+        `TLS handshake failed: ${err.reason ?? err.message}`,
+        'NEKO_ERR_TLS_HANDSHAKE',
+      );
+    });
   }
 
   /**

@@ -92,6 +92,8 @@ export class Session {
   #received = 0;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  /** The idle limit {@link #idleTimer} was armed with. */
+  #idleMs = 0;
 
   constructor(
     id: string,
@@ -407,20 +409,23 @@ export class Session {
   }
 
   #armIdleTimer(): void {
-    if (this.#limits.idleTimeoutMs <= 0) return;
-    if (this.#idleTimer) {
+    // The limit is read each time: a reload may change it (it then counts from the next byte).
+    const ms = this.#limits.idleTimeoutMs;
+    if (ms <= 0 && this.#idleTimer === undefined) return;
+    if (this.#idleTimer && ms === this.#idleMs) {
       this.#idleTimer.refresh();
       return;
     }
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    this.#idleMs = ms;
+    if (ms <= 0) return;
     this.#idleTimer = setTimeout(() => {
       this.fail(
         Status.Timeout,
-        new NekoError(
-          'NEKO_ERR_SESSION_IDLE_TIMEOUT',
-          `no bytes from the client for ${this.#limits.idleTimeoutMs} ms`,
-        ),
+        new NekoError('NEKO_ERR_SESSION_IDLE_TIMEOUT', `no bytes from the client for ${ms} ms`),
       );
-    }, this.#limits.idleTimeoutMs);
+    }, ms);
     this.#idleTimer.unref();
   }
 
