@@ -105,8 +105,10 @@ export class NekoServer {
   readonly #handshakes = { ok: 0, failed: new Map<string, number>() };
   /** The storage backend's `prepare()`, once asked (before the first database opens). */
   #storagePrepared: Promise<void> | undefined;
-  /** Plugin loads under way: the server is not ready while there are any. */
+  /** First loads of plugins under way: the server is not ready while there are any. */
   #loads = 0;
+  /** Set once a load of plugins ended: later loads are reloads, during which the server stays ready. */
+  #loadedOnce = false;
   #listener: NetServer | undefined;
   #websocket: WebSocketListener | undefined;
   #nextSessionId = 1;
@@ -304,16 +306,23 @@ export class NekoServer {
    * another folder's plugin serves is refused
    * (`NEKO_ERR_PLUGIN_DUPLICATE_GREETER`, naming both folders) and that
    * plugin keeps serving, untouched.
+   *
+   * Until the first load ends, the server is not ready ({@link readiness})
+   * and a greeter not served yet answers 503 rather than 404: it may be
+   * among those loading. A later load (a reload) changes neither: the
+   * plugins serving keep serving meanwhile.
    */
   async loadPlugins(dir: string): Promise<PluginsReport> {
-    this.#loads++;
-    const loaded = this.#router.whileLoading();
+    const first = !this.#loadedOnce;
+    if (first) this.#loads++;
+    const loaded = first ? this.#router.whileLoading() : undefined;
     try {
       await this.prepareStorage();
       return await this.#plugins.load(dir);
     } finally {
-      loaded();
-      this.#loads--;
+      loaded?.();
+      if (first) this.#loads--;
+      this.#loadedOnce = true;
     }
   }
 

@@ -58,6 +58,24 @@ describe('a server listening while its plugins load', () => {
     await client.close();
   });
 
+  it('stays ready during a later load (a reload), and a greeter nothing serves answers 404 meanwhile', async () => {
+    const plugins = await makePluginsDir([{ greeter: 'gated', logic: GATED }]);
+    const { server } = await startServer();
+    await server.loadPlugins(plugins);
+    let open!: () => void;
+    globalThis.nekoLoadingGate = new Promise<void>((resolve) => (open = resolve));
+    onTestFinished(() => {
+      globalThis.nekoLoadingGate = undefined;
+    });
+    const reloading = server.loadPlugins(plugins);
+    // The new version's onLoad waits: the old one serves, and the server is ready.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await server.readiness()).toEqual({ ready: true, reasons: [] });
+    expect(server.route('nobody').kind).toBe('missing');
+    open();
+    await reloading;
+  });
+
   it('is not ready while it shuts down', async () => {
     const { server } = await startServer();
     const closing = server.close();
