@@ -3,10 +3,9 @@
  * a temp folder that stands for the image's file system (there is no
  * container daemon here):
  *
- * - the build context is what the guide's Install makes: a package.json
- *   that depends on `nekoconnect` (here the package as `npm pack -w server`
- *   packs it, instead of the registry's), its package-lock.json (made by
- *   npm, as `npm install` makes it), and `plugins/` (echo and todo);
+ * - the build context is the deployment project of the guide's Install, made
+ *   by its `project.sh` (see `project.ts`): package.json, package-lock.json
+ *   and `plugins/` (echo and todo);
  * - `WORKDIR`, `COPY` and `VOLUME` make and fill folders under the image
  *   folder; `RUN` runs its command with `sh -c`, as root, with the image's
  *   absolute paths moved under the image folder;
@@ -30,8 +29,9 @@ import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { connect } from '../../src/client/index.js';
-import { assertBuilt, REPO_ROOT } from '../cli/run-cli.js';
-import { freePort, parseContainerfile, run, shellWords, titledBlock, userEnv, waitForHttp } from './guide.js';
+import { assertBuilt } from '../cli/run-cli.js';
+import { freePort, parseContainerfile, run, shellWords, titledBlock, waitForHttp } from './guide.js';
+import { makeProject, NPM_ENV } from './project.js';
 
 /** The folders of the image the recipe names; a path under one of them is moved under the image folder. */
 const IMAGE_PATH = /(^|[\s"'=])(\/(?:opt|var|run|root|etc|srv|home|tmp)(?:\/[^\s"',\]]*)?)/g;
@@ -76,34 +76,9 @@ describe('the Containerfile of docs/deploy.md', () => {
     const moved = (text: string): string =>
       text.replace(IMAGE_PATH, (_m, before: string, path: string) => before + inImage(path));
 
-    // 1. The build context, as the guide's Install leaves the deployment folder.
-    const packs = join(tmp, 'packs');
-    await mkdir(packs);
-    const packed = JSON.parse(
-      (
-        await run('npm', ['pack', '--json', '--workspace', 'server', '--pack-destination', packs], {
-          cwd: REPO_ROOT,
-        })
-      ).stdout,
-    ) as Array<{ filename: string }>;
-    const tarball = join(packs, packed[0]!.filename);
-    const context = join(tmp, 'context');
-    await mkdir(context);
-    await writeFile(
-      join(context, 'package.json'),
-      `${JSON.stringify({ name: 'my-server', private: true, dependencies: { nekoconnect: `file:${tarball}` } }, null, 2)}\n`,
-    );
-    const npmEnv = userEnv({ npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' });
-    await run('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund'], {
-      cwd: context,
-      env: npmEnv,
-    });
-    for (const plugin of ['echo', 'todo']) {
-      for (const file of ['spec.conf', 'logic.ts']) {
-        await mkdir(join(context, 'plugins', plugin), { recursive: true });
-        await cp(join(REPO_ROOT, 'plugins', plugin, file), join(context, 'plugins', plugin, file));
-      }
-    }
+    // 1. The build context: the deployment project of the guide's Install.
+    const context = await makeProject(tmp);
+    const npmEnv = NPM_ENV;
 
     // 2. The build.
     await mkdir(image, { mode: 0o755 });

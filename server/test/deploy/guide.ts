@@ -6,7 +6,7 @@
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../cli/run-cli.js';
 
@@ -207,13 +207,24 @@ export function guideCommands(text = readFileSync(GUIDE, 'utf8')): GuideCommand[
   return commands;
 }
 
-/** A TCP port free right now on 127.0.0.1 (for a recipe whose port must be known before it starts). */
+/**
+ * A TCP port free right now on every interface, for a recipe whose port must be known before it starts.
+ * Picked at random below the kernel's ephemeral range (where outgoing connections take theirs, and where
+ * port 0 picks), so that tests running side by side do not pick the same one.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '0.0.0.0', () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
+  throw new Error('no free TCP port between 20000 and 32000');
 }
 
 /** The environment of a user's shell: none of the npm_* variables of an `npm test` running the tests. */

@@ -77,10 +77,13 @@ export async function addRelease(at: (path: string) => string, name: string, plu
 }
 
 /**
- * A temp root holding the install the unit expects: release `a` with `plugins` and `current` pointing at it,
- * the guide's config file, the secret (0600), a TLS pair, the data directory (0700).
+ * A temp root holding the install the unit expects: release `a` with `plugins` (the examples by default)
+ * and `current` pointing at it (unless `release` is false: the test installs one itself), the guide's
+ * config file, the secret (0600), a TLS pair, the data directory (0700).
  */
-export async function install(plugins?: ReleasePlugin[]): Promise<Installed> {
+export async function install(
+  options: { plugins?: ReleasePlugin[]; release?: boolean } = {},
+): Promise<Installed> {
   const root = await mkdtemp(join(tmpdir(), 'neko-deploy-systemd-'));
   onTestFinished(() => rm(root, { recursive: true, force: true }));
   const at = (path: string): string => join(root, path);
@@ -88,8 +91,10 @@ export async function install(plugins?: ReleasePlugin[]): Promise<Installed> {
   for (const folder of FOLDERS) unit = unit.replaceAll(folder, at(folder));
   if (!existsSync('/usr/bin/node')) unit = unit.replaceAll('/usr/bin/node', process.execPath);
 
-  const release = await addRelease(at, 'a', plugins ?? (await examplePlugins()));
-  await symlink(release, at('/opt/nekoconnect/current'));
+  if (options.release !== false) {
+    const release = await addRelease(at, 'a', options.plugins ?? (await examplePlugins()));
+    await symlink(release, at('/opt/nekoconnect/current'));
+  }
   await mkdir(at('/etc/nekoconnect/tls'), { recursive: true });
   await writeFile(
     at('/etc/nekoconnect/nekoconnect.config.json'),

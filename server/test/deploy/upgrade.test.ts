@@ -45,7 +45,7 @@ describe('the upgrade of docs/deploy.md', () => {
   it('switches current and drains: the unit restarts on the new release, and a reconnecting client is served by it', async () => {
     assertBuilt();
     const examples = await examplePlugins();
-    const installed = await install([...examples, releasePlugin('a')]);
+    const installed = await install({ plugins: [...examples, releasePlugin('a')] });
     const { at, service } = installed;
     const releaseB = await addRelease(at, 'b', [...examples, releasePlugin('b')]);
     const ports = await servicePorts();
