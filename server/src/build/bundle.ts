@@ -307,8 +307,9 @@ function sourceImportMeta(shifts: Map<string, number>): Plugin {
         const loader = LOADERS[path.extname(args.path)];
         if (loader === undefined || args.namespace !== 'file') return undefined;
         const source = await readFile(args.path, 'utf8');
-        // A hashbang must stay first; such a file keeps the bundle's import.meta.
-        if (source.startsWith('#!')) return { contents: source, loader };
+        // Only files that read import.meta get the constants (and the first line's columns moved);
+        // a hashbang must stay first, so such a file keeps the bundle's import.meta.
+        if (!source.includes('import.meta') || source.startsWith('#!')) return { contents: source, loader };
         const values = {
           url: pathToFileURL(args.path).href,
           dirname: path.dirname(args.path),

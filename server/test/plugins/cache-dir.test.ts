@@ -217,6 +217,23 @@ describe('plugin bundles in the cache dir', () => {
     );
   });
 
+  it('locates an error on the first line of a file that reads import.meta at its own column', async () => {
+    const root = await tempDir();
+    const dir = path.join(root, 'first-line');
+    await mkdir(dir);
+    await writeFile(
+      path.join(dir, 'spec.conf'),
+      '$name {"f"};\n$greet {"f"};\n$logic {"logic"};\n$version {"1"};\n',
+    );
+    await writeFile(
+      path.join(dir, 'logic.ts'),
+      'const here = import.meta.url; const broken = ;\nexport class Logic { recv(): void {} }\n',
+    );
+    const err = await loadPlugin(dir, { cacheDir: path.join(root, 'cache') }).catch((e: unknown) => e);
+    expect((err as NekoError).code).toBe('NEKO_ERR_PLUGIN_TRANSPILE');
+    expect((err as NekoError).location).toEqual({ file: path.join(dir, 'logic.ts'), line: 1, column: 46 });
+  });
+
   it('leaves a dynamic import of a package that is not installed to run time, so optional packages work', async () => {
     const root = await tempDir();
     const dir = path.join(root, 'optional');
