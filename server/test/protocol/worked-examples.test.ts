@@ -133,7 +133,9 @@ describe('protocol §7 worked examples, produced by a server session', () => {
 
   beforeEach(() => {
     random.mockReset();
+    // Past the examples' two, the randoms of later frames (the shutdown notice) are not pinned.
     random
+      .mockReturnValue(Buffer.alloc(22, 'z'))
       .mockReturnValueOnce(Buffer.from(SERVER_RANDOM_1, 'latin1'))
       .mockReturnValueOnce(Buffer.from(SERVER_RANDOM_2, 'latin1'));
   });
@@ -156,6 +158,10 @@ describe('protocol §7 worked examples, produced by a server session', () => {
     expect(transport.writes).toEqual([SERVER_AUTH_OK, ECHO_REPLY]);
     expect(transport.ends).toBe(0);
     await server.close();
+    // The shutdown notice: status 503 as a closing status, then the close.
+    expect(transport.writes).toHaveLength(3);
+    expect(decodeFrame(transport.writes[2]!)).toMatchObject({ greeter: 'nekoconnect-server', op: 503 });
+    expect(transport.ends).toBe(1);
   });
 
   it('answers an auth with the wrong secret with the example failure, and closes', async () => {

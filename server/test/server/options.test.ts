@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { NekoError, type NekoErrorCode } from '../../src/errors.js';
 import { checkConfig } from '../../src/config/schema.js';
@@ -26,6 +27,9 @@ describe('resolveServerOptions', () => {
       port: 10390,
       host: '127.0.0.1',
       tls: undefined,
+      websocket: undefined,
+      // The nedb backend's default data directory holds the bundles' cache.
+      cacheDir: path.resolve('.nekoconnect', 'data', 'cache'),
       limits: {
         maxPacketBytes: 1024 * 1024,
         handshakeTimeoutMs: 10_000,
