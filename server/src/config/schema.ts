@@ -133,7 +133,12 @@ export function checkConfig(value: unknown): ConfigIssue[] {
   if (has('websocket')) checkWebSocket(issues, value.websocket);
   if (has('log')) checkLog(issues, value.log);
   if (has('requirePlugins')) {
-    checkBoolean(issues, ['requirePlugins'], value.requirePlugins, 'true stops the start when a plugin fails to load');
+    checkBoolean(
+      issues,
+      ['requirePlugins'],
+      value.requirePlugins,
+      'true stops the start when a plugin fails to load',
+    );
   }
   return issues;
 }

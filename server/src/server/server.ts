@@ -806,7 +806,9 @@ export class NekoServer {
       if (err.code !== undefined && NETWORK_ERRORS.has(err.code)) {
         // Gone before any TLS was spoken (a port probe, a client that gave up): not a TLS failure.
         if (this.logger.enabled('debug')) {
-          this.logger.debug(`connection from ${remote} closed during its TLS handshake (${err.code})`, { remote });
+          this.logger.debug(`connection from ${remote} closed during its TLS handshake (${err.code})`, {
+            remote,
+          });
         }
         return;
       }

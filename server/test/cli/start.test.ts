@@ -248,7 +248,11 @@ describe('nekoconnect', () => {
 describe('npm start (scripts/start-dev.js)', () => {
   it('serves the example plugins with a printed development secret', async () => {
     // Its own data directory: the repository's default one may be held by a server the developer runs.
-    const cli = startCli(['--port', '0', '--data-dir', await tempDir()], {}, join(REPO_ROOT, 'scripts', 'start-dev.js'));
+    const cli = startCli(
+      ['--port', '0', '--data-dir', await tempDir()],
+      {},
+      join(REPO_ROOT, 'scripts', 'start-dev.js'),
+    );
     const [, secret] = await cli.waitFor(/Development secret: (\S+)/);
     const [, port] = await cli.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/);
     const client = await connect({ secret: secret!, port: Number(port) });
