@@ -144,23 +144,7 @@ export function checkConfig(value: unknown): ConfigIssue[] {
 }
 
 function checkWebSocket(issues: ConfigIssue[], websocket: unknown): void {
-  if (!isPlainObject(websocket)) {
-    issues.push({
-      path: ['websocket'],
-      at: 'value',
-      message: `websocket must be an object { port, host, path, origins }, got ${describeValue(websocket)}`,
-    });
-    return;
-  }
-  for (const key of Object.keys(websocket)) {
-    if ((WEBSOCKET_KEYS as readonly string[]).includes(key)) continue;
-    const candidates = WEBSOCKET_KEYS.map((k) => ({ name: k, path: `websocket.${k}` }));
-    issues.push({
-      path: ['websocket', key],
-      at: 'key',
-      message: `unknown key "websocket.${key}"${didYouMean(key, candidates)}; websocket takes ${listWords(WEBSOCKET_KEYS)}`,
-    });
-  }
+  if (!checkSection(issues, 'websocket', websocket, WEBSOCKET_KEYS, '{ port, host, path, origins }')) return;
   if (websocket.port === undefined) {
     issues.push({
       path: ['websocket', 'port'],
@@ -191,23 +175,7 @@ function checkWebSocket(issues: ConfigIssue[], websocket: unknown): void {
 }
 
 function checkLog(issues: ConfigIssue[], log: unknown): void {
-  if (!isPlainObject(log)) {
-    issues.push({
-      path: ['log'],
-      at: 'value',
-      message: `log must be an object { format, level }, got ${describeValue(log)}`,
-    });
-    return;
-  }
-  for (const key of Object.keys(log)) {
-    if ((LOG_KEYS as readonly string[]).includes(key)) continue;
-    const candidates = LOG_KEYS.map((k) => ({ name: k, path: `log.${k}` }));
-    issues.push({
-      path: ['log', key],
-      at: 'key',
-      message: `unknown key "log.${key}"${didYouMean(key, candidates)}; log takes ${listWords(LOG_KEYS)}`,
-    });
-  }
+  if (!checkSection(issues, 'log', log, LOG_KEYS, '{ format, level }')) return;
   const choices = [
     ['format', LOG_FORMATS],
     ['level', LOG_LEVELS],
@@ -225,23 +193,10 @@ function checkLog(issues: ConfigIssue[], log: unknown): void {
 
 function checkDashboard(issues: ConfigIssue[], dashboard: unknown): void {
   if (dashboard === false) return;
-  if (!isPlainObject(dashboard)) {
-    issues.push({
-      path: ['dashboard'],
-      at: 'value',
-      message: `dashboard must be an object { port, host, open, tokenFile } or false, got ${describeValue(dashboard)}`,
-    });
+  if (
+    !checkSection(issues, 'dashboard', dashboard, DASHBOARD_KEYS, '{ port, host, open, tokenFile } or false')
+  )
     return;
-  }
-  for (const key of Object.keys(dashboard)) {
-    if ((DASHBOARD_KEYS as readonly string[]).includes(key)) continue;
-    const candidates = DASHBOARD_KEYS.map((k) => ({ name: k, path: `dashboard.${k}` }));
-    issues.push({
-      path: ['dashboard', key],
-      at: 'key',
-      message: `unknown key "dashboard.${key}"${didYouMean(key, candidates)}; dashboard takes ${listWords(DASHBOARD_KEYS)}`,
-    });
-  }
   if (dashboard.port !== undefined) checkInt(issues, ['dashboard', 'port'], dashboard.port, PORT_RANGE);
   if (dashboard.host !== undefined) {
     checkString(issues, ['dashboard', 'host'], dashboard.host, 'an interface such as "127.0.0.1"');
@@ -255,23 +210,7 @@ function checkDashboard(issues: ConfigIssue[], dashboard: unknown): void {
 }
 
 function checkMetrics(issues: ConfigIssue[], metrics: unknown): void {
-  if (!isPlainObject(metrics)) {
-    issues.push({
-      path: ['metrics'],
-      at: 'value',
-      message: `metrics must be an object { port, host }, got ${describeValue(metrics)}`,
-    });
-    return;
-  }
-  for (const key of Object.keys(metrics)) {
-    if ((METRICS_KEYS as readonly string[]).includes(key)) continue;
-    const candidates = METRICS_KEYS.map((k) => ({ name: k, path: `metrics.${k}` }));
-    issues.push({
-      path: ['metrics', key],
-      at: 'key',
-      message: `unknown key "metrics.${key}"${didYouMean(key, candidates)}; metrics takes ${listWords(METRICS_KEYS)}`,
-    });
-  }
+  if (!checkSection(issues, 'metrics', metrics, METRICS_KEYS, '{ port, host }')) return;
   if (metrics.port === undefined) {
     issues.push({ path: ['metrics'], at: 'value', message: 'metrics needs a port, e.g. { port: 9464 }' });
   } else {
@@ -307,23 +246,7 @@ function checkLimits(issues: ConfigIssue[], limits: unknown): void {
 }
 
 function checkTls(issues: ConfigIssue[], tls: unknown): void {
-  if (!isPlainObject(tls)) {
-    issues.push({
-      path: ['tls'],
-      at: 'value',
-      message: `tls must be an object { key, cert } of PEM file paths, got ${describeValue(tls)}`,
-    });
-    return;
-  }
-  for (const key of Object.keys(tls)) {
-    if ((TLS_KEYS as readonly string[]).includes(key)) continue;
-    const candidates = TLS_KEYS.map((k) => ({ name: k, path: `tls.${k}` }));
-    issues.push({
-      path: ['tls', key],
-      at: 'key',
-      message: `unknown key "tls.${key}"${didYouMean(key, candidates)}; tls takes key and cert`,
-    });
-  }
+  if (!checkSection(issues, 'tls', tls, TLS_KEYS, '{ key, cert } of PEM file paths')) return;
   for (const key of TLS_KEYS) {
     if (tls[key] === undefined) {
       issues.push({
@@ -335,6 +258,38 @@ function checkTls(issues: ConfigIssue[], tls: unknown): void {
       checkString(issues, ['tls', key], tls[key], "a PEM file path, relative to the config file's folder");
     }
   }
+}
+
+/**
+ * Checks that a section of the config is an object holding only `keys`
+ * (each unknown one an issue, with a suggestion); false when it is not an
+ * object at all (an issue naming its `shape`), so its keys cannot be checked.
+ */
+function checkSection(
+  issues: ConfigIssue[],
+  name: string,
+  value: unknown,
+  keys: readonly string[],
+  shape: string,
+): value is Record<string, unknown> {
+  if (!isPlainObject(value)) {
+    issues.push({
+      path: [name],
+      at: 'value',
+      message: `${name} must be an object ${shape}, got ${describeValue(value)}`,
+    });
+    return false;
+  }
+  for (const key of Object.keys(value)) {
+    if (keys.includes(key)) continue;
+    const candidates = keys.map((k) => ({ name: k, path: `${name}.${k}` }));
+    issues.push({
+      path: [name, key],
+      at: 'key',
+      message: `unknown key "${name}.${key}"${didYouMean(key, candidates)}; ${name} takes ${listWords(keys)}`,
+    });
+  }
+  return true;
 }
 
 function checkInt(issues: ConfigIssue[], path: string[], value: unknown, range: IntRange): void {
