@@ -94,34 +94,30 @@ export class ServerMetrics {
         for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
       },
     });
-    new Counter({
-      name: name('packets_in_total'),
-      help: "Packets handed to a plugin's handler, by plugin (greeter) and op.",
-      labelNames: ['plugin', 'op'],
-      registers,
-      collect() {
-        this.reset();
-        for (const plugin of server.plugins()) {
-          for (const op of plugin.stats.ops()) {
-            if (op.packets > 0) this.inc({ plugin: plugin.greeter, op: String(op.op) }, op.packets);
+    const packetCounters = [
+      ['packets_in_total', "Packets handed to a plugin's handler, by plugin (greeter) and op.", 'packets'],
+      [
+        'packets_out_total',
+        'Packets plugins sent to clients (one per client reached), by plugin (greeter) and op.',
+        'sent',
+      ],
+    ] as const;
+    for (const [metric, help, field] of packetCounters) {
+      new Counter({
+        name: name(metric),
+        help,
+        labelNames: ['plugin', 'op'],
+        registers,
+        collect() {
+          this.reset();
+          for (const plugin of server.plugins()) {
+            for (const op of plugin.stats.ops()) {
+              if (op[field] > 0) this.inc({ plugin: plugin.greeter, op: String(op.op) }, op[field]);
+            }
           }
-        }
-      },
-    });
-    new Counter({
-      name: name('packets_out_total'),
-      help: 'Packets plugins sent to clients (one per client reached), by plugin (greeter) and op.',
-      labelNames: ['plugin', 'op'],
-      registers,
-      collect() {
-        this.reset();
-        for (const plugin of server.plugins()) {
-          for (const op of plugin.stats.ops()) {
-            if (op.sent > 0) this.inc({ plugin: plugin.greeter, op: String(op.op) }, op.sent);
-          }
-        }
-      },
-    });
+        },
+      });
+    }
     new Counter({
       name: name('handler_errors_total'),
       help: 'Handler runs that threw or rejected, by plugin (greeter).',
