@@ -1,7 +1,9 @@
 /**
  * How `start` and `dev` bring a server up and down: resolve the options,
- * create the server, install the shutdown, start the dashboard, load the
- * plugins, listen, and wait for the shutdown.
+ * create the server, install the shutdown and the reload/drain control,
+ * start the dashboard and the metrics port, listen, load the plugins (the
+ * data directory's lock first), and wait for the shutdown. Nothing touches
+ * the data directory before every port is bound.
  */
 import kleur from 'kleur';
 import type { AddressInfo } from 'node:net';
@@ -102,22 +104,7 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
     const mode = how.mode === 'dev' ? ` ${kleur.dim('dev mode')}` : '';
     io.out(`${kleur.bold(`NekoConnect ${packageVersion()}`)}${mode}`);
     if (configFile !== undefined) io.out(kleur.dim(`config from ${shownPath(configFile, cwd)}`));
-    // Coded warnings of the options (a secret file others may read): the fix under the line, or in a JSON line.
-    for (const warning of options.warnings) {
-      const fix = warning.hint === undefined ? '' : ` (fix: ${warning.hint})`;
-      output.err(
-        output.format === 'json'
-          ? `${warning.message}${fix}`
-          : `${kleur.yellow('warning')} ${kleur.dim(warning.code)} ${warning.message}`,
-        {
-          level: 'warn',
-          code: warning.code,
-          ...(output.format === 'json' || warning.hint === undefined
-            ? {}
-            : { detail: `  ${kleur.cyan('fix:')} ${warning.hint}` }),
-        },
-      );
-    }
+    printWarnings(options.warnings, output);
     const facts = { mode: how.mode, version: packageVersion(), plugins: dir, dataDir, configFile } as const;
     dashboard = await startDashboard(server, options.dashboard, facts, io);
     if (dashboard) dashboard.reload = () => control.reload('POST /api/reload');
@@ -187,6 +174,25 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
     // Closed with the server; this catches a signal that came while the dashboard was starting.
     await dashboard?.close();
     await metrics?.close();
+  }
+}
+
+/** Coded warnings of the options (a secret file others may read): the fix under the line, or in the JSON record. */
+function printWarnings(warnings: StartOptions['warnings'], output: Output): void {
+  for (const warning of warnings) {
+    const fix = warning.hint === undefined ? '' : ` (fix: ${warning.hint})`;
+    output.err(
+      output.format === 'json'
+        ? `${warning.message}${fix}`
+        : `${kleur.yellow('warning')} ${kleur.dim(warning.code)} ${warning.message}`,
+      {
+        level: 'warn',
+        code: warning.code,
+        ...(output.format === 'json' || warning.hint === undefined
+          ? {}
+          : { detail: `  ${kleur.cyan('fix:')} ${warning.hint}` }),
+      },
+    );
   }
 }
 
