@@ -209,7 +209,7 @@ function flagLines(name: string, spec: FlagSpec): string[] {
     // The default is never split: after the help's last line when it fits, else on a line of its own.
     const text = `(default ${spec.default})`;
     const last = help.length - 1;
-    if (help[last]!.length + 1 + text.length <= WIDTH - HELP_COLUMN || typeof spec.help !== 'string') {
+    if (help[last]!.length + 1 + text.length <= WIDTH - HELP_COLUMN) {
       help[last] = `${help[last]} ${text}`;
     } else {
       help.push(text);

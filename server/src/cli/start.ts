@@ -105,9 +105,10 @@ export const START_FLAGS = {
   'dashboard-open': {
     type: 'boolean',
     help: [
-      'serve it without a token, on loopback only (any local',
-      'user or process can then use it); by default every',
-      'request needs the token in the URL printed at start',
+      'serve it without a token, on loopback only',
+      '(any local user or process can then use it);',
+      'by default every request needs the token in',
+      'the URL printed at start',
     ],
     key: 'dashboardOpen',
   },
@@ -116,8 +117,9 @@ export const START_FLAGS = {
     type: 'string',
     value: '<file>',
     help: [
-      'read a stable access token from a file (16+ printable',
-      'characters; else NEKOCONNECT_DASHBOARD_TOKEN); never printed',
+      'a stable access token, read from this file',
+      '(else NEKOCONNECT_DASHBOARD_TOKEN): 16+',
+      'printable characters; never printed',
     ],
     default: 'a new one at each start',
     key: 'dashboardTokenFile',
@@ -125,7 +127,7 @@ export const START_FLAGS = {
   'metrics-port': {
     type: 'int',
     value: '<port>',
-    help: ['serve /healthz, /readyz and /metrics (Prometheus)', 'without a token on this port'],
+    help: ['serve /healthz, /readyz and /metrics', '(Prometheus) without a token on this port'],
     default: 'off; 0 picks a free one',
     range: PORT_RANGE,
     key: 'metricsPort',
@@ -146,8 +148,9 @@ export const START_FLAGS = {
     type: 'int',
     value: '<port>',
     help: [
-      'also accept WebSocket clients (browsers) on this port:',
-      'ws://, or wss:// with --tls-key; same frames and limits',
+      'also accept WebSocket clients (browsers) on',
+      'this port: ws://, or wss:// with --tls-key;',
+      'same frames and limits',
     ],
     default: 'off; 0 picks a free one',
     range: PORT_RANGE,

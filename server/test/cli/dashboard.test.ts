@@ -164,7 +164,7 @@ describe('the dashboard from the CLI', () => {
       const { code, stdout } = await runCli([command, '--help']);
       expect(code).toBe(0);
       expect(stdout).toMatch(/--dashboard-open {10}serve it without a token, on loopback only/);
-      expect(stdout).toContain('request needs the token in the URL printed at start');
+      expect(stdout).toContain('by default every request needs the token in');
     }
   });
 
