@@ -214,12 +214,13 @@ describe('inspecting the server', () => {
   it('close() closes every client and unloads the plugins; connect() after it fails', async () => {
     const server = await createTestServer({ plugin: PROBE });
     const client = await server.connect();
-    const pending = client.next();
+    // Caught from the start: it rejects while close() runs.
+    const pending = rejection(client.next());
     await server.close();
     expect(client.connected).toBe(false);
     // The shutdown notice: status 503 just before the close.
     expect(await client.expectClosed()).toEqual({ by: 'server', status: 503 });
-    expect((await rejection(pending)).message).toBe(
+    expect((await pending).message).toBe(
       'client 1: the connection closed while waiting for a packet from a plugin; arrived instead: status 503 (unavailable: plugin not loaded, or the server shuts down)',
     );
     expect(server.logs({ plugin: 'probe' }).map((r) => r.message)).toContain('probe unloaded');
