@@ -3,8 +3,8 @@
  * a greeter not loaded yet answers 503, readiness is false until loading
  * ends, and the nedb data directory is locked before any data file opens.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { makePluginsDir } from '../helpers/plugins.js';
@@ -107,6 +107,24 @@ describe('the data directory lock of the nedb backend', () => {
     const third = createServer({ secret: 's', port: 0, storage: { backend: 'nedb', dir: dataDir } });
     await third.loadPlugins(plugins);
     await third.close();
+  });
+
+  it("takes over a lock naming this process's pid that this process does not hold (a restarted container's pid 1)", async () => {
+    const dataDir = await tempDir();
+    const plugins = await makePluginsDir([{ greeter: 'notes', logic: 'export class Logic { recv() {} }\n' }]);
+    const left = { pid: process.pid, hostname: hostname(), startedAt: new Date(0).toISOString() };
+    await writeFile(path.join(dataDir, 'nekoconnect.lock'), JSON.stringify(left));
+    const server = createServer({ secret: 's', port: 0, storage: { backend: 'nedb', dir: dataDir } });
+    await server.loadPlugins(plugins);
+    const taken = JSON.parse(await readFile(path.join(dataDir, 'nekoconnect.lock'), 'utf8')) as {
+      startedAt: string;
+    };
+    expect(taken.startedAt).not.toBe(left.startedAt);
+    // The lock it holds now is its own: another server of this process is refused.
+    const second = createServer({ secret: 's', port: 0, storage: { backend: 'nedb', dir: dataDir } });
+    await expect(second.loadPlugins(plugins)).rejects.toMatchObject({ code: 'NEKO_ERR_STORAGE_LOCKED' });
+    await second.close();
+    await server.close();
   });
 
   it('reports an unwritable data directory in readiness', async () => {

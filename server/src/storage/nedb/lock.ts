@@ -61,10 +61,18 @@ export async function readDataDirLock(dataDir: string): Promise<DataDirLock | un
   return parseLock(text, file);
 }
 
-/** Whether the process of a lock runs (on this machine; another machine's lock counts as alive). */
+/** The lock files this process holds now. */
+const held = new Set<string>();
+
+/**
+ * Whether the process of a lock runs (on this machine; another machine's
+ * lock counts as alive). A lock naming this very process is alive only if
+ * this process took it: otherwise an earlier process that had the same pid
+ * left it (in a container the server is pid 1 at every start).
+ */
 export function lockHolderAlive(lock: DataDirLock): boolean {
   if (lock.hostname !== hostname()) return true;
-  if (lock.pid === process.pid) return true;
+  if (lock.pid === process.pid) return held.has(lock.file);
   try {
     process.kill(lock.pid, 0);
     return true;
@@ -108,6 +116,7 @@ export async function lockDataDir(dataDir: string): Promise<HeldLock> {
       } finally {
         await handle.close();
       }
+      held.add(file);
       let released = false;
       return {
         ...lock,
@@ -115,6 +124,7 @@ export async function lockDataDir(dataDir: string): Promise<HeldLock> {
         release: async () => {
           if (released) return;
           released = true;
+          held.delete(file);
           await rm(file, { force: true });
         },
       };
