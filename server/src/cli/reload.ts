@@ -48,7 +48,14 @@ export interface ReloadTarget {
 }
 
 /** The top-level keys of the start options that a reload applies itself, or that are no setting. */
-const HANDLED: ReadonlySet<string> = new Set(['serverOptions', 'configFile', 'plugins', 'warnings']);
+// cacheDir is compared once, as serverOptions.cacheDir.
+const HANDLED: ReadonlySet<string> = new Set([
+  'serverOptions',
+  'configFile',
+  'plugins',
+  'warnings',
+  'cacheDir',
+]);
 
 /**
  * The environment a reload resolves the options in: the server's, with the
