@@ -1728,6 +1728,7 @@ const SETTING_LABELS = {
   tls: 'TLS',
   plugins: 'Plugins folder',
   dataDir: 'Data folder',
+  cacheDir: 'Bundle cache',
   configFile: 'Config file',
   maxPacketBytes: 'Largest packet',
   handshakeTimeoutMs: 'Handshake timeout',
@@ -1736,6 +1737,8 @@ const SETTING_LABELS = {
   nonceWindow: 'Nonce window',
   recvTimeoutMs: 'Receive timeout',
   shutdownTimeoutMs: 'Shutdown timeout',
+  maxPendingBytes: 'Max queued bytes',
+  drainTimeoutMs: 'Drain timeout',
   tokenRequired: 'Token required',
 };
 
@@ -1745,6 +1748,8 @@ const SETTING_HELP = {
   'server.tls': 'TLS key and certificate, or false for plain TCP',
   'server.plugins': 'The plugins directory, or a single plugin folder',
   'server.dataDir': 'Where plugins keep their data (one <greeter>.db file per plugin)',
+  'server.cacheDir':
+    'Where TypeScript plugins are bundled to (--cache-dir; none: a temp folder of its own); plugin folders stay untouched',
   'server.configFile': 'The config file read at start, if any',
   'limits.maxPacketBytes': 'Largest packet accepted; bigger ones get 413 and the connection ends',
   'limits.handshakeTimeoutMs': 'Time a new connection has to authenticate (then 408)',
@@ -1753,6 +1758,8 @@ const SETTING_HELP = {
   'limits.nonceWindow': 'Unused server randoms remembered per session',
   'limits.recvTimeoutMs': 'Default wait of ctx.recv()',
   'limits.shutdownTimeoutMs': 'On shutdown, time running handlers get before connections are cut',
+  'limits.maxPendingBytes': 'Bytes queued for one client before it is closed as a slow reader',
+  'limits.drainTimeoutMs': 'On a drain (SIGUSR2), time conversations get before the shutdown',
   'dashboard.host': 'Address this dashboard listens on',
   'dashboard.port': 'HTTP port of this dashboard',
   'dashboard.tokenRequired':

@@ -101,6 +101,8 @@ export interface SettingsView {
     tls: boolean;
     plugins: string | null;
     dataDir: string | null;
+    /** Where TypeScript plugins are bundled to; null: a temp folder of the server's own. */
+    cacheDir: string | null;
     configFile: string | null;
   };
   limits: Limits;
@@ -234,6 +236,7 @@ export function settingsView(
       tls: tls !== undefined,
       plugins: facts.plugins ?? server.options.plugins ?? null,
       dataDir: facts.dataDir ?? null,
+      cacheDir: server.options.cacheDir ?? null,
       configFile: facts.configFile ?? null,
     },
     limits: { ...limits },

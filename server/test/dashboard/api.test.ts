@@ -139,6 +139,8 @@ describe('dashboard API: sessions and settings', () => {
     const { dashboardPort, port, request } = await startDashboardServer();
     const settings = (await request('/api/settings')).json<SettingsView>();
     expect(settings.server).toMatchObject({ host: '127.0.0.1', port, tls: false });
+    // In memory, no data directory holds the bundles: a temp folder of the server's own does.
+    expect(settings.server.cacheDir).toBeNull();
     expect(settings.limits.maxPacketBytes).toBe(1024 * 1024);
     expect(settings.dashboard).toEqual({ host: '127.0.0.1', port: dashboardPort, tokenRequired: true });
   });

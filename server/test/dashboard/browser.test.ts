@@ -116,6 +116,7 @@ describe('the dashboard in a browser', () => {
     await showTab(page, 'settings');
     await expect.poll(() => page.textContent('[data-setting="server.port"]')).toContain(String(port));
     expect(await page.textContent('[data-setting="dashboard.tokenRequired"]')).toBe('true');
+    expect(await page.textContent('[data-setting="limits.drainTimeoutMs"]')).toContain('30000');
 
     // Sessions: the client is listed; closing it from the page closes its connection.
     await showTab(page, 'sessions');
