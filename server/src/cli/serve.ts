@@ -11,6 +11,7 @@ import { NekoError } from '../errors.js';
 import { resolveStartOptions, type StartFlags, type StartOptions } from '../config/start-options.js';
 import type { Dashboard } from '../dashboard/dashboard.js';
 import { formatError, indent, plural, shownDir, shownPath } from '../format.js';
+import { checkPluginsDir } from '../plugins/loader.js';
 import type { PluginsReport } from '../plugins/registry.js';
 import { createServer, type NekoServer } from '../server/server.js';
 import type { CliIo } from './command.js';
@@ -63,6 +64,8 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
   const cwd = io.cwd ?? process.cwd();
   const options = await resolveStartOptions(cwd, flags, how.env ?? io.env);
   const { serverOptions, plugins: dir, dataDir, configFile } = options;
+  // A plugins directory that cannot be read is a configuration error: found before any port or lock.
+  await checkPluginsDir(dir);
   output.format = options.log.format;
   setProcessLogFormat(output.format);
 

@@ -12,6 +12,7 @@
  *    code instead of the ESM cache;
  * 5. run the checks of `checks.ts` and construct the one `Logic`.
  */
+import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { NekoError, isNekoError } from '../errors.js';
@@ -222,16 +223,19 @@ function enableSourceMaps(): void {
   process.setSourceMapsEnabled(true);
 }
 
-/** The plugin folders of `pluginsDir`, sorted by name, joined onto it. */
-async function listPluginDirs(pluginsDir: string): Promise<string[]> {
-  let names: string[];
+/**
+ * Checks that a plugins directory (or one plugin folder) can be read, as a
+ * load would: what a start checks before it binds a port or takes the data
+ * directory's lock.
+ * @throws NekoError `NEKO_ERR_PLUGINS_DIR` naming the directory
+ */
+export async function checkPluginsDir(pluginsDir: string): Promise<void> {
+  await readPluginsDir(pluginsDir);
+}
+
+async function readPluginsDir(pluginsDir: string): Promise<Dirent[]> {
   try {
-    const entries = await readdir(pluginsDir, { withFileTypes: true });
-    names = entries
-      .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.'))
-      .filter((e) => e.name !== 'node_modules')
-      .map((e) => e.name)
-      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return await readdir(pluginsDir, { withFileTypes: true });
   } catch (err) {
     throw new NekoError(
       'NEKO_ERR_PLUGINS_DIR',
@@ -239,6 +243,15 @@ async function listPluginDirs(pluginsDir: string): Promise<string[]> {
       { cause: err, hint: 'check the path; it must be a directory holding one folder per plugin' },
     );
   }
+}
+
+/** The plugin folders of `pluginsDir`, sorted by name, joined onto it. */
+async function listPluginDirs(pluginsDir: string): Promise<string[]> {
+  const names = (await readPluginsDir(pluginsDir))
+    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.'))
+    .filter((e) => e.name !== 'node_modules')
+    .map((e) => e.name)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const dirs = names.map((name) => path.join(pluginsDir, name));
   const hasSpec = await Promise.all(dirs.map((dir) => isFile(path.join(dir, 'spec.conf'))));
   return dirs.filter((_, i) => hasSpec[i] === true);

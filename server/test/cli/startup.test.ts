@@ -95,6 +95,18 @@ describe('one server per data directory', () => {
     await first.stop();
   });
 
+  it('reports a plugins directory that cannot be read before the lock (exit 2)', async () => {
+    const dataDir = await tempDir();
+    const first = await runningServer(dataDir);
+    const missing = join(dataDir, 'no-plugins-here');
+    const second = await runCli(['start', missing, '--port', '0', '--data-dir', dataDir], SECRET);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toContain('NEKO_ERR_PLUGINS_DIR');
+    expect(second.stderr).toContain(missing);
+    expect(second.stderr).not.toContain('NEKO_ERR_STORAGE_LOCKED');
+    await first.stop();
+  });
+
   it('takes over a stale lock left by a process that is gone', async () => {
     const dataDir = await tempDir();
     // A pid that existed and exited: its lock is stale.
