@@ -119,6 +119,8 @@ export const ERROR_CODES = {
   NEKO_ERR_STORAGE_LOCKED:
     'Another running server holds the data directory (its lock file names the pid); nedb files belong to one server.',
   NEKO_ERR_STORAGE_CLOSED: 'The database was used after close().',
+  NEKO_ERR_STORAGE_UNREACHABLE:
+    'The PostgreSQL server of the storage URL cannot be reached, or refused its user, password or database.',
 
   // Validation: `nekoconnect validate` (spec.conf problems reuse the NEKO_ERR_SPEC_* codes).
   NEKO_ERR_VALIDATE_VERSION: 'The $version entry is not a semantic version (major.minor.patch).',
