@@ -46,27 +46,33 @@ function isExecutable(file: string): boolean {
 /**
  * The folder holding initdb, pg_ctl and postgres: the one of the initdb on
  * PATH (symlinks resolved), else the newest `/usr/lib/postgresql/<version>/bin`.
+ * Throws, saying how to install PostgreSQL, when there is none.
+ * @param searchPath the PATH to look in
+ * @param libDir where Debian puts each PostgreSQL version
  */
-export function findPostgresBin(): string {
+export function findPostgresBin(
+  searchPath: string = process.env['PATH'] ?? '',
+  libDir = '/usr/lib/postgresql',
+): string {
   const candidates: string[] = [];
-  for (const dir of (process.env['PATH'] ?? '').split(path.delimiter).filter(Boolean)) {
+  for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
     const initdb = path.join(dir, 'initdb');
     if (isExecutable(initdb)) candidates.push(path.dirname(realpathSync(initdb)));
   }
   let versions: string[] = [];
   try {
-    versions = readdirSync('/usr/lib/postgresql').filter((name) => /^\d+(\.\d+)?$/.test(name));
+    versions = readdirSync(libDir).filter((name) => /^\d+(\.\d+)?$/.test(name));
   } catch {
     // No Debian PostgreSQL package.
   }
   versions.sort((a, b) => Number(b) - Number(a));
-  candidates.push(...versions.map((version) => path.join('/usr/lib/postgresql', version, 'bin')));
+  candidates.push(...versions.map((version) => path.join(libDir, version, 'bin')));
   const found = candidates.find((dir) =>
     ['initdb', 'pg_ctl', 'postgres'].every((tool) => isExecutable(path.join(dir, tool))),
   );
   if (found === undefined) {
     throw new Error(
-      `${INSTALL_HINT} (initdb, pg_ctl and postgres are neither on PATH nor in /usr/lib/postgresql/<version>/bin)`,
+      `${INSTALL_HINT} (initdb, pg_ctl and postgres are neither on PATH nor in ${libDir}/<version>/bin)`,
     );
   }
   return found;

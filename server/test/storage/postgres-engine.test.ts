@@ -3,11 +3,17 @@
  * (Debian's `postgresql` package) started by the test, the URL the backend is
  * given and what it shows of it, and connecting with node-postgres.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type RunningPostgres } from '../../../scripts/test-support/postgres.js';
+import {
+  findPostgresBin,
+  startPostgres,
+  type RunningPostgres,
+} from '../../../scripts/test-support/postgres.js';
 import { NekoError, isNekoError } from '../../src/errors.js';
 import { connectPostgres } from '../../src/storage/postgres/connect.js';
 import { parsePostgresUrl, shownUrl } from '../../src/storage/postgres/url.js';
@@ -120,6 +126,24 @@ describe('a real PostgreSQL server', () => {
     const err = await rejection(connectPostgres(other.url, { timeoutMs: 2_000 }));
     expect(err.code).toBe('NEKO_ERR_STORAGE_UNREACHABLE');
   }, 60_000);
+});
+
+describe('finding PostgreSQL', () => {
+  it('finds initdb, pg_ctl and postgres in one folder', () => {
+    const bin = findPostgresBin();
+    for (const tool of ['initdb', 'pg_ctl', 'postgres']) expect(existsSync(path.join(bin, tool))).toBe(true);
+  });
+
+  it('fails saying how to install PostgreSQL when it is neither on PATH nor in the lib folder', () => {
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'neko-no-pg-'));
+    try {
+      expect(() => findPostgresBin(empty, path.join(empty, 'postgresql'))).toThrow(
+        'PostgreSQL is not installed: apt-get install -y postgresql',
+      );
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('PostgreSQL URLs', () => {
