@@ -71,7 +71,8 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, command = 
     for (const l of listeners) l();
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
+    // 'close', not 'exit': once the process has ended and its stdout and stderr are read to the end.
+    child.on('close', (code, signal) => resolve({ code, signal })),
   );
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

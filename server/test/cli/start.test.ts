@@ -50,12 +50,13 @@ describe('nekoconnect start', () => {
     await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
     const cli = startCli(['start', dir, '--port', '0', '--no-dashboard'], { NEKOCONNECT_SECRET: 's' });
     await cli.waitFor(/listening on/);
+    // stdout and stderr are two pipes: count once the process has ended and both are read.
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
     const output = cli.stdout() + cli.stderr();
     expect(output).toMatch(/0 loaded, 1 failed/);
     expect(output.match(/NEKO_ERR_PLUGIN_IMPORT/g)).toHaveLength(1);
     expect(output.match(/Unexpected end of input/g)).toHaveLength(1);
-    cli.child.kill('SIGINT');
-    expect(await cli.exited).toEqual({ code: 0, signal: null });
   });
 
   it('with --ws-port, also serves WebSocket clients: the same plugins, the same chain', async () => {
