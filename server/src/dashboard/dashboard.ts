@@ -1,10 +1,10 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { stripVTControlCharacters } from 'node:util';
 import type { DevEvent } from '../dev/events.js';
 import { NekoError } from '../errors.js';
 import type { LogLevel } from '../logging/logger.js';
-import { listenFailure, listenOn } from '../server/listen.js';
+import { closableHttp, listenOrThrow } from '../server/listen.js';
 import type { NekoServer } from '../server/server.js';
 import { DashboardApi } from './api.js';
 import { loadAssets } from './assets.js';
@@ -46,7 +46,8 @@ export class Dashboard {
   readonly #server: NekoServer;
   readonly #facts: ServerFacts;
   readonly #devProblems = new Map<string, ErrorView>();
-  readonly #sockets = new Set<Socket>();
+  /** Closes the HTTP server and its open connections. */
+  #closeHttp: (() => Promise<void>) | undefined;
   readonly #unsubscribe: () => void;
   #http: HttpServer | undefined;
   #api: DashboardApi | undefined;
@@ -108,29 +109,19 @@ export class Dashboard {
       reload: () => this.reload,
     });
     const http = createHttpServer((req, res) => api.handle(req, res));
-    http.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
+    this.#closeHttp = closableHttp(http);
     this.#api = api;
     this.#http = http;
-    const { host, port } = this.options;
     try {
-      await listenOn(http, port, host);
+      await listenOrThrow(http, this.options.port, this.options.host, {
+        code: 'NEKO_ERR_DASHBOARD_LISTEN',
+        what: 'the dashboard cannot listen on',
+        inUse:
+          'Another process uses this port: pick another with --dashboard-port, or turn the dashboard off with --no-dashboard.',
+      });
     } catch (err) {
       this.#http = undefined;
-      const reason = listenFailure(err);
-      throw new NekoError(
-        'NEKO_ERR_DASHBOARD_LISTEN',
-        `the dashboard cannot listen on ${host}:${port}: ${reason}`,
-        {
-          cause: err,
-          hint:
-            reason === 'EADDRINUSE'
-              ? 'Another process uses this port: pick another with --dashboard-port, or turn the dashboard off with --no-dashboard.'
-              : undefined,
-        },
-      );
+      throw err;
     }
     return this.address()!;
   }
@@ -172,10 +163,7 @@ export class Dashboard {
     if (!http) return;
     this.#http = undefined;
     this.#api?.endStreams();
-    const closed = new Promise<void>((resolve) => http.close(() => resolve()));
-    http.closeIdleConnections();
-    for (const socket of this.#sockets) socket.destroySoon();
-    await closed;
+    await this.#closeHttp?.();
   }
 }
 

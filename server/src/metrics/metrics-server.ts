@@ -1,8 +1,8 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { DEFAULT_METRICS_HOST } from '../config/dashboard-options.js';
 import { NekoError } from '../errors.js';
-import { listenFailure, listenOn } from '../server/listen.js';
+import { closableHttp, listenOrThrow } from '../server/listen.js';
 import type { NekoServer } from '../server/server.js';
 import { answerHealth, isHealthPath } from './endpoints.js';
 import { metricsOf } from './registry.js';
@@ -24,7 +24,8 @@ export class MetricsServer {
   readonly host: string;
   readonly port: number;
   readonly #server: NekoServer;
-  readonly #sockets = new Set<Socket>();
+  /** Closes the HTTP server and its open connections. */
+  #closeHttp: (() => Promise<void>) | undefined;
   #http: HttpServer | undefined;
 
   constructor(server: NekoServer, options: MetricsServerOptions) {
@@ -62,27 +63,18 @@ export class MetricsServer {
       });
       res.end(body);
     });
-    http.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
+    this.#closeHttp = closableHttp(http);
     this.#http = http;
     try {
-      await listenOn(http, this.port, this.host);
+      await listenOrThrow(http, this.port, this.host, {
+        code: 'NEKO_ERR_METRICS_LISTEN',
+        what: 'the metrics port cannot listen on',
+        inUse:
+          'Another process uses this port: pick another with --metrics-port (metrics.port in the config).',
+      });
     } catch (err) {
       this.#http = undefined;
-      const reason = listenFailure(err);
-      throw new NekoError(
-        'NEKO_ERR_METRICS_LISTEN',
-        `the metrics port cannot listen on ${this.host}:${this.port}: ${reason}`,
-        {
-          cause: err,
-          hint:
-            reason === 'EADDRINUSE'
-              ? 'Another process uses this port: pick another with --metrics-port (metrics.port in the config).'
-              : undefined,
-        },
-      );
+      throw err;
     }
     return this.address()!;
   }
@@ -92,9 +84,6 @@ export class MetricsServer {
     const http = this.#http;
     if (!http) return;
     this.#http = undefined;
-    const closed = new Promise<void>((resolve) => http.close(() => resolve()));
-    http.closeIdleConnections();
-    for (const socket of this.#sockets) socket.destroySoon();
-    await closed;
+    await this.#closeHttp?.();
   }
 }

@@ -32,7 +32,7 @@ import {
   type TlsOptions,
 } from './options.js';
 import { LIMIT_KEYS, LIMIT_RANGES, inRange, type Limits } from './limits.js';
-import { listenFailure, listenOn } from './listen.js';
+import { listenOrThrow } from './listen.js';
 import { TcpTransport } from './tcp-transport.js';
 import { WebSocketListener } from './websocket.js';
 import type { SessionLink } from './link.js';
@@ -408,15 +408,14 @@ export class NekoServer {
     listener.on('drop', (dropped?: { remoteAddress?: string }) => this.#refusedFull(dropped?.remoteAddress));
     this.#listener = listener;
     try {
-      await listenOn(listener, port, host);
+      await listenOrThrow(listener, port, host, {
+        code: 'NEKO_ERR_SERVER_LISTEN',
+        what: 'cannot listen on',
+        inUse: 'Another process uses this port; pick another with --port.',
+      });
     } catch (err) {
       this.#listener = undefined;
-      const reason = listenFailure(err);
-      throw new NekoError('NEKO_ERR_SERVER_LISTEN', `cannot listen on ${host}:${port}: ${reason}`, {
-        cause: err,
-        hint:
-          reason === 'EADDRINUSE' ? 'Another process uses this port; pick another with --port.' : undefined,
-      });
+      throw err;
     }
     if (this.options.websocket) await this.#listenWebSocket(this.options.websocket);
     return this.address()!;
@@ -440,18 +439,7 @@ export class NekoServer {
       this.#websocket = undefined;
       await new Promise<void>((resolve) => this.#listener?.close(() => resolve()));
       this.#listener = undefined;
-      const reason = listenFailure(err);
-      throw new NekoError(
-        'NEKO_ERR_SERVER_LISTEN',
-        `cannot listen for WebSocket on ${options.host}:${options.port}: ${reason}`,
-        {
-          cause: err,
-          hint:
-            reason === 'EADDRINUSE'
-              ? 'Another process uses this port; pick another with --ws-port.'
-              : undefined,
-        },
-      );
+      throw err;
     }
   }
 

@@ -6,7 +6,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { HEADER_LENGTH } from '../protocol/constants.js';
 import type { Transport } from '../session/transport.js';
 import type { ServerConnection } from './connection.js';
-import { listenOn } from './listen.js';
+import { listenOrThrow } from './listen.js';
 import type { ResolvedWebSocketOptions, TlsOptions } from './options.js';
 
 /** After `end()`, how long a peer that does not answer the close keeps the socket. */
@@ -123,7 +123,11 @@ export class WebSocketListener {
 
   /** Starts listening; resolves with the bound address. */
   async listen(): Promise<AddressInfo> {
-    await listenOn(this.#http, this.#options.port, this.#options.host);
+    await listenOrThrow(this.#http, this.#options.port, this.#options.host, {
+      code: 'NEKO_ERR_SERVER_LISTEN',
+      what: 'cannot listen for WebSocket on',
+      inUse: 'Another process uses this port; pick another with --ws-port.',
+    });
     return this.address()!;
   }
 
