@@ -117,6 +117,14 @@ export interface PluginContext<State extends object = SessionState> {
   /** Stores a JSON value in a key-value cell (the original `db_store`). */
   dbStore(cell: string, value: unknown): Promise<void>;
   /**
+   * Adds `by` (default 1) to the number in a key-value cell, atomically,
+   * and resolves with the new value; a cell never stored counts as 0.
+   * Concurrent increments lose nothing, also from several servers on one
+   * PostgreSQL database. A cell holding anything but a number is refused
+   * (`NEKO_ERR_STORAGE_CELL`).
+   */
+  dbIncr(cell: string, by?: number): Promise<number>;
+  /**
    * Sends a packet under the plugin's greeter to every session that has
    * talked to this plugin and is still connected (minus `except`); a
    * resumable session waiting for its client keeps it for the resume.

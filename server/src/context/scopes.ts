@@ -93,6 +93,10 @@ export class PluginScope implements PluginContext {
     return this.host.db.set(cell, value);
   }
 
+  dbIncr(cell: string, by?: number): Promise<number> {
+    return this.host.db.incr(cell, by);
+  }
+
   broadcast(data: SendData, options?: BroadcastOptions): number {
     const op = checkOp(options?.op ?? this.defaultOp(), 'broadcast');
     return this.host.broadcast(data, op, exceptSet(options?.except));

@@ -17,6 +17,7 @@ export const STORAGE_OPERATIONS = [
   'count',
   'get',
   'set',
+  'incr',
   'cells',
 ] as const satisfies readonly (keyof PluginDatabase)[];
 
@@ -40,9 +41,13 @@ export class TimedStorage implements StorageBackend {
   readonly #timings = new Map<string, Map<StorageOperation, LatencyHistogram>>();
   readonly #wrapped = new WeakMap<ManagedDatabase, ManagedDatabase>();
 
+  /** The backend's own, when it has it. */
+  readonly greeters?: () => Promise<string[]>;
+
   constructor(backend: StorageBackend, name: string) {
     this.#backend = backend;
     this.name = name;
+    if (backend.greeters !== undefined) this.greeters = () => backend.greeters!();
   }
 
   /** Every plugin database opened so far, with its timings (they carry over when it is opened again). */

@@ -75,6 +75,48 @@ export function decodeCellValue(cell: string, stored: unknown, location: string)
   );
 }
 
+/**
+ * Checks the amount of an increment (`incr(cell, by)`): a finite number.
+ * @throws NekoError `NEKO_ERR_STORAGE_CELL` otherwise
+ */
+export function checkIncrement(cell: string, by: unknown): number {
+  if (typeof by !== 'number' || !Number.isFinite(by)) {
+    throw new NekoError(
+      'NEKO_ERR_STORAGE_CELL',
+      `cell "${cell}": an increment must be a finite number, not ${typeof by === 'number' ? String(by) : describe(by)}`,
+      { hint: 'Write ctx.dbIncr("visits") or ctx.dbIncr("score", 10).' },
+    );
+  }
+  return by;
+}
+
+/**
+ * The value of a cell after adding `by` to `current` (undefined for a cell
+ * never stored, which counts as 0).
+ * @throws NekoError `NEKO_ERR_STORAGE_CELL` when the cell holds anything but
+ *   a number, or the sum is not finite
+ */
+export function incremented(cell: string, current: unknown, by: number): number {
+  if (current !== undefined && typeof current !== 'number') {
+    throw new NekoError(
+      'NEKO_ERR_STORAGE_CELL',
+      `cell "${cell}" holds ${current === null ? 'null' : Array.isArray(current) ? 'an array' : `a ${typeof current}`}, not a number, so it cannot be incremented`,
+      { hint: 'Increment cells that hold numbers; store a number first with ctx.dbStore(cell, 0).' },
+    );
+  }
+  const sum = (current ?? 0) + by;
+  if (!Number.isFinite(sum)) {
+    throw new NekoError(
+      'NEKO_ERR_STORAGE_CELL',
+      `cell "${cell}": ${current} + ${by} is not a finite number`,
+      {
+        hint: 'Keep counters within the range of a double.',
+      },
+    );
+  }
+  return sum;
+}
+
 /** Why `value` (found at `path`) would not survive JSON, or undefined when it would. */
 function jsonProblem(value: unknown, path: string, open: Set<object>): string | undefined {
   switch (typeof value) {

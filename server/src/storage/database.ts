@@ -135,6 +135,17 @@ export interface PluginDatabase {
    */
   set(cell: string, value: unknown): Promise<void>;
   /**
+   * Adds `by` (default 1, a finite number) to the number in a key-value
+   * cell, atomically, and resolves with the new value; a cell never stored
+   * counts as 0. Concurrent increments lose nothing, also from several
+   * servers on one shared store (nedb: one at a time per database in the
+   * process; PostgreSQL: one `INSERT … ON CONFLICT DO UPDATE … RETURNING`).
+   * A cell holding anything but a number, a `by` that is not a finite
+   * number, or a sum that is not finite is refused (`NEKO_ERR_STORAGE_CELL`)
+   * and changes nothing.
+   */
+  incr(cell: string, by?: number): Promise<number>;
+  /**
    * Every key-value cell stored, each with its value as {@link get} gives
    * it, ordered by name (by UTF-16 code units, as JavaScript compares
    * strings); empty when none was stored. Documents are never in it, as
@@ -195,6 +206,13 @@ export interface StorageBackend {
    * @throws NekoError `NEKO_ERR_STORAGE_*` saying why not
    */
   ping?(): Promise<void>;
+  /**
+   * Optional: the greeters that have anything stored (documents or cells),
+   * sorted, so that a tool can export every plugin's data (`nekoconnect
+   * data export --all`). nedb: the data files of its directory (in memory:
+   * the databases opened); PostgreSQL: the greeters in its tables.
+   */
+  greeters?(): Promise<string[]>;
   /**
    * Closes every database still open (see {@link ManagedDatabase.close}),
    * and what the backend holds besides (a connection pool); rejects with the

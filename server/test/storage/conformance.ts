@@ -416,6 +416,29 @@ export function storageConformance(
         expect(await db.count()).toBe(0);
         expect(await db.get('score')).toBe(10);
       });
+
+      it('increments a cell atomically, from 0 when never stored, and refuses a cell that is no number', async () => {
+        const { db } = await fresh();
+        expect(await db.incr('visits')).toBe(1);
+        expect(await db.incr('visits', 10)).toBe(11);
+        expect(await db.incr('visits', -0.5)).toBe(10.5);
+        expect(await db.get('visits')).toBe(10.5);
+        const results = await Promise.all(Array.from({ length: 100 }, () => db.incr('hits')));
+        expect(new Set(results).size).toBe(100);
+        expect(Math.max(...results)).toBe(100);
+        expect(await db.get('hits')).toBe(100);
+        await db.set('name', 'mimi');
+        await rejectsWith(db.incr('name'), 'NEKO_ERR_STORAGE_CELL');
+        expect(await db.get('name')).toBe('mimi');
+        await rejectsWith(db.incr('visits', Number.NaN), 'NEKO_ERR_STORAGE_CELL');
+        await rejectsWith(db.incr('visits', '1' as unknown as number), 'NEKO_ERR_STORAGE_CELL');
+        await db.set('big', Number.MAX_VALUE);
+        await rejectsWith(db.incr('big', Number.MAX_VALUE), 'NEKO_ERR_STORAGE_CELL');
+        expect(await db.get('big')).toBe(Number.MAX_VALUE);
+        await rejectsWith(db.incr(''), 'NEKO_ERR_STORAGE_CELL');
+        expect(await db.get('visits')).toBe(10.5);
+        expect(await db.count()).toBe(0);
+      });
     });
 
     describe('listing cells', () => {

@@ -6,7 +6,15 @@
  */
 import type Datastore from 'nedb-promises';
 import { NekoError } from '../../errors.js';
-import { CELL_FIELD, CELL_VALUE_FIELD, checkCellName, decodeCellValue, encodeCellValue } from '../cells.js';
+import {
+  CELL_FIELD,
+  CELL_VALUE_FIELD,
+  checkCellName,
+  checkIncrement,
+  decodeCellValue,
+  encodeCellValue,
+  incremented,
+} from '../cells.js';
 import type {
   Cell,
   Document,
@@ -72,6 +80,8 @@ export class NedbDatabase implements ManagedDatabase {
   #timer: ReturnType<typeof setInterval> | undefined;
   #scheduled: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
+  /** The last increment queued: the next one waits for it. */
+  #increments: Promise<unknown> = Promise.resolve();
 
   /**
    * @param store a datastore that has been loaded
@@ -165,6 +175,28 @@ export class NedbDatabase implements ManagedDatabase {
         { [CELL_FIELD]: name, [CELL_VALUE_FIELD]: json },
         { upsert: true },
       );
+    });
+  }
+
+  incr(cell: string, by = 1): Promise<number> {
+    return this.#run('incr', () => {
+      const name = checkCellName(cell);
+      const amount = checkIncrement(name, by);
+      // Increments of one database run one at a time, so none reads a value another is replacing.
+      const next = this.#increments.then(async () => {
+        const doc = await this.#store.findOne<Record<string, unknown>>({ [CELL_FIELD]: name }).exec();
+        const current =
+          doc === null ? undefined : decodeCellValue(name, doc[CELL_VALUE_FIELD], this.location);
+        const value = incremented(name, current, amount);
+        await this.#store.update(
+          { [CELL_FIELD]: name },
+          { [CELL_FIELD]: name, [CELL_VALUE_FIELD]: JSON.stringify(value) },
+          { upsert: true },
+        );
+        return value;
+      });
+      this.#increments = next.catch(() => undefined);
+      return next;
     });
   }
 
