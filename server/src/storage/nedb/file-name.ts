@@ -80,3 +80,35 @@ function shorten(parts: readonly string[], greeter: string): string {
   }
   return `${kept}^_${hash}`;
 }
+
+/**
+ * The greeter a data file name stands for (the reverse of
+ * {@link dataFileName}); undefined for a name that encoding a greeter never
+ * gives (another file), and for a cut name (`^_` and a hash), whose greeter
+ * cannot be known from the name.
+ */
+export function greeterOfFileName(name: string): string | undefined {
+  if (!name.endsWith(DATA_FILE_EXTENSION)) return undefined;
+  const stem = name.slice(0, -DATA_FILE_EXTENSION.length);
+  if (stem === '' || stem.includes('^_')) return undefined;
+  const bytes: number[] = [];
+  for (let i = 0; i < stem.length; i++) {
+    const char = stem[i]!;
+    if (char === '%') {
+      const hex = stem.slice(i + 1, i + 3);
+      if (!/^[0-9A-F]{2}$/.test(hex)) return undefined;
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else if (char === '^') {
+      const next = stem[i + 1];
+      if (next === undefined || !/^[a-z]$/.test(next)) return undefined;
+      bytes.push(next.toUpperCase().charCodeAt(0));
+      i += 1;
+    } else {
+      bytes.push(char.charCodeAt(0));
+    }
+  }
+  const greeter = Buffer.from(bytes).toString('utf8');
+  // Only a name encoding gives back is a data file's: `A.db` or `%61.db` are not.
+  return encodeGreeter(greeter) === stem ? greeter : undefined;
+}

@@ -17,14 +17,15 @@
  * through `onWarning`.
  */
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import Datastore from 'nedb-promises';
 import { NekoError } from '../../errors.js';
 import { CELL_FIELD } from '../cells.js';
 import { escapeLineBreaks } from './data-file.js';
 import type { StorageBackend } from '../database.js';
-import { dataFileName } from './file-name.js';
+import { DATA_FILE_EXTENSION, dataFileName, greeterOfFileName } from './file-name.js';
 import { NedbDatabase, type NedbDatastore } from './database.js';
 import { DATA_DIR_MODE, DATA_FILE_MODE, prepareDataFile } from './prepare-file.js';
 import { loadError } from '../storage-errors.js';
@@ -167,6 +168,59 @@ export class NedbStorage implements StorageBackend {
         },
       );
     }
+  }
+
+  /**
+   * The greeters that have data, sorted: those of the data files in the
+   * data directory that hold a document or a cell (each file is loaded to
+   * know; one not open before is closed again), or in memory, the open
+   * databases that do. A file whose name was cut (a greeter
+   * longer than 200 characters encoded) cannot be named: it is reported
+   * through `onWarning` and left out.
+   * @throws NekoError `NEKO_ERR_STORAGE_UNREADABLE` when the directory cannot be listed
+   */
+  async greeters(): Promise<string[]> {
+    const found: string[] = [];
+    if (this.inMemory) {
+      for (const [greeter, opening] of this.#open) {
+        const db = await opening.catch(() => undefined);
+        if (db === undefined) continue;
+        if ((await db.count()) > 0 || (await db.cells()).length > 0) found.push(greeter);
+      }
+      return found.sort();
+    }
+    let entries: Dirent[];
+    try {
+      entries = await readdir(this.dataDir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new NekoError(
+        'NEKO_ERR_STORAGE_UNREADABLE',
+        `cannot list the data directory ${this.dataDir}: ${errorMessage(err)}`,
+        { cause: err },
+      );
+    }
+    for (const entry of entries) {
+      if (!entry.isFile() || !entry.name.endsWith(DATA_FILE_EXTENSION)) continue;
+      const file = path.join(this.dataDir, entry.name);
+      const greeter = greeterOfFileName(entry.name);
+      if (greeter === undefined) {
+        if (entry.name.includes('^_')) {
+          this.#onWarning({
+            greeter: entry.name,
+            location: file,
+            message: `${file} belongs to a greeter too long to be read from its file name: export it by its greeter`,
+          });
+        }
+        continue;
+      }
+      // A file may hold only nedb's index lines, or removed documents: only loading it tells.
+      const wasOpen = this.#open.has(greeter);
+      const db = await this.open(greeter);
+      if ((await db.count()) > 0 || (await db.cells()).length > 0) found.push(greeter);
+      if (!wasOpen) await db.close();
+    }
+    return found.sort();
   }
 
   /**
