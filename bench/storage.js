@@ -384,7 +384,7 @@ function printSummary(summary, ops, opLabels, targets, metrics, roundCount) {
       rows.push(row);
     }
     if (roundCount > 1) {
-      for (const m of shown.filter((x) => !x.key.includes('Cpu'))) {
+      for (const m of shown.filter((x) => !/cpu/i.test(x.key))) {
         rows.push([
           `  spread of ${m.label.replace(/ \(.*/, '')} (min–max)`,
           ...targets.map((t) => {
