@@ -46,7 +46,10 @@ function withOwnDataDir(args: string[], command: string): string[] {
   // Another command (a launcher running the CLI in a folder of its own) keeps its data there.
   const serves = command === CLI && (args[0] === 'start' || args[0] === 'dev');
   const chosen = args.some((a) => a.startsWith('--data-dir') || a.startsWith('--config'));
-  if (!serves || chosen || args.includes('--help')) return args;
+  // --storage <dir> names the data directory too (a postgres:// URL does not: the cache still goes there).
+  const storage = args[args.indexOf('--storage') + 1];
+  const storageDir = args.includes('--storage') && storage !== undefined && !/^postgres(ql)?:/.test(storage);
+  if (!serves || chosen || storageDir || args.includes('--help')) return args;
   const dir = mkdtempSync(join(tmpdir(), 'neko-cli-data-'));
   onTestFinished(() => rm(dir, { recursive: true, force: true }));
   return [...args, '--data-dir', dir];

@@ -45,6 +45,12 @@ describe('resolveStartOptions', () => {
       },
       plugins: cwd,
       dataDir: path.join(cwd, '.nekoconnect', 'data'),
+      storage: {
+        selection: { backend: 'nedb', dir: path.join(cwd, '.nekoconnect', 'data') },
+        shown: path.join(cwd, '.nekoconnect', 'data'),
+        dataDir: path.join(cwd, '.nekoconnect', 'data'),
+        source: 'default',
+      },
       cacheDir: path.join(cwd, '.nekoconnect', 'data', 'cache'),
       configFile: undefined,
       dashboard: { port: 10391, host: '127.0.0.1', open: false },

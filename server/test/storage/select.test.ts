@@ -54,8 +54,8 @@ describe('selectStorageBackend', () => {
   });
 
   it('refuses an unknown backend, fields the backend does not take, bad values and half backends', () => {
-    expect(refusal({ backend: 'postgres', url: 'x' }).message).toBe(
-      'storage.backend "postgres" is not one of nedb, memory or a StorageBackend',
+    expect(refusal({ backend: 'mysql', url: 'x' }).message).toBe(
+      'storage.backend "mysql" is not one of nedb, memory, postgres or a StorageBackend',
     );
     expect(refusal({ backend: 'memory', dir: 'data' }).message).toBe(
       "storage.dir is not an option of backend 'memory'; it takes storage.backend",
