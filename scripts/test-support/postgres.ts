@@ -30,6 +30,15 @@ export interface RunningPostgres {
   dir: string;
   /** Stops the server (`pg_ctl stop -m fast`) and removes the temporary directory. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Restarts the server as an operator would: stops it (`pg_ctl stop -m
+   * fast`, which ends every open connection and rolls back what is under
+   * way), runs `whileDown` if given (nothing listens on the port meanwhile),
+   * then starts it again on the same port and data directory and waits until
+   * it accepts connections; it is started again even when `whileDown` throws.
+   * Resolves with what `whileDown` resolved to.
+   */
+  restart<T = undefined>(whileDown?: () => Promise<T>): Promise<T | undefined>;
 }
 
 const INSTALL_HINT = 'PostgreSQL is not installed: apt-get install -y postgresql';
@@ -251,9 +260,24 @@ export async function startPostgres(): Promise<RunningPostgres> {
       await admin.end();
     }
 
+    const restart = async <T>(whileDown?: () => Promise<T>): Promise<T | undefined> => {
+      await tool('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w', '-t', '30']);
+      const [down] = await Promise.allSettled([(async () => whileDown?.())()]);
+      try {
+        await tool('pg_ctl', ['start', '-D', data, '-l', log, '-w', '-t', '30', '-o', `-p ${port}`]);
+      } catch (err) {
+        const end = await tail(log);
+        throw new Error(`PostgreSQL did not start again on port ${port}; its log ends with:\n${end}`, {
+          cause: err,
+        });
+      }
+      if (down.status === 'rejected') throw down.reason;
+      return down.value;
+    };
+
     const host = '127.0.0.1';
     const url = `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}`;
-    return { url, host, port, user, password, database, dir, stop };
+    return { url, host, port, user, password, database, dir, stop, restart };
   } catch (err) {
     await stop();
     throw err;

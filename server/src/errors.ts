@@ -121,6 +121,12 @@ export const ERROR_CODES = {
   NEKO_ERR_STORAGE_CLOSED: 'The database was used after close().',
   NEKO_ERR_STORAGE_UNREACHABLE:
     'The PostgreSQL server of the storage URL cannot be reached, or refused its user, password or database.',
+  NEKO_ERR_STORAGE_SCHEMA:
+    "The PostgreSQL database's schema was migrated by a newer NekoConnect than this one.",
+  NEKO_ERR_DATA_LINE:
+    'A line given to `nekoconnect data import` is not a document or cell record; nothing was imported.',
+  NEKO_ERR_DATA_FILE:
+    'The file of `nekoconnect data export --out` or `data import` cannot be written or read.',
 
   // Validation: `nekoconnect validate` (spec.conf problems reuse the NEKO_ERR_SPEC_* codes).
   NEKO_ERR_VALIDATE_VERSION: 'The $version entry is not a semantic version (major.minor.patch).',

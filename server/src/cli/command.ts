@@ -73,7 +73,10 @@ export interface Command<F extends Flags = Flags> {
   readonly aliases?: readonly string[];
   /** Listed among the commands, or among the options (`--help`, `--version`) of the main help. */
   readonly listAs?: 'command' | 'option';
-  /** The positional arguments as the usage line shows them, e.g. `[dir]`; each optional. */
+  /**
+   * The positional arguments as the usage line shows them, e.g. `[dir]`; each
+   * optional. A last one ending in `...` (`[greeter...]`) takes any number.
+   */
   readonly args?: readonly string[];
   /** One line for the main help. */
   readonly summary: string;
@@ -145,7 +148,7 @@ export function parseFlags<F extends Flags>(
   } catch (err) {
     throw usageError((err as Error).message.replace(/\. To specify.*$/s, ''), path);
   }
-  const max = command.args?.length ?? 0;
+  const max = /\.\.\.\]?$/.test(command.args?.at(-1) ?? '') ? Infinity : (command.args?.length ?? 0);
   if (parsed.positionals.length > max) {
     throw usageError(`unexpected argument "${parsed.positionals[max]}"`, path, 'usage');
   }

@@ -13,6 +13,7 @@ import {
   type ControlSignal,
 } from './command.js';
 import { DRAIN_COMMAND, RELOAD_COMMAND } from './control.js';
+import { DATA_COMMAND } from './data.js';
 import { DEV_COMMAND } from './dev.js';
 import { START_COMMAND } from './start.js';
 import { VALIDATE_COMMAND } from './validate.js';
@@ -68,6 +69,7 @@ const COMMANDS: readonly AnyCommand[] = [
   RELOAD_COMMAND,
   DRAIN_COMMAND,
   VALIDATE_COMMAND,
+  DATA_COMMAND,
   HELP_COMMAND,
   VERSION_COMMAND,
 ];

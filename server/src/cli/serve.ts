@@ -9,6 +9,7 @@ import kleur from 'kleur';
 import type { AddressInfo } from 'node:net';
 import { NekoError } from '../errors.js';
 import { resolveStartOptions, type StartFlags, type StartOptions } from '../config/start-options.js';
+import { describeStorage } from '../config/storage-options.js';
 import type { Dashboard } from '../dashboard/dashboard.js';
 import { formatError, indent, plural, shownDir, shownPath } from '../format.js';
 import { checkPluginsDir } from '../plugins/loader.js';
@@ -69,7 +70,7 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
   output.format = options.log.format;
   setProcessLogFormat(output.format);
 
-  const server = createServer({ ...serverOptions, storage: { backend: 'nedb', dir: dataDir } });
+  const server = createServer({ ...serverOptions, storage: options.storage.selection });
   const logs = printLogs(server.logger, output, { level: options.log.level });
 
   // Clean shutdown: stop what the command added, stop accepting, let handlers finish, close.
@@ -107,6 +108,8 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
     const mode = how.mode === 'dev' ? ` ${kleur.dim('dev mode')}` : '';
     io.out(`${kleur.bold(`NekoConnect ${packageVersion()}`)}${mode}`);
     if (configFile !== undefined) io.out(kleur.dim(`config from ${shownPath(configFile, cwd)}`));
+    // Never the URL's password: describeStorage() shows it as ***.
+    io.out(kleur.dim(`storage: ${describeStorage(options.storage, (d) => shownDir(d, cwd))}`));
     printWarnings(options.warnings, output);
     const facts = { mode: how.mode, version: packageVersion(), plugins: dir, dataDir, configFile } as const;
     dashboard = await startDashboard(server, options.dashboard, facts, io);

@@ -72,6 +72,18 @@ export const START_FLAGS = {
     default: DEFAULT_DATA_DIR,
     key: 'dataDir',
   },
+  storage: {
+    type: 'string',
+    value: '<url|dir>',
+    help: [
+      'a postgres:// URL keeps plugin data in',
+      'PostgreSQL (--data-dir then holds only the',
+      'cache); any other value is a nedb data',
+      'directory, as --data-dir (else',
+      'NEKOCONNECT_DATABASE_URL, else the config)',
+    ],
+    key: 'storage',
+  },
   'cache-dir': {
     type: 'string',
     value: '<dir>',
@@ -187,7 +199,8 @@ reloads the config and plugins (nekoconnect reload), SIGUSR2 drains then shuts
 down (nekoconnect drain). See docs/config.md.
 Exit codes: 0 clean shutdown, 1 runtime failure or handlers cut at shutdown
 (still running after limits.shutdownTimeoutMs), 2 usage or configuration error.
-Environment: NEKOCONNECT_SECRET, NEKOCONNECT_DASHBOARD_TOKEN, NO_COLOR (plain output).`;
+Environment: NEKOCONNECT_SECRET, NEKOCONNECT_DASHBOARD_TOKEN,
+NEKOCONNECT_DATABASE_URL (as --storage), NO_COLOR (plain output).`;
 
 /** `nekoconnect start`: resolves with the exit code once the server has shut down. */
 export const START_COMMAND = defineCommand({

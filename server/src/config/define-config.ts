@@ -17,6 +17,13 @@ export interface NekoConfig {
   plugins?: string;
   /** Where plugins keep their data. Default `.nekoconnect/data`. */
   dataDir?: string;
+  /**
+   * Which storage backend holds plugin data: `{ backend: 'postgres', url }`
+   * (a PostgreSQL server that several servers may share; `dataDir` then only
+   * holds the cache) or `{ backend: 'nedb', dir }` (files, the default, in
+   * `dir` or else `dataDir`). `--storage` and `NEKOCONNECT_DATABASE_URL` beat it.
+   */
+  storage?: NekoStorageConfig;
   /** Where TypeScript plugins are bundled to, so plugin folders may be read-only. Default `<dataDir>/cache`. */
   cacheDir?: string;
   /** The limits of protocol §9; each one not given keeps its default. */
@@ -90,6 +97,19 @@ export interface NekoMetricsConfig {
   /** Interface to listen on. Default `127.0.0.1`. */
   host?: string;
 }
+
+/** The storage backend of the config's `storage` key. */
+export type NekoStorageConfig =
+  | {
+      backend: 'postgres';
+      /** `postgres://user:password@host:5432/database`; the password is never printed. */
+      url: string;
+    }
+  | {
+      backend: 'nedb';
+      /** The data directory, relative to the config file's folder. Default: `dataDir`. */
+      dir?: string;
+    };
 
 /** PEM files for TLS: give both. */
 export interface NekoTlsConfig {

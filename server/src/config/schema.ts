@@ -14,6 +14,7 @@ import {
   type Limits,
 } from '../server/limits.js';
 import { SECRET_ENV } from './secret.js';
+import { shownUrl } from '../storage/postgres/url.js';
 import { LOG_FORMATS } from '../logging/json.js';
 import { LOG_LEVELS } from '../logging/logger.js';
 
@@ -23,6 +24,7 @@ export const CONFIG_KEYS = [
   'host',
   'plugins',
   'dataDir',
+  'storage',
   'cacheDir',
   'limits',
   'tls',
@@ -38,6 +40,7 @@ const DASHBOARD_KEYS = ['port', 'host', 'open', 'tokenFile'] as const;
 const METRICS_KEYS = ['port', 'host'] as const;
 const WEBSOCKET_KEYS = ['port', 'host', 'path', 'origins'] as const;
 const LOG_KEYS = ['format', 'level'] as const;
+const STORAGE_KEYS = ['backend', 'url', 'dir'] as const;
 
 /** Names people are likely to try, and the key they mean. */
 const ALIASES: Readonly<Record<string, string>> = {
@@ -58,6 +61,8 @@ const ALIASES: Readonly<Record<string, string>> = {
   logFormat: 'log.format',
   logLevel: 'log.level',
   ws: 'websocket',
+  databaseUrl: 'storage.url',
+  storageUrl: 'storage.url',
   webSocket: 'websocket',
 };
 
@@ -126,6 +131,7 @@ export function checkConfig(value: unknown): ConfigIssue[] {
   if (has('cacheDir')) {
     checkString(issues, ['cacheDir'], value.cacheDir, "a path, relative to the config file's folder");
   }
+  if (has('storage')) checkStorage(issues, value.storage, has('dataDir'));
   if (has('limits')) checkLimits(issues, value.limits);
   if (has('tls')) checkTls(issues, value.tls);
   if (has('dashboard')) checkDashboard(issues, value.dashboard);
@@ -140,7 +146,61 @@ export function checkConfig(value: unknown): ConfigIssue[] {
       'true stops the start when a plugin fails to load',
     );
   }
+  // A code frame of any issue could show the line of a storage URL with its password.
+  if (hasUrlPassword(value.storage)) for (const issue of issues) issue.secret = true;
   return issues;
+}
+
+function checkStorage(issues: ConfigIssue[], storage: unknown, hasDataDir: boolean): void {
+  const shape = "{ backend: 'postgres', url } or { backend: 'nedb', dir }";
+  if (!checkSection(issues, 'storage', storage, STORAGE_KEYS, shape)) return;
+  const { backend, url, dir } = storage;
+  if (backend === 'postgres') {
+    if (typeof url !== 'string' || !/^postgres(ql)?:\/\//i.test(url)) {
+      issues.push({
+        path: ['storage', 'url'],
+        at: 'value',
+        message: `storage.url must be a postgres:// or postgresql:// URL such as "postgres://user:password@host:5432/database", got ${typeof url === 'string' ? shownUrl(url) : describeValue(url)}`,
+      });
+    }
+    if (dir !== undefined) {
+      issues.push({
+        path: ['storage', 'dir'],
+        at: 'key',
+        message: "storage.dir is for { backend: 'nedb' }; on PostgreSQL, dataDir only holds the cache",
+      });
+    }
+  } else if (backend === 'nedb') {
+    if (url !== undefined) {
+      issues.push({
+        path: ['storage', 'url'],
+        at: 'key',
+        message: "storage.url is for { backend: 'postgres' }; nedb takes storage.dir",
+      });
+    }
+    if (dir !== undefined) {
+      checkString(issues, ['storage', 'dir'], dir, "a path, relative to the config file's folder");
+      if (hasDataDir) {
+        issues.push({
+          path: ['storage', 'dir'],
+          at: 'key',
+          message: 'storage.dir and dataDir both name the nedb data directory: keep one of them',
+        });
+      }
+    }
+  } else {
+    issues.push({
+      path: ['storage', 'backend'],
+      at: backend === undefined ? 'key' : 'value',
+      message: `storage.backend must be "postgres" or "nedb", got ${describeValue(backend)}`,
+    });
+  }
+}
+
+/** Whether the config's storage holds a URL with a password in it. */
+function hasUrlPassword(storage: unknown): boolean {
+  if (!isPlainObject(storage) || typeof storage.url !== 'string') return false;
+  return shownUrl(storage.url) !== storage.url;
 }
 
 function checkWebSocket(issues: ConfigIssue[], websocket: unknown): void {

@@ -23,12 +23,12 @@ import {
   type TlsOptions,
   type WebSocketOptions,
 } from '../server/options.js';
-import { DEFAULT_DATA_DIR } from '../storage/nedb/storage.js';
 import type { NekoConfig } from './define-config.js';
 import { loadConfig } from './load-config.js';
 import { readSecret } from './secret.js';
 import { resolveLogOptions, type LogOptions } from './log-options.js';
 import { checkTlsMaterial } from './tls.js';
+import { resolveStorage, type ResolvedStorage } from './storage-options.js';
 
 /** What the command line gave. Paths are relative to the working directory. Absent means "not given". */
 export interface StartFlags {
@@ -44,6 +44,12 @@ export interface StartFlags {
   secretFile?: string;
   /** `--data-dir <dir>`: where plugin databases live. Beats the config's `dataDir`. */
   dataDir?: string;
+  /**
+   * `--storage <url|dir>`: a `postgres://` URL selects PostgreSQL, anything
+   * else is a nedb data directory. Beats `NEKOCONNECT_DATABASE_URL` and the
+   * config's `storage` (see `storage-options.ts`).
+   */
+  storage?: string;
   /** `--cache-dir <dir>`: where TypeScript plugins are bundled to. Beats the config's `cacheDir`. */
   cacheDir?: string;
   /** `--tls-key` and `--tls-cert`: both or neither. They replace the config's `tls`. */
@@ -84,8 +90,13 @@ export interface StartOptions {
   serverOptions: ServerOptions & { secret: string; port: number; host: string; limits: Limits };
   /** The plugins directory, or one plugin folder. */
   plugins: string;
-  /** Where plugins keep their data (created when the server opens a plugin's database). */
+  /**
+   * The data directory: where plugins keep their data on nedb (created when
+   * the server opens a plugin's database), and where the cache goes by default.
+   */
   dataDir: string;
+  /** The storage backend, what chose it, and how it may be shown (never with a password). */
+  storage: ResolvedStorage;
   /** Where TypeScript plugins are bundled to (also in `serverOptions.cacheDir`): `<dataDir>/cache` by default. */
   cacheDir: string;
   /** The config file used, absolute; undefined when none was. */
@@ -109,7 +120,7 @@ export interface StartOptions {
  * against its folder, the flags' against `cwd`. TLS files and the secret
  * are read here.
  *
- * @param env where `NEKOCONNECT_SECRET` is read from
+ * @param env where `NEKOCONNECT_SECRET` (and `NEKOCONNECT_DATABASE_URL`) is read from
  * @throws NekoError `NEKO_ERR_CLI_USAGE`, `NEKO_ERR_CONFIG_*` (see docs/errors.md)
  */
 export async function resolveStartOptions(
@@ -140,10 +151,16 @@ export async function resolveStartOptions(
     const shown = shownPath(loaded.file, cwd);
     tls = await readTls(path.resolve(base, config.tls.key), path.resolve(base, config.tls.cert), shown);
   }
-  const dataDir =
-    flags.dataDir !== undefined
-      ? path.resolve(cwd, flags.dataDir)
-      : path.resolve(base, config.dataDir ?? DEFAULT_DATA_DIR);
+  const storage = resolveStorage({
+    ...(flags.storage === undefined ? {} : { storage: flags.storage }),
+    ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),
+    env,
+    cwd,
+    config,
+    base,
+    ...(loaded === undefined ? {} : { configFile: shownPath(loaded.file, cwd) }),
+  });
+  const dataDir = storage.dataDir;
   const cacheDir =
     flags.cacheDir !== undefined
       ? path.resolve(cwd, flags.cacheDir)
@@ -169,6 +186,7 @@ export async function resolveStartOptions(
     },
     plugins,
     dataDir,
+    storage,
     cacheDir,
     configFile: loaded?.file,
     dashboard: await withStableToken(

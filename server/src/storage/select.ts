@@ -5,15 +5,18 @@
  * ```ts
  * createServer({ secret, storage: { backend: 'nedb', dir: '/var/lib/neko' } }); // files (the default)
  * createServer({ secret, storage: { backend: 'memory' } }); // nothing on disk, as tests want
+ * createServer({ secret, storage: { backend: 'postgres', url: 'postgres://neko:pw@db:5432/neko' } }); // shared
  * createServer({ secret, storage: { backend: myBackend } }); // a StorageBackend of your own
  * ```
  *
- * A new backend (e.g. `{ backend: 'postgres', url }`) is one more member of
+ * A new backend is one more member of
  * {@link StorageOptions} and one more case in {@link selectStorageBackend}.
  */
 import { NekoError } from '../errors.js';
 import type { StorageBackend } from './database.js';
 import { DEFAULT_DATA_DIR, NedbStorage, type StorageWarning } from './nedb/storage.js';
+import { parsePostgresUrl, shownUrl } from './postgres/url.js';
+import { PostgresStorage } from './postgres/storage.js';
 
 /** nedb data files, one per plugin: the default backend. */
 export interface NedbStorageSelection {
@@ -33,20 +36,36 @@ export interface MemoryStorageSelection {
   backend: 'memory';
 }
 
+/**
+ * A PostgreSQL server, which several NekoConnect servers may share. The
+ * URL's password is never shown: messages and `location` show `***`.
+ */
+export interface PostgresStorageSelection {
+  backend: 'postgres';
+  /** `postgres://user:password@host:5432/database` (or `postgresql://`). */
+  url: string;
+  /** The most connections the pool opens at once. */
+  maxConnections?: number;
+  /** How long connecting may take, in ms. */
+  connectTimeoutMs?: number;
+}
+
 /** A backend of your own, used as it is; the server calls its `closeAll()` last at shutdown. */
 export interface CustomStorageSelection {
   backend: StorageBackend;
 }
 
 /** Where plugin databases live: `ServerOptions.storage`. Default `{ backend: 'nedb' }`. */
-export type StorageOptions = NedbStorageSelection | MemoryStorageSelection | CustomStorageSelection;
+export type StorageOptions =
+  NedbStorageSelection | MemoryStorageSelection | PostgresStorageSelection | CustomStorageSelection;
 
 /** The names `backend` may take besides a backend instance. */
-export const STORAGE_BACKENDS = ['nedb', 'memory'] as const;
+export const STORAGE_BACKENDS = ['nedb', 'memory', 'postgres'] as const;
 
 const OPTION_FIELDS: Record<(typeof STORAGE_BACKENDS)[number], readonly string[]> = {
   nedb: ['backend', 'dir', 'compactionIntervalMs'],
   memory: ['backend'],
+  postgres: ['backend', 'url', 'maxConnections', 'connectTimeoutMs'],
 };
 
 /**
@@ -72,7 +91,7 @@ export function selectStorageBackend(
     checkFields(options, ['backend'], 'a backend object');
     return backend as StorageBackend;
   }
-  if (backend !== 'nedb' && backend !== 'memory') {
+  if (backend !== 'nedb' && backend !== 'memory' && backend !== 'postgres') {
     const old = 'inMemory' in options || 'dataDir' in options;
     throw invalid(
       backend === undefined
@@ -85,6 +104,7 @@ export function selectStorageBackend(
   }
   checkFields(options, OPTION_FIELDS[backend], `backend '${backend}'`);
   if (backend === 'memory') return new NedbStorage({ inMemory: true, onWarning });
+  if (backend === 'postgres') return selectPostgres(options as PostgresStorageSelection, onWarning);
   const { dir, compactionIntervalMs } = options as NedbStorageSelection;
   if (dir !== undefined && (typeof dir !== 'string' || dir === '')) {
     throw invalid(`storage.dir must be a non-empty path, not ${JSON.stringify(dir) ?? String(dir)}`);
@@ -92,6 +112,40 @@ export function selectStorageBackend(
   return new NedbStorage({
     dataDir: dir ?? DEFAULT_DATA_DIR,
     ...(compactionIntervalMs === undefined ? {} : { compactionIntervalMs }),
+    onWarning,
+  });
+}
+
+/** @throws NekoError `NEKO_ERR_CONFIG_INVALID` naming the field; a URL is shown without its password */
+function selectPostgres(
+  options: PostgresStorageSelection,
+  onWarning: (warning: StorageWarning) => void,
+): StorageBackend {
+  const { url, maxConnections, connectTimeoutMs } = options;
+  if (typeof url !== 'string' || url === '') {
+    throw invalid(
+      `storage.url must be a postgres:// URL, not ${typeof url === 'string' ? 'empty' : String(url)}`,
+      "Write storage: { backend: 'postgres', url: 'postgres://user:password@host:5432/database' }.",
+    );
+  }
+  if (!/^postgres(ql)?:\/\//i.test(url)) {
+    throw invalid(
+      `storage.url ${shownUrl(url)} is not a postgres:// or postgresql:// URL`,
+      "Write it as postgres://user:password@host:5432/database; for nedb files use { backend: 'nedb', dir }.",
+    );
+  }
+  parsePostgresUrl(url);
+  const positive = (value: unknown, name: string): void => {
+    if (value !== undefined && !(Number.isInteger(value) && (value as number) > 0)) {
+      throw invalid(`storage.${name} must be a whole number from 1, not ${String(value)}`);
+    }
+  };
+  positive(maxConnections, 'maxConnections');
+  positive(connectTimeoutMs, 'connectTimeoutMs');
+  return new PostgresStorage({
+    url,
+    ...(maxConnections === undefined ? {} : { maxConnections }),
+    ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
     onWarning,
   });
 }
