@@ -6,7 +6,7 @@
  */
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { NekoError } from '../../errors.js';
-import { checkCellName, encodeCellValue } from '../cells.js';
+import { checkCellName, checkIncrement, encodeCellValue } from '../cells.js';
 import type {
   Cell,
   Document,
@@ -268,17 +268,12 @@ export class PostgresDatabase implements ManagedDatabase {
   incr(cell: string, by = 1): Promise<number> {
     return this.#run('incr', async () => {
       const name = checkCellName(cell);
-      if (typeof by !== 'number' || !Number.isFinite(by)) {
-        throw new NekoError(
-          'NEKO_ERR_STORAGE_CELL',
-          `incr of cell "${name}" refused: it adds a finite number, not ${String(by)}`,
-        );
-      }
+      const amount = checkIncrement(name, by);
       const { rows } = await this.#query<{ value: string }>(
         `INSERT INTO neko_cells AS c (greeter, name, value) VALUES ($1, $2, to_json($3::double precision))
          ON CONFLICT (greeter, name) DO UPDATE SET value = neko_cell_incr($2, c.value, $3::double precision)
          RETURNING value::text AS value`,
-        [this.greeter, name, by],
+        [this.greeter, name, amount],
       );
       return JSON.parse(rows[0]!.value) as number;
     });

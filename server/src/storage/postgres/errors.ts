@@ -63,7 +63,7 @@ export function postgresError(err: unknown, operation: string, place: ServerPlac
     case 'NK002':
       return new NekoError('NEKO_ERR_STORAGE_CELL', `${operation} refused: ${reason}`, {
         cause: err,
-        hint: 'Increment only a cell that holds a number (or none yet).',
+        hint: 'Increment cells that hold numbers; store a number first with ctx.dbStore(cell, 0).',
       });
     case '23505':
       return new NekoError(
@@ -82,13 +82,10 @@ export function postgresError(err: unknown, operation: string, place: ServerPlac
       );
     case '22003':
       return operation === 'incr'
-        ? new NekoError(
-            'NEKO_ERR_STORAGE_CELL',
-            `incr refused: the result is not a finite number (${reason})`,
-            {
-              cause: err,
-            },
-          )
+        ? new NekoError('NEKO_ERR_STORAGE_CELL', `incr refused: the sum is not a finite number (${reason})`, {
+            cause: err,
+            hint: 'Keep counters within the range of a double.',
+          })
         : new NekoError(
             'NEKO_ERR_STORAGE_QUERY',
             `${operation} refused: a number is out of range (${reason})`,

@@ -38,9 +38,11 @@
  * - Strings compare by code point (`COLLATE "C"`), JavaScript by UTF-16
  *   code unit: the two orders differ only between characters above U+FFFF
  *   and those from U+E000 to U+FFFF.
- * - A dot path does not look into a string (`'name.length'` is missing, not
- *   the length), and an update through an array index past its end, or
- *   through a Date, is refused rather than creating holes.
+ * - A dot path finds no `length` (of a string or an array), and a string's
+ *   characters are counted by code point.
+ * - An update writing a field of a Date, or a named field of an array
+ *   (`'list.x'`), is refused: nedb keeps such a write in memory only, and
+ *   loses it when it reloads its file. Holes left in an array are nulls.
  */
 
 const UNDEFINED = `'{"$undefined": true}'::jsonb`;
@@ -73,6 +75,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $f$ SELECT CASE jsonb_typeof(obj)
   WHEN 'object' THEN CASE WHEN neko_is_date(obj) THEN NULL ELSE obj -> key END
   WHEN 'array' THEN obj -> neko_index(key)
+  WHEN 'string' THEN CASE WHEN neko_index(key) < char_length(obj #>> '{}')
+    THEN to_jsonb(substr(obj #>> '{}', neko_index(key) + 1, 1)) END
   END $f$;
 
 -- nedb's getDotValue.
@@ -268,13 +272,40 @@ CREATE OR REPLACE FUNCTION neko_refuse(message text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS
 $f$ BEGIN RAISE EXCEPTION USING ERRCODE = 'NK001', MESSAGE = message; END $f$;
 
--- One operator on the field key of obj (nedb's last step of a modifier).
+-- A write to a field of a Date, or a named field of an array, which JSON cannot keep: refused.
+CREATE OR REPLACE FUNCTION neko_unkept(op text, key text, obj jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS
+$f$
+BEGIN
+  RETURN neko_refuse(format('%s cannot write the field %s of %s, which a stored document cannot keep',
+    op, key, CASE WHEN neko_is_date(obj) THEN 'a Date' ELSE 'an array (only an element number)' END));
+END
+$f$;
+
+-- arr[idx] = v, padding with nulls (the holes JavaScript leaves, as JSON stores them).
+CREATE OR REPLACE FUNCTION neko_set_index(arr jsonb, idx integer, v jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS
+$f$
+DECLARE
+  len integer := jsonb_array_length(arr);
+BEGIN
+  IF idx < len THEN RETURN jsonb_set(arr, ARRAY[idx::text], v); END IF;
+  IF idx > len + 10000 THEN
+    RETURN neko_refuse(format('writing element %s of an array of %s would leave too many holes', idx, len));
+  END IF;
+  RETURN arr || (SELECT coalesce(jsonb_agg('null'::jsonb), '[]'::jsonb) FROM generate_series(len + 1, idx)) || jsonb_build_array(v);
+END
+$f$;
+
+-- One operator on the field key of obj (nedb's last step of a modifier). A field of a number,
+-- string or boolean is not written, as in JavaScript; one of a Date, or a named field of an array,
+-- is refused (nedb keeps it in memory only: its file, and a reload, lose it).
 CREATE OR REPLACE FUNCTION neko_last(obj jsonb, op text, key text, val jsonb) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE AS
 $f$
 DECLARE
   kind text := jsonb_typeof(obj);
-  idx integer;
+  idx integer := neko_index(key);
   has boolean;
   cur jsonb;
   out jsonb;
@@ -282,16 +313,24 @@ BEGIN
   IF kind IS NULL OR kind = 'null' THEN
     RETURN neko_refuse(format('cannot apply %s to the field %s of %s', op, key, coalesce(kind, 'undefined')));
   END IF;
-  IF kind NOT IN ('object', 'array') OR neko_is_date(obj) THEN
-    -- A property of a number, string, boolean or Date: JavaScript ignores the write.
-    IF op IN ('$set', '$unset', '$inc') THEN RETURN obj; END IF;
+  IF neko_is_date(obj) OR (kind = 'array' AND idx IS NULL) THEN
+    IF op = '$unset' THEN RETURN obj; END IF; -- a stored document has no such field
+    RETURN neko_unkept(op, key, obj);
+  END IF;
+  IF kind NOT IN ('object', 'array') THEN
+    has := kind = 'string' AND neko_prop(obj, key) IS NOT NULL; -- a character of a string is its own property
+    IF op IN ('$set', '$unset') THEN RETURN obj; END IF;
+    IF op = '$inc' THEN
+      IF has THEN RETURN neko_refuse('Don''t use the $inc modifier on non-number fields'); END IF;
+      RETURN obj;
+    END IF;
+    IF op = '$pull' THEN RETURN neko_refuse('Can''t $pull an element from non-array values'); END IF;
     RETURN neko_refuse(format('Can''t %s an element on non-array values', op));
   END IF;
   IF kind = 'object' THEN
     has := obj ? key;
   ELSE
-    idx := neko_index(key);
-    has := idx IS NOT NULL AND idx < jsonb_array_length(obj);
+    has := idx < jsonb_array_length(obj);
   END IF;
   cur := CASE WHEN has THEN neko_prop(obj, key) END;
   CASE op
@@ -327,10 +366,7 @@ BEGIN
       RETURN neko_refuse(format('unknown update operator %s', op));
   END CASE;
   IF kind = 'object' THEN RETURN obj || jsonb_build_object(key, out); END IF;
-  IF NOT has THEN
-    RETURN neko_refuse(format('%s of %s would write past the end of an array', op, key));
-  END IF;
-  RETURN jsonb_set(obj, ARRAY[key], out);
+  RETURN neko_set_index(obj, idx, out);
 END
 $f$;
 
@@ -341,17 +377,26 @@ $f$
 DECLARE
   kind text := jsonb_typeof(obj);
   key text := parts[1];
+  idx integer := neko_index(parts[1]);
   child jsonb;
-  idx integer;
 BEGIN
   IF cardinality(parts) = 1 THEN RETURN neko_last(obj, op, key, val); END IF;
   IF kind IS NULL OR kind = 'null' THEN
     RETURN neko_refuse(format('cannot apply %s through the field %s of %s', op, key, coalesce(kind, 'undefined')));
   END IF;
-  IF kind NOT IN ('object', 'array') OR neko_is_date(obj) THEN
-    -- obj[key] = {} is ignored on a number, string, boolean (or Date here), so the next step meets undefined.
-    IF op = '$unset' THEN RETURN obj; END IF;
-    RETURN neko_refuse(format('cannot apply %s through the field %s of a %s', op, key, kind));
+  IF kind IN ('number', 'string', 'boolean') THEN
+    -- obj[key] = {} is ignored on a primitive: the next step meets obj[key] (a string's character) or undefined.
+    child := neko_prop(obj, key);
+    IF child IS NULL THEN
+      IF op = '$unset' THEN RETURN obj; END IF;
+      RETURN neko_refuse(format('cannot apply %s through the field %s of a %s', op, key, kind));
+    END IF;
+    PERFORM neko_apply(child, op, parts[2:], val);
+    RETURN obj;
+  END IF;
+  IF neko_is_date(obj) OR (kind = 'array' AND idx IS NULL) THEN
+    IF op = '$unset' THEN RETURN obj; END IF; -- a stored document has no such field
+    RETURN neko_unkept(op, key, obj);
   END IF;
   child := neko_prop(obj, key);
   IF child IS NULL THEN
@@ -360,11 +405,7 @@ BEGIN
   END IF;
   child := neko_apply(child, op, parts[2:], val);
   IF kind = 'object' THEN RETURN obj || jsonb_build_object(key, child); END IF;
-  idx := neko_index(key);
-  IF idx IS NULL OR idx >= jsonb_array_length(obj) THEN
-    RETURN neko_refuse(format('%s through %s would write past the end of an array', op, key));
-  END IF;
-  RETURN jsonb_set(obj, ARRAY[key], child);
+  RETURN neko_set_index(obj, idx, child);
 END
 $f$;
 
