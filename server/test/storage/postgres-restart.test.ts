@@ -44,16 +44,18 @@ async function session(url: string): Promise<PgClient> {
   return own;
 }
 
-/** Resolves once some session of the database waits for a lock (our blocked insert). */
-async function someoneWaitsForALock(watcher: PgClient): Promise<void> {
+/** Resolves once `sessions` sessions of the database wait for a lock (the server's blocked inserts). */
+async function waitingForALock(watcher: PgClient, sessions: number): Promise<void> {
+  let waiting = 0;
   for (let tries = 0; tries < 200; tries++) {
     const { rows } = await watcher.query<{ n: string }>(
       "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
     );
-    if (Number(rows[0]!.n) > 0) return;
+    waiting = Number(rows[0]!.n);
+    if (waiting >= sessions) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new Error('no session waited for the lock within 5 s');
+  throw new Error(`${waiting} sessions waited for the lock within 5 s, not ${sessions}`);
 }
 
 /** How a request ended: acknowledged, or answered 500 (the plugin's handler failed). */
@@ -88,14 +90,26 @@ describe('a PostgreSQL restart under a running server', () => {
       const url = await freshDatabase(pg, 'restart');
       const { cli, port } = await startServer(url, TODO_PLUGIN);
       const c = await client(port);
-      const before = await addTodo(c, 'before the restart');
-
-      // An add held in flight: our own session locks the documents table against writes
-      // (reads go on), so the server's insert waits inside PostgreSQL until the restart ends it.
+      // Our own session can lock the documents table against writes (reads go on), so that
+      // the server's inserts wait inside PostgreSQL, each on a connection of the server's pool.
       const locker = await session(url);
       const watcher = await session(url);
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE neko_documents IN SHARE MODE');
+      const lockDocuments = async () => {
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE neko_documents IN SHARE MODE');
+      };
+
+      // Three adds at once from three clients: the server's pool opens three connections,
+      // idle once the adds are done (the restart breaks them while idle).
+      await lockDocuments();
+      const others = await Promise.all([client(port), client(port)]);
+      const adding = Promise.all([c, ...others].map((each, i) => addTodo(each, `before the restart ${i}`)));
+      await waitingForALock(watcher, 3);
+      await locker.query('COMMIT');
+      const before = await adding;
+
+      // An add held in flight until the restart ends its connection.
+      await lockDocuments();
       const inFlight = addTodo(c, 'in flight').then(
         (ok): Outcome => ({ ok }),
         (err: unknown): Outcome => {
@@ -103,7 +117,7 @@ describe('a PostgreSQL restart under a running server', () => {
           throw err;
         },
       );
-      await someoneWaitsForALock(watcher);
+      await waitingForALock(watcher, 1);
 
       // Meanwhile a second client adds one item after the other, through the whole restart.
       const streamer = await client(port);
@@ -167,11 +181,17 @@ describe('a PostgreSQL restart under a running server', () => {
         `Todo: recv failed: NekoError: insert: cannot reach PostgreSQL at ${pg.host}:${pg.port} `,
       );
       expect(log).toContain('NEKO_ERR_PLUGIN_HANDLER');
+      // And the idle connections the restart broke: a warning with the storage's code.
+      expect(log).toMatch(
+        new RegExp(
+          `warn .*an idle connection: cannot reach PostgreSQL at ${pg.host}:${pg.port} .*NEKO_ERR_STORAGE_UNREACHABLE`,
+        ),
+      );
       expect(log).not.toContain(pg.password);
 
       // Every acknowledged item is stored, read through the backend itself.
       const acknowledged = [
-        before,
+        ...before,
         after,
         ...outcomes.flatMap((outcome) => ('ok' in outcome ? [outcome.ok] : [])),
       ];
