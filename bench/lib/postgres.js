@@ -9,15 +9,15 @@
  * That file is TypeScript and the benchmark is plain JavaScript on Node.js 20,
  * which cannot run TypeScript: it is compiled with esbuild (a dependency of
  * the server, which compiles plugins with it) into
- * node_modules/.cache/nekoconnect-bench/postgres.mjs, inside the repository
- * so that its `import('pg')` finds the repository's `pg`. Nothing is copied
- * by hand: every run compiles the current file.
+ * node_modules/.cache/nekoconnect-bench/ (removed once imported), inside the
+ * repository so that its `import('pg')` finds the repository's `pg`. Nothing
+ * is copied by hand: every run compiles the current file.
  *
  * The test server turns durability off (`fsync`, `synchronous_commit`,
  * `full_page_writes`), which the tests may do but a comparison with nedb
  * may not: `setDurability()` sets it to what the benchmark compares.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -45,7 +45,8 @@ const CACHE_DIR = path.join(root, 'node_modules', '.cache', 'nekoconnect-bench')
 export async function startPostgres() {
   const { build } = await import('esbuild');
   await mkdir(CACHE_DIR, { recursive: true });
-  const outfile = path.join(CACHE_DIR, 'postgres.mjs');
+  // One file per process, removed once imported: runs side by side do not write over each other's.
+  const outfile = path.join(CACHE_DIR, `postgres-${process.pid}.mjs`);
   await build({
     entryPoints: [SOURCE],
     outfile,
@@ -55,7 +56,12 @@ export async function startPostgres() {
     bundle: false,
     logLevel: 'silent',
   });
-  const support = await import(pathToFileURL(outfile).href);
+  let support;
+  try {
+    support = await import(pathToFileURL(outfile).href);
+  } finally {
+    await rm(outfile, { force: true });
+  }
   return support.startPostgres();
 }
 
