@@ -76,10 +76,14 @@ export interface ServerProcess {
 /**
  * Starts `nekoconnect start <plugins> --storage <url>` on a free port, with a
  * temporary data directory of its own (which, on PostgreSQL, holds only the
- * bundle cache), and waits until it listens.
+ * bundle cache), and waits until it listens. `extra` are more flags of `start`.
  */
-export async function startServer(url: string, plugins: string): Promise<ServerProcess> {
-  const cli = startCli(['start', plugins, '--port', '0', '--storage', url, '--no-dashboard'], {
+export async function startServer(
+  url: string,
+  plugins: string,
+  extra: string[] = [],
+): Promise<ServerProcess> {
+  const cli = startCli(['start', plugins, '--port', '0', '--storage', url, '--no-dashboard', ...extra], {
     NEKOCONNECT_SECRET: SECRET,
   });
   const [, port] = await cli.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/, 30_000);

@@ -84,11 +84,17 @@ describe('a PostgreSQL restart under a running server', () => {
   });
 
   it(
-    'fails the requests in flight and during the outage with 500, stays up, and serves again once the database is back',
+    'fails the requests in flight and during the outage with 500, is not ready meanwhile, stays up, and serves again once the database is back',
     { timeout: 60_000 },
     async () => {
       const url = await freshDatabase(pg, 'restart');
-      const { cli, port } = await startServer(url, TODO_PLUGIN);
+      const { cli, port } = await startServer(url, TODO_PLUGIN, ['--metrics-port', '0']);
+      const [, metricsPort] = await cli.waitFor(/metrics http:\/\/127\.0\.0\.1:(\d+)\/metrics/);
+      const readyz = async () => {
+        const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+        return { status: res.status, body: await res.text() };
+      };
+      expect(await readyz()).toEqual({ status: 200, body: JSON.stringify({ ready: true, reasons: [] }) });
       const c = await client(port);
       // Our own session can lock the documents table against writes (reads go on), so that
       // the server's inserts wait inside PostgreSQL, each on a connection of the server's pool.
@@ -139,22 +145,30 @@ describe('a PostgreSQL restart under a running server', () => {
         }
       })();
 
-      const { down, startedMeanwhile } = (await pg.restart(async () => {
+      const { down, notReady, startedMeanwhile } = (await pg.restart(async () => {
         // Nothing listens on the port now: a request fails, the server answers it with 500.
         const down = await addTodo(c, 'while down').then(
           (ok): Outcome => ({ ok }),
           (err: unknown): Outcome => ({ status: (err as NekoStatusError).status }),
         );
+        // The server is not ready meanwhile, and says why.
+        const notReady = await readyz();
         // A server started now does not start.
         const startedMeanwhile = await runCli(
           ['start', TODO_PLUGIN, '--port', '0', '--storage', url, '--no-dashboard'],
           { NEKOCONNECT_SECRET: SECRET },
         );
-        return { down, startedMeanwhile };
+        return { down, notReady, startedMeanwhile };
       }))!;
 
       expect(await inFlight).toEqual({ status: 500 });
       expect(down).toEqual({ status: 500 });
+      expect(notReady.status).toBe(503);
+      expect(JSON.parse(notReady.body)).toMatchObject({ ready: false });
+      expect(notReady.body).toContain(
+        `storage unreachable: ping: cannot reach PostgreSQL at ${pg.host}:${pg.port} `,
+      );
+      expect(notReady.body).not.toContain(pg.password);
 
       expect(startedMeanwhile.code).toBe(1);
       expect(startedMeanwhile.stderr).toContain('NEKO_ERR_STORAGE_UNREACHABLE');
@@ -163,6 +177,7 @@ describe('a PostgreSQL restart under a running server', () => {
 
       // The database is back: the very next requests succeed, on the same server process.
       const after = await addTodo(c, 'after the restart');
+      expect(await readyz()).toEqual({ status: 200, body: JSON.stringify({ ready: true, reasons: [] }) });
       back = true;
       await new Promise((resolve) => setTimeout(resolve, 300));
       streaming = false;
