@@ -518,7 +518,11 @@ class HandlerRun implements RunView {
       return;
     }
     this.#host.stats.failed();
-    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    let detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    // A coded error names its code as Node's own do (`NekoError [NEKO_ERR_STORAGE_UNREACHABLE]: …`).
+    if (isNekoError(err) && detail.startsWith(`${err.name}: `)) {
+      detail = `${err.name} [${err.code}]${detail.slice(err.name.length)}`;
+    }
     logger.error(`${this.#plugin.spec.name}: recv failed: ${detail}`, {
       ...fields,
       code: 'NEKO_ERR_PLUGIN_HANDLER',

@@ -343,6 +343,26 @@ describe('Dispatcher: handler failures', () => {
     expect((record.error as Error).message).toBe('sync boom');
   });
 
+  it("names a coded error's code in the failure line, as Node names its own", async () => {
+    const d = makeDispatcher();
+    d.mount(
+      'coded',
+      {
+        recv() {
+          throw new NekoError('NEKO_ERR_STORAGE_UNREACHABLE', 'insert: cannot reach PostgreSQL at db:5432');
+        },
+      },
+      'Coded Plugin',
+    );
+    await d.deliver('coded');
+    expect(d.target.log).toEqual(['500']);
+    const record = d.logs.find((r) => r.level === 'error')!;
+    expect(record.message).toMatch(
+      /^Coded Plugin: recv failed: NekoError \[NEKO_ERR_STORAGE_UNREACHABLE\]: insert: cannot reach PostgreSQL at db:5432\n\s+at /,
+    );
+    expect(record.code).toBe('NEKO_ERR_PLUGIN_HANDLER');
+  });
+
   it('answers 500 to a handler that rejects, even with no reason, and keeps serving', async () => {
     const d = makeDispatcher();
     d.mount('rejects', {

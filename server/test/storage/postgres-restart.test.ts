@@ -193,7 +193,7 @@ describe('a PostgreSQL restart under a running server', () => {
       // The server logged each failure as a handler's, saying why (host and port), and never the password.
       const log = cli.stdout() + cli.stderr();
       expect(log).toContain(
-        `Todo: recv failed: NekoError: insert: cannot reach PostgreSQL at ${pg.host}:${pg.port} `,
+        `Todo: recv failed: NekoError [NEKO_ERR_STORAGE_UNREACHABLE]: insert: cannot reach PostgreSQL at ${pg.host}:${pg.port} `,
       );
       expect(log).toContain('NEKO_ERR_PLUGIN_HANDLER');
       // And the idle connections the restart broke: a warning with the storage's code.
