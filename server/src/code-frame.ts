@@ -25,7 +25,8 @@ export interface CodeFrameOptions {
  * Lines and columns count from 1; a column counts UTF-16 code units, as
  * JavaScript strings do. Out-of-range positions are clamped into the source,
  * so a location at the end of a file still renders. Tabs before the column
- * are kept in the caret line so the `^` lines up in a terminal.
+ * are kept in the caret line so the `^` lines up in a terminal. The password
+ * of a URL in a line (`postgres://user:password@host`) is shown as `***`.
  *
  * @param source the whole text of the file
  * @param line the line to mark (1-based)
@@ -50,15 +51,20 @@ export function codeFrame(
   for (let n = first; n <= last; n++) {
     const text = lines[n - 1] ?? '';
     const marker = n === markedLine ? '>' : ' ';
-    out.push(gutterRow(`${marker} ${String(n).padStart(gutterWidth)}`, text));
+    out.push(gutterRow(`${marker} ${String(n).padStart(gutterWidth)}`, maskUrlPasswords(text)));
     if (n === markedLine) {
       const caretColumn = clamp(Math.floor(column), 1, text.length + 1);
-      // Keep tabs so the caret lands under the same character a terminal shows.
-      const padding = text.slice(0, caretColumn - 1).replace(/[^\t]/g, ' ');
+      // Keep tabs so the caret lands under the same character a terminal shows (in the masked line).
+      const padding = maskUrlPasswords(text.slice(0, caretColumn - 1)).replace(/[^\t]/g, ' ');
       out.push(gutterRow(`  ${' '.repeat(gutterWidth)}`, `${padding}^`));
     }
   }
   return out.join('\n');
+}
+
+/** A line with the password of every `scheme://user:password@` in it shown as `***`. */
+function maskUrlPasswords(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:/@"'`]*:)[^\s@/"'`]+@/gi, '$1***@');
 }
 
 /** Formats a location as `file:line:column`, the form editors and terminals link. */

@@ -146,4 +146,23 @@ describe('the password of a PostgreSQL URL never appears', () => {
     expect(result.stderr).toMatch(/port must be a whole number/);
     expect(result.stdout + result.stderr).not.toContain(CANARY);
   });
+
+  it('in the code frame of a config file that does not parse, next to the URL (JSON and TypeScript)', async () => {
+    const cwd = await tempDir('neko-db-url-parse-');
+    const url = `postgres://neko:${CANARY}@db/neko`;
+    const files = {
+      'nekoconnect.config.json': `{\n  "storage": { "backend": "postgres", "url": "${url}" },\n  "port": 40,,\n}\n`,
+      'nekoconnect.config.ts': `export default {\n  storage: { backend: 'postgres', url: '${url}' },\n  port: 40 +,\n};\n`,
+    };
+    for (const [name, text] of Object.entries(files)) {
+      const config = path.join(cwd, name);
+      await writeFile(config, text);
+      const result = await runCli(['start', PLUGINS, '--config', config], { NEKOCONNECT_SECRET: SECRET });
+      expect(result.code).toBe(2);
+      // The frame is shown, with the URL's password masked.
+      expect(result.stderr).toMatch(/NEKO_ERR_CONFIG_LOAD/);
+      expect(result.stderr).toContain('postgres://neko:***@db/neko');
+      expect(result.stdout + result.stderr).not.toContain(CANARY);
+    }
+  });
 });
