@@ -130,7 +130,14 @@ function query(g: Gen, depth = 0): Record<string, unknown> {
   return q;
 }
 
-function update(g: Gen, docs: readonly Document[]): Record<string, unknown> {
+/**
+ * An update. With `shared`, the values of $set, $push and $addToSet are
+ * numbers, strings, booleans, null or Dates: nedb puts the update's own
+ * array or object into every document a multi update changes (one object
+ * in all of them, so a later $push to one shows in all), which is nedb's
+ * slip, not the language's meaning.
+ */
+function update(g: Gen, docs: readonly Document[], shared: boolean): Record<string, unknown> {
   if (g.chance(0.1)) {
     const doc: Record<string, unknown> = {};
     for (const field of FIELDS) if (g.chance(0.5)) doc[field] = value(g, 0);
@@ -150,7 +157,14 @@ function update(g: Gen, docs: readonly Document[]): Record<string, unknown> {
     );
     if (paths.length === 0) continue;
     const path = g.pick(paths);
-    fields[path] = op === '$inc' ? g.pick(NUMBERS) : op === '$unset' ? true : value(g, 1);
+    fields[path] =
+      op === '$inc'
+        ? g.pick(NUMBERS)
+        : op === '$unset'
+          ? true
+          : shared && op !== '$pull'
+            ? scalar(g)
+            : value(g, 1);
   }
   return out;
 }
@@ -181,6 +195,17 @@ function writesUnkept(doc: unknown, path: string): boolean {
     if (at === null || typeof at !== 'object') return false;
     at = (at as Record<string, unknown>)[part];
     if (at === undefined) return false;
+  }
+  return false;
+}
+
+/** True when a proper prefix of path holds null in doc (walking fields and array elements). */
+function nullOnTheWay(doc: unknown, path: string): boolean {
+  let at = doc;
+  for (const part of path.split('.').slice(0, -1)) {
+    if (at === null || typeof at !== 'object' || at instanceof Date) return false;
+    at = (at as Record<string, unknown>)[part];
+    if (at === null) return true;
   }
   return false;
 }
@@ -287,6 +312,27 @@ describe('the PostgreSQL backend gives the results of the nedb backend', () => {
           expect(asSet(b.value as Document[]), where(label)).toEqual(asSet(a.value as Document[]));
           if ((a.value as Document[]).length > 0) matched++;
         }
+        const projection: Record<string, 0 | 1> = {};
+        const keep = g.pick([0, 1] as const);
+        for (let n = 1 + g.int(2); n > 0; n--) projection[g.pick(PATHS)] = keep;
+        if (g.chance(0.3)) projection['_id'] = 0;
+        const [pa, pb] = await both(label, (db) => db.find(q, { projection }));
+        const projected = `${label} projected ${canonical(projection)}`;
+        expect(pb.ok, where(projected)).toBe(true);
+        if (pa.ok) {
+          expect(asSet(pb.ok ? (pb.value as Document[]) : []), where(projected)).toEqual(
+            asSet(pa.value as Document[]),
+          );
+        } else {
+          // nedb fails to drop a path through a null (its $unset reads a field of null); PostgreSQL
+          // leaves such a document as it is. Nothing else may make nedb fail here.
+          const dropped = keep === 0 ? Object.keys(projection).filter((path) => path !== '_id') : [];
+          const found = a.ok ? (a.value as Document[]) : [];
+          expect(
+            found.some((doc) => dropped.some((path) => nullOnTheWay(doc, path))),
+            where(`${projected}: nedb failed with ${pa.code}`),
+          ).toBe(true);
+        }
         const [ca, cb] = await both(label, (db) => db.count(q));
         expect(cb, where(`count of ${label}`)).toEqual(ca);
 
@@ -308,10 +354,11 @@ describe('the PostgreSQL backend gives the results of the nedb backend', () => {
 
       for (let i = 0; i < UPDATES; i++) {
         const q = query(g);
-        const u = update(g, await ne.find<Document>({}));
         const upsert = g.chance(0.2);
-        const byId = !upsert && g.chance(0.3);
-        const target = byId ? { _id: `d${String(g.int(DOCS)).padStart(2, '0')}` } : q;
+        const byId = g.chance(0.3);
+        const u = update(g, await ne.find<Document>({}), !byId);
+        // By _id: one of the documents, or (for an upsert to insert) one that is not there.
+        const target = byId ? { _id: `d${String(g.int(DOCS + 6)).padStart(2, '0')}` } : q;
         const label = `update ${i}: ${canonical(target)} with ${canonical(u)}${upsert ? ' (upsert)' : ''}`;
         const matching = (await ne.find<Document>(target)).map(canonical).join(' ');
         const [a, b] = await both(label, (db) =>

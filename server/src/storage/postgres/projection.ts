@@ -3,6 +3,8 @@
  * applies it: keeping fields builds a new document of the kept paths' values
  * (`getDotValue`, so a path through an array keeps the array of values),
  * dropping fields removes the paths; `_id` is kept unless `_id: 0`.
+ * (Dropping a path through a null leaves the document as it is, where nedb
+ * fails the find.)
  */
 import type { Document } from '../database.js';
 
