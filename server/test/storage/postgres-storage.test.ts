@@ -201,6 +201,33 @@ describe('atomic writes from two pools', () => {
   });
 });
 
+describe('what PostgreSQL refuses', () => {
+  it('refuses a pattern its regular expressions cannot compile, a write that a stored document cannot keep, an _id that is no string or number, and an overflow', async () => {
+    const db = await storageOn(await freshDatabase()).open('refusals');
+    await db.insert({ _id: 'one', name: 'mimi', at: new Date(5), list: [1], n: 1e308 });
+    // JavaScript knows named groups; PostgreSQL does not.
+    const pattern = await rejectsWith(
+      db.find({ name: { $regex: '(?<first>m)imi' } }),
+      'NEKO_ERR_STORAGE_QUERY',
+    );
+    expect(pattern.message).toMatch(/regex|regular expression/);
+    expect(await db.count({ name: { $regex: '^(m)i(?=m)' } })).toBe(1);
+    const date = await rejectsWith(db.update({}, { $set: { 'at.day': 1 } }), 'NEKO_ERR_STORAGE_QUERY');
+    expect(date.message).toContain('a Date');
+    const array = await rejectsWith(db.update({}, { $push: { 'list.more': 2 } }), 'NEKO_ERR_STORAGE_QUERY');
+    expect(array.message).toContain('an array');
+    expect(await db.update({}, { $unset: { 'at.day': true, 'list.more': true } })).toBe(1);
+    await rejectsWith(db.insert({ _id: { not: 'a string' } }), 'NEKO_ERR_STORAGE_QUERY');
+    await rejectsWith(db.update({}, { $inc: { n: 1e308 } }), 'NEKO_ERR_STORAGE_QUERY');
+    await db.set('big', 1e308);
+    await rejectsWith(db.incr('big', 1e308), 'NEKO_ERR_STORAGE_CELL');
+    await db.set('text', 'x');
+    await rejectsWith(db.incr('text'), 'NEKO_ERR_STORAGE_CELL');
+    expect(await db.get('big')).toBe(1e308);
+    expect(await db.find({})).toEqual([{ _id: 'one', name: 'mimi', at: new Date(5), list: [1], n: 1e308 }]);
+  });
+});
+
 describe('values that look like SQL', () => {
   const odd = [`'`, `"`, `;`, `--`, `$1`, `'); DROP TABLE neko_documents; --`, `\\`, `$$`, `%_`];
 
