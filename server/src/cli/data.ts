@@ -81,7 +81,7 @@ Examples:
     const storage = await storageOf(flags, io, cwd);
     const report = flags.out === undefined ? io.err : io.out;
     return withBackend(storage, io, async (backend) => {
-      const stored = (await backend.greeters?.()) ?? [];
+      const stored = await backend.greeters();
       const greeters = flags.all === true ? stored : [...new Set(args)];
       const out = flags.out === undefined ? undefined : path.resolve(cwd, flags.out);
       const sink = out === undefined ? stdoutSink(io) : await fileSink(out);
@@ -218,11 +218,14 @@ async function storageOf(
 async function withBackend(
   storage: ResolvedStorage,
   io: CliIo,
-  work: (backend: StorageBackend) => Promise<number>,
+  work: (backend: ListingBackend) => Promise<number>,
 ): Promise<number> {
   const backend = selectStorageBackend(storage.selection, (warning) =>
     io.err(`${kleur.yellow('warning')} ${warning.message}`),
   );
+  // nedb and PostgreSQL, the backends a storage of the CLI selects, both list their greeters.
+  if (!hasGreeters(backend))
+    throw new Error(`the ${storage.selection.backend} backend cannot list its greeters`);
   try {
     try {
       await backend.prepare?.();
@@ -244,6 +247,13 @@ async function withBackend(
     await backend.closeAll().catch(() => undefined);
     throw err;
   }
+}
+
+/** A backend that lists the greeters with data, as `export` needs. */
+type ListingBackend = StorageBackend & Required<Pick<StorageBackend, 'greeters'>>;
+
+function hasGreeters(backend: StorageBackend): backend is ListingBackend {
+  return typeof backend.greeters === 'function';
 }
 
 function counted(count: TransferCount): string {

@@ -147,6 +147,24 @@ describe('nekoconnect start --storage <postgres url>', () => {
     }
   });
 
+  it('dev serves from PostgreSQL too', async () => {
+    const url = await freshDatabase();
+    const secret = 'pg-dev-secret';
+    const dev = startCli(['dev', join(REPO_ROOT, 'plugins'), '--port', '0', '--storage', url], {
+      NEKOCONNECT_SECRET: secret,
+    });
+    const [, port] = await dev.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/);
+    await dev.waitFor(/watching/);
+    expect(dev.stdout()).toMatch(/storage: PostgreSQL at postgres:\/\/[^:]+:\*\*\*@/);
+    const client = await connect({ secret, port: Number(port) });
+    await client.request('todo', JSON.stringify({ title: 'from dev' }), { op: 1 });
+    await client.close();
+    dev.child.kill('SIGINT');
+    expect((await dev.exited).code).toBe(0);
+    const exported = await runData(['data', 'export', 'todo', '--storage', url]);
+    expect(exported.stdout).toMatch(/"title":"from dev"/);
+  });
+
   it('does not start when PostgreSQL cannot be reached: exit 1, host and port named, nothing listening', async () => {
     const url = 'postgres://neko:hunter2-start@127.0.0.1:1/neko';
     const cli = startCli(['start', join(REPO_ROOT, 'plugins'), '--port', '0', '--storage', url], {
