@@ -9,6 +9,7 @@
 import { isNekoError } from '../errors.js';
 import { errorMessage, plural } from '../format.js';
 import { DASHBOARD_TOKEN_ENV } from '../config/dashboard-options.js';
+import { storageEnv } from '../config/storage-options.js';
 import { SECRET_ENV } from '../config/secret.js';
 import type { StartOptions } from '../config/start-options.js';
 import type { Limits } from '../server/limits.js';
@@ -59,7 +60,8 @@ const HANDLED: ReadonlySet<string> = new Set([
 
 /**
  * The environment a reload resolves the options in: the server's, with the
- * secret and a dashboard token from the environment put back (they left it
+ * secret, a dashboard token and `NEKOCONNECT_DATABASE_URL` from the
+ * environment put back (they left it
  * when first read, so that child processes do not inherit them). A
  * `--secret-file` or token file is read again.
  */
@@ -69,6 +71,7 @@ export function reloadEnv(env: NodeJS.ProcessEnv, started: StartOptions): NodeJS
     ...env,
     [SECRET_ENV]: started.serverOptions.secret,
     ...(token?.source === DASHBOARD_TOKEN_ENV ? { [DASHBOARD_TOKEN_ENV]: token.token } : {}),
+    ...storageEnv(started.storage),
   };
 }
 

@@ -57,6 +57,10 @@ export interface ResolvedStorage {
 
 /**
  * Decides the storage (see the module comment for the order).
+ * `NEKOCONNECT_DATABASE_URL` is removed from `sources.env` as it is read
+ * (whether it wins or not), so that plugins and the child processes of the
+ * server do not get the URL's password; {@link storageEnv} gives it back for
+ * a reload.
  * @throws NekoError `NEKO_ERR_CLI_USAGE` for `--storage <dir>` with
  *   `--data-dir`; `NEKO_ERR_CONFIG_INVALID` for a malformed PostgreSQL URL
  *   (shown without its password) or a bad config `storage`
@@ -77,6 +81,10 @@ export function resolveStorage(sources: StorageSources): ResolvedStorage {
     source,
   });
 
+  const fromEnv = sources.env[DATABASE_URL_ENV];
+  // Read once, then gone, as the secret is: plugins and the processes they spawn do not see the URL's password.
+  delete sources.env[DATABASE_URL_ENV];
+
   if (sources.storage !== undefined) {
     const given = sources.storage;
     if (given === '') {
@@ -95,7 +103,6 @@ export function resolveStorage(sources: StorageSources): ResolvedStorage {
     return nedb(path.resolve(cwd, given), '--storage');
   }
 
-  const fromEnv = sources.env[DATABASE_URL_ENV];
   if (fromEnv !== undefined && fromEnv !== '') {
     if (isPostgresUrl(fromEnv)) return postgres(fromEnv, DATABASE_URL_ENV);
     // A flag beats the environment.
@@ -125,6 +132,13 @@ export function resolveStorage(sources: StorageSources): ResolvedStorage {
     cacheParent(),
     flagDataDir !== undefined ? '--data-dir' : config?.dataDir !== undefined ? 'dataDir' : 'default',
   );
+}
+
+/** The environment that resolves to `storage` again: `NEKOCONNECT_DATABASE_URL` when it chose it. */
+export function storageEnv(storage: ResolvedStorage): NodeJS.ProcessEnv {
+  if (storage.source !== DATABASE_URL_ENV) return {};
+  const { selection } = storage;
+  return { [DATABASE_URL_ENV]: selection.backend === 'postgres' ? selection.url : selection.dir };
 }
 
 /** The storage as the start-up report names it: `PostgreSQL at <url without password>`, or `nedb files in <dir>`. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveStartOptions } from '../../src/config/start-options.js';
 import { checkConfig } from '../../src/config/schema.js';
-import { resolveStorage, type StorageSources } from '../../src/config/storage-options.js';
+import { resolveStorage, storageEnv, type StorageSources } from '../../src/config/storage-options.js';
 import { NekoError } from '../../src/errors.js';
 import { selectStorageBackend } from '../../src/storage/select.js';
 import { tempDir } from './cli-in-dir.js';
@@ -48,12 +48,13 @@ describe('resolveStorage: which backend a start uses', () => {
 
   it('takes the flag over the environment over the config storage over dataDir', () => {
     const config = { storage: { backend: 'postgres' as const, url: URL_C }, dataDir: 'data' };
-    const env = { NEKOCONNECT_DATABASE_URL: URL_B };
-    expect(resolve({ storage: URL_A, env, config })).toMatchObject({
+    // A fresh environment each time: the variable leaves it once read.
+    const env = (): NodeJS.ProcessEnv => ({ NEKOCONNECT_DATABASE_URL: URL_B });
+    expect(resolve({ storage: URL_A, env: env(), config })).toMatchObject({
       selection: { backend: 'postgres', url: URL_A },
       source: '--storage',
     });
-    expect(resolve({ env, config })).toMatchObject({
+    expect(resolve({ env: env(), config })).toMatchObject({
       selection: { backend: 'postgres', url: URL_B },
       source: 'NEKOCONNECT_DATABASE_URL',
     });
@@ -62,7 +63,7 @@ describe('resolveStorage: which backend a start uses', () => {
       source: 'storage in neko.json',
     });
     // A directory given by the flag or the environment beats a PostgreSQL config too.
-    expect(resolve({ storage: 'here', env, config }).selection).toEqual({
+    expect(resolve({ storage: 'here', env: env(), config }).selection).toEqual({
       backend: 'nedb',
       dir: path.join(CWD, 'here'),
     });
@@ -72,6 +73,22 @@ describe('resolveStorage: which backend a start uses', () => {
     });
     // An empty variable counts as unset.
     expect(resolve({ env: { NEKOCONNECT_DATABASE_URL: '' }, config }).selection.backend).toBe('postgres');
+  });
+
+  it('takes NEKOCONNECT_DATABASE_URL out of the environment, whatever wins, and gives it back for a reload', () => {
+    for (const sources of [{}, { storage: URL_A }, { storage: 'dir' }, { dataDir: 'd' }]) {
+      const env: NodeJS.ProcessEnv = { NEKOCONNECT_DATABASE_URL: URL_B, OTHER: 'kept' };
+      const resolved = resolve({ ...sources, env });
+      expect(env).toEqual({ OTHER: 'kept' });
+      const again = storageEnv(resolved);
+      expect(resolve({ ...sources, env: again })).toEqual(resolved);
+    }
+    expect(storageEnv(resolve({ env: { NEKOCONNECT_DATABASE_URL: URL_B } }))).toEqual({
+      NEKOCONNECT_DATABASE_URL: URL_B,
+    });
+    expect(storageEnv(resolve({ env: { NEKOCONNECT_DATABASE_URL: 'files' } }))).toEqual({
+      NEKOCONNECT_DATABASE_URL: path.join(CWD, 'files'),
+    });
   });
 
   it('on PostgreSQL keeps the data directory for the cache, and shows the URL without its password', () => {

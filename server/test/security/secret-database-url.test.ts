@@ -5,7 +5,7 @@
  * dashboard answer and no error, also when the database is unreachable or
  * the URL malformed.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/client.js';
@@ -76,6 +76,46 @@ describe('the password of a PostgreSQL URL never appears', () => {
       for (const text of texts) expect(text).not.toContain(postgres.password);
     });
   }
+
+  it('to plugins or their child processes: NEKOCONNECT_DATABASE_URL leaves the environment, and a reload keeps the storage', async () => {
+    const dir = await tempDir('neko-db-url-env-');
+    const plugin = path.join(dir, 'plugins', 'probe');
+    await mkdir(plugin, { recursive: true });
+    await writeFile(
+      path.join(plugin, 'spec.conf'),
+      '$name {"Probe"};\n$greet {"probe"};\n$logic {"logic"};\n$version {"1.0.0"};\n',
+    );
+    await writeFile(
+      path.join(plugin, 'logic.ts'),
+      `import { execFileSync } from 'node:child_process';
+
+export class Logic {
+  onLoad(plugin: { log(message: string): void }): void {
+    const child = execFileSync(process.execPath, ['-e', 'process.stdout.write(process.env.NEKOCONNECT_DATABASE_URL ?? "absent")'], { encoding: 'utf8' });
+    plugin.log(\`probe sees \${process.env.NEKOCONNECT_DATABASE_URL ?? 'absent'}, its child \${child}\`);
+  }
+
+  recv(): void {}
+}
+`,
+    );
+    const cli = startCli(
+      ['start', path.join(dir, 'plugins'), '--port', '0', '--data-dir', path.join(dir, 'data')],
+      {
+        NEKOCONNECT_SECRET: SECRET,
+        NEKOCONNECT_DATABASE_URL: postgres.url,
+      },
+    );
+    await cli.waitFor(/listening on tcp/);
+    expect(cli.stdout() + cli.stderr()).toMatch(/probe sees absent, its child absent/);
+    cli.child.kill('SIGHUP');
+    const [summary] = await cli.waitFor(/reload done: .*/);
+    // The URL came back for the reload: the storage is the same, nothing needs a restart.
+    expect(summary).toMatch(/needs a restart: nothing/);
+    cli.child.kill('SIGINT');
+    expect((await cli.exited).code).toBe(0);
+    expect(cli.stdout() + cli.stderr()).not.toContain(postgres.password);
+  });
 
   it('in any --help, even with the URL on the command line', async () => {
     const url = `postgres://neko:${CANARY}@db.example:5432/neko`;
