@@ -5,8 +5,10 @@
  * parameter, collected in {@link Params}; the meaning of a condition is the
  * one of nedb, given by the functions of `functions.ts`.
  *
- * - `{ field: value }` → `neko_part(neko_get(doc, $p), $v, false)`;
- *   `{ field: { $op: … } }` → `neko_part(neko_get(doc, $p), $ops, true)`.
+ * - `{ field: value }` → `neko_part(neko_get(doc, $p), $v, false)`, or, for
+ *   a value that is no array or object, `=` (and `neko_part` only when the
+ *   field holds an array); `{ field: { $op: … } }` → `neko_part(…, $ops, true)`.
+ *   A field of the top level is `doc -> $k`.
  *   Equality on `_id` with a string or number is `id = $v`, which the
  *   primary key (greeter, id) answers.
  * - `$and`, `$or`, `$not` → `AND`, `OR`, `NOT`.
@@ -50,15 +52,80 @@ export function whereOf(query: Query, params: Params): string {
     } else if (key === '_id' && isScalarId(value)) {
       parts.push(`id = ${params.add(json(value))}::jsonb`);
     } else {
-      const path = params.add(key.split('.'));
-      const operators = isOperators(value);
+      const field = valueAt(key, params);
       const condition = params.add(json(encodeQueryValue(value)));
-      parts.push(
-        `neko_part(neko_get(doc, ${path}::text[]), ${condition}::jsonb, ${operators ? 'true' : 'false'})`,
-      );
+      const inline = isOperators(value) ? inlineOperators(field, value, params) : undefined;
+      if (inline !== undefined) {
+        // On an array, the operators must hold for one element: neko_part.
+        parts.push(
+          `(CASE WHEN jsonb_typeof(${field}) = 'array' THEN neko_part(${field}, ${condition}::jsonb, true) ELSE ${inline} END)`,
+        );
+      } else if (isOperators(value)) {
+        parts.push(`neko_part(${field}, ${condition}::jsonb, true)`);
+      } else if (Array.isArray(value) || isPlainObject(value)) {
+        parts.push(`neko_part(${field}, ${condition}::jsonb, false)`);
+      } else {
+        // A plain value equals the field, or an element of it when it is an array.
+        parts.push(
+          `(coalesce(${field} = ${condition}::jsonb, false) OR coalesce(jsonb_typeof(${field}) = 'array' AND neko_part(${field}, ${condition}::jsonb, false), false))`,
+        );
+      }
     }
   }
   return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
+}
+
+/**
+ * The value at a field path of `doc`: `doc -> $k` for a field of the top
+ * level (a document is an object), `neko_get(doc, $p)` for a dot path.
+ */
+function valueAt(field: string, params: Params): string {
+  const parts = field.split('.');
+  if (parts.length === 1) return `(doc -> ${params.add(field)}::text)`;
+  const path = params.add(parts);
+  // Through objects only, the path is PostgreSQL's #>; neko_get handles arrays and strings on the way.
+  const objects = parts
+    .slice(0, -1)
+    .map((_, i) => `jsonb_typeof(doc #> (${path}::text[])[1:${i + 1}]) = 'object'`)
+    .join(' AND ');
+  return `(CASE WHEN ${objects} THEN doc #> ${path}::text[] ELSE neko_get(doc, ${path}::text[]) END)`;
+}
+
+const COMPARISONS: Record<string, string> = { $lt: '<', $lte: '<=', $gt: '>', $gte: '>=' };
+
+/**
+ * The SQL of field operators on a value that is not an array, for the
+ * common ones whose meaning SQL states directly (`$lt…$gte` with a number
+ * or a string, `$exists`); undefined for the others (left to `neko_ops`).
+ */
+function inlineOperators(
+  value: string,
+  operators: Record<string, unknown>,
+  params: Params,
+): string | undefined {
+  const simple = Object.entries(operators).every(
+    ([operator, operand]) =>
+      operator === '$exists' ||
+      (COMPARISONS[operator] !== undefined && (typeof operand === 'number' || typeof operand === 'string')),
+  );
+  if (!simple) return undefined; // Before adding a parameter: every parameter must be used.
+  const tests: string[] = [];
+  for (const [operator, operand] of Object.entries(operators)) {
+    const sign = COMPARISONS[operator];
+    if (sign !== undefined && typeof operand === 'number') {
+      // CASE, not AND: the cast runs only on a number.
+      tests.push(
+        `(CASE WHEN jsonb_typeof(${value}) = 'number' THEN (${value} #>> '{}')::double precision ${sign} ${params.add(operand)}::double precision ELSE false END)`,
+      );
+    } else if (sign !== undefined && typeof operand === 'string') {
+      tests.push(
+        `(CASE WHEN jsonb_typeof(${value}) = 'string' THEN (${value} #>> '{}') COLLATE "C" ${sign} ${params.add(operand)}::text COLLATE "C" ELSE false END)`,
+      );
+    } else {
+      tests.push(operand === true ? `(${value} IS NOT NULL)` : `(${value} IS NULL)`);
+    }
+  }
+  return tests.length === 0 ? 'TRUE' : tests.join(' AND ');
 }
 
 /**
@@ -75,7 +142,7 @@ export function sortOf(
   const values: string[] = [];
   const keys: string[] = [];
   fields.forEach(([field, direction], i) => {
-    values.push(`neko_get(doc, ${params.add(field.split('.'))}::text[]) AS s${i}`);
+    values.push(`${valueAt(field, params)} AS s${i}`);
     const dir = direction === -1 ? 'DESC' : 'ASC';
     keys.push(
       `neko_rank(s${i}) ${dir}`,
@@ -86,5 +153,10 @@ export function sortOf(
     );
   });
   keys.push('seq');
-  return { join: `CROSS JOIN LATERAL (SELECT ${values.join(', ')}) AS sort_keys`, orderBy: keys.join(', ') };
+  // OFFSET 0 keeps the subquery from being merged into the ORDER BY, which would compute a value
+  // once for every use of it in the sort keys.
+  return {
+    join: `CROSS JOIN LATERAL (SELECT ${values.join(', ')} OFFSET 0) AS sort_keys`,
+    orderBy: keys.join(', '),
+  };
 }
