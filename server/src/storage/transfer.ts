@@ -90,22 +90,44 @@ export function parseRecords(text: string, only?: string): TransferRecord[] {
 /**
  * Writes records to the database of their greeter: each document upserted
  * by `_id` (replacing the one with that `_id`), each cell set; importing
- * the same records twice leaves the same data.
+ * the same records twice leaves the same data. When two records name the
+ * same document or cell, the later one wins. Up to `concurrency` writes are
+ * under way at once (a database server takes them on several connections).
+ * @returns how many documents and cells were written
  */
 export async function importRecords(
   db: PluginDatabase,
   records: readonly TransferRecord[],
+  concurrency = 8,
 ): Promise<TransferCount> {
-  const count: TransferCount = { documents: 0, cells: 0 };
+  // The last record of each document and cell: the writes may then run in any order.
+  const last = new Map<string, TransferRecord>();
   for (const record of records) {
-    if (record.kind === 'document') {
-      await db.update({ _id: record.document._id }, record.document, { upsert: true });
-      count.documents++;
-    } else {
-      await db.set(record.name, record.value);
-      count.cells++;
-    }
+    const key = record.kind === 'document' ? `d${record.document._id}` : `c${record.name}`;
+    last.delete(key);
+    last.set(key, record);
   }
+  const queue = [...last.values()];
+  const count: TransferCount = { documents: 0, cells: 0 };
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < queue.length) {
+      const record = queue[next++]!;
+      try {
+        if (record.kind === 'document') {
+          await db.update({ _id: record.document._id }, record.document, { upsert: true });
+          count.documents++;
+        } else {
+          await db.set(record.name, record.value);
+          count.cells++;
+        }
+      } catch (err) {
+        next = queue.length; // The other workers stop after their write under way.
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, worker));
   return count;
 }
 

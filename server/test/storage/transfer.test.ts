@@ -89,6 +89,30 @@ describe('JSON Lines export and import of one database', () => {
     ]);
   });
 
+  it('writes the last of several records of one document or cell, whatever the concurrency', async () => {
+    const lines = [
+      ...Array.from(
+        { length: 40 },
+        (_, i) => `{"kind":"document","greeter":"t","document":{"_id":"d${i % 4}","v":${i}}}`,
+      ),
+      ...Array.from(
+        { length: 40 },
+        (_, i) => `{"kind":"cell","greeter":"t","name":"c${i % 4}","value":${i}}`,
+      ),
+    ];
+    for (const concurrency of [1, 8, 100]) {
+      const db = await memory().open('t');
+      expect(await importRecords(db, parseRecords(lines.join('\n')), concurrency)).toEqual({
+        documents: 4,
+        cells: 4,
+      });
+      expect(await db.find({}, { sort: { _id: 1 } })).toEqual(
+        [36, 37, 38, 39].map((v, i) => ({ _id: `d${i}`, v })),
+      );
+      expect(await db.cells()).toEqual([36, 37, 38, 39].map((value, i) => ({ name: `c${i}`, value })));
+    }
+  });
+
   it('keeps the lines of one greeter only when asked, and skips blank lines and CRLF ends', () => {
     const text =
       '{"kind":"cell","greeter":"a","name":"n","value":1}\r\n\n   \n{"kind":"cell","greeter":"b","name":"n","value":2}\n';
