@@ -325,4 +325,31 @@ describe('an unreachable server', () => {
     expect(await db.count()).toBe(2);
     expect(warnings.join('\n')).not.toContain(server.password);
   });
+
+  it('reports an idle connection ended by the server through onWarning, without the password, and connects again', async () => {
+    const url = await freshDatabase();
+    const warnings: { greeter: string; location: string; message: string; code?: string }[] = [];
+    const storage = new PostgresStorage({
+      url,
+      onWarning: ({ greeter, location, message, error }) =>
+        warnings.push({ greeter, location, message, ...(error ? { code: error.code } : {}) }),
+    });
+    onTestFinished(() => storage.closeAll().catch(() => undefined));
+    const db = await storage.open('todo');
+    await db.insert({ n: 1 });
+    const database = new URL(url).pathname.slice(1);
+    await admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [database],
+    );
+    await expect.poll(() => warnings.length).toBeGreaterThan(0);
+    expect(warnings[0]).toMatchObject({
+      greeter: '',
+      location: storage.location,
+      code: 'NEKO_ERR_STORAGE_UNREACHABLE',
+    });
+    expect(warnings[0]!.message).toContain(`127.0.0.1:${server.port}`);
+    expect(JSON.stringify(warnings)).not.toContain(server.password);
+    expect(await db.count()).toBe(1);
+  });
 });
