@@ -31,7 +31,7 @@
  * - `$regex` runs PostgreSQL's regular expressions (`~`, `~*` for
  *   `$options: 'i'`), not JavaScript's. The common syntax (literals, `.`,
  *   `^`, `$`, classes, `*`, `+`, `?`, `{n,m}`, groups, `|`, `\d`, `\w`, `\s`)
- *   means the same, except that `.` and `[^…]` also match a line break, and
+ *   means the same, except that `.` also matches a line break, and
  *   `\b` is a backspace (PostgreSQL writes a word boundary `\y`). A pattern
  *   PostgreSQL cannot compile (a named group, a lookbehind before 9.6) is
  *   refused with `NEKO_ERR_STORAGE_QUERY`.
@@ -43,6 +43,8 @@
  * - An update writing a field of a Date, or a named field of an array
  *   (`'list.x'`), is refused: nedb keeps such a write in memory only, and
  *   loses it when it reloads its file. Holes left in an array are nulls.
+ * - An `_id` is a string or a finite number (the key column holds it);
+ *   another one is refused.
  */
 
 const UNDEFINED = `'{"$undefined": true}'::jsonb`;
