@@ -189,6 +189,19 @@ describe('atomic writes from two pools', () => {
     expect(await dbB.find({})).toEqual([{ _id: 'neko', points: 50, seen: true }]);
   });
 
+  it('gives each of 40 concurrent single updates its own document when each changes what the query matches', async () => {
+    const url = await freshDatabase();
+    const [a, b] = [storageOn(url), storageOn(url)];
+    const [dbA, dbB] = [await a.open('tasks'), await b.open('tasks')];
+    await dbA.insertMany(Array.from({ length: 40 }, (_, i) => ({ _id: `task-${i}`, claimed: false })));
+    const claims = Array.from({ length: 40 }, (_, i) =>
+      (i % 2 === 0 ? dbA : dbB).update({ claimed: false }, { $set: { claimed: true }, $inc: { claims: 1 } }),
+    );
+    expect(await Promise.all(claims)).toEqual(Array.from({ length: 40 }, () => 1));
+    expect(await dbA.count({ claimed: true, claims: 1 })).toBe(40);
+    expect(await dbB.update({ claimed: false }, { $set: { claimed: true } })).toBe(0);
+  });
+
   it('inserts every document of an insertMany or none', async () => {
     const url = await freshDatabase();
     const db = await storageOn(url).open('batch');
