@@ -1728,6 +1728,7 @@ const SETTING_LABELS = {
   tls: 'TLS',
   plugins: 'Plugins folder',
   dataDir: 'Data folder',
+  storage: 'Storage',
   cacheDir: 'Bundle cache',
   configFile: 'Config file',
   maxPacketBytes: 'Largest packet',
@@ -1747,7 +1748,9 @@ const SETTING_HELP = {
   'server.port': 'TCP port of the server',
   'server.tls': 'TLS key and certificate, or false for plain TCP',
   'server.plugins': 'The plugins directory, or a single plugin folder',
-  'server.dataDir': 'Where plugins keep their data (one <greeter>.db file per plugin)',
+  'server.dataDir':
+    'Where plugins keep their data (one <greeter>.db file per plugin); on PostgreSQL, the cache only',
+  'server.storage': 'The storage backend: nedb files, or PostgreSQL (its URL without the password)',
   'server.cacheDir':
     'Where TypeScript plugins are bundled to (--cache-dir; none: a temp folder of its own); plugin folders stay untouched',
   'server.configFile': 'The config file read at start, if any',

@@ -60,6 +60,7 @@ export class Dashboard {
       version: options.facts?.version ?? '',
       plugins: options.facts?.plugins,
       dataDir: options.facts?.dataDir,
+      storage: options.facts?.storage,
       configFile: options.facts?.configFile,
     };
     this.logs = new LogBuffer(options.logCapacity);

@@ -20,6 +20,8 @@ export interface ServerFacts {
   readonly plugins: string | undefined;
   /** Where plugin data lives, absolute; undefined when databases are in memory. */
   readonly dataDir: string | undefined;
+  /** The storage backend and where it keeps the data, never with a password (`PostgreSQL at postgres://u:***@db/neko`). */
+  readonly storage?: string | undefined;
   /** The config file used, absolute. */
   readonly configFile: string | undefined;
 }
@@ -101,6 +103,8 @@ export interface SettingsView {
     tls: boolean;
     plugins: string | null;
     dataDir: string | null;
+    /** The storage backend and where it keeps the data (a URL without its password); null when not told. */
+    storage: string | null;
     /** Where TypeScript plugins are bundled to; null: a temp folder of the server's own. */
     cacheDir: string | null;
     configFile: string | null;
@@ -236,6 +240,7 @@ export function settingsView(
       tls: tls !== undefined,
       plugins: facts.plugins ?? server.options.plugins ?? null,
       dataDir: facts.dataDir ?? null,
+      storage: facts.storage ?? null,
       cacheDir: server.options.cacheDir ?? null,
       configFile: facts.configFile ?? null,
     },

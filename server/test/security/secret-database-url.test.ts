@@ -61,6 +61,8 @@ async function serveAndCollect(how: 'flag' | 'env' | 'config', format: 'pretty' 
   }
   // The todo's data is shown: the answers were about the database.
   expect(texts.join('\n')).toContain(`by ${how}`);
+  // The settings name the storage, its password masked.
+  expect(texts.join('\n')).toMatch(/"storage":"PostgreSQL at postgres:\/\/[^:"]+:\*\*\*@127\.0\.0\.1:\d+\//);
   cli.child.kill('SIGINT');
   expect((await cli.exited).code).toBe(0);
   texts.push(cli.stdout(), cli.stderr());
