@@ -231,6 +231,10 @@ describe('what PostgreSQL refuses', () => {
     expect(array.message).toContain('an array');
     expect(await db.update({}, { $unset: { 'at.day': true, 'list.more': true } })).toBe(1);
     await rejectsWith(db.insert({ _id: { not: 'a string' } }), 'NEKO_ERR_STORAGE_QUERY');
+    const nul = await rejectsWith(db.insert({ text: 'a\u0000b' }), 'NEKO_ERR_STORAGE_QUERY');
+    expect(nul.message).toContain('U+0000');
+    await db.set('with nul', 'a\u0000b');
+    expect(await db.get('with nul')).toBe('a\u0000b');
     await rejectsWith(db.update({}, { $inc: { n: 1e308 } }), 'NEKO_ERR_STORAGE_QUERY');
     await db.set('big', 1e308);
     await rejectsWith(db.incr('big', 1e308), 'NEKO_ERR_STORAGE_CELL');

@@ -71,6 +71,12 @@ export function postgresError(err: unknown, operation: string, place: ServerPlac
         `${operation} refused: a document with the same _id is stored already (${reason})`,
         { cause: err, hint: 'Leave _id out to have one made, or update the stored document.' },
       );
+    case '22P05':
+      return new NekoError(
+        'NEKO_ERR_STORAGE_QUERY',
+        `${operation} refused: PostgreSQL cannot store the character U+0000 in a document (${reason})`,
+        { cause: err, hint: 'Leave U+0000 out of strings, or keep such text in a key-value cell.' },
+      );
     case '2201B':
       return new NekoError(
         'NEKO_ERR_STORAGE_QUERY',
