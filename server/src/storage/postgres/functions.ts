@@ -44,7 +44,8 @@
  *   (`'list.x'`), is refused: nedb keeps such a write in memory only, and
  *   loses it when it reloads its file. Holes left in an array are nulls.
  * - An `_id` is a string or a finite number (the key column holds it);
- *   another one is refused.
+ *   another one is refused, as is a document string holding U+0000 (which
+ *   JSONB cannot hold).
  */
 
 const UNDEFINED = `'{"$undefined": true}'::jsonb`;
