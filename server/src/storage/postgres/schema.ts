@@ -10,7 +10,11 @@
  * know) is refused with `NEKO_ERR_STORAGE_SCHEMA`.
  *
  * A later change of the schema adds a migration at the end of
- * {@link MIGRATIONS}; a migration never changes once released.
+ * {@link MIGRATIONS}; a migration never changes once released. The SQL
+ * functions are all `CREATE OR REPLACE`: a change to `functions.ts` comes
+ * with a migration that runs {@link FUNCTIONS_SQL} again, so that a
+ * database migrated before gets the new functions too (a fresh one runs it
+ * twice, to the same end).
  */
 import type { Pool, PoolClient } from 'pg';
 import { NekoError } from '../../errors.js';
