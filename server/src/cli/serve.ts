@@ -111,7 +111,15 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
     // Never the URL's password: describeStorage() shows it as ***.
     io.out(kleur.dim(`storage: ${describeStorage(options.storage, (d) => shownDir(d, cwd))}`));
     printWarnings(options.warnings, output);
-    const facts = { mode: how.mode, version: packageVersion(), plugins: dir, dataDir, configFile } as const;
+    const storage = describeStorage(options.storage, (d) => d);
+    const facts = {
+      mode: how.mode,
+      version: packageVersion(),
+      plugins: dir,
+      dataDir,
+      storage,
+      configFile,
+    } as const;
     dashboard = await startDashboard(server, options.dashboard, facts, io);
     if (dashboard) dashboard.reload = () => control.reload('POST /api/reload');
     // A metrics port in use stops the start here, before any database opens.
