@@ -4,6 +4,7 @@
  * text; whoever prints it adds colour.
  */
 import type { SourceLocation } from './errors.js';
+import { maskUrlPasswords } from './shown-url.js';
 
 /** Options of {@link codeFrame}. */
 export interface CodeFrameOptions {
@@ -60,11 +61,6 @@ export function codeFrame(
     }
   }
   return out.join('\n');
-}
-
-/** A line with the password of every `scheme://user:password@` in it shown as `***`. */
-function maskUrlPasswords(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:/@"'`]*:)[^\s@/"'`]+@/gi, '$1***@');
 }
 
 /** Formats a location as `file:line:column`, the form editors and terminals link. */

@@ -123,6 +123,8 @@ export const ERROR_CODES = {
     'The PostgreSQL server of the storage URL cannot be reached, or refused its user, password or database.',
   NEKO_ERR_STORAGE_SCHEMA:
     "The PostgreSQL database's schema was migrated by a newer NekoConnect than this one.",
+  NEKO_ERR_CLUSTER_UNREACHABLE:
+    "The cluster's Redis server cannot be reached, or refused the URL's password.",
   NEKO_ERR_DATA_LINE:
     'A line given to `nekoconnect data import` is not a document or cell record; nothing was imported.',
   NEKO_ERR_DATA_FILE:

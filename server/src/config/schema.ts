@@ -14,7 +14,7 @@ import {
   type Limits,
 } from '../server/limits.js';
 import { SECRET_ENV } from './secret.js';
-import { shownUrl } from '../storage/postgres/url.js';
+import { shownUrl } from '../shown-url.js';
 import { LOG_FORMATS } from '../logging/json.js';
 import { LOG_LEVELS } from '../logging/logger.js';
 

@@ -15,7 +15,8 @@
 import path from 'node:path';
 import { NekoError } from '../errors.js';
 import { DEFAULT_DATA_DIR } from '../storage/nedb/storage.js';
-import { parsePostgresUrl, shownUrl } from '../storage/postgres/url.js';
+import { shownUrl } from '../shown-url.js';
+import { parsePostgresUrl } from '../storage/postgres/url.js';
 import type { StorageOptions } from '../storage/select.js';
 import type { NekoStorageConfig } from './define-config.js';
 

@@ -15,7 +15,8 @@
 import { NekoError } from '../errors.js';
 import type { StorageBackend } from './database.js';
 import { DEFAULT_DATA_DIR, NedbStorage, type StorageWarning } from './nedb/storage.js';
-import { parsePostgresUrl, shownUrl } from './postgres/url.js';
+import { shownUrl } from '../shown-url.js';
+import { parsePostgresUrl } from './postgres/url.js';
 import { PostgresStorage } from './postgres/storage.js';
 
 /** nedb data files, one per plugin: the default backend. */

@@ -16,7 +16,8 @@ import {
 } from '../../../scripts/test-support/postgres.js';
 import { NekoError, isNekoError } from '../../src/errors.js';
 import { connectPostgres } from '../../src/storage/postgres/connect.js';
-import { parsePostgresUrl, shownUrl } from '../../src/storage/postgres/url.js';
+import { shownUrl } from '../../src/shown-url.js';
+import { parsePostgresUrl } from '../../src/storage/postgres/url.js';
 
 /** The error a promise rejects with. */
 async function rejection(promise: Promise<unknown>): Promise<NekoError> {

@@ -6,7 +6,8 @@
 import type { Pool } from 'pg';
 import { NekoError } from '../../errors.js';
 import { errorMessage } from '../../format.js';
-import { parsePostgresUrl, shownUrl } from './url.js';
+import { shownUrl } from '../../shown-url.js';
+import { parsePostgresUrl } from './url.js';
 
 export interface ConnectOptions {
   /** How long connecting (TCP, TLS and authentication) may take, in ms. */

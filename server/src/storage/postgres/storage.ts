@@ -58,7 +58,8 @@ import { connectPostgres } from './connect.js';
 import { PostgresDatabase } from './database.js';
 import { postgresError, type ServerPlace } from './errors.js';
 import { migrate } from './schema.js';
-import { parsePostgresUrl, shownUrl } from './url.js';
+import { shownUrl } from '../../shown-url.js';
+import { parsePostgresUrl } from './url.js';
 
 /** Options of {@link PostgresStorage}. */
 export interface PostgresStorageOptions {

@@ -2,10 +2,12 @@
  * PostgreSQL URLs (`postgres://user:password@host:port/database`): the
  * connection settings they stand for, and the form in which one may be shown.
  * A URL's password never leaves this module except in the settings given to
- * the client: every log line, error and dashboard answer shows shownUrl().
+ * the client: every log line, error and dashboard answer shows shownUrl()
+ * (`../../shown-url.ts`).
  */
 import { NekoError } from '../../errors.js';
 import { listWords } from '../../format.js';
+import { shownUrl } from '../../shown-url.js';
 
 /** What node-postgres (`pg`) needs to connect: a subset of its ClientConfig. */
 export interface PostgresSettings {
@@ -29,32 +31,6 @@ const SSL_MODES: Record<string, PostgresSettings['ssl']> = {
   'verify-full': { rejectUnauthorized: true },
 };
 const PARAMETERS = ['sslmode', 'application_name'];
-const MASK = '***';
-
-/**
- * The URL with its password (in the user part, or a `password=` parameter)
- * replaced by `***`. In a string that is not a URL, everything from the first
- * `:` of the user part to the last `@` is masked, so a malformed URL is safe
- * to show too.
- */
-export function shownUrl(url: string): string {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || !parsed.host) {
-    return url
-      .replace(/^((?:[^/]*\/\/)?[^:/@]*:)[^]*@/, `$1${MASK}@`)
-      .replace(/([?&]password=)[^&#]*/gi, `$1${MASK}`);
-  }
-  if (parsed.password !== '') parsed.password = MASK;
-  for (const name of [...parsed.searchParams.keys()]) {
-    if (name.toLowerCase() === 'password') parsed.searchParams.set(name, MASK);
-  }
-  return parsed.href;
-}
 
 function invalid(url: string, problem: string): NekoError {
   return new NekoError('NEKO_ERR_CONFIG_INVALID', `the PostgreSQL URL ${shownUrl(url)} ${problem}`, {
