@@ -19,11 +19,15 @@ import { connectClient, startServer, type StartedServer } from '../helpers/serve
  * `part [id]`, `who` change and list the group `lobby`; `say <text>`
  * broadcasts to the lobby minus the sender (op 7); `storm <n> <tag>`
  * broadcasts `<tag>:<i>` to the lobby n times in a row (op 5);
- * `gone` answers what `onSessionGone` was told, as JSON.
+ * `gone` answers what `onSessionGone` was told, as JSON; that hook also
+ * broadcasts `gone <id>` to the lobby (op 4).
  */
 export const ROOM = `const gone = [];
 export class Logic {
-  onSessionGone(plugin, info) { gone.push({ greeter: plugin.greeter, ...info }); }
+  async onSessionGone(plugin, info) {
+    gone.push({ greeter: plugin.greeter, ...info });
+    plugin.group('lobby').broadcast('gone ' + info.sessionId, { op: 4 });
+  }
   async recv(ctx) {
     const text = ctx.text();
     const [cmd, arg = '', ...more] = text.split(' ');
