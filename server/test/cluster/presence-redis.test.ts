@@ -81,7 +81,9 @@ describe('RedisPresenceStore', () => {
     await s.forPlugin('chat:x', 's-9').set('k', 1, { owner: 'session', ttlMs: 60_000 });
     await s.forPlugin('chat').hset('h', 'f', 'v');
     const raw = await connectRedis(redis.url);
-    onTestFinished(() => raw.quit());
+    onTestFinished(async () => {
+      await raw.quit();
+    });
     expect((await raw.keys(`nc:${name}:*`)).sort()).toEqual([
       `nc:${name}:owned:proc/s-9`,
       `nc:${name}:p:chat%3Ax:k`,
