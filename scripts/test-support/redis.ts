@@ -7,10 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, tail } from './engine.js';
 
 /** A started Redis server. */
 export interface RunningRedis {
@@ -61,18 +62,6 @@ export function findRedisServer(
   throw new Error(`${INSTALL_HINT} (no redis-server on PATH or at ${fallbacks.join(', ')})`);
 }
 
-/** A port of 127.0.0.1 that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** True once the server at `port` answers PING after AUTH with `password`. */
 function answers(port: number, password: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -93,14 +82,6 @@ function answers(port: number, password: string): Promise<boolean> {
       else if (reply.includes('-')) done(false);
     });
   });
-}
-
-async function tail(file: string, lines = 20): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
 }
 
 /**

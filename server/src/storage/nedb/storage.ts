@@ -31,6 +31,7 @@ import { DATA_DIR_MODE, DATA_FILE_MODE, prepareDataFile } from './prepare-file.j
 import { loadError } from '../storage-errors.js';
 import { errorMessage } from '../../format.js';
 import { lockDataDir, type HeldLock } from './lock.js';
+import { OpenDatabases } from '../open-databases.js';
 
 /** The default data directory, resolved against the working directory. */
 export const DEFAULT_DATA_DIR = '.nekoconnect/data';
@@ -88,9 +89,7 @@ export class NedbStorage implements StorageBackend {
   readonly compactionIntervalMs: number;
   readonly #onWarning: (warning: StorageWarning) => void;
   /** Open (or opening) databases by greeter. */
-  readonly #open = new Map<string, Promise<NedbDatabase>>();
-  /** Databases being closed by greeter: a new open of the greeter waits for it. */
-  readonly #closing = new Map<string, Promise<void>>();
+  readonly #open = new OpenDatabases((greeter) => this.#openNew(greeter));
   /** The data directory's lock, once {@link prepare} took it. */
   #lock: HeldLock | undefined;
 
@@ -127,19 +126,7 @@ export class NedbStorage implements StorageBackend {
    *   `NEKO_ERR_SPEC_BAD_GREETER` for an empty greeter.
    */
   open(greeter: string): Promise<NedbDatabase> {
-    if (typeof greeter !== 'string' || greeter === '') {
-      return Promise.reject(
-        new NekoError('NEKO_ERR_SPEC_BAD_GREETER', 'a plugin database needs a non-empty greeter'),
-      );
-    }
-    const open = this.#open.get(greeter);
-    if (open !== undefined) return open;
-    const opening = this.#openNew(greeter);
-    this.#open.set(greeter, opening);
-    opening.catch(() => {
-      if (this.#open.get(greeter) === opening) this.#open.delete(greeter);
-    });
-    return opening;
+    return this.#open.open(greeter);
   }
 
   /**
@@ -182,7 +169,7 @@ export class NedbStorage implements StorageBackend {
   async greeters(): Promise<string[]> {
     const found: string[] = [];
     if (this.inMemory) {
-      for (const [greeter, opening] of this.#open) {
+      for (const [greeter, opening] of this.#open.entries()) {
         const db = await opening.catch(() => undefined);
         if (db === undefined) continue;
         if ((await db.count()) > 0 || (await db.cells()).length > 0) found.push(greeter);
@@ -229,10 +216,7 @@ export class NedbStorage implements StorageBackend {
    * with the first failure after all are done.
    */
   async closeAll(): Promise<void> {
-    const opened = await Promise.allSettled([...this.#open.values()]);
-    const results = await Promise.allSettled(
-      opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value.close()] : [])),
-    );
+    const results = await this.#open.closeEach();
     const lock = this.#lock;
     this.#lock = undefined;
     await lock?.release();
@@ -241,7 +225,6 @@ export class NedbStorage implements StorageBackend {
   }
 
   async #openNew(greeter: string): Promise<NedbDatabase> {
-    await this.#closing.get(greeter)?.catch(() => undefined);
     const location = this.inMemory ? MEMORY_LOCATION : this.fileOf(greeter);
     let store: NedbDatastore;
     if (this.inMemory) {
@@ -272,14 +255,7 @@ export class NedbStorage implements StorageBackend {
       location,
       compactionIntervalMs: this.compactionIntervalMs,
       onCompactionError: (error) => this.#onWarning({ greeter, location, message: error.message, error }),
-      onClose: (closed) => {
-        this.#open.delete(greeter);
-        this.#closing.set(greeter, closed);
-        const forget = (): void => {
-          if (this.#closing.get(greeter) === closed) this.#closing.delete(greeter);
-        };
-        closed.then(forget, forget);
-      },
+      onClose: (closed) => this.#open.closing(greeter, closed),
     });
   }
 }

@@ -52,10 +52,11 @@
  * back. A schema newer than this server knows is `NEKO_ERR_STORAGE_SCHEMA`.
  */
 import type { Pool } from 'pg';
-import { NekoError } from '../../errors.js';
+import type { NekoError } from '../../errors.js';
 import type { StorageBackend } from '../database.js';
 import { connectPostgres } from './connect.js';
 import { PostgresDatabase } from './database.js';
+import { OpenDatabases } from '../open-databases.js';
 import { postgresError, type ServerPlace } from './errors.js';
 import { migrate } from './schema.js';
 import { shownUrl } from '../../shown-url.js';
@@ -95,8 +96,7 @@ export class PostgresStorage implements StorageBackend {
   readonly #options: PostgresStorageOptions;
   readonly #place: ServerPlace;
   #ready: Promise<Pool> | undefined;
-  readonly #open = new Map<string, Promise<PostgresDatabase>>();
-  readonly #closing = new Map<string, Promise<void>>();
+  readonly #open = new OpenDatabases((greeter) => this.#openNew(greeter));
 
   /** @throws NekoError `NEKO_ERR_CONFIG_INVALID` for a malformed URL (shown without its password) */
   constructor(options: PostgresStorageOptions) {
@@ -123,19 +123,7 @@ export class PostgresStorage implements StorageBackend {
 
   /** Opens the database of the plugin with this greeter (preparing first when needed). */
   open(greeter: string): Promise<PostgresDatabase> {
-    if (typeof greeter !== 'string' || greeter === '') {
-      return Promise.reject(
-        new NekoError('NEKO_ERR_SPEC_BAD_GREETER', 'a plugin database needs a non-empty greeter'),
-      );
-    }
-    const open = this.#open.get(greeter);
-    if (open !== undefined) return open;
-    const opening = this.#openNew(greeter);
-    this.#open.set(greeter, opening);
-    opening.catch(() => {
-      if (this.#open.get(greeter) === opening) this.#open.delete(greeter);
-    });
-    return opening;
+    return this.#open.open(greeter);
   }
 
   /** Runs `SELECT 1`. @throws NekoError `NEKO_ERR_STORAGE_UNREACHABLE` when the server does not answer */
@@ -166,10 +154,7 @@ export class PostgresStorage implements StorageBackend {
    * failure after all are done. A later `open` or `prepare` connects again.
    */
   async closeAll(): Promise<void> {
-    const opened = await Promise.allSettled([...this.#open.values()]);
-    const results = await Promise.allSettled(
-      opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value.close()] : [])),
-    );
+    const results = await this.#open.closeEach();
     const ready = this.#ready;
     this.#ready = undefined;
     if (ready !== undefined) {
@@ -213,20 +198,12 @@ export class PostgresStorage implements StorageBackend {
   }
 
   async #openNew(greeter: string): Promise<PostgresDatabase> {
-    await this.#closing.get(greeter)?.catch(() => undefined);
     const pool = await this.#pool();
     return new PostgresDatabase({
       greeter,
       pool,
       place: this.#place,
-      onClose: (closed) => {
-        this.#open.delete(greeter);
-        this.#closing.set(greeter, closed);
-        const forget = (): void => {
-          if (this.#closing.get(greeter) === closed) this.#closing.delete(greeter);
-        };
-        closed.then(forget, forget);
-      },
+      onClose: (closed) => this.#open.closing(greeter, closed),
     });
   }
 }
