@@ -19,13 +19,17 @@ import { connectClient, startServer, type StartedServer } from '../helpers/serve
  * `part [id]`, `who` change and list the group `lobby`; `say <text>`
  * broadcasts to the lobby minus the sender (op 7); `storm <n> <tag>`
  * broadcasts `<tag>:<i>` to the lobby n times in a row (op 5);
- * `gone` answers what `onSessionGone` was told, as JSON; that hook also
- * broadcasts `gone <id>` to the lobby (op 4).
+ * `gone` answers what `onSessionGone` was told (with the presence key
+ * `nick:<id>` as the hook read it), as JSON; that hook also broadcasts
+ * `gone <id>` to the lobby (op 4). `own <nick>` sets the presence key
+ * `nick:<id>` owned by the session; `peek <id>` reads it.
  */
 export const ROOM = `const gone = [];
 export class Logic {
   async onSessionGone(plugin, info) {
-    gone.push({ greeter: plugin.greeter, ...info });
+    // Read before the session's owned presence entries are removed.
+    const nick = await plugin.presence.get('nick:' + info.sessionId);
+    gone.push({ greeter: plugin.greeter, ...info, nick });
     plugin.group('lobby').broadcast('gone ' + info.sessionId, { op: 4 });
   }
   async recv(ctx) {
@@ -49,6 +53,8 @@ export class Logic {
         return void ctx.send('stormed');
       }
       case 'gone': return void ctx.send(JSON.stringify(gone));
+      case 'own': return void ctx.send(String(await ctx.presence.set('nick:' + me, arg, { owner: 'session' })));
+      case 'peek': return void ctx.send(JSON.stringify((await ctx.presence.get('nick:' + arg)) ?? null));
       default: return void ctx.send('hi');
     }
   }

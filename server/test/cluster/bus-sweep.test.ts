@@ -66,7 +66,7 @@ async function startProcess(
 }
 
 describe('a process killed with SIGKILL', () => {
-  it('is swept by one survivor: onSessionGone once per session, its sessions gone from Redis and groups within 2×TTL', async () => {
+  it('is swept by one survivor: onSessionGone once per session (reading its owned presence), then its presence, sessions and groups gone within 2×TTL', async () => {
     const ttl = 1_000;
     const name = freshCluster();
     const cluster = { redis: redis.url, name, heartbeatTtlMs: ttl };
@@ -84,6 +84,9 @@ describe('a process killed with SIGKILL', () => {
     const c1 = await roomClient(doomed.port);
     const c2 = await roomClient(doomed.port);
     for (const client of [a, b, c1, c2]) expect(await client.say('join')).toBe('true');
+    await c1.say('own mimi');
+    await c2.say('own tama');
+    expect(await a.say(`peek ${c1.id}`)).toBe('"mimi"');
     expect(await a.say('who')).toBe(JSON.stringify([a.id, b.id, c1.id, c2.id]));
 
     const raw = new Redis(redis.url);
@@ -111,15 +114,19 @@ describe('a process killed with SIGKILL', () => {
       ...(JSON.parse(await a.say('gone')) as object[]),
       ...(JSON.parse(await b.say('gone')) as object[]),
     ];
-    const expected = (id: string): object => ({
+    const expected = (id: string, nick: string): object => ({
       greeter: 'room',
       sessionId: id,
       processId: doomed.processId,
       hostname: hostname(),
       reason: 'process-gone',
+      nick,
     });
     expect(told).toHaveLength(2);
-    expect(told).toEqual(expect.arrayContaining([expected(c1.id), expected(c2.id)]));
+    expect(told).toEqual(expect.arrayContaining([expected(c1.id, 'mimi'), expected(c2.id, 'tama')]));
+    // After the hook, what the sessions owned in presence is gone.
+    expect(await b.say(`peek ${c1.id}`)).toBe('null');
+    expect(await b.say(`peek ${c2.id}`)).toBe('null');
     const swept = s1.server.bus!.counters().swept + s2.server.bus!.counters().swept;
     expect(swept).toBe(1);
     for (const client of [a, b]) {
