@@ -29,6 +29,7 @@ import { newId, ask, runMain, start, stopChildren } from './lib/children.js';
 import { fmt, fmtRatio, table } from './lib/format.js';
 import { median, spread } from './lib/stats.js';
 import { TARGETS, TARGET_IDS, parseTargets } from './lib/targets.js';
+import { numberFlag } from './lib/options.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_FILE = path.join(here, 'results', 'latest.json');
@@ -106,27 +107,7 @@ function readOptions() {
     return undefined;
   }
   const quick = values.quick;
-  /**
-   * @param {string | undefined} text
-   * @param {number} fallback
-   * @param {string} name
-   * @param {{ integer?: boolean, min: number, max: number }} range
-   */
-  const num = (text, fallback, name, range) => {
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (
-      !Number.isFinite(value) ||
-      value < range.min ||
-      value > range.max ||
-      (range.integer && !Number.isInteger(value))
-    ) {
-      throw new Error(
-        `--${name} must be ${range.integer ? 'a whole number' : 'a number'} from ${range.min} to ${range.max}, got "${text}"`,
-      );
-    }
-    return value;
-  };
+  const num = numberFlag;
   return {
     targets: values.targets !== undefined ? parseTargets(values.targets) : [...TARGET_IDS],
     connections: num(values.connections, 50, 'connections', { integer: true, min: 1, max: 2000 }),

@@ -41,6 +41,7 @@ import { ask, newId, request, runMain, start, stopChildren } from './lib/childre
 import { fmt, fmtRatio, table } from './lib/format.js';
 import { DURABILITY, postgresCpuUs, setDurability, startPostgres } from './lib/postgres.js';
 import { median, spread } from './lib/stats.js';
+import { numberFlag } from './lib/options.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_FILE = path.join(here, 'results', 'storage.json');
@@ -145,27 +146,7 @@ function readOptions() {
     return undefined;
   }
   const quick = values.quick;
-  /**
-   * @param {string | undefined} text
-   * @param {number} fallback
-   * @param {string} name
-   * @param {{ integer?: boolean, min: number, max: number }} range
-   */
-  const num = (text, fallback, name, range) => {
-    if (text === undefined) return fallback;
-    const value = Number(text.replaceAll(/[,_]/g, ''));
-    if (
-      !Number.isFinite(value) ||
-      value < range.min ||
-      value > range.max ||
-      (range.integer && !Number.isInteger(value))
-    ) {
-      throw new Error(
-        `--${name} must be ${range.integer ? 'a whole number' : 'a number'} from ${range.min} to ${range.max}, got "${text}"`,
-      );
-    }
-    return value;
-  };
+  const num = numberFlag;
   const durability = values.durability ?? 'commit';
   if (!Object.hasOwn(DURABILITY, durability)) {
     throw new Error(`--durability must be one of ${Object.keys(DURABILITY).join(', ')}, got "${durability}"`);

@@ -53,7 +53,9 @@ export async function startPostgres() {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    bundle: false,
+    // Its sibling modules of scripts/test-support go in; npm packages (pg) are imported as they are.
+    bundle: true,
+    packages: 'external',
     logLevel: 'silent',
   });
   let support;
