@@ -43,7 +43,11 @@ export class Logic {
   async recv(ctx) {
     const [cmd, arg] = ctx.text().split(' ');
     if (cmd === 'claim') {
-      ctx.send(String(await ctx.presence.hsetnx('nicks', arg, ctx.session.id, { owner: 'session' })));
+      try {
+        ctx.send(String(await ctx.presence.hsetnx('nicks', arg, ctx.session.id, { owner: 'session' })));
+      } catch (err) {
+        ctx.send(err.code + ' ' + err.message);
+      }
     } else if (cmd === 'who') {
       ctx.send(JSON.stringify(await ctx.presence.hgetall('nicks')));
     } else if (cmd === 'pub') {
@@ -127,4 +131,25 @@ describe.each(modes)('ctx.presence in %s', (mode, options) => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(events().filter((e) => e.includes(' got '))).toEqual(['v1 got one', 'v3 got three']);
   });
+});
+
+describe('ctx.presence while the cluster’s Redis is away', () => {
+  it('the handler gets NEKO_ERR_CLUSTER_UNREACHABLE without the password, the server goes on, and presence works again after', async () => {
+    const key = `__presenceNicks${++keys}`;
+    const plugins = await makePluginsDir([{ greeter: 'nicks', logic: NICKS(key, 'v1', false) }]);
+    const { port } = await startServer({
+      plugins,
+      cluster: { redis: redis.url, name: `presence-outage-${randomBytes(4).toString('hex')}` },
+    });
+    const client = await connectClient(port);
+    expect((await client.request('nicks', 'claim mimi')).text()).toBe('true');
+    const during = await redis.restart(async () => (await client.request('nicks', 'claim tama')).text());
+    expect(during).toMatch(/^NEKO_ERR_CLUSTER_UNREACHABLE /);
+    expect(during).toContain(`127.0.0.1:${redis.port}`);
+    expect(during).not.toContain(redis.password);
+    // Redis came back empty: the claim can be made again once the connection is back.
+    await expect
+      .poll(async () => (await client.request('nicks', 'claim tama')).text(), { timeout: 10_000 })
+      .toBe('true');
+  }, 30_000);
 });
