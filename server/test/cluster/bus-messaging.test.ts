@@ -162,3 +162,40 @@ describe('a storm of broadcasts', () => {
     );
   }, 30_000);
 });
+
+describe('cross-process latency', () => {
+  it('is measured against the same broadcast within one process (client to client, one at a time)', async () => {
+    const { a, b } = await twoServers();
+    const sender = await roomClient(a.port);
+    const local = await roomClient(a.port);
+    const remote = await roomClient(b.port);
+    const arrival = (client: typeof local, text: string): Promise<number> =>
+      new Promise((resolve) => {
+        const onPacket = (packet: { op: number; text(): string }): void => {
+          if (packet.op !== 8 || packet.text() !== text) return;
+          client.client.off('packet', onPacket);
+          resolve(performance.now());
+        };
+        client.client.on('packet', onPacket);
+      });
+    const localMs: number[] = [];
+    const remoteMs: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const text = `t${i}`;
+      const atLocal = arrival(local, text);
+      const atRemote = arrival(remote, text);
+      const sent = performance.now();
+      await sender.say(`all ${text}`);
+      localMs.push((await atLocal) - sent);
+      remoteMs.push((await atRemote) - sent);
+    }
+    const pct = (list: number[], p: number): number =>
+      [...list].sort((x, y) => x - y)[Math.min(list.length - 1, Math.floor((p / 100) * list.length))]!;
+    expect(local.texts(8)).toHaveLength(300);
+    expect(remote.texts(8)).toHaveLength(300);
+    console.log(
+      `broadcast latency over 300: same process p50 ${pct(localMs, 50).toFixed(2)} ms p99 ${pct(localMs, 99).toFixed(2)} ms; ` +
+        `other process p50 ${pct(remoteMs, 50).toFixed(2)} ms p99 ${pct(remoteMs, 99).toFixed(2)} ms`,
+    );
+  }, 30_000);
+});
