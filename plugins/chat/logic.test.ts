@@ -55,4 +55,29 @@ describe('chat plugin', () => {
     expect((await a.next()).op).toBe(Op.Joined);
     expect(a.unread()).toEqual([]);
   });
+
+  it('releases a nickname when its session leaves or renames, and never hands out a guest name someone took', async () => {
+    const server = await createTestServer({ plugin: import.meta.dirname });
+    const a = await server.connect();
+    // a is guest-1; it takes the name the next guest would get.
+    expect((await a.request('chat', 'guest-2', { op: Op.Nick })).json()).toEqual({ nick: 'guest-2' });
+    const b = await server.connect();
+    await b.request('chat', '', { op: Op.Who });
+    expect((await a.next()).json()).toEqual({ nick: 'guest-3' });
+    // guest-1 is free again since a renamed; b takes it, then gives it up for neko.
+    expect((await b.request('chat', 'guest-1', { op: Op.Nick })).json()).toEqual({ nick: 'guest-1' });
+    expect((await b.request('chat', 'neko', { op: Op.Nick })).json()).toEqual({ nick: 'neko' });
+    // Renaming to one's own nickname is no conflict.
+    expect((await b.request('chat', 'neko', { op: Op.Nick })).json()).toEqual({ nick: 'neko' });
+    expect((await a.request('chat', '', { op: Op.Who })).json<{ nicks: string[] }>().nicks.sort()).toEqual([
+      'guest-2',
+      'neko',
+    ]);
+    await b.close();
+    let told = await a.next();
+    while (told.op !== Op.Left) told = await a.next();
+    expect(told.json()).toEqual({ nick: 'neko' });
+    const c = await server.connect();
+    expect((await c.request('chat', 'neko', { op: Op.Nick })).json()).toEqual({ nick: 'neko' });
+  });
 });
