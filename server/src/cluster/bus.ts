@@ -313,7 +313,7 @@ export class ClusterBus {
     const me = this.processId;
     const p = this.#prefix;
     const forget = (): Promise<unknown> => {
-      const m = this.#cmd!.multi();
+      const m = this.#client().multi();
       m.srem(`${p}psess:${me}:${greeter}`, sessionId);
       for (const pair of groups) {
         m.zrem(`${p}group:${pair}`, sessionId);
@@ -376,11 +376,11 @@ export class ClusterBus {
     this.#local.get(sessionId)?.groups.delete(pair);
     const p = this.#prefix;
     try {
-      const removed = await this.#cmd!.zrem(`${p}group:${pair}`, sessionId);
-      await this.#cmd!.srem(`${p}sgroups:${sessionId}`, pair);
+      const removed = await this.#client().zrem(`${p}group:${pair}`, sessionId);
+      await this.#client().srem(`${p}sgroups:${sessionId}`, pair);
       return removed > 0;
     } catch (err) {
-      this.#retries.push(() => this.#cmd!.zrem(`${p}group:${pair}`, sessionId));
+      this.#retries.push(() => this.#client().zrem(`${p}group:${pair}`, sessionId));
       this.#down(err, 'remove a group member from');
       return true;
     }
@@ -414,7 +414,7 @@ export class ClusterBus {
     if (action === 'add') return false;
     // No process holds it (any more): what is left of it in the group goes.
     try {
-      return (await this.#cmd!.zrem(`${this.#prefix}group:${greeter} ${group}`, sessionId)) > 0;
+      return (await this.#client().zrem(`${this.#prefix}group:${greeter} ${group}`, sessionId)) > 0;
     } catch (err) {
       throw this.#down(err, 'change a group in');
     }
@@ -426,7 +426,7 @@ export class ClusterBus {
    */
   async groupMembers(greeter: string, group: string): Promise<string[]> {
     try {
-      return await this.#cmd!.zrange(`${this.#prefix}group:${greeter} ${group}`, 0, -1);
+      return await this.#client().zrange(`${this.#prefix}group:${greeter} ${group}`, 0, -1);
     } catch (err) {
       throw this.#down(err, 'list a group in');
     }
@@ -476,6 +476,18 @@ export class ClusterBus {
 
   // --- inside ---
 
+  /** The command connection; before {@link start} (or after {@link close}), a coded error saying so. */
+  #client(): Redis {
+    if (this.#cmd === undefined || this.#closed) {
+      throw new NekoError(
+        'NEKO_ERR_CLUSTER_UNREACHABLE',
+        `cluster ${this.name}: the bus is not connected to Redis at ${this.#place.host}:${this.#place.port} ${this.#closed ? 'any more (the server shut down)' : 'yet'}`,
+        { hint: 'The server connects it in listen() or joinCluster(), before plugins load.' },
+      );
+    }
+    return this.#cmd;
+  }
+
   #channelOf(processId: string): string {
     return `${this.#prefix}to:${processId}`;
   }
@@ -496,7 +508,7 @@ export class ClusterBus {
   /** Writes a registration; while Redis is away it is logged once and counted, and written again from this process's records when Redis is back. */
   async #write(doing: string, build: (m: ReturnType<Redis['multi']>) => void): Promise<void> {
     try {
-      const m = this.#cmd!.multi();
+      const m = this.#client().multi();
       build(m);
       await execOrThrow(m);
     } catch (err) {
@@ -516,7 +528,7 @@ export class ClusterBus {
 
   async #ownerOf(sessionId: string, doing: string): Promise<string | undefined> {
     try {
-      return (await this.#cmd!.hget(`${this.#prefix}sessions`, sessionId)) ?? undefined;
+      return (await this.#client().hget(`${this.#prefix}sessions`, sessionId)) ?? undefined;
     } catch (err) {
       throw this.#down(err, doing);
     }
@@ -528,6 +540,7 @@ export class ClusterBus {
     header: Header,
     data: Buffer = EMPTY_BUFFER,
   ): Promise<Delivery | boolean | undefined> {
+    const client = this.#client();
     const id = this.#nextRequest++;
     header.i = id;
     return new Promise((resolve, reject) => {
@@ -536,7 +549,7 @@ export class ClusterBus {
         resolve(undefined);
       }, this.#sendToTimeout);
       this.#pending.set(id, { resolve, timer });
-      this.#cmd!.publish(this.#channelOf(owner), encode(header, data)).then(
+      client.publish(this.#channelOf(owner), encode(header, data)).then(
         () => {
           this.#counters.published++;
         },
@@ -630,7 +643,7 @@ export class ClusterBus {
    * process was taken for dead), this process's entries are written again.
    */
   async #beat(): Promise<void> {
-    const cmd = this.#cmd!;
+    const cmd = this.#client();
     const p = this.#prefix;
     const facts = JSON.stringify({ hostname: this.hostname, pid: process.pid, startedAt: this.#startedAt });
     const [[err, previous] = [null, null]] = (await cmd
@@ -645,7 +658,7 @@ export class ClusterBus {
 
   /** Writes every entry of this process again, from its own records; then the removals that failed. */
   async #registerAll(): Promise<void> {
-    const m = this.#cmd!.multi();
+    const m = this.#client().multi();
     for (const [sessionId, session] of this.#local) {
       for (const greeter of session.greeters) this.#registerSession(m, sessionId, greeter);
       for (const pair of session.groups) this.#registerMember(m, pair, sessionId);
@@ -657,7 +670,7 @@ export class ClusterBus {
   async #back(): Promise<void> {
     if (this.#downSince === undefined || this.#closed) return;
     try {
-      await this.#cmd!.ping();
+      await this.#client().ping();
       await this.#registerAll();
       while (this.#retries.length > 0) await this.#retries[0]!().then(() => this.#retries.shift());
     } catch {
@@ -691,7 +704,7 @@ export class ClusterBus {
     if (this.#sweeping || this.#closed || this.#downSince !== undefined) return;
     this.#sweeping = true;
     try {
-      const cmd = this.#cmd!;
+      const cmd = this.#client();
       const p = this.#prefix;
       const procs = await cmd.hgetall(`${p}procs`);
       const others = Object.keys(procs).filter((id) => id !== this.processId);
@@ -718,7 +731,7 @@ export class ClusterBus {
 
   /** A dead process: each of its sessions is gone (plugins told, presence dropped), then its entries. */
   async #sweepProcess(dead: string, hostname: string | undefined): Promise<void> {
-    const cmd = this.#cmd!;
+    const cmd = this.#client();
     const p = this.#prefix;
     const greeters = await cmd.smembers(`${p}pgreeters:${dead}`);
     const sessions = new Map<string, string[]>();
