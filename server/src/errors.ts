@@ -61,7 +61,7 @@ export const ERROR_CODES = {
   NEKO_ERR_PLUGINS_DIR: 'The plugins directory does not exist or cannot be read.',
   NEKO_ERR_PLUGIN_HANDLER: "A plugin's recv threw or rejected.",
   NEKO_ERR_PLUGIN_HOOK:
-    "A plugin's onLoad, onUnload, onJoin, onLeave, onDisconnect or onReconnect hook threw or rejected.",
+    "A plugin's onLoad, onUnload, onJoin, onLeave, onDisconnect, onReconnect or onSessionGone hook threw or rejected.",
   NEKO_ERR_SPEC_READ: 'spec.conf does not exist or cannot be read.',
 
   // The Context a plugin receives.
@@ -125,6 +125,17 @@ export const ERROR_CODES = {
     "The PostgreSQL database's schema was migrated by a newer NekoConnect than this one.",
   NEKO_ERR_CLUSTER_UNREACHABLE:
     "The cluster's Redis server cannot be reached, or refused the URL's password.",
+  NEKO_ERR_CLUSTER_LOCAL_DATA:
+    "A process of a cluster keeps plugin data in nedb files of its own, which the cluster's other processes do not share (a warning at start).",
+  NEKO_ERR_PRESENCE_KEY:
+    'A presence key, hash field, set member or channel is not a string of 1 to 1024 characters.',
+  NEKO_ERR_PRESENCE_VALUE:
+    'A presence value is not a JSON value or is over 1 MiB as JSON, an increment is not a whole number, or a counter would pass 2^53 - 1.',
+  NEKO_ERR_PRESENCE_TTL: 'A presence TTL is not a whole number of ms from 1 to 100 days.',
+  NEKO_ERR_PRESENCE_OWNER:
+    "A presence write names an owner other than 'session', or asks for { owner: 'session' } from a context without a session.",
+  NEKO_ERR_PRESENCE_TYPE:
+    'A presence key was used as another kind of entry than it holds (a value, a hash, a set), or incr() met a value that is not a whole number.',
   NEKO_ERR_DATA_LINE:
     'A line given to `nekoconnect data import` is not a document or cell record; nothing was imported.',
   NEKO_ERR_DATA_FILE:

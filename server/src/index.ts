@@ -2,17 +2,23 @@ export type {
   BroadcastOptions,
   Context,
   Group,
+  JsonValue,
   Logic,
   LogicClass,
   Packet,
   PluginContext,
   PluginSession,
+  Presence,
+  PresenceHandler,
+  PresenceOwnerOptions,
+  PresenceSetOptions,
   RecvOptions,
   SendData,
   SendOptions,
   SendToOptions,
   SendToResult,
   SessionContext,
+  SessionGone,
   SessionInfo,
   SessionState,
 } from './context/context.js';
@@ -30,7 +36,13 @@ export type { PluginSpec } from './plugins/spec.js';
 export { AUTH_GREETER, DEFAULT_PORT, SERVER_GREETER } from './protocol/constants.js';
 export { Status, type StatusCode } from './protocol/status.js';
 export { issueToken, type UserToken } from './protocol/token.js';
-export { DEFAULT_LIMITS, type Limits, type ServerOptions, type TlsOptions } from './server/options.js';
+export {
+  DEFAULT_LIMITS,
+  type ClusterOptions,
+  type Limits,
+  type ServerOptions,
+  type TlsOptions,
+} from './server/options.js';
 export type { PluginProblem, PluginReload, PluginStatus, PluginsReport } from './plugins/registry.js';
 export { LatencyHistogram, PluginStats, type LatencyPercentiles } from './plugins/stats.js';
 export type { ServerConnection } from './server/connection.js';

@@ -12,8 +12,23 @@
 import type { Packet } from '../protocol/packet.js';
 import type { SessionInfo } from '../session/info.js';
 import type { PluginDatabase } from '../storage/database.js';
+import type {
+  JsonValue,
+  Presence,
+  PresenceHandler,
+  PresenceOwnerOptions,
+  PresenceSetOptions,
+} from '../cluster/presence.js';
 
-export type { Packet, SessionInfo };
+export type {
+  Packet,
+  SessionInfo,
+  JsonValue,
+  Presence,
+  PresenceHandler,
+  PresenceOwnerOptions,
+  PresenceSetOptions,
+};
 
 /** Options of {@link Context.send}. */
 export interface SendOptions {
@@ -59,7 +74,12 @@ export type SendToResult = 'delivered' | 'queued' | 'gone';
  * {@link PluginContext.group}. Groups belong to the plugin: they outlive a
  * reload, and a session leaves every group when it leaves the plugin (before
  * `onLeave` runs). `add`, `remove` and `members` return promises so that a
- * clustered server can keep them elsewhere without changing plugins.
+ * clustered server can keep them elsewhere without changing plugins: in a
+ * cluster the membership lives in Redis, a session of any process can be
+ * added, and `members()` lists them all; those calls reject with
+ * `NEKO_ERR_CLUSTER_UNREACHABLE` while Redis does not answer (adding or
+ * removing a session of this process still works, and reaches Redis when
+ * it is back).
  */
 export interface Group {
   /** The group's name. */
@@ -76,7 +96,8 @@ export interface Group {
   members(): Promise<string[]>;
   /**
    * Sends a packet under the plugin's greeter to every session of the group
-   * on this server (minus `except`), like {@link PluginContext.broadcast}.
+   * on this server (minus `except`), like {@link PluginContext.broadcast};
+   * in a cluster, to its members on every process.
    * @returns how many local sessions it was sent to.
    */
   broadcast(data: SendData, options?: BroadcastOptions): number;
@@ -125,20 +146,39 @@ export interface PluginContext<State extends object = SessionState> {
    */
   dbIncr(cell: string, by?: number): Promise<number>;
   /**
+   * The plugin's presence: shared, short-lived state (keys with a TTL,
+   * counters, hashes, sets) and publish/subscribe on the plugin's own
+   * channels, every call awaitable. In memory on one process; in Redis,
+   * shared by every process, in a cluster. `{ owner: 'session' }` (from a
+   * context with a session) ties an entry to the session: it is removed
+   * when the session leaves the plugin or its process dies.
+   * See docs/plugins.md, "Presence".
+   */
+  readonly presence: Presence;
+  /**
    * Sends a packet under the plugin's greeter to every session that has
    * talked to this plugin and is still connected (minus `except`); a
    * resumable session waiting for its client keeps it for the resume.
    * Each packet follows the protocol for its client (fresh random, `H` of
    * that client's newest verified random).
-   * @returns how many sessions it was sent to.
+   *
+   * In a cluster it reaches the plugin's sessions on every process:
+   * delivered here at once, then published to the others, which deliver in
+   * the order this process published (`except` counts everywhere).
+   * @returns how many sessions of this process it was sent to.
    */
   broadcast(data: SendData, options?: BroadcastOptions): number;
   /**
    * Sends a packet under the plugin's greeter to one session of this plugin
    * (a direct message), by its id (`ctx.session.id`, `ctx.sessions()[i].id`).
+   * In a cluster, a session of another process is reached through the
+   * process that holds it, which acknowledges; without its answer within
+   * `cluster.sendToTimeoutMs` (2 s) the result is `'gone'`.
    * @returns a promise of `'delivered'`; `'queued'` when that session waits
    *   for its client to resume it (the packet is kept for it); `'gone'` when
    *   it is not connected to this plugin (nothing is sent; it never rejects for that).
+   * @throws (rejects) NekoError `NEKO_ERR_CLUSTER_UNREACHABLE` in a cluster
+   *   whose Redis does not answer, for a session not of this process
    */
   sendTo(sessionId: string, data: SendData, options?: SendToOptions): Promise<SendToResult>;
   /**
@@ -229,6 +269,26 @@ export interface Logic {
   onDisconnect?(ctx: SessionContext): void | Promise<void>;
   /** A dropped session resumed on a new connection; what was kept for it was sent first. */
   onReconnect?(ctx: SessionContext): void | Promise<void>;
+  /**
+   * In a cluster only: a session of another process is gone because that
+   * whole process died (its heartbeat expired), so its own `onLeave` never
+   * ran. One surviving process runs this once per session of this plugin,
+   * before the session's owned presence entries are removed (so the hook
+   * can still read them), then removes them. The session is no longer
+   * anyone's: `sendTo` gives `'gone'`, it is out of every group.
+   * A session that ends on a process that lives gets `onLeave` there instead.
+   */
+  onSessionGone?(plugin: PluginContext, gone: SessionGone): void | Promise<void>;
+}
+
+/** What {@link Logic.onSessionGone} is told about a session whose process died. */
+export interface SessionGone {
+  readonly sessionId: string;
+  /** The id of the process that held it (each process of a cluster has a random one). */
+  readonly processId: string;
+  /** The host that process ran on, when known. */
+  readonly hostname?: string;
+  readonly reason: 'process-gone';
 }
 
 /** The constructor a logic module must export under the name `Logic`. */

@@ -2,6 +2,7 @@ import { NekoError } from '../errors.js';
 import type { LogLevel } from '../logging/logger.js';
 import { isValidOp } from '../protocol/frame.js';
 import type { PluginDatabase } from '../storage/database.js';
+import type { Presence } from '../cluster/presence.js';
 import type {
   BroadcastOptions,
   Context,
@@ -24,11 +25,15 @@ import { packetJson, packetText } from '../protocol/packet.js';
 export interface PluginHostView {
   readonly greeter: string;
   readonly db: PluginDatabase;
+  /** The plugin's presence, as the session `sessionId` writes it (owner: 'session'), or as the plugin's. */
+  presence(sessionId?: string): Presence;
   broadcast(data: SendData, op: number, except: ReadonlySet<string>): number;
-  sendTo(sessionId: string, data: SendData, op: number): SendToResult;
-  groupAdd(name: string, sessionId: string): boolean;
-  groupRemove(name: string, sessionId: string): boolean;
-  groupMembers(name: string): string[];
+  /** A promise in a cluster, for a session of another process. */
+  sendTo(sessionId: string, data: SendData, op: number): SendToResult | Promise<SendToResult>;
+  /** Promises in a cluster, where groups live in Redis. */
+  groupAdd(name: string, sessionId: string): boolean | Promise<boolean>;
+  groupRemove(name: string, sessionId: string): boolean | Promise<boolean>;
+  groupMembers(name: string): string[] | Promise<string[]>;
   groupBroadcast(name: string, data: SendData, op: number, except: ReadonlySet<string>): number;
   sessions(): PluginSession[];
   log(level: LogLevel, message: string, session?: string): void;
@@ -72,6 +77,7 @@ const EMPTY: ReadonlySet<string> = new Set();
 /** {@link PluginContext}: the plugin-wide context of the `onLoad`/`onUnload` hooks. */
 export class PluginScope implements PluginContext {
   protected readonly host: PluginHostView;
+  #presence: Presence | undefined;
 
   constructor(host: PluginHostView) {
     this.host = host;
@@ -95,6 +101,12 @@ export class PluginScope implements PluginContext {
 
   dbIncr(cell: string, by?: number): Promise<number> {
     return this.host.db.incr(cell, by);
+  }
+
+  get presence(): Presence {
+    // Made on first use: a packet whose handler never touches presence costs nothing.
+    this.#presence ??= this.host.presence(this.sessionId());
+    return this.#presence;
   }
 
   broadcast(data: SendData, options?: BroadcastOptions): number {

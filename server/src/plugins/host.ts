@@ -1,3 +1,6 @@
+import type { ClusterBus, GoneSession } from '../cluster/bus.js';
+import { MemoryPresenceStore } from '../cluster/memory-presence.js';
+import type { Presence, PresenceStore } from '../cluster/presence.js';
 import type { Logic, PluginContext, PluginSession, SendData, SendToResult } from '../context/context.js';
 import {
   MemberScope,
@@ -11,7 +14,8 @@ import type { ManagedDatabase } from '../storage/database.js';
 import type { LoadedPlugin } from './loader.js';
 import { PluginStats } from './stats.js';
 
-type HookName = 'onLoad' | 'onUnload' | 'onJoin' | 'onLeave' | 'onDisconnect' | 'onReconnect';
+type HookName =
+  'onLoad' | 'onUnload' | 'onJoin' | 'onLeave' | 'onDisconnect' | 'onReconnect' | 'onSessionGone';
 
 /**
  * A plugin serving its greeter, as the server lists it (`server.plugins()`,
@@ -55,11 +59,24 @@ export class PluginHost implements PluginHostView, ServedPlugin {
   readonly #members = new Map<string, Member>();
   /** The plugin's groups (`ctx.group(name)`), by name: member session ids in the order added. */
   readonly #groups = new Map<string, Set<string>>();
+  /** The cluster bus, when the server is one process of a cluster: sessions of other processes are reached through it. */
+  readonly #cluster: ClusterBus | undefined;
+  /** The server's presence store (`ctx.presence`); a store of its own for a host made without one (tests). */
+  readonly #presence: PresenceStore;
   #plugin: LoadedPlugin;
   #version: number;
 
-  constructor(plugin: LoadedPlugin, db: ManagedDatabase, logger: Logger, version = 1) {
+  constructor(
+    plugin: LoadedPlugin,
+    db: ManagedDatabase,
+    logger: Logger,
+    version = 1,
+    cluster?: ClusterBus,
+    presence: PresenceStore = new MemoryPresenceStore(),
+  ) {
     this.greeter = plugin.spec.greeter;
+    this.#presence = presence;
+    this.#cluster = cluster;
     this.db = db;
     this.#plugin = plugin;
     this.#version = version;
@@ -93,9 +110,10 @@ export class PluginHost implements PluginHostView, ServedPlugin {
     return this.#hook(this.#plugin.logic, 'onLoad', this.context);
   }
 
-  /** Runs the version's `onUnload` hook. */
-  unload(): Promise<void> {
-    return this.#hook(this.#plugin.logic, 'onUnload', this.context);
+  /** Runs the version's `onUnload` hook, then ends the plugin's presence subscriptions (the next version subscribes anew). */
+  async unload(): Promise<void> {
+    await this.#hook(this.#plugin.logic, 'onUnload', this.context);
+    await this.#presence.endSubscriptions(this.greeter);
   }
 
   /**
@@ -118,7 +136,9 @@ export class PluginHost implements PluginHostView, ServedPlugin {
    * members, so their `onLeave` does not run after `onUnload`, then runs
    * `onUnload`.
    */
-  retire(): Promise<void> {
+  async retire(): Promise<void> {
+    if (this.#cluster) for (const id of this.#members.keys()) await this.#cluster.left(this.greeter, id);
+    for (const id of this.#members.keys()) await this.#dropOwned(id);
     this.#members.clear();
     this.#groups.clear();
     return this.unload();
@@ -133,6 +153,7 @@ export class PluginHost implements PluginHostView, ServedPlugin {
   async join(target: MemberTarget): Promise<Member> {
     const member: Member = { target, state: {} };
     this.#members.set(target.info.id, member);
+    if (this.#cluster) await this.#cluster.joined(this.greeter, target.info.id);
     await this.#hook(this.#plugin.logic, 'onJoin', new MemberScope(this, member), target.info.id);
     return member;
   }
@@ -145,7 +166,34 @@ export class PluginHost implements PluginHostView, ServedPlugin {
     for (const [name, group] of this.#groups) {
       if (group.delete(sessionId) && group.size === 0) this.#groups.delete(name);
     }
+    if (this.#cluster) await this.#cluster.left(this.greeter, sessionId);
     await this.#hook(this.#plugin.logic, 'onLeave', new MemberScope(this, member), sessionId);
+    await this.#dropOwned(sessionId);
+  }
+
+  /** Removes what the session owns in this plugin's presence (`owner: 'session'`), after `onLeave` could read it. */
+  async #dropOwned(sessionId: string): Promise<void> {
+    try {
+      await this.#presence.dropSession(sessionId, { greeter: this.greeter });
+    } catch (err) {
+      this.#logger.warn(
+        `presence: the entries session ${sessionId} owned could not be removed: ${err instanceof Error ? err.message : String(err)}`,
+        { plugin: this.greeter, session: sessionId, code: (err as { code?: string }).code, error: err },
+      );
+    }
+  }
+
+  /**
+   * A session of another process of the cluster is gone with its process
+   * (the sweep found its heartbeat expired): runs `onSessionGone`.
+   */
+  sessionGone(gone: GoneSession): Promise<void> {
+    return this.#hook(this.#plugin.logic, 'onSessionGone', this.context, undefined, {
+      sessionId: gone.sessionId,
+      processId: gone.processId,
+      ...(gone.hostname === undefined ? {} : { hostname: gone.hostname }),
+      reason: 'process-gone' as const,
+    });
   }
 
   /** A member's connection dropped and it waits for its client to resume it: runs `onDisconnect`. */
@@ -164,6 +212,10 @@ export class PluginHost implements PluginHostView, ServedPlugin {
 
   // --- PluginHostView ---
 
+  presence(sessionId?: string): Presence {
+    return this.#presence.forPlugin(this.greeter, sessionId);
+  }
+
   broadcast(data: SendData, op: number, except: ReadonlySet<string>): number {
     let sent = 0;
     for (const [id, member] of this.#members) {
@@ -171,10 +223,49 @@ export class PluginHost implements PluginHostView, ServedPlugin {
       if (member.target.send(this.greeter, op, data)) sent++;
     }
     this.stats.sentPackets(op, sent);
+    this.#cluster?.broadcast(this.greeter, op, data, except);
     return sent;
   }
 
-  sendTo(sessionId: string, data: SendData, op: number): SendToResult {
+  sendTo(sessionId: string, data: SendData, op: number): SendToResult | Promise<SendToResult> {
+    const member = this.#members.get(sessionId);
+    if (member === undefined && this.#cluster) return this.#clusterSendTo(sessionId, data, op);
+    if (!member?.target.send(this.greeter, op, data)) return 'gone';
+    this.stats.sentPackets(op, 1);
+    return member.target.connected ? 'delivered' : 'queued';
+  }
+
+  async #clusterSendTo(sessionId: string, data: SendData, op: number): Promise<SendToResult> {
+    const result = await this.#cluster!.sendTo(this.greeter, sessionId, op, data);
+    if (result !== 'gone') this.stats.sentPackets(op, 1);
+    return result;
+  }
+
+  // --- what other processes of the cluster ask (through the bus) ---
+
+  /** Delivers another process's broadcast (or group broadcast) to this process's sessions of the plugin. */
+  deliverFromCluster(
+    op: number,
+    data: Uint8Array,
+    except: ReadonlySet<string>,
+    group: string | undefined,
+  ): number {
+    let sent = 0;
+    if (group === undefined) {
+      for (const [id, member] of this.#members) {
+        if (!except.has(id) && member.target.send(this.greeter, op, data)) sent++;
+      }
+    } else {
+      for (const id of this.#groups.get(group) ?? []) {
+        if (!except.has(id) && this.#members.get(id)?.target.send(this.greeter, op, data)) sent++;
+      }
+    }
+    this.stats.sentPackets(op, sent);
+    return sent;
+  }
+
+  /** Another process's direct message for a session of this process. */
+  sendToFromCluster(sessionId: string, op: number, data: Uint8Array): SendToResult {
     const member = this.#members.get(sessionId);
     if (!member?.target.send(this.greeter, op, data)) return 'gone';
     this.stats.sentPackets(op, 1);
@@ -185,7 +276,29 @@ export class PluginHost implements PluginHostView, ServedPlugin {
     this.stats.sentPackets(op, 1);
   }
 
-  groupAdd(name: string, sessionId: string): boolean {
+  groupAdd(name: string, sessionId: string): boolean | Promise<boolean> {
+    if (this.#cluster) return this.#clusterGroupAdd(name, sessionId);
+    return this.#localGroupAdd(name, sessionId);
+  }
+
+  /** In a cluster: a session of this process joins the group here and in Redis; another's is added by its process. */
+  async #clusterGroupAdd(name: string, sessionId: string): Promise<boolean> {
+    if (!this.#localGroupAdd(name, sessionId)) {
+      return this.#cluster!.groupRemote(this.greeter, 'add', name, sessionId);
+    }
+    await this.#cluster!.groupJoined(this.greeter, name, sessionId);
+    return true;
+  }
+
+  /** A group change asked by another process, for a session of this one. */
+  async groupFromCluster(action: 'add' | 'remove', name: string, sessionId: string): Promise<boolean> {
+    if (!this.#members.has(sessionId)) return false;
+    if (action === 'add') return this.#clusterGroupAdd(name, sessionId);
+    this.#localGroupRemove(name, sessionId);
+    return this.#cluster!.groupLeft(this.greeter, name, sessionId);
+  }
+
+  #localGroupAdd(name: string, sessionId: string): boolean {
     if (!this.#members.has(sessionId)) return false;
     let group = this.#groups.get(name);
     if (!group) {
@@ -196,14 +309,23 @@ export class PluginHost implements PluginHostView, ServedPlugin {
     return true;
   }
 
-  groupRemove(name: string, sessionId: string): boolean {
+  groupRemove(name: string, sessionId: string): boolean | Promise<boolean> {
+    if (!this.#cluster) return this.#localGroupRemove(name, sessionId);
+    if (!this.#members.has(sessionId))
+      return this.#cluster.groupRemote(this.greeter, 'remove', name, sessionId);
+    this.#localGroupRemove(name, sessionId);
+    return this.#cluster.groupLeft(this.greeter, name, sessionId);
+  }
+
+  #localGroupRemove(name: string, sessionId: string): boolean {
     const group = this.#groups.get(name);
     if (!group?.delete(sessionId)) return false;
     if (group.size === 0) this.#groups.delete(name);
     return true;
   }
 
-  groupMembers(name: string): string[] {
+  groupMembers(name: string): string[] | Promise<string[]> {
+    if (this.#cluster) return this.#cluster.groupMembers(this.greeter, name);
     return [...(this.#groups.get(name) ?? [])];
   }
 
@@ -214,6 +336,7 @@ export class PluginHost implements PluginHostView, ServedPlugin {
       if (this.#members.get(id)?.target.send(this.greeter, op, data)) sent++;
     }
     this.stats.sentPackets(op, sent);
+    this.#cluster?.broadcast(this.greeter, op, data, except, name);
     return sent;
   }
 
@@ -236,11 +359,11 @@ export class PluginHost implements PluginHostView, ServedPlugin {
    * Runs a lifecycle hook if the logic has it. A hook that throws or rejects
    * is logged with the plugin's name; it never fails the caller.
    */
-  async #hook<A>(logic: Logic, name: HookName, arg: A, session?: string): Promise<void> {
-    const hook = (logic as unknown as Record<HookName, ((a: A) => unknown) | undefined>)[name];
+  async #hook<A>(logic: Logic, name: HookName, arg: A, session?: string, second?: unknown): Promise<void> {
+    const hook = (logic as unknown as Record<HookName, ((a: A, b?: unknown) => unknown) | undefined>)[name];
     if (typeof hook !== 'function') return;
     try {
-      await hook.call(logic, arg);
+      await (second === undefined ? hook.call(logic, arg) : hook.call(logic, arg, second));
     } catch (err) {
       const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
       this.#logger.error(`${this.#plugin.spec.name}: ${name} failed: ${detail}`, {

@@ -1,6 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ensurePrivateTempDir } from '../build/bundle.js';
+import type { ClusterBus } from '../cluster/bus.js';
+import type { PresenceStore } from '../cluster/presence.js';
 import { NekoError, isNekoError } from '../errors.js';
 import { isFile } from '../files.js';
 import type { Logger } from '../logging/logger.js';
@@ -103,6 +105,10 @@ export class PluginRegistry {
   readonly #reloading = new Set<string>();
   /** How plugins are loaded: where their bundles go. */
   readonly #loadOptions: LoadOptions;
+  /** The cluster bus the plugin hosts reach other processes through, when the server is in a cluster. */
+  readonly #cluster: ClusterBus | undefined;
+  /** The server's presence store, handed to every plugin host (`ctx.presence`). */
+  readonly #presence: PresenceStore | undefined;
   /** Without a cache dir: this registry's own temporary one, made at the first load, removed by {@link unloadAll}. */
   #tempCache: Promise<string> | undefined;
 
@@ -112,7 +118,16 @@ export class PluginRegistry {
    *   (`<temp dir>/nekoconnect-<uid>/cache-XXXXXX`), removed when the
    *   plugins are unloaded at shutdown: a test server leaves nothing behind
    */
-  constructor(router: Router, storage: StorageBackend, logger: Logger, loadOptions: LoadOptions = {}) {
+  constructor(
+    router: Router,
+    storage: StorageBackend,
+    logger: Logger,
+    loadOptions: LoadOptions = {},
+    cluster?: ClusterBus,
+    presence?: PresenceStore,
+  ) {
+    this.#cluster = cluster;
+    this.#presence = presence;
     this.#router = router;
     this.#storage = storage;
     this.#logger = logger;
@@ -175,7 +190,14 @@ export class PluginRegistry {
       await current.host.replace(plugin, this.#nextVersion(greeter));
     } else {
       const db = await this.#storage.open(greeter);
-      const host = new PluginHost(plugin, db, this.#logger, this.#nextVersion(greeter));
+      const host = new PluginHost(
+        plugin,
+        db,
+        this.#logger,
+        this.#nextVersion(greeter),
+        this.#cluster,
+        this.#presence,
+      );
       await host.load();
       this.#router.mount(host);
     }
@@ -266,7 +288,7 @@ export class PluginRegistry {
     if (owner.kind === 'plugin') {
       await owner.host.replace(plugin, version);
     } else {
-      const host = new PluginHost(plugin, db!, this.#logger, version);
+      const host = new PluginHost(plugin, db!, this.#logger, version, this.#cluster, this.#presence);
       await host.load();
       this.#router.mount(host);
     }

@@ -74,6 +74,32 @@ export interface ServerOptions {
    * removed when it closes.
    */
   cacheDir?: string;
+  /**
+   * Run as one process of a cluster whose processes meet on a Redis server:
+   * broadcasts, `sendTo` and groups reach sessions of every process, and
+   * presence lives in Redis (see docs/plugins.md, "In a cluster").
+   * Off by default: one process, nothing loaded for it.
+   */
+  cluster?: ClusterOptions;
+}
+
+/** The `cluster` option of {@link ServerOptions}. */
+export interface ClusterOptions {
+  /** The Redis server's URL, `redis://:password@host:6379` (`rediss://` for TLS). */
+  redis: string;
+  /** The cluster's name: every Redis key and channel starts with `nc:<name>:`, so clusters can share one Redis. Default `default`. */
+  name?: string;
+  /** How long a process's heartbeat lives in Redis, in ms; it is renewed every third of it. Default 5000. */
+  heartbeatTtlMs?: number;
+  /** How long `sendTo` waits for the acknowledgement of another process, in ms, before it answers `'gone'`. Default 2000. */
+  sendToTimeoutMs?: number;
+}
+
+export interface ResolvedClusterOptions {
+  redis: string;
+  name: string;
+  heartbeatTtlMs: number;
+  sendToTimeoutMs: number;
 }
 
 export interface ResolvedServerOptions {
@@ -86,6 +112,7 @@ export interface ResolvedServerOptions {
   limits: Limits;
   /** The cache dir, absolute; undefined: a temporary one of the server's own, removed when it closes. */
   cacheDir: string | undefined;
+  cluster: ResolvedClusterOptions | undefined;
 }
 
 /** Fills in defaults and refuses values that cannot work, with a coded error naming the option. */
@@ -124,7 +151,51 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     websocket: options.websocket && resolveWebSocket(options.websocket, host),
     limits,
     cacheDir: resolveCacheDir(options),
+    cluster: options.cluster === undefined ? undefined : resolveCluster(options.cluster),
   };
+}
+
+const CLUSTER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The `cluster` option with its defaults, or a coded error naming the field. */
+function resolveCluster(cluster: ClusterOptions): ResolvedClusterOptions {
+  if (typeof cluster !== 'object' || cluster === null) {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_INVALID',
+      'cluster must be an object such as { redis: "redis://host:6379" }',
+    );
+  }
+  if (typeof cluster.redis !== 'string' || cluster.redis === '') {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_INVALID',
+      'cluster.redis must be the Redis URL, e.g. redis://:password@host:6379',
+      {
+        hint: 'Pass --cluster <redis-url>, or set NEKOCONNECT_REDIS_URL.',
+      },
+    );
+  }
+  const name = cluster.name ?? 'default';
+  if (typeof name !== 'string' || !CLUSTER_NAME.test(name)) {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_INVALID',
+      `cluster.name must be 1 to 64 letters, digits, "_", "." or "-", got ${JSON.stringify(name) ?? String(name)}`,
+    );
+  }
+  const heartbeatTtlMs = cluster.heartbeatTtlMs ?? 5_000;
+  if (!inRange(heartbeatTtlMs, { min: 300, max: 600_000 })) {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_INVALID',
+      `cluster.heartbeatTtlMs must be a whole number from 300 to 600000, got ${String(heartbeatTtlMs)}`,
+    );
+  }
+  const sendToTimeoutMs = cluster.sendToTimeoutMs ?? 2_000;
+  if (!inRange(sendToTimeoutMs, { min: 10, max: 600_000 })) {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_INVALID',
+      `cluster.sendToTimeoutMs must be a whole number from 10 to 600000, got ${String(sendToTimeoutMs)}`,
+    );
+  }
+  return { redis: cluster.redis, name, heartbeatTtlMs, sendToTimeoutMs };
 }
 
 /** `cacheDir` when given, else `cache` in the nedb data directory; undefined for other backends. */

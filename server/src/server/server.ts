@@ -5,6 +5,11 @@ import {
   type Socket,
 } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { ClusterBus, type GoneSession } from '../cluster/bus.js';
+import { MemoryPresenceStore } from '../cluster/memory-presence.js';
+import type { PresenceStore } from '../cluster/presence.js';
+import { RedisPresenceStore } from '../cluster/redis-presence.js';
 import { NekoError } from '../errors.js';
 import { errorMessage } from '../format.js';
 import { Logger } from '../logging/logger.js';
@@ -72,6 +77,17 @@ export interface CutHandler {
   readonly session: string;
 }
 
+/** The cluster a server is one process of ({@link NekoServer.cluster}). */
+export interface ClusterSummary {
+  /** The cluster's name (`cluster.name`). */
+  readonly name: string;
+  /** This process's random id, chosen at start. */
+  readonly processId: string;
+  readonly hostname: string;
+  /** The Redis URL, its password shown as `***`. */
+  readonly redis: string;
+}
+
 /** What {@link NekoServer.readiness} says. */
 export interface Readiness {
   readonly ready: boolean;
@@ -123,6 +139,14 @@ export class NekoServer {
   #stopped: { stopped?: Promise<void>; websocketStopped?: Promise<void> } | undefined;
   /** Called when the last connection closes (a drain waits for it). */
   #onEmpty: (() => void) | undefined;
+  /** The cluster bus (option `cluster`); undefined for a server on its own. */
+  readonly #bus: ClusterBus | undefined;
+  /** The bus's start, once asked (before the first plugin loads). */
+  #busStarted: Promise<void> | undefined;
+  /** This process's id: random, chosen at start (what other processes of a cluster know it by). */
+  readonly processId: string;
+  /** The plugins' presence (`ctx.presence`): in memory, or in Redis in a cluster. */
+  readonly #presence: PresenceStore;
 
   constructor(options: ServerOptions) {
     this.options = resolveServerOptions(options);
@@ -136,9 +160,42 @@ export class NekoServer {
     // Every database operation timed, for the metrics.
     const backend = new TimedStorage(selected, storageBackendName(options.storage));
     this.#storage = backend;
-    this.#plugins = new PluginRegistry(this.#router, backend, this.logger, {
-      cacheDir: this.options.cacheDir,
+    const cluster = this.options.cluster;
+    this.#bus = cluster && new ClusterBus({ ...cluster, logger: this.logger });
+    this.processId = this.#bus?.processId ?? randomBytes(8).toString('hex');
+    // ctx.presence: in this process's memory, or in the cluster's Redis (connected at its first use).
+    const onHandlerError = (greeter: string, channel: string, err: unknown): void =>
+      this.logger.error(`presence: a subscriber of channel "${channel}" failed: ${errorMessage(err)}`, {
+        plugin: greeter,
+        code: 'NEKO_ERR_PLUGIN_HOOK',
+        error: err,
+      });
+    this.#presence = cluster
+      ? new RedisPresenceStore({ ...cluster, processId: this.processId, onHandlerError })
+      : new MemoryPresenceStore({ processId: this.processId, onHandlerError });
+    this.#bus?.setLocal({
+      deliver: (greeter, op, data, except, group) => {
+        const route = this.#router.resolve(greeter);
+        return route.kind === 'plugin' ? route.host.deliverFromCluster(op, data, except, group) : 0;
+      },
+      sendTo: (greeter, sessionId, op, data) => {
+        const route = this.#router.resolve(greeter);
+        return route.kind === 'plugin' ? route.host.sendToFromCluster(sessionId, op, data) : 'gone';
+      },
+      group: async (greeter, action, group, sessionId) => {
+        const route = this.#router.resolve(greeter);
+        return route.kind === 'plugin' ? route.host.groupFromCluster(action, group, sessionId) : false;
+      },
+      sessionGone: (gone) => this.#sessionGone(gone),
     });
+    this.#plugins = new PluginRegistry(
+      this.#router,
+      backend,
+      this.logger,
+      { cacheDir: this.options.cacheDir },
+      this.#bus,
+      this.#presence,
+    );
     // One object for the server's life: sessions and listeners read it, setLimits() updates it in place.
     const limits = this.options.limits;
     this.#context = {
@@ -164,6 +221,49 @@ export class NekoServer {
       track: (hooks) => this.#track(hooks),
       handshakeEnded: (failure) => this.#handshakeEnded(failure),
     };
+  }
+
+  /** The cluster this server is one process of (option `cluster`); undefined when it is on its own. */
+  get cluster(): ClusterSummary | undefined {
+    const bus = this.#bus;
+    if (!bus) return undefined;
+    return { name: bus.name, processId: bus.processId, hostname: bus.hostname, redis: bus.redis };
+  }
+
+  /** The cluster bus, for its status and counters (`/readyz`, `/metrics`); undefined when not in a cluster. */
+  get bus(): ClusterBus | undefined {
+    return this.#bus;
+  }
+
+  /**
+   * Joins the cluster (option `cluster`): connects to Redis, registers this
+   * process and starts its heartbeat. {@link loadPlugins} and {@link listen}
+   * call it; asking again gives the same promise. Does nothing for a server
+   * on its own.
+   *
+   * @throws NekoError `NEKO_ERR_CLUSTER_UNREACHABLE` when Redis cannot be reached
+   */
+  joinCluster(): Promise<void> {
+    this.#busStarted ??= this.#bus?.start() ?? Promise.resolve();
+    return this.#busStarted;
+  }
+
+  /**
+   * A session of a dead process of the cluster (the bus's sweep, on one
+   * surviving process): each plugin it joined runs `onSessionGone`, then
+   * what it owned in presence is removed.
+   */
+  async #sessionGone(gone: GoneSession): Promise<void> {
+    for (const greeter of gone.greeters) {
+      const route = this.#router.resolve(greeter);
+      if (route.kind === 'plugin') await route.host.sessionGone(gone);
+    }
+    await this.#dropPresenceOfGone(gone);
+  }
+
+  /** Removes what a session of a dead process owned in presence (PresenceStore.dropSession). */
+  async #dropPresenceOfGone(gone: GoneSession): Promise<void> {
+    await this.#presence.dropSession(gone.sessionId, { processId: gone.processId });
   }
 
   /** Connected clients. */
@@ -318,6 +418,7 @@ export class NekoServer {
     const loaded = first ? this.#router.whileLoading() : undefined;
     try {
       await this.prepareStorage();
+      await this.joinCluster();
       return await this.#plugins.load(dir);
     } finally {
       loaded?.();
@@ -342,8 +443,8 @@ export class NekoServer {
 
   /**
    * Whether the server is ready to serve (what `GET /readyz` answers): not
-   * while plugins load, while it shuts down, or when the storage backend
-   * cannot be reached. `reasons` says why not (empty when ready).
+   * while plugins load, while it shuts down, when the storage backend
+   * cannot be reached, or, in a cluster, while Redis cannot be reached. `reasons` says why not (empty when ready).
    */
   async readiness(): Promise<Readiness> {
     const reasons: string[] = [];
@@ -355,6 +456,16 @@ export class NekoServer {
         await this.#storage.ping();
       } catch (err) {
         reasons.push(`storage unreachable: ${errorMessage(err)}`);
+      }
+    }
+    const bus = this.#bus;
+    if (bus !== undefined) {
+      const status = bus.status();
+      if (this.#busStarted === undefined) reasons.push('joining the cluster');
+      else if (!status.reachable) {
+        reasons.push(
+          `cluster bus unreachable: Redis at ${bus.redis} (cluster ${bus.name}) since ${new Date(status.since).toISOString()}`,
+        );
       }
     }
     return { ready: reasons.length === 0, reasons };
@@ -386,6 +497,7 @@ export class NekoServer {
   /** Loads the configured plugins directory (if any), then listens. Resolves with the bound address. */
   async listen(): Promise<AddressInfo> {
     if (this.#listener) throw new NekoError('NEKO_ERR_SERVER_LISTEN', 'the server is already listening');
+    await this.joinCluster();
     if (this.options.plugins !== undefined) await this.loadPlugins(this.options.plugins);
     const { tls, host, port, limits } = this.options;
     this.#secureContext = tls ? tlsContext(tls) : undefined;
@@ -480,7 +592,8 @@ export class NekoServer {
   }
 
   #accept(transport: Transport, connectedAt: number): Connection {
-    const id = `s-${this.#nextSessionId++}`;
+    // In a cluster, session ids are random (128 bits) so that they are unique across processes.
+    const id = this.#bus ? `s-${randomBytes(16).toString('base64url')}` : `s-${this.#nextSessionId++}`;
     const connection = new Connection(
       id,
       transport,
@@ -752,6 +865,14 @@ export class NekoServer {
     const hookLimit = this.options.limits.shutdownTimeoutMs;
     await this.#bounded(Promise.all(this.#leaving), hookLimit, 'onLeave hooks');
     await this.#plugins.unloadAll((work, what) => this.#bounded(work, hookLimit, what));
+    await this.#presence.close();
+    // Every local session has left: this process's entries leave Redis, and the bus disconnects.
+    const bus = this.#bus;
+    if (bus && this.#busStarted)
+      await this.#busStarted.then(
+        () => bus.close(),
+        () => bus.close(),
+      );
   }
 
   /** Waits for `work`, at most `ms`; past that, logs what it gave up on and goes on. */
