@@ -59,7 +59,17 @@ export interface RedisPresenceOptions {
   onHandlerError?: PresenceErrorReporter;
   /** How long connecting may take, in ms. Default 5000. */
   connectTimeoutMs?: number;
+  /**
+   * How long a call may wait for Redis's answer, in ms, before it rejects
+   * with `NEKO_ERR_CLUSTER_UNREACHABLE` (a connection that broke with the
+   * command on it). Default 5000. A call that timed out may still take
+   * effect, once Redis gets it.
+   */
+  commandTimeoutMs?: number;
 }
+
+/** How often a drop that failed while Redis was away is tried again, in ms. */
+const RETRY_MS = 1000;
 
 /** SET (NX, PX) of a stored value; with a record, the record joins the owner's set. → 1 stored, 0 not. */
 const SET_SCRIPT = `
@@ -163,12 +173,17 @@ export class RedisPresenceStore implements PresenceStore {
   readonly place: RedisPlace;
   readonly #url: string;
   readonly #timeoutMs: number | undefined;
+  readonly #commandTimeoutMs: number;
   readonly #onHandlerError: PresenceErrorReporter | undefined;
   #commands: Promise<Commands> | undefined;
   #subscriber: Promise<Redis> | undefined;
   readonly #channels = new Map<string, Channel>();
   /** Local owning sessions (owner tag → greeters they own entries in): a drop of a local session that owns nothing costs no round trip. */
   readonly #owners = new Map<string, Set<string>>();
+  /** Drops to try again (Redis was away), by owner tag and prefix. */
+  readonly #retries = new Map<string, { tag: string; prefix: string }>();
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retrying = false;
   #closed = false;
 
   constructor(options: RedisPresenceOptions) {
@@ -177,6 +192,7 @@ export class RedisPresenceStore implements PresenceStore {
     this.cluster = options.name ?? 'default';
     this.processId = options.processId;
     this.#timeoutMs = options.connectTimeoutMs;
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? 5000;
     this.#onHandlerError = options.onHandlerError;
   }
 
@@ -196,11 +212,61 @@ export class RedisPresenceStore implements PresenceStore {
       return;
     }
     const prefix = options.greeter === undefined ? '' : pluginPrefix(this.cluster, options.greeter);
-    await this.call('dropSession', '', (redis) => redis.ncDrop(this.#ownedKey(tag), tag, prefix));
     if (greeters !== undefined) {
       if (options.greeter === undefined) greeters.clear();
       else greeters.delete(options.greeter);
       if (greeters.size === 0) this.#owners.delete(tag);
+    }
+    try {
+      await this.#drop(tag, prefix);
+    } catch (err) {
+      if (!(err instanceof NekoError) || err.code !== 'NEKO_ERR_CLUSTER_UNREACHABLE' || this.#closed)
+        throw err;
+      // The entries must not outlive the session for good: the drop is tried again until Redis answers.
+      this.#retries.set(`${tag}\u0000${prefix}`, { tag, prefix });
+      this.#retryLater();
+      throw new NekoError(
+        'NEKO_ERR_CLUSTER_UNREACHABLE',
+        `${err.message}; tried again every ${RETRY_MS} ms until Redis answers`,
+        { cause: err, ...(err.hint === undefined ? {} : { hint: err.hint }) },
+      );
+    }
+  }
+
+  /** Drops that failed while Redis was away, waiting to be tried again. */
+  get pendingDrops(): number {
+    return this.#retries.size;
+  }
+
+  #drop(tag: string, prefix: string): Promise<number> {
+    return this.call('dropSession', '', (redis) => redis.ncDrop(this.#ownedKey(tag), tag, prefix));
+  }
+
+  #retryLater(): void {
+    if (this.#retryTimer !== undefined) return;
+    this.#retryTimer = setInterval(() => void this.#retry(), RETRY_MS);
+    this.#retryTimer.unref();
+  }
+
+  async #retry(): Promise<void> {
+    if (this.#retrying) return;
+    this.#retrying = true;
+    try {
+      for (const [id, { tag, prefix }] of this.#retries) {
+        if (this.#closed) return;
+        try {
+          await this.#drop(tag, prefix);
+          this.#retries.delete(id);
+        } catch {
+          return; // Still away: the next tick tries again.
+        }
+      }
+    } finally {
+      this.#retrying = false;
+      if ((this.#retries.size === 0 || this.#closed) && this.#retryTimer !== undefined) {
+        clearInterval(this.#retryTimer);
+        this.#retryTimer = undefined;
+      }
     }
   }
 
@@ -218,6 +284,8 @@ export class RedisPresenceStore implements PresenceStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#channels.clear();
+    if (this.#retryTimer !== undefined) clearInterval(this.#retryTimer);
+    this.#retryTimer = undefined;
     const connections = [this.#commands, this.#subscriber];
     this.#commands = this.#subscriber = undefined;
     for (const connection of connections) {
@@ -241,10 +309,19 @@ export class RedisPresenceStore implements PresenceStore {
   /** Runs a command; Redis's refusals and outages become coded errors. */
   async call<T>(where: string, key: string, command: (redis: Commands) => Promise<T>): Promise<T> {
     const redis = await this.#connection();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${this.#commandTimeoutMs} ms`)),
+        this.#commandTimeoutMs,
+      );
+    });
     try {
-      return await command(redis);
+      return await Promise.race([command(redis), timeout]);
     } catch (err) {
       throw this.#failure(err, where, key);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -10,6 +10,7 @@ import type { JsonValue } from '../../src/cluster/presence.js';
 import { RedisPresenceStore } from '../../src/cluster/redis-presence.js';
 import { connectRedis } from '../../src/cluster/redis.js';
 import { eventually, presenceConformance, rejectsWithCode } from './presence-conformance.js';
+import { startRelay } from '../helpers/proxy.js';
 
 let redis: RunningRedis;
 
@@ -139,6 +140,51 @@ describe('RedisPresenceStore', () => {
     await s.dropSession('s-1');
     expect(await p.hgetall('nicks')).toEqual({});
   }, 30_000);
+
+  it('a session drop that fails while the network to Redis is cut is tried again, and done, once it is back', async () => {
+    const name = clusterName();
+    const relay = await startRelay(redis.port);
+    const viaRelay = new RedisPresenceStore({
+      redis: `redis://:${encodeURIComponent(redis.password)}@127.0.0.1:${relay.port}`,
+      name,
+      processId: 'proc-r',
+      commandTimeoutMs: 1000,
+    });
+    onTestFinished(() => viaRelay.close());
+    const direct = store(name, 'proc-d').forPlugin('chat');
+    const session = viaRelay.forPlugin('chat', 's-1');
+    expect(await session.hsetnx('nicks', 'mimi', 1, { owner: 'session' })).toBe(true);
+    await session.sadd('online', 's-1', { owner: 'session' });
+
+    relay.refuse(true);
+    relay.cut();
+    // Once the store knows the connection is down, its calls fail at once (none is left in flight).
+    await eventually(() =>
+      rejectsWithCode(session.get('x'), 'NEKO_ERR_CLUSTER_UNREACHABLE').then(() => undefined),
+    );
+    await eventually(async () => {
+      const started = Date.now();
+      await rejectsWithCode(session.get('x'), 'NEKO_ERR_CLUSTER_UNREACHABLE');
+      expect(Date.now() - started).toBeLessThan(500);
+    });
+    const err = await rejectsWithCode(
+      viaRelay.dropSession('s-1', { greeter: 'chat' }),
+      'NEKO_ERR_CLUSTER_UNREACHABLE',
+    );
+    expect(err.message).toContain('tried again');
+    expect(err.message).not.toContain(redis.password);
+    expect(viaRelay.pendingDrops).toBe(1);
+    // Redis kept the entries meanwhile.
+    expect(await direct.hgetall('nicks')).toEqual({ mimi: 1 });
+
+    relay.refuse(false);
+    // Only the retry can drop them now: the failed drop never reached Redis.
+    await eventually(async () => {
+      expect(await direct.hgetall('nicks')).toEqual({});
+      expect(await direct.smembers('online')).toEqual([]);
+    }, 10_000);
+    await eventually(() => expect(viaRelay.pendingDrops).toBe(0));
+  }, 20_000);
 
   it('an unreachable Redis at the first call is a coded error naming host and port', async () => {
     const s = new RedisPresenceStore({
