@@ -1718,6 +1718,7 @@ function setupDataControls() {
 
 const SETTING_GROUPS = [
   ['server', 'Server'],
+  ['cluster', 'Cluster'],
   ['limits', 'Limits'],
   ['dashboard', 'Dashboard'],
 ];
@@ -1729,6 +1730,8 @@ const SETTING_LABELS = {
   plugins: 'Plugins folder',
   dataDir: 'Data folder',
   storage: 'Storage',
+  processId: 'Process id',
+  redis: 'Redis',
   cacheDir: 'Bundle cache',
   configFile: 'Config file',
   maxPacketBytes: 'Largest packet',
@@ -1754,6 +1757,11 @@ const SETTING_HELP = {
   'server.cacheDir':
     'Where TypeScript plugins are bundled to (--cache-dir; none: a temp folder of its own); plugin folders stay untouched',
   'server.configFile': 'The config file read at start, if any',
+  'cluster.name': "The cluster's name (--cluster-name): its Redis keys and channels start with nc:<name>:",
+  'cluster.processId':
+    "This process's id, random at each start: what the cluster's other processes know it by",
+  'cluster.hostname': 'The machine this process runs on',
+  'cluster.redis': 'The Redis server the processes meet on (its URL without the password)',
   'limits.maxPacketBytes': 'Largest packet accepted; bigger ones get 413 and the connection ends',
   'limits.handshakeTimeoutMs': 'Time a new connection has to authenticate (then 408)',
   'limits.idleTimeoutMs': 'Close a session that sends nothing for this long (408); 0 is off',

@@ -10,6 +10,7 @@ import { isNekoError } from '../errors.js';
 import { errorMessage, plural } from '../format.js';
 import { DASHBOARD_TOKEN_ENV } from '../config/dashboard-options.js';
 import { storageEnv } from '../config/storage-options.js';
+import { clusterEnv } from '../config/cluster-options.js';
 import { SECRET_ENV } from '../config/secret.js';
 import type { StartOptions } from '../config/start-options.js';
 import type { Limits } from '../server/limits.js';
@@ -49,18 +50,19 @@ export interface ReloadTarget {
 }
 
 /** The top-level keys of the start options that a reload applies itself, or that are no setting. */
-// cacheDir is compared once, as serverOptions.cacheDir.
+// cacheDir and cluster are compared once, as serverOptions.cacheDir and serverOptions.cluster.
 const HANDLED: ReadonlySet<string> = new Set([
   'serverOptions',
   'configFile',
   'plugins',
   'warnings',
   'cacheDir',
+  'cluster',
 ]);
 
 /**
  * The environment a reload resolves the options in: the server's, with the
- * secret, a dashboard token and `NEKOCONNECT_DATABASE_URL` from the
+ * secret, a dashboard token, `NEKOCONNECT_DATABASE_URL` and `NEKOCONNECT_REDIS_URL` from the
  * environment put back (they left it
  * when first read, so that child processes do not inherit them). A
  * `--secret-file` or token file is read again.
@@ -72,6 +74,7 @@ export function reloadEnv(env: NodeJS.ProcessEnv, started: StartOptions): NodeJS
     [SECRET_ENV]: started.serverOptions.secret,
     ...(token?.source === DASHBOARD_TOKEN_ENV ? { [DASHBOARD_TOKEN_ENV]: token.token } : {}),
     ...storageEnv(started.storage),
+    ...clusterEnv(started.cluster),
   };
 }
 

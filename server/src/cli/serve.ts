@@ -110,6 +110,15 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
     if (configFile !== undefined) io.out(kleur.dim(`config from ${shownPath(configFile, cwd)}`));
     // Never the URL's password: describeStorage() shows it as ***.
     io.out(kleur.dim(`storage: ${describeStorage(options.storage, (d) => shownDir(d, cwd))}`));
+    // Never the Redis URL's password either: server.cluster shows it as ***.
+    const cluster = server.cluster;
+    if (cluster !== undefined) {
+      io.out(
+        kleur.dim(
+          `cluster: ${cluster.name} via ${cluster.redis}, process ${cluster.processId} (${cluster.hostname})`,
+        ),
+      );
+    }
     printWarnings(options.warnings, output);
     const storage = describeStorage(options.storage, (d) => d);
     const facts = {

@@ -84,6 +84,26 @@ export const START_FLAGS = {
     ],
     key: 'storage',
   },
+  cluster: {
+    type: 'string',
+    value: '<redis-url>',
+    help: [
+      'run as one process of the cluster that meets',
+      'on this Redis (redis://:password@host:6379):',
+      'broadcasts, sendTo, groups and presence span',
+      'every process (else NEKOCONNECT_REDIS_URL,',
+      'else the config)',
+    ],
+    default: 'off: one process on its own',
+    key: 'cluster',
+  },
+  'cluster-name': {
+    type: 'string',
+    value: '<name>',
+    help: ["the cluster's name: its Redis keys and", 'channels start with nc:<name>:'],
+    default: 'default',
+    key: 'clusterName',
+  },
   'cache-dir': {
     type: 'string',
     value: '<dir>',
@@ -200,7 +220,8 @@ down (nekoconnect drain). See docs/config.md.
 Exit codes: 0 clean shutdown, 1 runtime failure or handlers cut at shutdown
 (still running after limits.shutdownTimeoutMs), 2 usage or configuration error.
 Environment: NEKOCONNECT_SECRET, NEKOCONNECT_DASHBOARD_TOKEN,
-NEKOCONNECT_DATABASE_URL (as --storage), NO_COLOR (plain output).`;
+NEKOCONNECT_DATABASE_URL (as --storage), NEKOCONNECT_REDIS_URL (as --cluster),
+NO_COLOR (plain output).`;
 
 /** `nekoconnect start`: resolves with the exit code once the server has shut down. */
 export const START_COMMAND = defineCommand({

@@ -44,6 +44,24 @@ export interface NekoConfig {
   metrics?: NekoMetricsConfig;
   /** What the server prints: `{ format: 'pretty' | 'json', level: 'debug' | 'info' | 'warn' | 'error' }`. Default pretty, info. */
   log?: NekoLogConfig;
+  /**
+   * Run as one process of a cluster that meets on a Redis server (docs/cluster.md).
+   * `--cluster` and `NEKOCONNECT_REDIS_URL` beat `redis`; `--cluster-name` beats `name`.
+   * Default: off, one process on its own.
+   */
+  cluster?: NekoClusterConfig;
+}
+
+/** The config's `cluster` key. */
+export interface NekoClusterConfig {
+  /** The Redis URL, `redis://:password@host:6379` (`rediss://` for TLS); the password is never printed. */
+  redis: string;
+  /** The cluster's name: its Redis keys and channels start with `nc:<name>:`, so clusters can share one Redis. Default `default`. */
+  name?: string;
+  /** How long a process's heartbeat lives in Redis, in ms: a process that died leaves presence within twice this. Default 5000. */
+  heartbeatTtlMs?: number;
+  /** How long `sendTo` waits for another process to acknowledge, in ms, before it answers `'gone'`. Default 2000. */
+  sendToTimeoutMs?: number;
 }
 
 /** The server's output (`--log-format`, `--log-level` beat these). */

@@ -33,6 +33,7 @@ export const CONFIG_KEYS = [
   'requirePlugins',
   'log',
   'metrics',
+  'cluster',
 ] as const;
 
 const TLS_KEYS = ['key', 'cert'] as const;
@@ -41,6 +42,9 @@ const METRICS_KEYS = ['port', 'host'] as const;
 const WEBSOCKET_KEYS = ['port', 'host', 'path', 'origins'] as const;
 const LOG_KEYS = ['format', 'level'] as const;
 const STORAGE_KEYS = ['backend', 'url', 'dir'] as const;
+const CLUSTER_KEYS = ['redis', 'name', 'heartbeatTtlMs', 'sendToTimeoutMs'] as const;
+/** A cluster's name, as it goes into Redis keys (`nc:<name>:`). */
+export const CLUSTER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** Names people are likely to try, and the key they mean. */
 const ALIASES: Readonly<Record<string, string>> = {
@@ -63,6 +67,10 @@ const ALIASES: Readonly<Record<string, string>> = {
   ws: 'websocket',
   databaseUrl: 'storage.url',
   storageUrl: 'storage.url',
+  redis: 'cluster.redis',
+  redisUrl: 'cluster.redis',
+  clusterName: 'cluster.name',
+  heartbeatTtlMs: 'cluster.heartbeatTtlMs',
   webSocket: 'websocket',
 };
 
@@ -138,6 +146,7 @@ export function checkConfig(value: unknown): ConfigIssue[] {
   if (has('metrics')) checkMetrics(issues, value.metrics);
   if (has('websocket')) checkWebSocket(issues, value.websocket);
   if (has('log')) checkLog(issues, value.log);
+  if (has('cluster')) checkCluster(issues, value.cluster);
   if (has('requirePlugins')) {
     checkBoolean(
       issues,
@@ -147,7 +156,9 @@ export function checkConfig(value: unknown): ConfigIssue[] {
     );
   }
   // A code frame of any issue could show the line of a storage URL with its password.
-  if (hasUrlPassword(value.storage)) for (const issue of issues) issue.secret = true;
+  if (hasUrlPassword(value.storage) || hasRedisPassword(value.cluster)) {
+    for (const issue of issues) issue.secret = true;
+  }
   return issues;
 }
 
@@ -201,6 +212,38 @@ function checkStorage(issues: ConfigIssue[], storage: unknown, hasDataDir: boole
 function hasUrlPassword(storage: unknown): boolean {
   if (!isPlainObject(storage) || typeof storage.url !== 'string') return false;
   return shownUrl(storage.url) !== storage.url;
+}
+
+function checkCluster(issues: ConfigIssue[], cluster: unknown): void {
+  const shape = "{ redis: 'redis://:password@host:6379', name? }";
+  if (!checkSection(issues, 'cluster', cluster, CLUSTER_KEYS, shape)) return;
+  const { redis, name, heartbeatTtlMs, sendToTimeoutMs } = cluster;
+  if (typeof redis !== 'string' || !/^rediss?:\/\/./i.test(redis)) {
+    issues.push({
+      path: ['cluster', 'redis'],
+      at: redis === undefined ? 'key' : 'value',
+      message: `cluster.redis must be a redis:// or rediss:// URL such as "redis://:password@host:6379", got ${typeof redis === 'string' ? JSON.stringify(shownUrl(redis)) : describeValue(redis)}`,
+    });
+  }
+  if (name !== undefined && (typeof name !== 'string' || !CLUSTER_NAME.test(name))) {
+    issues.push({
+      path: ['cluster', 'name'],
+      at: 'value',
+      message: `cluster.name must be 1 to 64 letters, digits, "_", "." or "-", got ${describeValue(name)}`,
+    });
+  }
+  if (heartbeatTtlMs !== undefined) {
+    checkInt(issues, ['cluster', 'heartbeatTtlMs'], heartbeatTtlMs, { min: 300, max: 600_000 });
+  }
+  if (sendToTimeoutMs !== undefined) {
+    checkInt(issues, ['cluster', 'sendToTimeoutMs'], sendToTimeoutMs, { min: 10, max: 600_000 });
+  }
+}
+
+/** Whether the config's cluster holds a Redis URL with a password in it. */
+function hasRedisPassword(cluster: unknown): boolean {
+  if (!isPlainObject(cluster) || typeof cluster.redis !== 'string') return false;
+  return shownUrl(cluster.redis) !== cluster.redis;
 }
 
 function checkWebSocket(issues: ConfigIssue[], websocket: unknown): void {

@@ -29,6 +29,7 @@ import { readSecret } from './secret.js';
 import { resolveLogOptions, type LogOptions } from './log-options.js';
 import { checkTlsMaterial } from './tls.js';
 import { resolveStorage, type ResolvedStorage } from './storage-options.js';
+import { nedbInClusterWarning, resolveCluster, type ResolvedCluster } from './cluster-options.js';
 
 /** What the command line gave. Paths are relative to the working directory. Absent means "not given". */
 export interface StartFlags {
@@ -50,6 +51,10 @@ export interface StartFlags {
    * config's `storage` (see `storage-options.ts`).
    */
   storage?: string;
+  /** `--cluster <redis-url>`: join the cluster that meets on this Redis. Beats `NEKOCONNECT_REDIS_URL` and the config's `cluster.redis`. */
+  cluster?: string;
+  /** `--cluster-name <name>`: the cluster's name. Beats the config's `cluster.name`. */
+  clusterName?: string;
   /** `--cache-dir <dir>`: where TypeScript plugins are bundled to. Beats the config's `cacheDir`. */
   cacheDir?: string;
   /** `--tls-key` and `--tls-cert`: both or neither. They replace the config's `tls`. */
@@ -97,6 +102,8 @@ export interface StartOptions {
   dataDir: string;
   /** The storage backend, what chose it, and how it may be shown (never with a password). */
   storage: ResolvedStorage;
+  /** The cluster this process joins (also in `serverOptions.cluster`), and how it may be shown; undefined when it runs alone. */
+  cluster: ResolvedCluster | undefined;
   /** Where TypeScript plugins are bundled to (also in `serverOptions.cacheDir`): `<dataDir>/cache` by default. */
   cacheDir: string;
   /** The config file used, absolute; undefined when none was. */
@@ -120,7 +127,7 @@ export interface StartOptions {
  * against its folder, the flags' against `cwd`. TLS files and the secret
  * are read here.
  *
- * @param env where `NEKOCONNECT_SECRET` (and `NEKOCONNECT_DATABASE_URL`) is read from
+ * @param env where `NEKOCONNECT_SECRET` (and `NEKOCONNECT_DATABASE_URL`, `NEKOCONNECT_REDIS_URL`) is read from
  * @throws NekoError `NEKO_ERR_CLI_USAGE`, `NEKO_ERR_CONFIG_*` (see docs/errors.md)
  */
 export async function resolveStartOptions(
@@ -161,6 +168,13 @@ export async function resolveStartOptions(
     ...(loaded === undefined ? {} : { configFile: shownPath(loaded.file, cwd) }),
   });
   const dataDir = storage.dataDir;
+  const cluster = resolveCluster({
+    ...(flags.cluster === undefined ? {} : { cluster: flags.cluster }),
+    ...(flags.clusterName === undefined ? {} : { clusterName: flags.clusterName }),
+    env,
+    ...(config.cluster === undefined ? {} : { config: config.cluster }),
+    ...(loaded === undefined ? {} : { configFile: shownPath(loaded.file, cwd) }),
+  });
   const cacheDir =
     flags.cacheDir !== undefined
       ? path.resolve(cwd, flags.cacheDir)
@@ -173,6 +187,9 @@ export async function resolveStartOptions(
     env,
     (warning) => warnings.push(warning),
   );
+  if (cluster !== undefined && storage.selection.backend === 'nedb') {
+    warnings.push(nedbInClusterWarning(cluster, shownPath(dataDir, cwd)));
+  }
 
   return {
     serverOptions: {
@@ -183,10 +200,12 @@ export async function resolveStartOptions(
       websocket: resolveWebSocket(flags, config),
       limits,
       cacheDir,
+      ...(cluster === undefined ? {} : { cluster: cluster.options }),
     },
     plugins,
     dataDir,
     storage,
+    cluster,
     cacheDir,
     configFile: loaded?.file,
     dashboard: await withStableToken(

@@ -5,7 +5,8 @@
  */
 import type { PluginStatus } from '../plugins/registry.js';
 import type { LatencyPercentiles, PluginStats } from '../plugins/stats.js';
-import type { NekoServer, SessionSummary } from '../server/server.js';
+import { hostname } from 'node:os';
+import type { ClusterSummary, NekoServer, SessionSummary } from '../server/server.js';
 import type { Limits } from '../server/options.js';
 import { errorView, type ErrorView } from './error-view.js';
 import type { LogBuffer } from './log-buffer.js';
@@ -33,6 +34,9 @@ export interface OverviewView {
     address: string | null;
     startedAt: number;
     uptimeMs: number;
+    /** This process's id (random at each start; what the other processes of a cluster know it by). */
+    processId: string;
+    hostname: string;
   };
   counters: { info: number; warn: number; error: number };
   plugins: { loaded: number; failed: number; reloading: number };
@@ -111,6 +115,8 @@ export interface SettingsView {
   };
   limits: Limits;
   dashboard: { host: string; port: number; tokenRequired: boolean };
+  /** The cluster this server is one process of, its Redis URL without the password; null on its own. */
+  cluster: ClusterSummary | null;
 }
 
 /** `tcp://127.0.0.1:10390`, once the server listens. */
@@ -136,6 +142,8 @@ export function overviewView(
       address: serverAddress(server),
       startedAt: server.startedAt,
       uptimeMs: now - server.startedAt,
+      processId: server.processId,
+      hostname: server.cluster?.hostname ?? hostname(),
     },
     counters: { ...logs.counts },
     plugins: { loaded: count('loaded'), failed: count('failed'), reloading: count('reloading') },
@@ -246,5 +254,6 @@ export function settingsView(
     },
     limits: { ...limits },
     dashboard,
+    cluster: server.cluster ?? null,
   };
 }

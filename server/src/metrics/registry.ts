@@ -10,6 +10,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { LatencyHistogram } from '../plugins/stats.js';
 import type { NekoServer } from '../server/server.js';
+import { LATENCY_BUCKETS_MS as BUS_LATENCY_BUCKETS_MS, type ClusterBus } from '../cluster/bus.js';
 
 /** The prefix of every metric of NekoConnect's own (prom-client's default metrics keep their names). */
 export const METRIC_PREFIX = 'nekoconnect_';
@@ -161,7 +162,60 @@ export class ServerMetrics {
         },
       ),
     );
+    const bus = server.bus;
+    if (bus !== undefined) this.#cluster(bus, name);
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The cluster bus's figures (only for a server in a cluster), read from its counters when scraped. */
+  #cluster(bus: ClusterBus, name: (suffix: string) => string): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: name('cluster_redis_up'),
+      help: "1 while the cluster's Redis answers, 0 during an outage.",
+      registers,
+      collect() {
+        this.set(bus.status().reachable ? 1 : 0);
+      },
+    });
+    const counters = [
+      [
+        'cluster_messages_published_total',
+        'Messages this process published on the cluster bus: broadcasts, group broadcasts, direct messages, group changes.',
+        'published',
+      ],
+      ['cluster_messages_received_total', 'Broadcasts of other processes this process received.', 'received'],
+      [
+        'cluster_packets_delivered_total',
+        "Packets delivered to this process's sessions from other processes' messages.",
+        'delivered',
+      ],
+      ['cluster_redis_failures_total', 'Redis calls of the bus that failed (Redis unreachable).', 'failures'],
+      [
+        'cluster_redis_reconnects_total',
+        'Times a Redis connection of the bus came back after it broke.',
+        'reconnects',
+      ],
+      [
+        'cluster_processes_swept_total',
+        'Dead processes of the cluster this process cleaned up after.',
+        'swept',
+      ],
+    ] as const;
+    for (const [metric, help, field] of counters) {
+      new Counter({
+        name: name(metric),
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(bus.counters()[field]);
+        },
+      });
+    }
+    this.registry.registerMetric(
+      new BusLatencyHistogram(bus, name('cluster_latency_seconds')) as unknown as Metric,
+    );
   }
 
   /** The content type of {@link text}. */
@@ -218,6 +272,46 @@ class ReadHistogram {
       values.push({ metricName: `${this.name}_sum`, labels, value: histogram.sum / 1000 });
       values.push({ metricName: `${this.name}_count`, labels, value: histogram.count });
     }
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values,
+    });
+  }
+}
+
+/**
+ * The bus's cross-process latency, from publish on another process to
+ * delivery here, as a Prometheus histogram read from the bus's counters
+ * (buckets of `LATENCY_BUCKETS_MS` in cluster/bus.ts).
+ */
+class BusLatencyHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly help =
+    'Cross-process delivery on the cluster bus: from a message published on another process to its delivery here.';
+  readonly #bus: ClusterBus;
+
+  constructor(
+    bus: ClusterBus,
+    readonly name: string,
+  ) {
+    this.#bus = bus;
+  }
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: unknown[] }> {
+    const { latency } = this.#bus.counters();
+    const values: unknown[] = [];
+    let cumulative = 0;
+    BUS_LATENCY_BUCKETS_MS.forEach((bound, i) => {
+      cumulative += latency.buckets[i] ?? 0;
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: bound / 1000 }, value: cumulative });
+    });
+    values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf' }, value: latency.count });
+    values.push({ metricName: `${this.name}_sum`, labels: {}, value: latency.sum / 1000 });
+    values.push({ metricName: `${this.name}_count`, labels: {}, value: latency.count });
     return Promise.resolve({
       name: this.name,
       help: this.help,

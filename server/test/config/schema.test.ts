@@ -114,13 +114,13 @@ describe('checkConfig', () => {
 describe('unknown keys', () => {
   it('are errors that list the keys, with a suggestion for a near miss', () => {
     expect(messages({ prot: 1 })).toEqual([
-      'unknown key "prot" (did you mean "port"?); the keys are port, host, plugins, dataDir, storage, cacheDir, limits, tls, dashboard, websocket, requirePlugins, log and metrics',
+      'unknown key "prot" (did you mean "port"?); the keys are port, host, plugins, dataDir, storage, cacheDir, limits, tls, dashboard, websocket, requirePlugins, log, metrics and cluster',
     ]);
     expect(messages({ Host: 'x' })[0]).toContain('(did you mean "host"?)');
     expect(messages({ datadir: 'x' })[0]).toContain('(did you mean "dataDir"?)');
     expect(messages({ plugin: 'x' })[0]).toContain('(did you mean "plugins"?)');
     expect(messages({ whatever: 1 })).toEqual([
-      'unknown key "whatever"; the keys are port, host, plugins, dataDir, storage, cacheDir, limits, tls, dashboard, websocket, requirePlugins, log and metrics',
+      'unknown key "whatever"; the keys are port, host, plugins, dataDir, storage, cacheDir, limits, tls, dashboard, websocket, requirePlugins, log, metrics and cluster',
     ]);
   });
 
