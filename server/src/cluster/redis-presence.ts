@@ -178,6 +178,8 @@ export class RedisPresenceStore implements PresenceStore {
   #commands: Promise<Commands> | undefined;
   #subscriber: Promise<Redis> | undefined;
   readonly #channels = new Map<string, Channel>();
+  /** Channels whose last handler ended while Redis was away: unsubscribed when the connection is back. */
+  readonly #stale = new Set<string>();
   /** Local owning sessions (owner tag → greeters they own entries in): a drop of a local session that owns nothing costs no round trip. */
   readonly #owners = new Map<string, Set<string>>();
   /** Drops to try again (Redis was away), by owner tag and prefix. */
@@ -350,6 +352,7 @@ export class RedisPresenceStore implements PresenceStore {
     const own: PresenceHandler = (value) => handler(value);
     let entry = this.#channels.get(channel);
     if (entry === undefined) {
+      this.#stale.delete(channel);
       const fresh: Channel = { handlers: new Map(), subscribed: Promise.resolve() };
       fresh.subscribed = this.#subscribeChannel(channel, shown).catch((err: unknown) => {
         if (this.#channels.get(channel) === fresh) this.#channels.delete(channel);
@@ -378,8 +381,24 @@ export class RedisPresenceStore implements PresenceStore {
     if (!entry?.handlers.delete(handler) || entry.handlers.size > 0) return;
     this.#channels.delete(channel);
     const subscriber = await this.#subscriber?.catch(() => undefined);
-    // While Redis is away the channel is forgotten here; the resubscription after the outage skips it.
-    await subscriber?.unsubscribe(channel).catch(() => undefined);
+    // While Redis is away the connection would subscribe to it again when it is back: it is unsubscribed then.
+    await subscriber?.unsubscribe(channel).catch(() => this.#stale.add(channel));
+  }
+
+  /** After a reconnect: ends the Redis subscriptions whose last handler ended while Redis was away. */
+  #unsubscribeStale(subscriber: Redis): void {
+    for (const channel of this.#stale) {
+      if (this.#channels.has(channel)) {
+        this.#stale.delete(channel);
+        continue;
+      }
+      subscriber.unsubscribe(channel).then(
+        () => {
+          if (!this.#channels.has(channel)) this.#stale.delete(channel);
+        },
+        () => undefined,
+      );
+    }
   }
 
   async #subscribeChannel(channel: string, shown: string): Promise<void> {
@@ -435,6 +454,7 @@ export class RedisPresenceStore implements PresenceStore {
         ...(this.#timeoutMs === undefined ? {} : { timeoutMs: this.#timeoutMs }),
       }).then((redis) => {
         redis.on('message', (channel: string, message: string) => this.#deliver(channel, message));
+        redis.on('ready', () => this.#unsubscribeStale(redis));
         return redis;
       });
       connecting.catch(() => {

@@ -186,6 +186,46 @@ describe('RedisPresenceStore', () => {
     await eventually(() => expect(viaRelay.pendingDrops).toBe(0));
   }, 20_000);
 
+  it('subscriptions ended while the network to Redis is cut are not renewed when it is back; the others are', async () => {
+    const name = clusterName();
+    const relay = await startRelay(redis.port);
+    const viaRelay = new RedisPresenceStore({
+      redis: `redis://:${encodeURIComponent(redis.password)}@127.0.0.1:${relay.port}`,
+      name,
+      processId: 'proc-r',
+      commandTimeoutMs: 1000,
+    });
+    onTestFinished(() => viaRelay.close());
+    const directChat = store(name, 'proc-d').forPlugin('chat');
+    const directGame = store(name, 'proc-e').forPlugin('game');
+    const got: string[] = [];
+    await viaRelay.forPlugin('chat').subscribe('news', (v) => void got.push(`chat ${String(v)}`));
+    await viaRelay.forPlugin('game').subscribe('news', (v) => void got.push(`game ${String(v)}`));
+    expect(await directChat.publish('news', 1)).toBe(1);
+    await eventually(() => expect(got).toEqual(['chat 1']));
+
+    relay.refuse(true);
+    relay.cut();
+    await eventually(() =>
+      rejectsWithCode(viaRelay.forPlugin('chat').get('x'), 'NEKO_ERR_CLUSTER_UNREACHABLE').then(
+        () => undefined,
+      ),
+    );
+    // The chat plugin unloads during the outage; the game plugin keeps its subscription.
+    await viaRelay.endSubscriptions('chat');
+    expect(viaRelay.subscriptionCount('chat')).toBe(0);
+    expect(viaRelay.subscriptionCount('game')).toBe(1);
+
+    relay.refuse(false);
+    await eventually(async () => {
+      expect(await directGame.publish('news', 2)).toBe(1);
+      expect(got).toContain('game 2');
+    }, 10_000);
+    await eventually(async () => expect(await directChat.publish('news', 3)).toBe(0), 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(got.filter((g) => g.startsWith('chat'))).toEqual(['chat 1']);
+  }, 20_000);
+
   it('an unreachable Redis at the first call is a coded error naming host and port', async () => {
     const s = new RedisPresenceStore({
       redis: 'redis://:s3cret@127.0.0.1:1',
