@@ -28,7 +28,9 @@ export function shownUrl(url: string): string {
   for (const name of [...parsed.searchParams.keys()]) {
     if (name.toLowerCase() === 'password') parsed.searchParams.set(name, MASK);
   }
-  return parsed.href;
+  // URL adds a `/` to a URL without a path (`redis://host:6379`): show it as it was written.
+  const bare = parsed.pathname === '/' && parsed.search === '' && parsed.hash === '' && !/\/$/.test(url);
+  return bare ? parsed.href.slice(0, -1) : parsed.href;
 }
 
 /** A text (a line of a config file) with the password of every `scheme://user:password@` in it shown as `***`. */

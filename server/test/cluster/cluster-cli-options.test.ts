@@ -96,7 +96,7 @@ describe('resolveCluster', () => {
     const wrong = thrown(() => resolve({ cluster: 'http://:pw-of-the-flag@redis-a:6380' }));
     expect(wrong.code).toBe('NEKO_ERR_CONFIG_INVALID');
     expect(wrong.message).toBe(
-      'the Redis URL http://:***@redis-a:6380/ has the scheme http, not redis or rediss (from --cluster)',
+      'the Redis URL http://:***@redis-a:6380 has the scheme http, not redis or rediss (from --cluster)',
     );
     const env = thrown(() => resolve({ env: { NEKOCONNECT_REDIS_URL: 'redis://:pw-of-the-env@' } }));
     expect(env.message).toContain('(from NEKOCONNECT_REDIS_URL)');
