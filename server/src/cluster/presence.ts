@@ -157,8 +157,17 @@ export function checkName(name: unknown, what: string): string {
       `presence: the ${what} must be a string of 1 to ${MAX_PRESENCE_NAME} characters, not ${shown}`,
     );
   }
+  if (LONE_SURROGATE.test(name)) {
+    throw new NekoError(
+      'NEKO_ERR_PRESENCE_KEY',
+      `presence: the ${what} ${JSON.stringify(name)} holds half of a UTF-16 surrogate pair, which UTF-8 (and Redis) cannot keep`,
+    );
+  }
   return name;
 }
+
+/** Half of a surrogate pair, alone: not text that UTF-8 can carry. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Refuses a TTL that is not a whole number of ms from 1 to {@link MAX_PRESENCE_TTL_MS}. */
 export function checkTtl(ttlMs: unknown, where: string): number {

@@ -106,6 +106,11 @@ export function presenceConformance(
       await rejectsWithCode(p.hset('h', '', 1), 'NEKO_ERR_PRESENCE_KEY');
       await rejectsWithCode(p.sadd('s', ''), 'NEKO_ERR_PRESENCE_KEY');
       await rejectsWithCode(p.publish('', 1), 'NEKO_ERR_PRESENCE_KEY');
+      await rejectsWithCode(p.set('half \uD83D', 1), 'NEKO_ERR_PRESENCE_KEY');
+      await rejectsWithCode(p.hset('h', '\uDE00 half', 1), 'NEKO_ERR_PRESENCE_KEY');
+      // Whole pairs are text like any other, in names and values.
+      await p.hset('emoji 😺', 'field 😺', 'value 😺 \uD83D');
+      expect(await p.hgetall('emoji 😺')).toEqual({ 'field 😺': 'value 😺 \uD83D' });
       for (const ttlMs of [0, -1, 1.5, NaN, '100', 101 * 24 * 3600 * 1000]) {
         await rejectsWithCode(p.set('x', 1, { ttlMs: ttlMs as number }), 'NEKO_ERR_PRESENCE_TTL');
       }
