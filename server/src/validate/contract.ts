@@ -18,6 +18,8 @@ export interface ContractTypes {
   pluginContext: ts.Type | undefined;
   /** What `onJoin`/`onLeave` receive; undefined when not exported. */
   sessionContext: ts.Type | undefined;
+  /** The second argument of `onSessionGone`; undefined when not exported (a `nekoconnect` from before clusters). */
+  sessionGone: ts.Type | undefined;
   /** `new () => unknown`: what the loader needs of `Logic`. */
   noArgConstructor: ts.Type;
   /** `void | PromiseLike<unknown>`: what a handler may return. */
@@ -33,6 +35,9 @@ export const CONTRACT_FILE_NAME = '__nekoconnect_contract__.mts';
 
 /** The exported types the contract needs. */
 const CONTRACT_EXPORTS = ['Context', 'PluginContext', 'SessionContext'] as const;
+
+/** Exported types of newer versions only: without them, the hooks that take them are left unchecked. */
+const NEWER_EXPORTS = ['SessionGone'] as const;
 
 /**
  * The declaration file of the `nekoconnect` package the plugin in
@@ -89,9 +94,11 @@ export function contractSource(pluginDir: string, declarations: string): string 
   if (!specifier.startsWith('.')) specifier = `./${specifier}`;
   return [
     `import type { ${CONTRACT_EXPORTS.join(', ')} } from ${JSON.stringify(specifier)};`,
+    `import type { ${NEWER_EXPORTS.join(', ')} } from ${JSON.stringify(specifier)};`,
     'export type NekoContext = Context;',
     'export type NekoPluginContext = PluginContext;',
     'export type NekoSessionContext = SessionContext;',
+    'export type NekoSessionGone = SessionGone;',
     'export type NekoNoArgConstructor = new () => unknown;',
     'export type NekoHandlerReturn = void | PromiseLike<unknown>;',
     '',
@@ -120,6 +127,7 @@ export function readContract(
     context: ifExported('Context', 'NekoContext'),
     pluginContext: ifExported('PluginContext', 'NekoPluginContext'),
     sessionContext: ifExported('SessionContext', 'NekoSessionContext'),
+    sessionGone: ifExported('SessionGone', 'NekoSessionGone'),
     noArgConstructor: alias('NekoNoArgConstructor'),
     handlerReturn: alias('NekoHandlerReturn'),
     missing: CONTRACT_EXPORTS.filter((name) => !exported.has(name)),

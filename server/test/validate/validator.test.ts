@@ -178,6 +178,26 @@ describe('validate: lifecycle hooks', () => {
     );
   });
 
+  it('onSessionGone(plugin: PluginContext, gone: SessionGone) is clean', async () => {
+    expect(await problemsOf('hook-gone-good')).toEqual([]);
+  });
+
+  it('onSessionGone with a string for the SessionGone: NEKO_ERR_VALIDATE_HOOK at the second parameter', async () => {
+    const p = await onlyProblem('hook-gone-param');
+    expect([p.code, where(p)]).toEqual(['NEKO_ERR_VALIDATE_HOOK', 'hook-gone-param/logic.ts:5:51']);
+    expect(p.message).toMatch(
+      /^onSessionGone\(…, sessionId: string\) cannot take the SessionGone the server passes: /,
+    );
+  });
+
+  it('onSessionGone requiring a third argument: NEKO_ERR_VALIDATE_HOOK, the server passes two', async () => {
+    const p = await onlyProblem('hook-gone-three');
+    expect([p.code, where(p)]).toEqual(['NEKO_ERR_VALIDATE_HOOK', 'hook-gone-three/logic.ts:5:59']);
+    expect(p.message).toBe(
+      'onSessionGone requires 3 arguments, but the server passes two (the PluginContext and the SessionGone)',
+    );
+  });
+
   it('onjoin: a warning that hook names are case-sensitive', async () => {
     const p = await onlyProblem('hook-name-typo');
     expect([p.code, p.severity, where(p)]).toEqual([

@@ -1,6 +1,7 @@
 /**
  * What `recv` and the lifecycle hooks have in common: a method the server
- * calls with one context argument, whose result is nothing or a promise.
+ * calls with one context argument (and, for `onSessionGone`, a second),
+ * whose result is nothing or a promise.
  */
 import type { ts } from 'ts-morph';
 import type { NekoErrorCode } from '../../errors.js';
@@ -18,6 +19,8 @@ export interface HandlerSpec {
   argumentName: string;
   /** The argument's usual parameter name, e.g. `ctx`. */
   parameterName: string;
+  /** A second argument the server passes (`onSessionGone`'s `SessionGone`); none by default. */
+  second?: { argument: ts.Type | undefined; argumentName: string; parameterName: string };
   /** The code for a parameter problem. */
   parameterCode: NekoErrorCode;
   /** The code for a return type problem. */
@@ -59,9 +62,13 @@ function checkSignature(
     (p) => !(tsApi.isIdentifier(p.name) && p.name.text === 'this'),
   );
   const findings: Finding[] = [];
-  const usage = `${spec.name}(${spec.parameterName}: ${spec.argumentName})`;
+  const usage =
+    spec.second === undefined
+      ? `${spec.name}(${spec.parameterName}: ${spec.argumentName})`
+      : `${spec.name}(${spec.parameterName}: ${spec.argumentName}, ${spec.second.parameterName}: ${spec.second.argumentName})`;
+  const passed = spec.second === undefined ? 1 : 2;
 
-  // 1. How many: the server passes exactly one argument.
+  // 1. How many: the server passes exactly one argument (two for onSessionGone).
   const parameter = parameters[0];
   const parameterSymbol = signature.getParameters()[0];
   if (parameter === undefined || parameterSymbol === undefined) {
@@ -78,11 +85,15 @@ function checkSignature(
     const required = parameters.filter(
       (p) => typed && !checker.isOptionalParameter(p) && p.dotDotDotToken === undefined,
     );
-    const extra = required[1];
+    const extra = required[passed];
     if (extra !== undefined) {
+      const passes =
+        spec.second === undefined
+          ? `one (the ${spec.argumentName})`
+          : `two (the ${spec.argumentName} and the ${spec.second.argumentName})`;
       findings.push({
         code: spec.parameterCode,
-        message: `${spec.name} requires ${required.length} arguments, but the server passes one (the ${spec.argumentName})`,
+        message: `${spec.name} requires ${required.length} arguments, but the server passes ${passes}`,
         hint: `make the other parameters optional, or drop them: ${usage}`,
         ...nodeLocation(extra),
       });
@@ -101,6 +112,25 @@ function checkSignature(
           message: `${spec.name}(${parameter.name.getText()}: ${shown}) cannot take the ${spec.argumentName} the server passes: ${explainNotAssignable(input, spec.argument, parameterType, spec.argumentName)}`,
           hint: `declare it as ${usage}, with \`import type { ${spec.argumentName} } from 'nekoconnect'\``,
           ...nodeLocation(parameter.type ?? parameter.name),
+        });
+      }
+    }
+
+    // 2b. The second argument, when the server passes one.
+    const second = parameters[1];
+    const secondSymbol = signature.getParameters()[1];
+    if (typed && spec.second?.argument !== undefined && second !== undefined && secondSymbol !== undefined) {
+      const secondType = checker.getTypeOfSymbolAtLocation(secondSymbol, second);
+      if (
+        second.dotDotDotToken === undefined &&
+        !checker.isTypeAssignableTo(spec.second.argument, secondType)
+      ) {
+        const shown = second.type?.getText() ?? typeText(checker, secondType);
+        findings.push({
+          code: spec.parameterCode,
+          message: `${spec.name}(…, ${second.name.getText()}: ${shown}) cannot take the ${spec.second.argumentName} the server passes: ${explainNotAssignable(input, spec.second.argument, secondType, spec.second.argumentName)}`,
+          hint: `declare it as ${usage}, with \`import type { ${spec.argumentName}, ${spec.second.argumentName} } from 'nekoconnect'\``,
+          ...nodeLocation(second.type ?? second.name),
         });
       }
     }

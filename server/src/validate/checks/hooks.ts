@@ -18,13 +18,21 @@ export const HOOKS = [
   { name: 'onLeave', argument: 'sessionContext', argumentName: 'SessionContext', parameterName: 'ctx' },
   { name: 'onDisconnect', argument: 'sessionContext', argumentName: 'SessionContext', parameterName: 'ctx' },
   { name: 'onReconnect', argument: 'sessionContext', argumentName: 'SessionContext', parameterName: 'ctx' },
+  {
+    name: 'onSessionGone',
+    argument: 'pluginContext',
+    argumentName: 'PluginContext',
+    parameterName: 'plugin',
+    second: { argument: 'sessionGone', argumentName: 'SessionGone', parameterName: 'gone' },
+  },
 ] as const;
 
 /**
  * The lifecycle hooks that `Logic` has match their types: each is a
  * function (the server skips anything else without a word), takes at most
- * one argument, to which `PluginContext` (`onLoad`, `onUnload`) or
- * `SessionContext` (`onJoin`, `onLeave`, `onDisconnect`, `onReconnect`) is assignable, and returns void or
+ * the arguments the server passes, to which `PluginContext` (`onLoad`, `onUnload`) or
+ * `SessionContext` (`onJoin`, `onLeave`, `onDisconnect`, `onReconnect`) is assignable
+ * (`onSessionGone`: `PluginContext`, then `SessionGone`), and returns void or
  * a promise. `NEKO_ERR_VALIDATE_HOOK` otherwise. Hooks are optional: absent
  * ones are fine. In a `.js` file only the shape is checked.
  */
@@ -44,7 +52,7 @@ export function checkHooks(input: LogicInput, logic: LogicClass): Finding[] {
         {
           code: 'NEKO_ERR_VALIDATE_HOOK',
           message: `${hook.name} is ${withArticle(typeText(checker, checker.getBaseTypeOfLiteralType(type)))}, not a function, so the server never calls it`,
-          hint: `write it as a method: \`${hook.name}(${hook.parameterName}: ${hook.argumentName}) { … }\``,
+          hint: `write it as a method: \`${hook.name}(${hook.parameterName}: ${hook.argumentName}${'second' in hook ? `, ${hook.second.parameterName}: ${hook.second.argumentName}` : ''}) { … }\``,
           ...nodeLocation(anchor),
         },
       ];
@@ -54,6 +62,15 @@ export function checkHooks(input: LogicInput, logic: LogicClass): Finding[] {
       argument: input.contract[hook.argument],
       argumentName: hook.argumentName,
       parameterName: hook.parameterName,
+      ...('second' in hook
+        ? {
+            second: {
+              argument: input.contract[hook.second.argument],
+              argumentName: hook.second.argumentName,
+              parameterName: hook.second.parameterName,
+            },
+          }
+        : {}),
       parameterCode: 'NEKO_ERR_VALIDATE_HOOK',
       returnCode: 'NEKO_ERR_VALIDATE_HOOK',
       warnNoParameter: false,
