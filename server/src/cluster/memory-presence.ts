@@ -268,17 +268,17 @@ class MemoryPresence implements Presence {
     this.#sessionId = sessionId;
   }
 
-  set(key: string, value: JsonValue, options?: PresenceSetOptions): Promise<void> {
+  set(key: string, value: unknown, options?: PresenceSetOptions): Promise<void> {
     return run(() => {
       this.#write(key, value, options, 'set', false);
     });
   }
 
-  setnx(key: string, value: JsonValue, options?: PresenceSetOptions): Promise<boolean> {
+  setnx(key: string, value: unknown, options?: PresenceSetOptions): Promise<boolean> {
     return run(() => this.#write(key, value, options, 'setnx', true));
   }
 
-  get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined> {
+  get<T = JsonValue>(key: string): Promise<T | undefined> {
     return run(() => {
       const entry = this.#store.typed(this.#key(key), 'value', `get("${key}")`, key);
       return entry === undefined ? undefined : (JSON.parse(entry.held.json) as T);
@@ -320,15 +320,15 @@ class MemoryPresence implements Presence {
     });
   }
 
-  hset(key: string, field: string, value: JsonValue, options?: PresenceOwnerOptions): Promise<boolean> {
+  hset(key: string, field: string, value: unknown, options?: PresenceOwnerOptions): Promise<boolean> {
     return run(() => this.#hwrite(key, field, value, options, 'hset', false));
   }
 
-  hsetnx(key: string, field: string, value: JsonValue, options?: PresenceOwnerOptions): Promise<boolean> {
+  hsetnx(key: string, field: string, value: unknown, options?: PresenceOwnerOptions): Promise<boolean> {
     return run(() => this.#hwrite(key, field, value, options, 'hsetnx', true));
   }
 
-  hget<T extends JsonValue = JsonValue>(key: string, field: string): Promise<T | undefined> {
+  hget<T = JsonValue>(key: string, field: string): Promise<T | undefined> {
     return run(() => {
       const full = this.#key(key);
       checkName(field, 'field');
@@ -348,7 +348,7 @@ class MemoryPresence implements Presence {
     });
   }
 
-  hgetall<T extends JsonValue = JsonValue>(key: string): Promise<Record<string, T>> {
+  hgetall<T = JsonValue>(key: string): Promise<Record<string, T>> {
     return run(() => {
       const entry = this.#store.typed(this.#key(key), 'hash', `hgetall("${key}")`, key);
       const all: Record<string, T> = {};
@@ -420,7 +420,7 @@ class MemoryPresence implements Presence {
     return run(() => this.#store.typed(this.#key(key), 'set', `scard("${key}")`, key)?.members.size ?? 0);
   }
 
-  publish(channel: string, value: JsonValue): Promise<number> {
+  publish(channel: string, value: unknown): Promise<number> {
     return run(() => {
       const full = this.#key(channel, 'channel');
       const json = encodeValue(value, `publish("${channel}")`);
@@ -448,7 +448,7 @@ class MemoryPresence implements Presence {
 
   #write(
     key: string,
-    value: JsonValue,
+    value: unknown,
     options: PresenceSetOptions | undefined,
     op: string,
     nx: boolean,
@@ -472,7 +472,7 @@ class MemoryPresence implements Presence {
   #hwrite(
     key: string,
     field: string,
-    value: JsonValue,
+    value: unknown,
     options: PresenceOwnerOptions | undefined,
     op: string,
     nx: boolean,

@@ -39,7 +39,10 @@ export type PresenceHandler = (value: JsonValue) => void | Promise<void>;
 /**
  * A plugin's presence (`ctx.presence`). Every name is the plugin's own: two
  * plugins (and two clusters) never see each other's keys or channels. Values
- * are JSON values, stored as JSON: what `get` returns is a copy. Each key
+ * are JSON values ({@link JsonValue}), checked at each call (anything else is
+ * refused with `NEKO_ERR_PRESENCE_VALUE`: typed `unknown` so that objects of
+ * your own interfaces can be passed), stored as JSON: what `get` returns is a
+ * copy; its type argument is not checked. Each key
  * holds one kind of thing (a value, a hash or a set); using it as another
  * kind is refused (`NEKO_ERR_PRESENCE_TYPE`), except by `set`, which
  * replaces whatever the key held, and by `del` and `expire`.
@@ -49,11 +52,11 @@ export type PresenceHandler = (value: JsonValue) => void | Promise<void>;
  */
 export interface Presence {
   /** Stores a value under `key`, replacing what it held (and its TTL). */
-  set(key: string, value: JsonValue, options?: PresenceSetOptions): Promise<void>;
+  set(key: string, value: unknown, options?: PresenceSetOptions): Promise<void>;
   /** Stores a value under `key` only if the key does not exist, atomically. @returns whether it stored it. */
-  setnx(key: string, value: JsonValue, options?: PresenceSetOptions): Promise<boolean>;
+  setnx(key: string, value: unknown, options?: PresenceSetOptions): Promise<boolean>;
   /** The value under `key`, or undefined when there is none (never set, deleted or expired). */
-  get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined>;
+  get<T = JsonValue>(key: string): Promise<T | undefined>;
   /** Deletes a key of any kind. @returns whether it existed. */
   del(key: string): Promise<boolean>;
   /** Makes a key of any kind expire `ttlMs` from now. @returns false when the key does not exist. */
@@ -66,15 +69,15 @@ export interface Presence {
   incr(key: string, by?: number): Promise<number>;
 
   /** Sets a field of the hash `key`. @returns true when the field is new. */
-  hset(key: string, field: string, value: JsonValue, options?: PresenceOwnerOptions): Promise<boolean>;
+  hset(key: string, field: string, value: unknown, options?: PresenceOwnerOptions): Promise<boolean>;
   /** Sets a field of the hash `key` only if the field does not exist, atomically. @returns whether it set it. */
-  hsetnx(key: string, field: string, value: JsonValue, options?: PresenceOwnerOptions): Promise<boolean>;
+  hsetnx(key: string, field: string, value: unknown, options?: PresenceOwnerOptions): Promise<boolean>;
   /** A field of the hash `key`, or undefined. */
-  hget<T extends JsonValue = JsonValue>(key: string, field: string): Promise<T | undefined>;
+  hget<T = JsonValue>(key: string, field: string): Promise<T | undefined>;
   /** Deletes a field of the hash `key` (the hash goes with its last field). @returns whether it existed. */
   hdel(key: string, field: string): Promise<boolean>;
   /** Every field of the hash `key` with its value; `{}` for a missing key. */
-  hgetall<T extends JsonValue = JsonValue>(key: string): Promise<Record<string, T>>;
+  hgetall<T = JsonValue>(key: string): Promise<Record<string, T>>;
   /** The field names of the hash `key`. */
   hkeys(key: string): Promise<string[]>;
   /** How many fields the hash `key` has. */
@@ -96,7 +99,7 @@ export interface Presence {
    * every process of the cluster (this one too).
    * @returns how many processes had a subscriber on the channel.
    */
-  publish(channel: string, value: JsonValue): Promise<number>;
+  publish(channel: string, value: unknown): Promise<number>;
   /**
    * Calls `handler` with every value published on the plugin's `channel`
    * from now on, until the returned function is called or the plugin

@@ -510,15 +510,15 @@ class RedisPresence implements Presence {
     this.#sessionId = sessionId;
   }
 
-  async set(key: string, value: JsonValue, options?: PresenceSetOptions): Promise<void> {
+  async set(key: string, value: unknown, options?: PresenceSetOptions): Promise<void> {
     await this.#write(key, value, options, 'set', false);
   }
 
-  async setnx(key: string, value: JsonValue, options?: PresenceSetOptions): Promise<boolean> {
+  async setnx(key: string, value: unknown, options?: PresenceSetOptions): Promise<boolean> {
     return this.#write(key, value, options, 'setnx', true);
   }
 
-  async get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined> {
+  async get<T = JsonValue>(key: string): Promise<T | undefined> {
     const full = this.#key(key);
     const text = await this.#store.call(`get("${key}")`, key, (redis) => redis.get(full));
     return text === null ? undefined : (JSON.parse(stored(text)) as T);
@@ -541,20 +541,15 @@ class RedisPresence implements Presence {
     return Number(await this.#store.call(`incr("${key}")`, key, (redis) => redis.ncIncr(full, String(by))));
   }
 
-  async hset(key: string, field: string, value: JsonValue, options?: PresenceOwnerOptions): Promise<boolean> {
+  async hset(key: string, field: string, value: unknown, options?: PresenceOwnerOptions): Promise<boolean> {
     return this.#hwrite(key, field, value, options, 'hset', false);
   }
 
-  async hsetnx(
-    key: string,
-    field: string,
-    value: JsonValue,
-    options?: PresenceOwnerOptions,
-  ): Promise<boolean> {
+  async hsetnx(key: string, field: string, value: unknown, options?: PresenceOwnerOptions): Promise<boolean> {
     return this.#hwrite(key, field, value, options, 'hsetnx', true);
   }
 
-  async hget<T extends JsonValue = JsonValue>(key: string, field: string): Promise<T | undefined> {
+  async hget<T = JsonValue>(key: string, field: string): Promise<T | undefined> {
     const full = this.#key(key);
     checkName(field, 'field');
     const text = await this.#store.call(`hget("${key}")`, key, (redis) => redis.hget(full, field));
@@ -567,7 +562,7 @@ class RedisPresence implements Presence {
     return (await this.#store.call(`hdel("${key}")`, key, (redis) => redis.hdel(full, field))) === 1;
   }
 
-  async hgetall<T extends JsonValue = JsonValue>(key: string): Promise<Record<string, T>> {
+  async hgetall<T = JsonValue>(key: string): Promise<Record<string, T>> {
     const full = this.#key(key);
     const flat = await this.#store.call(`hgetall("${key}")`, key, (redis) => redis.call('HGETALL', full));
     const all: Record<string, T> = {};
@@ -629,7 +624,7 @@ class RedisPresence implements Presence {
     return this.#store.call(`scard("${key}")`, key, (redis) => redis.scard(full));
   }
 
-  async publish(channel: string, value: JsonValue): Promise<number> {
+  async publish(channel: string, value: unknown): Promise<number> {
     const full = this.#key(channel, 'channel');
     const json = encodeValue(value, `publish("${channel}")`);
     return this.#store.call(`publish("${channel}")`, '', (redis) => redis.publish(full, json));
@@ -657,7 +652,7 @@ class RedisPresence implements Presence {
 
   async #write(
     key: string,
-    value: JsonValue,
+    value: unknown,
     options: PresenceSetOptions | undefined,
     op: string,
     nx: boolean,
@@ -677,7 +672,7 @@ class RedisPresence implements Presence {
   async #hwrite(
     key: string,
     field: string,
-    value: JsonValue,
+    value: unknown,
     options: PresenceOwnerOptions | undefined,
     op: string,
     nx: boolean,

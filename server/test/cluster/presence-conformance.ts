@@ -71,6 +71,15 @@ export function presenceConformance(
       const read = await p.get<{ n: number }>('copy');
       expect(read).toEqual({ n: 1 });
       expect(await p.get('never')).toBeUndefined();
+      // An object of an interface type goes in as it is, and comes out typed as asked.
+      interface Player {
+        name: string;
+        score: number;
+      }
+      const player: Player = { name: 'mimi', score: 3 };
+      await p.set('player', player);
+      const back: Player | undefined = await p.get<Player>('player');
+      expect(back).toEqual(player);
       expect(await p.del('k0')).toBe(true);
       expect(await p.del('k0')).toBe(false);
       expect(await p.get('k0')).toBeUndefined();
