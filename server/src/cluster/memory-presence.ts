@@ -26,6 +26,7 @@ import {
   type Presence,
   type PresenceErrorReporter,
   type PresenceHandler,
+  type PresenceCounters,
   type PresenceOwnerOptions,
   type PresenceSetOptions,
   type PresenceStore,
@@ -66,6 +67,7 @@ export class MemoryPresenceStore implements PresenceStore {
   readonly #subscriptions = new Map<string, Set<() => void>>();
   readonly #onHandlerError: PresenceErrorReporter | undefined;
   readonly #sweepIntervalMs: number;
+  readonly #counters = { published: 0, delivered: 0 };
   #expiring = 0;
   #sweep: NodeJS.Timeout | undefined;
   #closed = false;
@@ -114,7 +116,20 @@ export class MemoryPresenceStore implements PresenceStore {
     return this.#entries.size;
   }
 
+  counters(): PresenceCounters {
+    return { ...this.#counters, failures: 0, pendingDrops: 0 };
+  }
+
   // --- used by MemoryPresence ---
+
+  /** Runs one call's synchronous step as a promise: a throw becomes a rejection, as on Redis. */
+  run<T>(step: () => T): Promise<T> {
+    try {
+      return Promise.resolve(step());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
 
   /** The live entry under a full key, or undefined (an expired one is removed). */
   entry(key: string): Entry | undefined {
@@ -196,12 +211,14 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   publish(greeter: string, channel: string, shownChannel: string, json: string): number {
+    this.#counters.published++;
     const handlers = this.#channels.get(channel);
     if (handlers === undefined || this.#closed) return 0;
     // Delivered after publish resolves, as from Redis; each subscriber gets its own copy.
     for (const handler of [...handlers]) {
       queueMicrotask(() => {
         if (!handlers.has(handler)) return;
+        this.#counters.delivered++;
         try {
           const result = handler(JSON.parse(json) as JsonValue);
           if (result instanceof Promise) {
@@ -269,28 +286,30 @@ class MemoryPresence implements Presence {
   }
 
   set(key: string, value: unknown, options?: PresenceSetOptions): Promise<void> {
-    return run(() => {
+    return this.#store.run(() => {
       this.#write(key, value, options, 'set', false);
     });
   }
 
   setnx(key: string, value: unknown, options?: PresenceSetOptions): Promise<boolean> {
-    return run(() => this.#write(key, value, options, 'setnx', true));
+    return this.#store.run(() => this.#write(key, value, options, 'setnx', true));
   }
 
   get<T = JsonValue>(key: string): Promise<T | undefined> {
-    return run(() => {
+    return this.#store.run(() => {
       const entry = this.#store.typed(this.#key(key), 'value', `get("${key}")`, key);
       return entry === undefined ? undefined : (JSON.parse(entry.held.json) as T);
     });
   }
 
   del(key: string): Promise<boolean> {
-    return run(() => this.#store.entry(this.#key(key)) !== undefined && this.#store.remove(this.#key(key)));
+    return this.#store.run(
+      () => this.#store.entry(this.#key(key)) !== undefined && this.#store.remove(this.#key(key)),
+    );
   }
 
   expire(key: string, ttlMs: number): Promise<boolean> {
-    return run(() => {
+    return this.#store.run(() => {
       const full = this.#key(key);
       checkTtl(ttlMs, `expire("${key}")`);
       const entry = this.#store.entry(full);
@@ -301,7 +320,7 @@ class MemoryPresence implements Presence {
   }
 
   incr(key: string, by = 1): Promise<number> {
-    return run(() => {
+    return this.#store.run(() => {
       const full = this.#key(key);
       checkIncrement(by, key);
       const entry = this.#store.typed(full, 'value', `incr("${key}")`, key);
@@ -321,15 +340,15 @@ class MemoryPresence implements Presence {
   }
 
   hset(key: string, field: string, value: unknown, options?: PresenceOwnerOptions): Promise<boolean> {
-    return run(() => this.#hwrite(key, field, value, options, 'hset', false));
+    return this.#store.run(() => this.#hwrite(key, field, value, options, 'hset', false));
   }
 
   hsetnx(key: string, field: string, value: unknown, options?: PresenceOwnerOptions): Promise<boolean> {
-    return run(() => this.#hwrite(key, field, value, options, 'hsetnx', true));
+    return this.#store.run(() => this.#hwrite(key, field, value, options, 'hsetnx', true));
   }
 
   hget<T = JsonValue>(key: string, field: string): Promise<T | undefined> {
-    return run(() => {
+    return this.#store.run(() => {
       const full = this.#key(key);
       checkName(field, 'field');
       const held = this.#store.typed(full, 'hash', `hget("${key}")`, key)?.fields.get(field);
@@ -338,7 +357,7 @@ class MemoryPresence implements Presence {
   }
 
   hdel(key: string, field: string): Promise<boolean> {
-    return run(() => {
+    return this.#store.run(() => {
       const full = this.#key(key);
       checkName(field, 'field');
       const entry = this.#store.typed(full, 'hash', `hdel("${key}")`, key);
@@ -349,7 +368,7 @@ class MemoryPresence implements Presence {
   }
 
   hgetall<T = JsonValue>(key: string): Promise<Record<string, T>> {
-    return run(() => {
+    return this.#store.run(() => {
       const entry = this.#store.typed(this.#key(key), 'hash', `hgetall("${key}")`, key);
       const all: Record<string, T> = {};
       for (const [field, held] of entry?.fields ?? []) {
@@ -365,17 +384,19 @@ class MemoryPresence implements Presence {
   }
 
   hkeys(key: string): Promise<string[]> {
-    return run(() => [
+    return this.#store.run(() => [
       ...(this.#store.typed(this.#key(key), 'hash', `hkeys("${key}")`, key)?.fields.keys() ?? []),
     ]);
   }
 
   hlen(key: string): Promise<number> {
-    return run(() => this.#store.typed(this.#key(key), 'hash', `hlen("${key}")`, key)?.fields.size ?? 0);
+    return this.#store.run(
+      () => this.#store.typed(this.#key(key), 'hash', `hlen("${key}")`, key)?.fields.size ?? 0,
+    );
   }
 
   sadd(key: string, member: string, options?: PresenceOwnerOptions): Promise<boolean> {
-    return run(() => {
+    return this.#store.run(() => {
       const full = this.#key(key);
       checkName(member, 'member');
       const owned = checkOwner(options?.owner, this.#sessionId, `sadd("${key}")`);
@@ -392,7 +413,7 @@ class MemoryPresence implements Presence {
   }
 
   srem(key: string, member: string): Promise<boolean> {
-    return run(() => {
+    return this.#store.run(() => {
       const full = this.#key(key);
       checkName(member, 'member');
       const entry = this.#store.typed(full, 'set', `srem("${key}")`, key);
@@ -403,13 +424,13 @@ class MemoryPresence implements Presence {
   }
 
   smembers(key: string): Promise<string[]> {
-    return run(() => [
+    return this.#store.run(() => [
       ...(this.#store.typed(this.#key(key), 'set', `smembers("${key}")`, key)?.members ?? []),
     ]);
   }
 
   sismember(key: string, member: string): Promise<boolean> {
-    return run(() => {
+    return this.#store.run(() => {
       const full = this.#key(key);
       checkName(member, 'member');
       return this.#store.typed(full, 'set', `sismember("${key}")`, key)?.members.has(member) ?? false;
@@ -417,11 +438,13 @@ class MemoryPresence implements Presence {
   }
 
   scard(key: string): Promise<number> {
-    return run(() => this.#store.typed(this.#key(key), 'set', `scard("${key}")`, key)?.members.size ?? 0);
+    return this.#store.run(
+      () => this.#store.typed(this.#key(key), 'set', `scard("${key}")`, key)?.members.size ?? 0,
+    );
   }
 
   publish(channel: string, value: unknown): Promise<number> {
-    return run(() => {
+    return this.#store.run(() => {
       const full = this.#key(channel, 'channel');
       const json = encodeValue(value, `publish("${channel}")`);
       return this.#store.publish(this.#greeter, full, channel, json);
@@ -429,7 +452,7 @@ class MemoryPresence implements Presence {
   }
 
   subscribe(channel: string, handler: PresenceHandler): Promise<() => Promise<void>> {
-    return run(() => {
+    return this.#store.run(() => {
       const full = this.#key(channel, 'channel');
       if (typeof handler !== 'function') {
         throw new TypeError(`presence subscribe("${channel}"): the handler must be a function`);
@@ -493,14 +516,5 @@ class MemoryPresence implements Presence {
     entry.fields.set(field, { json, owner });
     if (owner !== undefined) this.#store.own(owner, ['h', full, field]);
     return fresh;
-  }
-}
-
-/** Runs a synchronous step as a promise: a throw becomes a rejection, as on Redis. */
-function run<T>(step: () => T): Promise<T> {
-  try {
-    return Promise.resolve(step());
-  } catch (err) {
-    return Promise.reject(err as Error);
   }
 }

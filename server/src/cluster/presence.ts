@@ -121,10 +121,24 @@ export interface DropSessionOptions {
   processId?: string;
 }
 
+/** What a presence store has done since it was made, for the metrics. */
+export interface PresenceCounters {
+  /** Presence calls (and session drops) that failed for Redis (unreachable, or no answer in time): always 0 in memory. */
+  failures: number;
+  /** Values published by this process. */
+  published: number;
+  /** Values handed to this process's subscribers (one per subscriber). */
+  delivered: number;
+  /** Session drops that failed while Redis was away and wait to be tried again. */
+  pendingDrops: number;
+}
+
 /** The server's side of presence: one per process, shared by every plugin. */
 export interface PresenceStore {
   /** `'memory'` or `'redis'`. */
   readonly kind: string;
+  /** What the store has done since it was made (a fresh object each call). */
+  counters(): PresenceCounters;
   /**
    * The presence of the plugin `greeter`, as a context sees it: with
    * `sessionId`, `{ owner: 'session' }` gives the entry to that session;

@@ -41,6 +41,7 @@ import {
   type OwnedRecord,
   type Presence,
   type PresenceErrorReporter,
+  type PresenceCounters,
   type PresenceHandler,
   type PresenceOwnerOptions,
   type PresenceSetOptions,
@@ -186,6 +187,7 @@ export class RedisPresenceStore implements PresenceStore {
   readonly #retries = new Map<string, { tag: string; prefix: string }>();
   #retryTimer: NodeJS.Timeout | undefined;
   #retrying = false;
+  readonly #counters = { failures: 0, published: 0, delivered: 0 };
   #closed = false;
 
   constructor(options: RedisPresenceOptions) {
@@ -238,6 +240,10 @@ export class RedisPresenceStore implements PresenceStore {
   /** Drops that failed while Redis was away, waiting to be tried again. */
   get pendingDrops(): number {
     return this.#retries.size;
+  }
+
+  counters(): PresenceCounters {
+    return { ...this.#counters, pendingDrops: this.#retries.size };
   }
 
   #drop(tag: string, prefix: string): Promise<number> {
@@ -310,7 +316,13 @@ export class RedisPresenceStore implements PresenceStore {
 
   /** Runs a command; Redis's refusals and outages become coded errors. */
   async call<T>(where: string, key: string, command: (redis: Commands) => Promise<T>): Promise<T> {
-    const redis = await this.#connection();
+    let redis: Commands;
+    try {
+      redis = await this.#connection();
+    } catch (err) {
+      this.#counters.failures++;
+      throw err;
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -321,7 +333,9 @@ export class RedisPresenceStore implements PresenceStore {
     try {
       return await Promise.race([command(redis), timeout]);
     } catch (err) {
-      throw this.#failure(err, where, key);
+      const failure = this.#failure(err, where, key);
+      if (failure.code === 'NEKO_ERR_CLUSTER_UNREACHABLE') this.#counters.failures++;
+      throw failure;
     } finally {
       clearTimeout(timer);
     }
@@ -330,6 +344,11 @@ export class RedisPresenceStore implements PresenceStore {
   ownedKey(processId: string, sessionId: string): { tag: string; key: string } {
     const tag = ownerTag(processId, sessionId);
     return { tag, key: this.#ownedKey(tag) };
+  }
+
+  /** Counts a value this process published. */
+  countPublished(): void {
+    this.#counters.published++;
   }
 
   /** Notes that a local session owns entries of a plugin. */
@@ -402,10 +421,11 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async #subscribeChannel(channel: string, shown: string): Promise<void> {
-    const subscriber = await this.#subscriberConnection();
     try {
+      const subscriber = await this.#subscriberConnection();
       await subscriber.subscribe(channel);
     } catch (err) {
+      this.#counters.failures++;
       throw this.#failure(err, `subscribe("${shown}")`, '');
     }
   }
@@ -423,6 +443,7 @@ export class RedisPresenceStore implements PresenceStore {
       } catch (err) {
         this.#onHandlerError?.(greeter, shown, err);
       }
+      this.#counters.delivered++;
     }
   }
 
@@ -627,7 +648,11 @@ class RedisPresence implements Presence {
   async publish(channel: string, value: unknown): Promise<number> {
     const full = this.#key(channel, 'channel');
     const json = encodeValue(value, `publish("${channel}")`);
-    return this.#store.call(`publish("${channel}")`, '', (redis) => redis.publish(full, json));
+    const processes = await this.#store.call(`publish("${channel}")`, '', (redis) =>
+      redis.publish(full, json),
+    );
+    this.#store.countPublished();
+    return processes;
   }
 
   async subscribe(channel: string, handler: PresenceHandler): Promise<() => Promise<void>> {

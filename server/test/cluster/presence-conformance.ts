@@ -293,6 +293,7 @@ export function presenceConformance(
       await p.publish('chan', 'three');
       await eventually(() => expect(second).toEqual([{ n: 1 }, [2], 'three']));
       expect(first).toEqual([{ n: 1 }, [2], 'three']);
+      expect(store.counters()).toMatchObject({ published: 3, delivered: 6, failures: 0, pendingDrops: 0 });
       // Each subscriber gets its own copy.
       (first[0] as { n: number }).n = 99;
       expect(second[0]).toEqual({ n: 1 });

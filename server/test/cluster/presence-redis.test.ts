@@ -125,6 +125,7 @@ describe('RedisPresenceStore', () => {
       expect(err.message).not.toContain(redis.password);
     }
     expect(failures).toHaveLength(4);
+    expect(s.counters().failures).toBeGreaterThanOrEqual(4);
 
     // Redis restarted empty: calls work again once the connections are back, and the subscription is renewed.
     await eventually(
@@ -174,6 +175,7 @@ describe('RedisPresenceStore', () => {
     expect(err.message).toContain('tried again');
     expect(err.message).not.toContain(redis.password);
     expect(viaRelay.pendingDrops).toBe(1);
+    expect(viaRelay.counters().pendingDrops).toBe(1);
     // Redis kept the entries meanwhile.
     expect(await direct.hgetall('nicks')).toEqual({ mimi: 1 });
 
