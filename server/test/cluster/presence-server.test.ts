@@ -117,6 +117,7 @@ describe.each(modes)('ctx.presence in %s', (mode, options) => {
     const events = (): string[] => (globalThis as Record<string, unknown>)[key] as string[];
     expect((await client.request('nicks', 'pub one')).text()).toBe('1');
     await expect.poll(events).toContain('v1 got one');
+    expect(server.presenceCounters()).toMatchObject({ published: 1, delivered: 1, failures: 0 });
 
     // v2 does not subscribe: nothing is left listening.
     await writeFile(join(plugins, 'nicks', 'logic.js'), NICKS(key, 'v2', false));
