@@ -128,7 +128,7 @@ export const ERROR_CODES = {
   NEKO_ERR_CLUSTER_LOCAL_DATA:
     "A process of a cluster keeps plugin data in nedb files of its own, which the cluster's other processes do not share (a warning at start).",
   NEKO_ERR_PRESENCE_KEY:
-    'A presence key, hash field, set member or channel is not a string of 1 to 1024 characters.',
+    'A presence key, hash field, set member or channel is not a string of 1 to 1024 characters, or holds half of a surrogate pair.',
   NEKO_ERR_PRESENCE_VALUE:
     'A presence value is not a JSON value or is over 1 MiB as JSON, an increment is not a whole number, or a counter would pass 2^53 - 1.',
   NEKO_ERR_PRESENCE_TTL: 'A presence TTL is not a whole number of ms from 1 to 100 days.',

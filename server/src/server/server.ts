@@ -8,7 +8,7 @@ import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { ClusterBus, type GoneSession } from '../cluster/bus.js';
 import { MemoryPresenceStore } from '../cluster/memory-presence.js';
-import type { PresenceStore } from '../cluster/presence.js';
+import type { PresenceCounters, PresenceStore } from '../cluster/presence.js';
 import { RedisPresenceStore } from '../cluster/redis-presence.js';
 import { NekoError } from '../errors.js';
 import { errorMessage } from '../format.js';
@@ -221,6 +221,11 @@ export class NekoServer {
       track: (hooks) => this.#track(hooks),
       handshakeEnded: (failure) => this.#handshakeEnded(failure),
     };
+  }
+
+  /** What the plugins' presence (`ctx.presence`) has done since the server started, for the metrics. */
+  presenceCounters(): PresenceCounters {
+    return this.#presence.counters();
   }
 
   /** The cluster this server is one process of (option `cluster`); undefined when it is on its own. */
