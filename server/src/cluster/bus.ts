@@ -102,6 +102,8 @@ export interface BusCounters {
   reconnects: number;
   /** Dead processes this process swept. */
   swept: number;
+  /** Processes of the cluster alive at the last check (this one included): 1 until the first check. */
+  processes: number;
   /** From publish on another process to delivery here, in ms: counts per bucket of {@link LATENCY_BUCKETS_MS} then +Inf. */
   latency: { buckets: number[]; sum: number; count: number };
 }
@@ -186,6 +188,7 @@ export class ClusterBus {
     failures: 0,
     reconnects: 0,
     swept: 0,
+    processes: 1,
     latency: { buckets: new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0), sum: 0, count: 0 },
   };
   readonly #startedAt = Date.now();
@@ -708,8 +711,12 @@ export class ClusterBus {
       const p = this.#prefix;
       const procs = await cmd.hgetall(`${p}procs`);
       const others = Object.keys(procs).filter((id) => id !== this.processId);
-      if (others.length === 0) return;
+      if (others.length === 0) {
+        this.#counters.processes = 1;
+        return;
+      }
       const alive = await Promise.all(others.map((id) => cmd.exists(`${p}proc:${id}`)));
+      this.#counters.processes = 1 + alive.filter(Boolean).length;
       for (const [i, id] of others.entries()) {
         if (alive[i]) continue;
         const lock = await cmd.set(

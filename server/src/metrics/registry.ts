@@ -162,14 +162,64 @@ export class ServerMetrics {
         },
       ),
     );
+    this.#presence(server, name);
     const bus = server.bus;
     if (bus !== undefined) this.#cluster(bus, name);
     collectDefaultMetrics({ register: this.registry });
   }
 
+  /** Presence (`ctx.presence`) figures, in memory or on Redis, read from its counters when scraped. */
+  #presence(server: NekoServer, name: (suffix: string) => string): void {
+    const registers = [this.registry];
+    const counters = [
+      [
+        'presence_published_total',
+        'Values plugins of this process published on presence channels.',
+        'published',
+      ],
+      [
+        'presence_delivered_total',
+        "Presence values handed to this process's subscribers (one per subscriber).",
+        'delivered',
+      ],
+      [
+        'presence_failures_total',
+        'Presence calls and session drops that failed for Redis (always 0 in memory).',
+        'failures',
+      ],
+    ] as const;
+    for (const [metric, help, field] of counters) {
+      new Counter({
+        name: name(metric),
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(server.presenceCounters()[field]);
+        },
+      });
+    }
+    new Gauge({
+      name: name('presence_pending_drops'),
+      help: 'Sessions whose owned presence entries wait to be removed until Redis is back.',
+      registers,
+      collect() {
+        this.set(server.presenceCounters().pendingDrops);
+      },
+    });
+  }
+
   /** The cluster bus's figures (only for a server in a cluster), read from its counters when scraped. */
   #cluster(bus: ClusterBus, name: (suffix: string) => string): void {
     const registers = [this.registry];
+    new Gauge({
+      name: name('cluster_processes'),
+      help: 'Processes of the cluster alive at the last check of heartbeats, this one included.',
+      registers,
+      collect() {
+        this.set(bus.counters().processes);
+      },
+    });
     new Gauge({
       name: name('cluster_redis_up'),
       help: "1 while the cluster's Redis answers, 0 during an outage.",

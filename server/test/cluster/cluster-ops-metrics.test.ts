@@ -66,7 +66,7 @@ describe('the bus in /metrics', () => {
     const sa = parseScrape(await metricsOf(a.server).text());
     const sb = parseScrape(await metricsOf(b.server).text());
     const rows = await clusterRows();
-    expect(rows.size).toBe(8);
+    expect(rows.size).toBe(9);
     const ours = (types: ReadonlyMap<string, string>) =>
       Object.fromEntries([...types].filter(([name]) => name.startsWith('nekoconnect_cluster_')));
     expect(ours(sa.types)).toEqual(Object.fromEntries(rows));
@@ -81,6 +81,17 @@ describe('the bus in /metrics', () => {
     expect(valueOf(sb, 'nekoconnect_cluster_latency_seconds_bucket', { le: '1' })).toBeLessThanOrEqual(count);
     expect(valueOf(sb, 'nekoconnect_cluster_latency_seconds_sum')).toBeGreaterThan(0);
     expect(valueOf(sa, 'nekoconnect_cluster_redis_reconnects_total')).toBe(0);
+    // Both processes alive, as each sees it at its next check of the heartbeats.
+    for (const server of [a.server, b.server]) {
+      await expect
+        .poll(
+          async () => valueOf(parseScrape(await metricsOf(server).text()), 'nekoconnect_cluster_processes'),
+          {
+            timeout: 10_000,
+          },
+        )
+        .toBe(2);
+    }
   }, 30_000);
 
   it('a server on its own has none of them', async () => {

@@ -205,7 +205,7 @@ describe('docs/metrics.md', () => {
     const { types } = parseScrape(text);
     const docs = await documented();
     // The cluster's metrics are held to a cluster's scrape in test/cluster/cluster-ops-metrics.test.ts.
-    expect([docs.types.size, docs.clusterOnly.size]).toEqual([50, 8]);
+    expect([docs.types.size, docs.clusterOnly.size]).toEqual([55, 9]);
     const expected = new Map(
       [...docs.types].filter(
         ([name]) =>
