@@ -174,6 +174,14 @@ function commandsIn(words: readonly string[], where: string): GuideCommand[] {
 }
 
 /**
+ * A unit's text for one instance of it, as systemd expands the specifiers
+ * the guide uses: `%i` (and `%I`) is the instance name, `%%` a percent sign.
+ */
+export function systemdInstance(text: string, instance: string): string {
+  return text.replace(/%([iI%])/g, (_m, c: string) => (c === '%' ? '%' : instance));
+}
+
+/**
  * Every `nekoconnect` command line of the guide: in shell blocks (one
  * command a line, `&&` chains split), in the unit's `Exec*=` settings, in
  * the Containerfile's exec-form `CMD`, and in the prose's code spans.
@@ -198,7 +206,9 @@ export function guideCommands(text = readFileSync(GUIDE, 'utf8')): GuideCommand[
       }
       continue;
     }
-    for (const line of joinContinuations(block.body)) {
+    // A template unit's lines as systemd runs them for one instance: `%i` is the instance's name, `1` here.
+    const body = block.lang === 'ini' ? systemdInstance(block.body, '1') : block.body;
+    for (const line of joinContinuations(body)) {
       const text = line.replace(/^\s*#.*$/, '').replace(/^\w+=/, '');
       // `a && b`, `; `: shellWords keeps the operators as words, commandsIn stops at them.
       commands.push(...commandsIn(shellWords(text.replace(/(&&|\|\||;)/g, ' $1 ')), where));
