@@ -70,6 +70,8 @@ export interface RunningHaproxy {
   command(line: string): Promise<string>;
   /** The status of each server of `backend` (`UP`, `DOWN`, `DRAIN`, `MAINT`, `UP 1/2`…), by server name. */
   serverStatus(backend?: string): Promise<Record<string, string>>;
+  /** The rows of `show stat`, each a record by column (`pxname`, `svname`, `status`, `econ`, `wretr`, `wredis`…). */
+  stats(): Promise<Array<Record<string, string>>>;
   /** HAProxy's output so far (alerts, warnings, the servers going up and down). */
   log(): Promise<string>;
   /** Stops HAProxy and removes the temporary directory. Safe to call twice. */
@@ -375,6 +377,15 @@ export async function startHaproxy(options: HaproxyOptions): Promise<RunningHapr
         if (!up) await sleep(50);
       }
       if (up) {
+        const stats = async (): Promise<Array<Record<string, string>>> => {
+          const csv = await runtimeCommand(socket, 'show stat');
+          const [header, ...rows] = csv.replace(/^# /, '').trim().split('\n');
+          const columns = header!.split(',');
+          return rows.map((row) => {
+            const cells = row.split(',');
+            return Object.fromEntries(columns.map((column, i) => [column, cells[i] ?? '']));
+          });
+        };
         const first = Object.values(ports)[0]!;
         return {
           host: '127.0.0.1',
@@ -384,19 +395,15 @@ export async function startHaproxy(options: HaproxyOptions): Promise<RunningHapr
           config,
           command: (line) => runtimeCommand(socket, line),
           async serverStatus(backend = 'nekoconnect') {
-            const csv = await runtimeCommand(socket, 'show stat');
-            const [header, ...rows] = csv.replace(/^# /, '').trim().split('\n');
-            const columns = header!.split(',');
             const status: Record<string, string> = {};
-            for (const row of rows) {
-              const cells = row.split(',');
-              const get = (column: string): string => cells[columns.indexOf(column)] ?? '';
-              if (get('pxname') === backend && !['FRONTEND', 'BACKEND'].includes(get('svname'))) {
-                status[get('svname')] = get('status');
+            for (const row of await stats()) {
+              if (row['pxname'] === backend && !['FRONTEND', 'BACKEND'].includes(row['svname']!)) {
+                status[row['svname']!] = row['status']!;
               }
             }
             return status;
           },
+          stats,
           log: () => tail(log, 1_000),
           stop,
         };

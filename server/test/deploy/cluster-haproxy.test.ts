@@ -8,7 +8,9 @@
  *    WebSocket, SDK `reconnect`) is back through HAProxy, on the survivor,
  *    within 2 s; no acknowledged todo write is missing from PostgreSQL; the
  *    dead process's users leave chat's `who` within twice the heartbeat TTL.
- * 2. A drain (SIGUSR2): the process's `/readyz` answers 503 while a
+ * 2. Before any check noticed the death: a new client sent to the dead
+ *    process is redispatched (the guide's `retries` and `redispatch`).
+ * 3. A drain (SIGUSR2): the process's `/readyz` answers 503 while a
  *    conversation keeps it running, HAProxy marks it down, new clients go
  *    to the other process, and its client finishes its request, then
  *    reconnects to the other process.
@@ -62,7 +64,7 @@ interface Cluster {
 }
 
 /** Two instances of the guide's template unit on fresh data, and the guide's HAProxy in front of them. */
-async function cluster(label: string): Promise<Cluster> {
+async function cluster(label: string, checks: HaproxyChecks = CHECKS): Promise<Cluster> {
   const database = await freshDatabase(postgres, label);
   const install = await installCluster({
     redis: redis.url,
@@ -88,7 +90,7 @@ async function cluster(label: string): Promise<Cluster> {
         checkPort: n.ports.metricsPort,
       })),
     },
-    checks: CHECKS,
+    checks,
   });
   // The guide's HAProxy, as filled in: what is kept is the guide's, the checks are the test's.
   expect(haproxy.config).toMatch(/balance leastconn/);
@@ -96,9 +98,17 @@ async function cluster(label: string): Promise<Cluster> {
   expect(haproxy.config).toContain(
     `server neko2 127.0.0.1:${nodes[1].ports.port} check port ${nodes[1].ports.metricsPort}`,
   );
+  // Up once checked; with checks too slow to have run yet, "UP 1/2" (up, as HAProxy starts its servers) counts.
+  const up = (status: Record<string, string>): Record<string, string> =>
+    checks === CHECKS
+      ? status
+      : Object.fromEntries(Object.entries(status).map(([k, v]) => [k, v.replace(/^UP 1\/2$/, 'UP')]));
   await expect
     .poll(
-      async () => [await haproxy.serverStatus('nekoconnect'), await haproxy.serverStatus('nekoconnect_ws')],
+      async () => [
+        up(await haproxy.serverStatus('nekoconnect')),
+        up(await haproxy.serverStatus('nekoconnect_ws')),
+      ],
       {
         timeout: 5_000,
       },
@@ -301,6 +311,39 @@ describe('the guide’s cluster behind HAProxy', () => {
     expect(answer.json<{ title: string }>().title).toBe('moved');
     expect(await metric(other, 'nekoconnect_sessions', '{state="open"}')).toBe(others.length + 5);
     await Promise.all([mine, ...others, ...newcomers].map((c) => c.close()));
+    await haproxy.stop();
+  }, 60_000);
+
+  it('a new client HAProxy sends to a dead process before its checks noticed is redispatched to the other', async () => {
+    // Checks too slow to notice within the test: only retries and redispatch can save the newcomers.
+    const slow: HaproxyChecks = { inter: '60s', fastinter: '60s', downinter: '60s', fall: 2, rise: 1 };
+    const { nodes, haproxy } = await cluster('redispatch', slow);
+    const [doomed, survivor] = nodes;
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    const before = await metric(survivor, 'nekoconnect_handshakes_total');
+    const started = Date.now();
+    const newcomers = [];
+    for (let i = 0; i < 4; i++) newcomers.push(await viaHaproxy(haproxy, i < 2 ? 'tcp' : 'ws'));
+    const elapsed = Date.now() - started;
+    console.log(`4 clients connected through HAProxy past a dead process in ${elapsed} ms`);
+    expect(await metric(survivor, 'nekoconnect_handshakes_total')).toBe(before + 4);
+    // HAProxy still counts the dead process up: no check took it out, the retries found the other process.
+    expect((await haproxy.serverStatus('nekoconnect'))['neko1']).toMatch(/^UP/);
+    const rows = await haproxy.stats();
+    const row = (proxy: string, server: string) =>
+      rows.find((r) => r['pxname'] === proxy && r['svname'] === server)!;
+    // Of two clients in a row, leastconn sends one to the dead process (once the other process has one,
+    // the dead one has fewer): refused, then redispatched. On each port.
+    expect(Number(row('nekoconnect', 'neko1')['wredis'])).toBeGreaterThanOrEqual(1);
+    expect(Number(row('nekoconnect_ws', 'neko1')['wredis'])).toBeGreaterThanOrEqual(1);
+    const reply = await newcomers[0]!.request(
+      'todo',
+      { title: 'redispatched' },
+      { op: Todo.Add, replyOp: Todo.Add },
+    );
+    expect(reply.json<{ title: string }>().title).toBe('redispatched');
+    await Promise.all(newcomers.map((c) => c.close()));
     await haproxy.stop();
   }, 60_000);
 });
