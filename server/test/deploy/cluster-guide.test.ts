@@ -122,6 +122,15 @@ describe('the template unit of docs/deploy.md', () => {
       timeoutMs: 30_000,
     });
     expect(`${stdout}${stderr}`.split('\n').filter((l) => l.includes('nekoconnect@'))).toEqual([]);
+    // And it reads the template for the instance: a misspelt key in it is reported.
+    await writeFile(
+      join(dir, 'nekoconnect@.service'),
+      installed.template.replace('StateDirectory=', 'StateDirectry='),
+    );
+    const warned = await run(SYSTEMD_ANALYZE, ['verify', join(dir, 'nekoconnect@2.service')], {
+      timeoutMs: 30_000,
+    });
+    expect(warned.stderr).toMatch(/Unknown key 'StateDirectry'/);
   });
 
   it('makes each instance’s ports and data directory from its name, and takes the URLs from the environment file', () => {

@@ -15,6 +15,7 @@
  *    to the other process, and its client finishes its request, then
  *    reconnects to the other process.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   startHaproxy,
@@ -27,7 +28,7 @@ import { connect, isNekoError, type NekoClient } from '../../src/client/index.js
 import { assertBuilt } from '../cli/run-cli.js';
 import { directStorage, expectLossNoticed, freshDatabase, lostItems } from '../storage/postgres-processes.js';
 import { installCluster, metric, startInstance, UNIT_SECRET, type Instance } from './cluster.js';
-import { titledBlock } from './guide.js';
+import { GUIDE, titledBlock } from './guide.js';
 
 /** The heartbeat TTL of the guide's cluster: the default. */
 const TTL_MS = 5_000;
@@ -344,6 +345,38 @@ describe('the guide’s cluster behind HAProxy', () => {
     );
     expect(reply.json<{ title: string }>().title).toBe('redispatched');
     await Promise.all(newcomers.map((c) => c.close()));
+    await haproxy.stop();
+  }, 60_000);
+
+  it('the runtime API’s drain of the guide: HAProxy sends the process no new client, and its clients stay', async () => {
+    const { nodes, haproxy } = await cluster('runtime');
+    const [drained, other] = nodes;
+    const command = 'set server nekoconnect/neko1 state drain';
+    expect(readFileSync(GUIDE, 'utf8')).toContain(
+      `echo "${command}" | sudo socat stdio /run/haproxy/admin.sock`,
+    );
+    // A client through HAProxy on the process to take out (the first that lands there).
+    let staying: NekoClient | undefined;
+    const elsewhere: NekoClient[] = [];
+    while (staying === undefined) {
+      const { client, node } = await landedOn(nodes, () => viaHaproxy(haproxy, 'tcp'));
+      if (node === drained) staying = client;
+      else elsewhere.push(client);
+      expect(elsewhere.length).toBeLessThan(4);
+    }
+    expect(await haproxy.command(command)).toBe('\n');
+    expect(await haproxy.serverStatus('nekoconnect')).toEqual({ neko1: 'DRAIN', neko2: 'UP' });
+    const before = await metric(other, 'nekoconnect_handshakes_total');
+    const newcomers = await Promise.all([0, 1, 2].map(() => viaHaproxy(haproxy, 'tcp')));
+    expect(await metric(other, 'nekoconnect_handshakes_total')).toBe(before + 3);
+    // The client on the taken-out process stays, served there.
+    const reply = await staying.request('todo', { title: 'still here' }, { op: Todo.Add, replyOp: Todo.Add });
+    expect(reply.json<{ title: string }>().title).toBe('still here');
+    expect(await metric(drained, 'nekoconnect_sessions', '{state="open"}')).toBe(1);
+    // "state ready" undoes it.
+    expect(await haproxy.command('set server nekoconnect/neko1 state ready')).toBe('\n');
+    await expect.poll(() => haproxy.serverStatus('nekoconnect')).toEqual({ neko1: 'UP', neko2: 'UP' });
+    await Promise.all([staying, ...elsewhere, ...newcomers].map((c) => c.close()));
     await haproxy.stop();
   }, 60_000);
 });
