@@ -14,6 +14,8 @@
  *    conversation keeps it running, HAProxy marks it down, new clients go
  *    to the other process, and its client finishes its request, then
  *    reconnects to the other process.
+ * 4. The guide's runtime API drain (`set server … state drain`): new
+ *    clients go to the other process, the one already there stays.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
