@@ -252,6 +252,12 @@ describe('the guide’s cluster behind HAProxy', () => {
     await expectLossNoticed(db, acknowledged);
     await Promise.all([...clients.map((c) => c.client.close()), watcher.close()]);
     expect(survivor.child.exitCode).toBeNull();
+    // The URLs came from the environment file: their passwords appear in no line either process printed.
+    for (const node of nodes) {
+      expect(node.output()).toContain(`127.0.0.1:${redis.port}`);
+      expect(node.output()).not.toContain(redis.password);
+      expect(node.output()).not.toContain(postgres.password);
+    }
     await haproxy.stop();
   }, 60_000);
 
