@@ -4,7 +4,8 @@
  *
  * 1. `--cluster <redis-url>`;
  * 2. `NEKOCONNECT_REDIS_URL`;
- * 3. the config's `cluster: { redis, name?, heartbeatTtlMs?, sendToTimeoutMs? }`.
+ * 3. the config's `cluster: { redis?, name?, heartbeatTtlMs?, sendToTimeoutMs? }` (its `redis`
+ *    may be left out when 1 or 2 gives the URL, so that the file holds no password).
  *
  * The cluster's name is `--cluster-name`, else the config's `cluster.name`,
  * else `default`. The config's timings apply whichever source gave the URL.
@@ -56,7 +57,8 @@ export interface ResolvedCluster {
  * gives it back for a reload.
  * @throws NekoError `NEKO_ERR_CLI_USAGE` for an empty `--cluster`, or
  *   `--cluster-name` without a cluster; `NEKO_ERR_CONFIG_INVALID` for a URL
- *   that is not `redis://` or `rediss://` (shown without its password)
+ *   that is not `redis://` or `rediss://` (shown without its password), or a
+ *   config `cluster` without `redis` when no flag or environment gives one
  */
 export function resolveCluster(sources: ClusterSources): ResolvedCluster | undefined {
   const fromEnv = sources.env[REDIS_URL_ENV];
@@ -78,9 +80,17 @@ export function resolveCluster(sources: ClusterSources): ResolvedCluster | undef
   } else if (fromEnv !== undefined && fromEnv !== '') {
     url = fromEnv;
     source = REDIS_URL_ENV;
-  } else if (config !== undefined) {
+  } else if (config?.redis !== undefined) {
     url = config.redis;
     source = inConfig;
+  } else if (config !== undefined) {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_INVALID',
+      `${inConfig} names no redis, and neither --cluster nor ${REDIS_URL_ENV} gives the Redis URL`,
+      {
+        hint: `Set ${REDIS_URL_ENV}=redis://:password@host:6379 (or give --cluster), or add cluster.redis to the config.`,
+      },
+    );
   } else {
     if (sources.clusterName !== undefined) {
       throw new NekoError('NEKO_ERR_CLI_USAGE', '--cluster-name names a cluster, but no cluster is given', {

@@ -54,8 +54,11 @@ export interface NekoConfig {
 
 /** The config's `cluster` key. */
 export interface NekoClusterConfig {
-  /** The Redis URL, `redis://:password@host:6379` (`rediss://` for TLS); the password is never printed. */
-  redis: string;
+  /**
+   * The Redis URL, `redis://:password@host:6379` (`rediss://` for TLS); the password is never printed.
+   * May be left out when `--cluster` or `NEKOCONNECT_REDIS_URL` gives it, so that the file holds no password.
+   */
+  redis?: string;
   /** The cluster's name: its Redis keys and channels start with `nc:<name>:`, so clusters can share one Redis. Default `default`. */
   name?: string;
   /** How long a process's heartbeat lives in Redis, in ms: a process that died leaves presence within twice this. Default 5000. */

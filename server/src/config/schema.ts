@@ -218,10 +218,11 @@ function checkCluster(issues: ConfigIssue[], cluster: unknown): void {
   const shape = "{ redis: 'redis://:password@host:6379', name? }";
   if (!checkSection(issues, 'cluster', cluster, CLUSTER_KEYS, shape)) return;
   const { redis, name, heartbeatTtlMs, sendToTimeoutMs } = cluster;
-  if (typeof redis !== 'string' || !/^rediss?:\/\/./i.test(redis)) {
+  // Without redis, --cluster or NEKOCONNECT_REDIS_URL must give the URL (resolveCluster says so when none does).
+  if (redis !== undefined && (typeof redis !== 'string' || !/^rediss?:\/\/./i.test(redis))) {
     issues.push({
       path: ['cluster', 'redis'],
-      at: redis === undefined ? 'key' : 'value',
+      at: 'value',
       message: `cluster.redis must be a redis:// or rediss:// URL such as "redis://:password@host:6379", got ${typeof redis === 'string' ? JSON.stringify(shownUrl(redis)) : describeValue(redis)}`,
     });
   }

@@ -59,6 +59,20 @@ describe('resolveCluster', () => {
     ]);
   });
 
+  it('takes the URL from the environment and the rest from a config cluster without redis, and refuses one with no URL anywhere', () => {
+    const config = { name: 'lobby', heartbeatTtlMs: 1000 };
+    expect(resolve({ env: { NEKOCONNECT_REDIS_URL: ENV }, config })?.options).toEqual({
+      redis: ENV,
+      name: 'lobby',
+      heartbeatTtlMs: 1000,
+    });
+    const none = thrown(() => resolve({ config, configFile: 'neko.json' }));
+    expect(none.code).toBe('NEKO_ERR_CONFIG_INVALID');
+    expect(none.message).toBe(
+      'cluster in neko.json names no redis, and neither --cluster nor NEKOCONNECT_REDIS_URL gives the Redis URL',
+    );
+  });
+
   it('names the cluster by --cluster-name, else the config, else default; the timings come from the config', () => {
     const config = { redis: CONFIG, name: 'lobby', heartbeatTtlMs: 1000, sendToTimeoutMs: 500 };
     expect(resolve({ cluster: FLAG, config })?.options).toEqual({
@@ -126,7 +140,8 @@ describe('the config key cluster', () => {
     // The password is masked in the message, and no code frame may show its line.
     expect(issues.map((i) => i.message).join('\n')).not.toContain('pw-of-the-config');
     expect(issues.every((i) => i.secret === true)).toBe(true);
-    expect(checkConfig({ cluster: {} })[0]).toMatchObject({ path: ['cluster', 'redis'], at: 'key' });
+    // redis may be left to --cluster or NEKOCONNECT_REDIS_URL: resolveCluster refuses a cluster that has none.
+    expect(checkConfig({ cluster: { name: 'lobby', heartbeatTtlMs: 1000 } })).toEqual([]);
     expect(checkConfig({ redisUrl: FLAG })[0]?.message).toMatch(/did you mean "cluster.redis"/);
   });
 });
