@@ -2,6 +2,7 @@
  * What the test-support starters of real engines (PostgreSQL, Redis) share:
  * a free port to start one on, and the end of its log for an error.
  */
+import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 
@@ -24,4 +25,14 @@ export async function tail(file: string, lines = 20): Promise<string> {
   } catch {
     return '(no log)';
   }
+}
+
+/** Ends an engine's process: SIGTERM, then SIGKILL if it is still there after `graceMs`. Nothing when it has ended. */
+export async function endProcess(running: ChildProcess | undefined, graceMs = 5_000): Promise<void> {
+  if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+  running.kill('SIGTERM');
+  const timer = setTimeout(() => running.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }

@@ -20,7 +20,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { freePort, tail } from './engine.js';
+import { endProcess, freePort, tail } from './engine.js';
 
 const exec = promisify(execFile);
 
@@ -325,12 +325,7 @@ export async function startHaproxy(options: HaproxyOptions): Promise<RunningHapr
   const halt = async (): Promise<void> => {
     const running = child;
     child = undefined;
-    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
-    running.kill('SIGTERM');
-    const timer = setTimeout(() => running.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+    await endProcess(running);
   };
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, tail } from './engine.js';
+import { endProcess, freePort, tail } from './engine.js';
 
 /** A started Redis server. */
 export interface RunningRedis {
@@ -148,12 +148,7 @@ export async function startRedis(): Promise<RunningRedis> {
   const halt = async (): Promise<void> => {
     const running = child;
     child = undefined;
-    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
-    running.kill('SIGTERM');
-    const timer = setTimeout(() => running.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+    await endProcess(running);
   };
 
   let stopped: Promise<void> | undefined;
