@@ -20,10 +20,9 @@
  * request answered, warm-up and tail included, so that the orchestrator can
  * check that every acknowledged add is stored.
  */
-import { performance } from 'node:perf_hooks';
 import { connect } from '../../server/dist/client/index.js';
 import { BENCH_SECRET, HOST } from '../lib/common.js';
-import { LatencyHistogram } from '../lib/stats.js';
+import { closeClients, measureLockstep, openClients, serveRuns } from '../lib/lockstep.js';
 
 /** The todo plugin's op codes (plugins/todo/spec.conf). */
 const OP = { add: 1, list: 2, error: 9 };
@@ -41,12 +40,6 @@ const STOP_TIMEOUT_MS = 10_000;
  * @property {'add' | 'list'} op
  * @property {number} items LIST: the items every reply must hold
  */
-
-/**
- * @param {number} ms
- * @returns {Promise<void>}
- */
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A request of one kind and the check of its reply.
@@ -88,102 +81,35 @@ function requester(config, client, index) {
  * @param {(message: object) => void} send
  */
 async function run(config, send) {
-  const opened = await Promise.allSettled(
-    Array.from({ length: config.clients }, () =>
-      connect({ host: HOST, port: config.port, secret: BENCH_SECRET }),
-    ),
+  const clients = await openClients(
+    config.clients,
+    () => connect({ host: HOST, port: config.port, secret: BENCH_SECRET }),
+    STOP_TIMEOUT_MS,
   );
-  const clients = opened.filter((o) => o.status === 'fulfilled').map((o) => o.value);
-  const refused = opened.find((o) => o.status === 'rejected');
-  if (refused) {
-    await Promise.race([Promise.allSettled(clients.map((c) => c.close())), sleep(STOP_TIMEOUT_MS)]);
-    throw refused.reason;
-  }
-
-  const histogram = new LatencyHistogram();
-  let measuring = false;
-  let stopping = false;
-  let completed = 0;
-  let acknowledged = 0;
-  /** @type {(err: Error) => void} */
-  let fail = () => {};
-  const failed = new Promise((_, reject) => (fail = reject));
-  failed.catch(() => {});
-
-  const loops = clients.map(async (client, index) => {
-    const request = requester(config, client, index);
-    try {
-      while (!stopping) {
-        const started = performance.now();
-        await request();
-        acknowledged++;
-        if (measuring) {
-          histogram.record((performance.now() - started) * 1000);
-          completed++;
-        }
-      }
-    } catch (err) {
-      if (!stopping) {
-        stopping = true;
-        fail(err instanceof Error ? err : new Error(String(err)));
-      }
-    }
-  });
-
   try {
-    await Promise.race([sleep(config.warmupMs), failed]);
-    const cpuStart = process.cpuUsage();
-    const windowStart = performance.now();
-    measuring = true;
-    send({ type: 'mark', id: config.id, phase: 'start' });
-    await Promise.race([sleep(config.windowMs), failed]);
-    measuring = false;
-    const windowEnd = performance.now();
-    const cpu = process.cpuUsage(cpuStart);
-    const requests = completed;
-    send({ type: 'mark', id: config.id, phase: 'end' });
-    stopping = true;
-    const finished = await Promise.race([
-      Promise.all(loops).then(() => true),
-      failed,
-      sleep(STOP_TIMEOUT_MS).then(() => false),
-    ]);
-    if (!finished)
+    const window = await measureLockstep({
+      requesters: clients.map((client, index) => requester(config, client, index)),
+      warmupMs: config.warmupMs,
+      windowMs: config.windowMs,
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+      mark: (phase) => send({ type: 'mark', id: config.id, phase }),
+    });
+    if (!window.finished)
       throw new Error(`the requests in flight did not finish within ${STOP_TIMEOUT_MS / 1000} s`);
-    const seconds = (windowEnd - windowStart) / 1000;
+    const requests = window.completed;
     return {
       requests,
-      acknowledged,
-      seconds,
-      requestsPerSec: requests / seconds,
-      p50Us: histogram.percentile(50),
-      p99Us: histogram.percentile(99),
-      maxUs: histogram.max,
-      clientCpuUsPerRequest: (cpu.user + cpu.system) / requests,
+      acknowledged: window.acknowledged,
+      seconds: window.seconds,
+      requestsPerSec: requests / window.seconds,
+      p50Us: window.histogram.percentile(50),
+      p99Us: window.histogram.percentile(99),
+      maxUs: window.histogram.max,
+      clientCpuUsPerRequest: window.cpuUs / requests,
     };
   } finally {
-    stopping = true;
-    await Promise.race([Promise.allSettled(clients.map((c) => c.close())), sleep(STOP_TIMEOUT_MS)]);
+    await closeClients(clients, STOP_TIMEOUT_MS);
   }
 }
 
-if (!process.send) {
-  process.stderr.write(
-    'bench/storage/load.js runs as a child of bench/storage.js (it needs an IPC channel)\n',
-  );
-  process.exit(1);
-}
-const send = (/** @type {object} */ message) =>
-  /** @type {NonNullable<typeof process.send>} */ (process.send)(message);
-process.on('disconnect', () => process.exit(0));
-process.on('message', (/** @type {any} */ message) => {
-  if (message.type === 'run') {
-    run(message, send).then(
-      (result) => send({ type: 'result', id: message.id, result }),
-      (err) => send({ type: 'error', id: message.id, message: err?.stack ?? String(err) }),
-    );
-  } else if (message.type === 'stop') {
-    process.exit(0);
-  }
-});
-send({ type: 'ready' });
+serveRuns('bench/storage/load.js', 'bench/storage.js', run);
