@@ -3,7 +3,7 @@
  * a free port to start one on, and the end of its log for an error.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 
 /** A port of 127.0.0.1 that was free a moment ago (an engine starting on it may still lose it: retry). */
@@ -35,4 +35,19 @@ export async function endProcess(running: ChildProcess | undefined, graceMs = 5_
   const timer = setTimeout(() => running.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * An engine's stop(): ends it with `halt`, then removes its temporary
+ * directory; once, however often it is called (a second call gets the same promise).
+ */
+export function stopOnce(halt: () => Promise<void>, dir: string): () => Promise<void> {
+  let stopped: Promise<void> | undefined;
+  return () => {
+    stopped ??= (async () => {
+      await halt();
+      await rm(dir, { recursive: true, force: true });
+    })();
+    return stopped;
+  };
 }

@@ -20,7 +20,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { endProcess, freePort, tail } from './engine.js';
+import { endProcess, freePort, stopOnce, tail } from './engine.js';
 
 const exec = promisify(execFile);
 
@@ -327,14 +327,7 @@ export async function startHaproxy(options: HaproxyOptions): Promise<RunningHapr
     child = undefined;
     await endProcess(running);
   };
-  let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      await halt();
-      await rm(dir, { recursive: true, force: true });
-    })();
-    return stopped;
-  };
+  const stop = stopOnce(halt, dir);
 
   try {
     // A port may be taken between freePort() and the start: try again on others.

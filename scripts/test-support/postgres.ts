@@ -13,7 +13,7 @@ import { accessSync, constants, readdirSync, realpathSync } from 'node:fs';
 import { appendFile, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, tail } from './engine.js';
+import { freePort, stopOnce, tail } from './engine.js';
 
 const run = promisify(execFile);
 
@@ -157,19 +157,14 @@ export async function startPostgres(): Promise<RunningPostgres> {
   );
   watchdog.unref();
 
-  let stopped: Promise<void> | undefined;
-  const stop = () => {
-    stopped ??= (async () => {
-      watchdog.kill();
-      try {
-        await tool('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w', '-t', '30']);
-      } catch {
-        // Not running (it failed to start, or was stopped already).
-      }
-      await rm(dir, { recursive: true, force: true });
-    })();
-    return stopped;
-  };
+  const stop = stopOnce(async () => {
+    watchdog.kill();
+    try {
+      await tool('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w', '-t', '30']);
+    } catch {
+      // Not running (it failed to start, or was stopped already).
+    }
+  }, dir);
 
   try {
     if (as.uid !== undefined && as.gid !== undefined) await chown(dir, as.uid, as.gid);

@@ -7,11 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { endProcess, freePort, tail } from './engine.js';
+import { endProcess, freePort, stopOnce, tail } from './engine.js';
 
 /** A started Redis server. */
 export interface RunningRedis {
@@ -151,14 +151,7 @@ export async function startRedis(): Promise<RunningRedis> {
     await endProcess(running);
   };
 
-  let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      await halt();
-      await rm(dir, { recursive: true, force: true });
-    })();
-    return stopped;
-  };
+  const stop = stopOnce(halt, dir);
 
   try {
     // The port may be taken between freePort() and the start: try again on another one.
