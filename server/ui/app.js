@@ -1731,6 +1731,7 @@ const SETTING_LABELS = {
   dataDir: 'Data folder',
   storage: 'Storage',
   processId: 'Process id',
+  via: 'Bus',
   redis: 'Redis',
   cacheDir: 'Bundle cache',
   configFile: 'Config file',
@@ -1761,6 +1762,7 @@ const SETTING_HELP = {
   'cluster.processId':
     "This process's id, random at each start: what the cluster's other processes know it by",
   'cluster.hostname': 'The machine this process runs on',
+  'cluster.via': 'What carries the bus: Redis, or IPC through the primary under --workers',
   'cluster.redis': 'The Redis server the processes meet on (its URL without the password)',
   'limits.maxPacketBytes': 'Largest packet accepted; bigger ones get 413 and the connection ends',
   'limits.handshakeTimeoutMs': 'Time a new connection has to authenticate (then 408)',

@@ -10,7 +10,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { LatencyHistogram } from '../plugins/stats.js';
 import type { NekoServer } from '../server/server.js';
-import { LATENCY_BUCKETS_MS as BUS_LATENCY_BUCKETS_MS, type ClusterBus } from '../cluster/bus.js';
+import { LATENCY_BUCKETS_MS as BUS_LATENCY_BUCKETS_MS, type Bus } from '../cluster/bus.js';
 
 /** The prefix of every metric of NekoConnect's own (prom-client's default metrics keep their names). */
 export const METRIC_PREFIX = 'nekoconnect_';
@@ -210,7 +210,7 @@ export class ServerMetrics {
   }
 
   /** The cluster bus's figures (only for a server in a cluster), read from its counters when scraped. */
-  #cluster(bus: ClusterBus, name: (suffix: string) => string): void {
+  #cluster(bus: Bus, name: (suffix: string) => string): void {
     const registers = [this.registry];
     new Gauge({
       name: name('cluster_processes'),
@@ -342,10 +342,10 @@ class BusLatencyHistogram {
   readonly aggregator = 'sum';
   readonly help =
     'Cross-process delivery on the cluster bus: from a message published on another process to its delivery here.';
-  readonly #bus: ClusterBus;
+  readonly #bus: Bus;
 
   constructor(
-    bus: ClusterBus,
+    bus: Bus,
     readonly name: string,
   ) {
     this.#bus = bus;

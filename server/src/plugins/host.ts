@@ -1,4 +1,4 @@
-import type { ClusterBus, GoneSession } from '../cluster/bus.js';
+import type { Bus, GoneSession } from '../cluster/bus.js';
 import { MemoryPresenceStore } from '../cluster/memory-presence.js';
 import type { Presence, PresenceStore } from '../cluster/presence.js';
 import type { Logic, PluginContext, PluginSession, SendData, SendToResult } from '../context/context.js';
@@ -60,7 +60,7 @@ export class PluginHost implements PluginHostView, ServedPlugin {
   /** The plugin's groups (`ctx.group(name)`), by name: member session ids in the order added. */
   readonly #groups = new Map<string, Set<string>>();
   /** The cluster bus, when the server is one process of a cluster: sessions of other processes are reached through it. */
-  readonly #cluster: ClusterBus | undefined;
+  readonly #cluster: Bus | undefined;
   /** The server's presence store (`ctx.presence`); a store of its own for a host made without one (tests). */
   readonly #presence: PresenceStore;
   #plugin: LoadedPlugin;
@@ -71,7 +71,7 @@ export class PluginHost implements PluginHostView, ServedPlugin {
     db: ManagedDatabase,
     logger: Logger,
     version = 1,
-    cluster?: ClusterBus,
+    cluster?: Bus,
     presence: PresenceStore = new MemoryPresenceStore(),
   ) {
     this.greeter = plugin.spec.greeter;

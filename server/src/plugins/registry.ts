@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ensurePrivateTempDir } from '../build/bundle.js';
-import type { ClusterBus } from '../cluster/bus.js';
+import type { Bus } from '../cluster/bus.js';
 import type { PresenceStore } from '../cluster/presence.js';
 import { NekoError, isNekoError } from '../errors.js';
 import { isFile } from '../files.js';
@@ -106,7 +106,7 @@ export class PluginRegistry {
   /** How plugins are loaded: where their bundles go. */
   readonly #loadOptions: LoadOptions;
   /** The cluster bus the plugin hosts reach other processes through, when the server is in a cluster. */
-  readonly #cluster: ClusterBus | undefined;
+  readonly #cluster: Bus | undefined;
   /** The server's presence store, handed to every plugin host (`ctx.presence`). */
   readonly #presence: PresenceStore | undefined;
   /** Without a cache dir: this registry's own temporary one, made at the first load, removed by {@link unloadAll}. */
@@ -123,7 +123,7 @@ export class PluginRegistry {
     storage: StorageBackend,
     logger: Logger,
     loadOptions: LoadOptions = {},
-    cluster?: ClusterBus,
+    cluster?: Bus,
     presence?: PresenceStore,
   ) {
     this.#cluster = cluster;

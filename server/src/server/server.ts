@@ -6,9 +6,10 @@ import {
 } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import { ClusterBus, type GoneSession } from '../cluster/bus.js';
+import type { Bus, GoneSession } from '../cluster/bus.js';
 import { MemoryPresenceStore } from '../cluster/memory-presence.js';
 import type { PresenceCounters, PresenceStore } from '../cluster/presence.js';
+import { RedisBus } from '../cluster/redis-bus.js';
 import { RedisPresenceStore } from '../cluster/redis-presence.js';
 import { NekoError } from '../errors.js';
 import { errorMessage } from '../format.js';
@@ -84,8 +85,10 @@ export interface ClusterSummary {
   /** This process's random id, chosen at start. */
   readonly processId: string;
   readonly hostname: string;
-  /** The Redis URL, its password shown as `***`. */
-  readonly redis: string;
+  /** What carries the bus: `Redis at host:port`, or `IPC through the primary`. */
+  readonly via: string;
+  /** The Redis URL, its password shown as `***`; undefined when the bus is not on Redis. */
+  readonly redis: string | undefined;
 }
 
 /** What {@link NekoServer.readiness} says. */
@@ -140,7 +143,7 @@ export class NekoServer {
   /** Called when the last connection closes (a drain waits for it). */
   #onEmpty: (() => void) | undefined;
   /** The cluster bus (option `cluster`); undefined for a server on its own. */
-  readonly #bus: ClusterBus | undefined;
+  readonly #bus: Bus | undefined;
   /** The bus's start, once asked (before the first plugin loads). */
   #busStarted: Promise<void> | undefined;
   /** This process's id: random, chosen at start (what other processes of a cluster know it by). */
@@ -161,7 +164,7 @@ export class NekoServer {
     const backend = new TimedStorage(selected, storageBackendName(options.storage));
     this.#storage = backend;
     const cluster = this.options.cluster;
-    this.#bus = cluster && new ClusterBus({ ...cluster, logger: this.logger });
+    this.#bus = cluster && new RedisBus({ ...cluster, logger: this.logger });
     this.processId = this.#bus?.processId ?? randomBytes(8).toString('hex');
     // ctx.presence: in this process's memory, or in the cluster's Redis (connected at its first use).
     const onHandlerError = (greeter: string, channel: string, err: unknown): void =>
@@ -232,11 +235,17 @@ export class NekoServer {
   get cluster(): ClusterSummary | undefined {
     const bus = this.#bus;
     if (!bus) return undefined;
-    return { name: bus.name, processId: bus.processId, hostname: bus.hostname, redis: bus.redis };
+    return {
+      name: bus.name,
+      processId: bus.processId,
+      hostname: bus.hostname,
+      via: bus.via,
+      redis: bus.redis,
+    };
   }
 
   /** The cluster bus, for its status and counters (`/readyz`, `/metrics`); undefined when not in a cluster. */
-  get bus(): ClusterBus | undefined {
+  get bus(): Bus | undefined {
     return this.#bus;
   }
 
@@ -469,7 +478,7 @@ export class NekoServer {
       if (this.#busStarted === undefined) reasons.push('joining the cluster');
       else if (!status.reachable) {
         reasons.push(
-          `cluster bus unreachable: Redis at ${bus.redis} (cluster ${bus.name}) since ${new Date(status.since).toISOString()}`,
+          `cluster bus unreachable: ${bus.via} (cluster ${bus.name}) since ${new Date(status.since).toISOString()}`,
         );
       }
     }
