@@ -78,8 +78,12 @@ export class MemoryPresenceStore implements PresenceStore {
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 1000;
   }
 
-  forPlugin(greeter: string, sessionId?: string): Presence {
-    return new MemoryPresence(this, greeter, sessionId);
+  /**
+   * @param processId whose session `sessionId` is, for the entries it owns: this store's process by
+   *   default (the primary's store under `--workers` names the worker's)
+   */
+  forPlugin(greeter: string, sessionId?: string, processId = this.processId): Presence {
+    return new MemoryPresence(this, greeter, sessionId, processId);
   }
 
   dropSession(sessionId: string, options: DropSessionOptions = {}): Promise<void> {
@@ -277,12 +281,14 @@ class MemoryPresence implements Presence {
   readonly #greeter: string;
   readonly #prefix: string;
   readonly #sessionId: string | undefined;
+  readonly #processId: string;
 
-  constructor(store: MemoryPresenceStore, greeter: string, sessionId: string | undefined) {
+  constructor(store: MemoryPresenceStore, greeter: string, sessionId: string | undefined, processId: string) {
     this.#store = store;
     this.#greeter = greeter;
     this.#prefix = pluginPrefix('local', greeter);
     this.#sessionId = sessionId;
+    this.#processId = processId;
   }
 
   set(key: string, value: unknown, options?: PresenceSetOptions): Promise<void> {
@@ -466,7 +472,7 @@ class MemoryPresence implements Presence {
   }
 
   #tag(): string {
-    return ownerTag(this.#store.processId, this.#sessionId!);
+    return ownerTag(this.#processId, this.#sessionId!);
   }
 
   #write(
