@@ -1,0 +1,132 @@
+/**
+ * A resume after the process that held the session died: the process that
+ * held it (a server in a process of its own) is killed with SIGKILL while
+ * the session waits for its client; the client, an SDK client with
+ * `reconnect` behind a relay now pointing at a survivor, is refused with
+ * 410 at once (not after a timeout), the survivor logs why with a code, and
+ * the client starts a fresh session and says so.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { startRedis, type RunningRedis } from '../../../scripts/test-support/redis.js';
+import { connect } from '../../src/client/client.js';
+import { SECRET } from '../helpers/server.js';
+import { clusterServer, freshCluster } from './bus-support.js';
+import { gamePlugins, startSwitchRelay } from './handover-support.js';
+
+let redis: RunningRedis;
+let bundleDir: string;
+let bundle: string;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  // Inside the repository, so that the bundle finds the packages it leaves out (ioredis…).
+  bundleDir = await mkdtemp(path.join(import.meta.dirname, '.holder-process-'));
+  bundle = path.join(bundleDir, 'bus-process.mjs');
+  await build({
+    entryPoints: [path.join(import.meta.dirname, 'fixtures', 'bus-process.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile: bundle,
+    logLevel: 'silent',
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await redis?.stop();
+  if (bundleDir) await rm(bundleDir, { recursive: true, force: true });
+});
+
+/** Starts the fixture server in a process of its own; killed when the test ends. */
+async function startProcess(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; port: number; processId: string }> {
+  const child = spawn(process.execPath, [bundle], {
+    env: { ...process.env, NEKO_TEST_SECRET: SECRET, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) =>
+      reject(new Error(`the server process exited (${String(code)}) before listening`)),
+    );
+  });
+  lines.close();
+  const { port, processId } = JSON.parse(first) as { port: number; processId: string };
+  return { child, port, processId };
+}
+
+describe('the process that held a waiting session is killed with SIGKILL', () => {
+  it('a resume on a survivor is refused with 410 at once and logged with a code; the SDK starts a fresh session and says so', async () => {
+    const name = freshCluster();
+    const ttl = 5_000;
+    // A long acknowledgement timeout: a refusal that waited for one would show.
+    const survivor = await clusterServer((await gamePlugins()).plugins, {
+      redis: redis.url,
+      name,
+      heartbeatTtlMs: ttl,
+      sendToTimeoutMs: 5_000,
+    });
+    const doomed = await startProcess({
+      NEKO_TEST_REDIS: redis.url,
+      NEKO_TEST_CLUSTER: name,
+      NEKO_TEST_PLUGINS: (await gamePlugins()).plugins,
+      NEKO_TEST_TTL_MS: String(ttl),
+    });
+    const relay = await startSwitchRelay(doomed.port);
+    const client = await connect({
+      secret: SECRET,
+      port: relay.port,
+      reconnect: { retries: 50, backoff: { initialMs: 50, maxMs: 100 } },
+    });
+    onTestFinished(() => client.close());
+    const events: string[] = [];
+    client.on('resumed', () => events.push('resumed'));
+    client.on('reconnected', ({ resumed }) => events.push(`reconnected resumed=${resumed}`));
+
+    const first = (await client.request('game', 'me')).text();
+    expect((await client.request('game', 'set cat')).text()).toBe('ok');
+    expect((await client.request('game', 'join')).text()).toBe('true');
+
+    // The connection drops; the session waits on its process, which then dies.
+    relay.refusing = true;
+    relay.cut();
+    await expect.poll(() => client.state).toBe('reconnecting');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    doomed.child.kill('SIGKILL');
+    await new Promise((resolve) => doomed.child.once('exit', resolve));
+    // The client comes back through the relay, now to the survivor, well within the dead one's heartbeat TTL.
+    relay.target = survivor.port;
+    const backAt = Date.now();
+    relay.refusing = false;
+
+    await expect.poll(() => events, { timeout: 5_000 }).toEqual(['reconnected resumed=false']);
+    expect(Date.now() - backAt).toBeLessThan(2_000);
+    const logged = await survivor.waitForLog((r) => r.code === 'NEKO_ERR_SESSION_RESUME_HOLDER_GONE');
+    expect(logged.level).toBe('warn');
+    expect(logged.message).toContain(
+      `the process that held the session (${doomed.processId} on ${hostname()}) is gone`,
+    );
+    // A fresh session on the survivor: another id, no state.
+    const fresh = JSON.parse((await client.request('game', 'get')).text()) as {
+      id: string;
+      v: string | null;
+    };
+    expect(fresh.id).not.toBe(first);
+    expect(fresh.v).toBeNull();
+    expect(client.state).toBe('open');
+    expect(survivor.server.sessions().map((s) => s.id)).toEqual([fresh.id]);
+  });
+});
