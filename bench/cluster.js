@@ -1,0 +1,634 @@
+/**
+ * `npm run bench:cluster`: NekoConnect as several processes, against one
+ * process, on the same machine in the same run. See docs/performance.md.
+ *
+ * Redis is a real server started as the tests start theirs
+ * (bench/lib/redis.js: scripts/test-support/redis.ts); PostgreSQL
+ * (bench/lib/postgres.js) only when the workers are measured, since workers
+ * cannot share nedb files. Without Redis installed the run fails with the
+ * install hint. Every server is the built CLI, `nekoconnect start`, in a
+ * process of its own (bench/cluster/processes.js).
+ *
+ * Two parts:
+ *
+ * 1. Broadcast latency across processes against the same broadcast within
+ *    one process. Two processes, A and B, in one cluster on Redis (each with
+ *    nedb files of its own), serving the bench plugin
+ *    (bench/cluster/plugins/bcast). One probe process (bench/cluster/latency.js)
+ *    holds a publisher on A and receivers on A and on B: each broadcast the
+ *    publisher sends reaches A's receivers by local delivery and B's through
+ *    the bus, and the probe reads both arrivals on its one clock. Broadcasts go
+ *    one at a time. Goal: p99 across ≤ 2 ms + 2 × p99 local, on the medians of
+ *    the rounds, printed as met or not met.
+ * 2. Request/response throughput of the echo example plugin (plugins/echo)
+ *    with a load generator in its own process (bench/cluster/load.js):
+ *    `start` (one process) against `start --workers <n>` (workers sharing the
+ *    port) and against two processes in a cluster on Redis, each on its own
+ *    port with half of the clients. Rounds alternate the order of the targets.
+ *
+ * The report: medians over the rounds, their spread, the ratios, in
+ * bench/results/cluster.json.
+ */
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ask, newId, runMain, start, stopChildren } from './lib/children.js';
+import { fmt, fmtRatio, table } from './lib/format.js';
+import { numberFlag } from './lib/options.js';
+import { setDurability, startPostgres } from './lib/postgres.js';
+import { startRedis } from './lib/redis.js';
+import { median, spread } from './lib/stats.js';
+import { cliHasWorkers, killServers, startServer } from './cluster/processes.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const RESULTS_FILE = path.join(here, 'results', 'cluster.json');
+const BENCH_PLUGINS = path.join(here, 'cluster', 'plugins');
+const ECHO_PLUGIN = path.join(here, '..', 'plugins', 'echo');
+
+/** @typedef {'single' | 'workers' | 'pair'} TargetId */
+/** The throughput targets, in the order a round visits them first. */
+const TARGET_IDS = /** @type {const} */ (['single', 'workers', 'pair']);
+
+/** The goal of part 1, µs: p99 across ≤ GOAL_FIXED_US + GOAL_FACTOR × p99 local. */
+const GOAL_FIXED_US = 2_000;
+const GOAL_FACTOR = 2;
+
+const HELP = `Usage: npm run bench:cluster [-- options]      (or: node bench/cluster.js [options] after npm run build)
+
+NekoConnect as several processes against one process, in one run. It starts
+a real Redis server (Debian's redis-server package: apt-get install -y
+redis-server) and, for the workers, a real PostgreSQL (apt-get install -y
+postgresql), as the tests do. Every server is \`nekoconnect start\`.
+
+1. Broadcast latency: processes A and B in one cluster on Redis; a publisher
+   on A broadcasts, one broadcast at a time, to receivers on A (local
+   delivery) and on B (through the bus), all read on one clock. p50/p99 of
+   each, and the goal p99 across <= 2 ms + 2 x p99 local.
+2. Throughput of the echo plugin, load generator in its own process, each
+   client in lockstep: one process (single), \`--workers <n>\` (workers), and
+   two processes in a cluster on Redis with half of the clients each (pair).
+
+Options:
+  --rounds <n>         rounds of each part (default 5)
+  --messages <n>       timed broadcasts per round (default 2,000, after 200 not timed)
+  --receivers <n>      receivers on each of A and B (default 1)
+  --payload <bytes>    bytes of a broadcast and of an echo request (default 32)
+  --targets <list>     throughput targets, comma-separated, from ${TARGET_IDS.join(',')}
+                       (default: all; workers only when the CLI has --workers)
+  --workers <n>        workers of the workers target (default 2)
+  --clients <n>        throughput clients, each in lockstep (default 32)
+  --window <s>         throughput window per round, seconds (default 3)
+  --warmup <s>         throughput warm-up before each window, seconds (default 1)
+  --no-latency         skip part 1
+  --no-throughput      skip part 2
+  --quick              smoke run: 1 round, 300 broadcasts, 1 s windows after 0.5 s warm-up
+  --out <file>         JSON report path (default bench/results/cluster.json)
+  -h, --help           this text
+
+The exit code is 0 whether the goal is met or not; it is 1 when the benchmark
+itself fails (an engine missing or not starting, a server not starting, a
+broadcast lost, repeated or out of order, a wrong reply).`;
+
+/**
+ * @param {string} text
+ * @returns {TargetId[]}
+ */
+function parseTargets(text) {
+  const wanted = new Set();
+  for (const raw of text.split(',')) {
+    const name = raw.trim().toLowerCase();
+    if (name === '') continue;
+    if (!(/** @type {readonly string[]} */ (TARGET_IDS).includes(name))) {
+      throw new Error(`--targets: unknown target "${raw.trim()}"; the targets are ${TARGET_IDS.join(', ')}`);
+    }
+    wanted.add(name);
+  }
+  if (wanted.size === 0) throw new Error(`--targets needs at least one of ${TARGET_IDS.join(', ')}`);
+  return TARGET_IDS.filter((id) => wanted.has(id));
+}
+
+function readOptions() {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string' },
+      messages: { type: 'string' },
+      receivers: { type: 'string' },
+      payload: { type: 'string' },
+      targets: { type: 'string' },
+      workers: { type: 'string' },
+      clients: { type: 'string' },
+      window: { type: 'string' },
+      warmup: { type: 'string' },
+      'no-latency': { type: 'boolean', default: false },
+      'no-throughput': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return undefined;
+  }
+  const quick = values.quick;
+  const num = numberFlag;
+  const latency = !values['no-latency'];
+  const throughput = !values['no-throughput'];
+  if (!latency && !throughput)
+    throw new Error('--no-latency and --no-throughput together leave nothing to measure');
+  const messages = num(values.messages, quick ? 300 : 2_000, 'messages', {
+    integer: true,
+    min: 1,
+    max: 10_000_000,
+  });
+  return {
+    rounds: num(values.rounds, quick ? 1 : 5, 'rounds', { integer: true, min: 1, max: 100 }),
+    messages,
+    broadcastWarmup: Math.min(200, Math.ceil(messages / 10)),
+    receivers: num(values.receivers, 1, 'receivers', { integer: true, min: 1, max: 1000 }),
+    payload: num(values.payload, 32, 'payload', { integer: true, min: 12, max: 65_536 }),
+    /** @type {TargetId[] | undefined} undefined: every target the CLI can run */
+    targets: values.targets !== undefined ? parseTargets(values.targets) : undefined,
+    workers: num(values.workers, 2, 'workers', { integer: true, min: 2, max: 256 }),
+    clients: num(values.clients, 32, 'clients', { integer: true, min: 1, max: 10_000 }),
+    windowMs: num(values.window, quick ? 1 : 3, 'window', { min: 0.1, max: 600 }) * 1000,
+    warmupMs: num(values.warmup, quick ? 0.5 : 1, 'warmup', { min: 0, max: 600 }) * 1000,
+    latency,
+    throughput,
+    quick,
+    out: values.out ? path.resolve(values.out) : RESULTS_FILE,
+  };
+}
+
+/** @typedef {NonNullable<ReturnType<typeof readOptions>>} Options */
+
+/** A fresh cluster name: each run's keys and channels apart from any other's on the same Redis. */
+const clusterName = () => `bench${randomBytes(4).toString('hex')}`;
+
+/**
+ * Sends a `run` to a child of bench/cluster/ (bench/lib/lockstep.js's
+ * serveRuns) and resolves with its result.
+ * @param {import('node:child_process').ChildProcess} child
+ * @param {object} fields
+ * @param {number} timeoutMs
+ * @param {string} what the child, for the error
+ * @returns {Promise<any>}
+ */
+async function runIn(child, fields, timeoutMs, what) {
+  const id = newId();
+  const reply = await ask(
+    child,
+    { ...fields, type: 'run', id },
+    (m) => (m.type === 'result' || m.type === 'error') && m.id === id,
+    timeoutMs,
+  );
+  if (reply.type === 'error') throw new Error(`${what} failed:\n${reply.message}`);
+  return reply.result;
+}
+
+/**
+ * Medians and spreads of some metrics over rounds.
+ * @param {Record<string, number>[]} rounds
+ * @param {string[]} keys
+ */
+function summarizeRounds(rounds, keys) {
+  return {
+    median: Object.fromEntries(keys.map((k) => [k, median(rounds.map((r) => r[k] ?? NaN))])),
+    spread: Object.fromEntries(keys.map((k) => [k, spread(rounds.map((r) => r[k] ?? NaN))])),
+  };
+}
+
+/**
+ * Part 1: broadcast latency, local against across processes.
+ * @param {Options} options
+ * @param {import('./lib/redis.js').RunningRedis} redis
+ */
+async function latencyPart(options, redis) {
+  const name = clusterName();
+  const cluster = ['--cluster', redis.url, '--cluster-name', name];
+  const [a, b] = await Promise.all([
+    startServer({ label: 'process A', plugins: BENCH_PLUGINS, args: cluster }),
+    startServer({ label: 'process B', plugins: BENCH_PLUGINS, args: cluster }),
+  ]);
+  const probe = await start('cluster/latency.js', []);
+  try {
+    console.log(
+      `cluster ${name}: process A ${a.processId ?? '?'} on port ${a.port}, process B ${b.processId ?? '?'} on port ${b.port}`,
+    );
+    /** @type {any[]} */
+    const rounds = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      const result = await runIn(
+        probe.child,
+        {
+          publisherPort: a.port,
+          localPort: a.port,
+          crossPort: b.port,
+          receivers: options.receivers,
+          messages: options.messages,
+          warmup: options.broadcastWarmup,
+          payload: options.payload,
+        },
+        120_000 + options.messages * 50,
+        'the broadcast probe',
+      );
+      const bound = GOAL_FIXED_US + GOAL_FACTOR * result.local.p99Us;
+      const entry = {
+        round,
+        ...result,
+        ratioP50: result.cross.p50Us / result.local.p50Us,
+        ratioP99: result.cross.p99Us / result.local.p99Us,
+        extraP50Us: result.cross.p50Us - result.local.p50Us,
+        goalBoundUs: bound,
+        goalMet: result.cross.p99Us <= bound,
+      };
+      rounds.push(entry);
+      console.log(
+        `round ${round}/${options.rounds}  local p50 ${fmt(result.local.p50Us, 0).padStart(6)} µs  p99 ${fmt(result.local.p99Us, 0).padStart(6)} µs` +
+          `  across p50 ${fmt(result.cross.p50Us, 0).padStart(6)} µs  p99 ${fmt(result.cross.p99Us, 0).padStart(6)} µs` +
+          `  (${fmt(result.broadcastsPerSec, 0)} broadcasts/s)  goal ${entry.goalMet ? 'met' : 'not met'} (p99 across ≤ ${fmt(bound, 0)} µs)`,
+      );
+    }
+    const flat = rounds.map((r) => ({
+      localP50Us: r.local.p50Us,
+      localP99Us: r.local.p99Us,
+      crossP50Us: r.cross.p50Us,
+      crossP99Us: r.cross.p99Us,
+      localMeanUs: r.local.meanUs,
+      crossMeanUs: r.cross.meanUs,
+      broadcastsPerSec: r.broadcastsPerSec,
+    }));
+    const summary = summarizeRounds(flat, Object.keys(flat[0]));
+    const m = summary.median;
+    const bound = GOAL_FIXED_US + GOAL_FACTOR * m.localP99Us;
+    const goal = {
+      rule: `p99 across <= ${GOAL_FIXED_US} µs + ${GOAL_FACTOR} x p99 local (medians of the rounds)`,
+      boundUs: bound,
+      crossP99Us: m.crossP99Us,
+      met: m.crossP99Us <= bound,
+      roundsMet: rounds.filter((r) => r.goalMet).length,
+    };
+    const rows = [
+      [
+        `broadcast, median of ${rounds.length} round(s)`,
+        'local (A to A)',
+        'across (A to B)',
+        'across / local',
+      ],
+      ['p50 (µs)', fmt(m.localP50Us, 0), fmt(m.crossP50Us, 0), fmtRatio(m.crossP50Us / m.localP50Us)],
+      ['p99 (µs)', fmt(m.localP99Us, 0), fmt(m.crossP99Us, 0), fmtRatio(m.crossP99Us / m.localP99Us)],
+      ['mean (µs)', fmt(m.localMeanUs, 0), fmt(m.crossMeanUs, 0), fmtRatio(m.crossMeanUs / m.localMeanUs)],
+    ];
+    if (rounds.length > 1) {
+      for (const [label, key] of /** @type {const} */ ([
+        ['p50', 'P50Us'],
+        ['p99', 'P99Us'],
+      ])) {
+        const sl = summary.spread[`local${key}`];
+        const sc = summary.spread[`cross${key}`];
+        rows.push([
+          `  spread of ${label} (min–max)`,
+          `${fmt(sl.min, 0)}–${fmt(sl.max, 0)}`,
+          `${fmt(sc.min, 0)}–${fmt(sc.max, 0)}`,
+          rounds.map((r) => fmtRatio(label === 'p50' ? r.ratioP50 : r.ratioP99)).join(' '),
+        ]);
+      }
+    }
+    console.log(`\n${table(rows, ['l', 'r', 'r', 'r'])}`);
+    console.log(
+      `\nGoal p99 across ≤ 2 ms + 2 × p99 local: ${fmt(m.crossP99Us, 0)} µs against ${fmt(bound, 0)} µs: ` +
+        `${goal.met ? 'MET' : 'NOT MET'} (met in ${goal.roundsMet} of ${rounds.length} round(s))`,
+    );
+    return {
+      cluster: name,
+      processes: [a, b].map((s) => ({
+        label: s.label,
+        id: s.processId ?? null,
+        pid: s.child.pid,
+        port: s.port,
+      })),
+      rounds,
+      ...summary,
+      goal,
+    };
+  } finally {
+    await stopChildren([probe.child]);
+    await Promise.all([a.stop(), b.stop()]);
+  }
+}
+
+/** The metrics of a throughput round, in table order. */
+const THROUGHPUT_METRICS = [
+  { key: 'requestsPerSec', label: 'requests/s', digits: 0 },
+  { key: 'p50Us', label: 'p50 latency (µs)', digits: 0 },
+  { key: 'p99Us', label: 'p99 latency (µs)', digits: 0 },
+  { key: 'serverCpuUsPerRequest', label: 'server CPU per request (µs, all its processes)', digits: 1 },
+  { key: 'serverCoresBusy', label: 'server cores busy (CPU time / window)', digits: 2 },
+  { key: 'clientCpuUsPerRequest', label: 'load generator CPU per request (µs)', digits: 1 },
+];
+
+/**
+ * A throughput target's servers, started.
+ * @typedef {object} Target
+ * @property {TargetId} id
+ * @property {string} label
+ * @property {import('./cluster/processes.js').ServerProcess[]} servers
+ */
+
+/**
+ * Starts the servers of a throughput target.
+ * @param {TargetId} id
+ * @param {Options} options
+ * @param {{ redis: import('./lib/redis.js').RunningRedis | undefined, storage: string[] }} engines
+ * @returns {Promise<Target>}
+ */
+async function startTarget(id, options, engines) {
+  const { storage } = engines;
+  if (id === 'single') {
+    return {
+      id,
+      label: 'one process',
+      servers: [await startServer({ label: 'one process', plugins: ECHO_PLUGIN, args: storage })],
+    };
+  }
+  if (id === 'workers') {
+    const label = `--workers ${options.workers}`;
+    return {
+      id,
+      label,
+      servers: [
+        await startServer({
+          label,
+          plugins: ECHO_PLUGIN,
+          args: [...storage, '--workers', String(options.workers)],
+          timeoutMs: 120_000,
+        }),
+      ],
+    };
+  }
+  const redis = /** @type {import('./lib/redis.js').RunningRedis} */ (engines.redis);
+  const cluster = ['--cluster', redis.url, '--cluster-name', clusterName()];
+  const label = 'two processes, Redis';
+  return {
+    id,
+    label,
+    servers: await Promise.all(
+      ['pair A', 'pair B'].map((l) =>
+        startServer({ label: l, plugins: ECHO_PLUGIN, args: [...storage, ...cluster] }),
+      ),
+    ),
+  };
+}
+
+/**
+ * One throughput window against one target.
+ * @param {import('node:child_process').ChildProcess} load
+ * @param {Target} target
+ * @param {Options} options
+ */
+async function measureThroughput(load, target, options) {
+  /** @type {Promise<number>[]} */
+  const cpu = [];
+  const cpuNow = async () =>
+    (await Promise.all(target.servers.map((s) => s.cpuUs()))).reduce((x, y) => x + y, 0);
+  const id = newId();
+  const reply = await ask(
+    load,
+    {
+      type: 'run',
+      id,
+      ports: target.servers.map((s) => s.port),
+      clients: options.clients,
+      warmupMs: options.warmupMs,
+      windowMs: options.windowMs,
+      payload: options.payload,
+    },
+    (m) => (m.type === 'result' || m.type === 'error') && m.id === id,
+    options.warmupMs + options.windowMs + 120_000,
+    (m) => {
+      if (m.type === 'mark' && m.id === id) cpu.push(cpuNow());
+    },
+  );
+  if (reply.type === 'error')
+    throw new Error(`load generator failed against ${target.label}:\n${reply.message}`);
+  if (cpu.length !== 2)
+    throw new Error(`expected two window marks from the load generator, got ${cpu.length}`);
+  const [before, after] = await Promise.all(cpu);
+  const r = reply.result;
+  if (r.requests === 0) throw new Error(`no request completed against ${target.label} in the window`);
+  return {
+    ...r,
+    serverCpuUsPerRequest: (after - before) / r.requests,
+    serverCoresBusy: (after - before) / 1e6 / r.seconds,
+  };
+}
+
+/**
+ * Part 2: throughput of one process, workers, two processes.
+ * @param {Options} options
+ * @param {TargetId[]} targets
+ * @param {{ redis: import('./lib/redis.js').RunningRedis | undefined, storage: string[] }} engines
+ */
+async function throughputPart(options, targets, engines) {
+  /** @type {Target[]} */
+  const list = [];
+  const load = await start('cluster/load.js', []);
+  try {
+    for (const id of targets) list.push(await startTarget(id, options, engines));
+    for (const t of list) console.log(`${t.label}: port(s) ${t.servers.map((s) => s.port).join(', ')}`);
+    const width = Math.max(...list.map((t) => t.label.length));
+    /** @type {any[]} */
+    const rounds = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      /** @type {any} */
+      const entry = { round };
+      for (const t of round % 2 === 1 ? list : [...list].reverse()) {
+        const r = await measureThroughput(load.child, t, options);
+        entry[t.id] = r;
+        console.log(
+          `round ${round}/${options.rounds} ${t.label.padEnd(width)} ${fmt(r.requestsPerSec, 0).padStart(7)} req/s` +
+            `  p50 ${fmt(r.p50Us, 0).padStart(6)} µs  p99 ${fmt(r.p99Us, 0).padStart(6)} µs` +
+            `  server ${fmt(r.serverCpuUsPerRequest, 1).padStart(6)} µs/req on ${fmt(r.serverCoresBusy, 2)} cores`,
+        );
+      }
+      rounds.push(entry);
+    }
+    const keys = THROUGHPUT_METRICS.map((m) => m.key);
+    /** @type {Record<string, ReturnType<typeof summarizeRounds>>} */
+    const byTarget = {};
+    for (const t of list)
+      byTarget[t.id] = summarizeRounds(
+        rounds.map((r) => r[t.id]),
+        keys,
+      );
+    const medians = Object.fromEntries(list.map((t) => [t.id, byTarget[t.id].median]));
+    const spreads = Object.fromEntries(list.map((t) => [t.id, byTarget[t.id].spread]));
+    /** @type {Record<string, Record<string, number>>} */
+    const ratios = {};
+    /** @type {Record<string, Record<string, number>[]>} */
+    const perRoundRatios = {};
+    if (targets.includes('single')) {
+      for (const t of list.filter((x) => x.id !== 'single')) {
+        ratios[t.id] = Object.fromEntries(keys.map((k) => [k, medians[t.id][k] / medians.single[k]]));
+        perRoundRatios[t.id] = rounds.map((r) =>
+          Object.fromEntries(keys.map((k) => [k, r[t.id][k] / r.single[k]])),
+        );
+      }
+    }
+    const rows = [[`echo, median of ${rounds.length} round(s)`, ...list.map((t) => t.label)]];
+    for (const t of Object.keys(ratios)) rows[0].push(`${list.find((x) => x.id === t)?.label} / one`);
+    for (const m of THROUGHPUT_METRICS) {
+      rows.push([
+        m.label,
+        ...list.map((t) => fmt(medians[t.id][m.key], m.digits)),
+        ...Object.keys(ratios).map((t) => fmtRatio(ratios[t][m.key])),
+      ]);
+    }
+    if (rounds.length > 1) {
+      for (const m of THROUGHPUT_METRICS.filter((x) => x.key === 'requestsPerSec' || x.key === 'p99Us')) {
+        rows.push([
+          `  spread of ${m.label.replace(/ \(.*/, '')} (min–max)`,
+          ...list.map(
+            (t) => `${fmt(spreads[t.id][m.key].min, m.digits)}–${fmt(spreads[t.id][m.key].max, m.digits)}`,
+          ),
+          ...Object.keys(ratios).map((t) => perRoundRatios[t].map((r) => fmtRatio(r[m.key])).join(' ')),
+        ]);
+      }
+    }
+    console.log(`\n${table(rows, ['l', ...rows[0].slice(1).map(() => /** @type {const} */ ('r'))])}`);
+    if (rounds.length > 1 && Object.keys(ratios).length > 0) {
+      console.log('(the ratio columns of a spread row: round by round)');
+    }
+    return {
+      targets: Object.fromEntries(
+        list.map((t) => [
+          t.id,
+          { label: t.label, ports: t.servers.map((s) => s.port), pids: t.servers.map((s) => s.child.pid) },
+        ]),
+      ),
+      rounds,
+      medians,
+      spread: spreads,
+      ratios,
+      perRoundRatios,
+    };
+  } finally {
+    await stopChildren([load.child]);
+    await Promise.all(list.flatMap((t) => t.servers.map((s) => s.stop())));
+  }
+}
+
+async function main() {
+  const options = readOptions();
+  if (!options) return;
+  try {
+    await access(path.join(here, '..', 'server', 'dist', 'cli', 'main.js'));
+  } catch {
+    throw new Error('server/dist is missing: run `npm run build` first (npm run bench:cluster does)');
+  }
+  process.on('exit', killServers);
+  const workersBuilt = cliHasWorkers();
+  /** @type {TargetId[]} */
+  let targets = [];
+  /** @type {string | null} */
+  let leftOut = null;
+  if (options.throughput) {
+    if (options.targets?.includes('workers') && !workersBuilt) {
+      throw new Error('--targets workers: this build of `nekoconnect start` has no --workers');
+    }
+    targets = options.targets ?? TARGET_IDS.filter((id) => id !== 'workers' || workersBuilt);
+    if (!options.targets && !workersBuilt) leftOut = 'this build of `nekoconnect start` has no --workers';
+  }
+  const cpus = os.cpus();
+  const machine = {
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    cpuCount: cpus.length,
+    availableParallelism: os.availableParallelism(),
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    totalMemoryBytes: os.totalmem(),
+    loadAverageAtStart: os.loadavg(),
+  };
+
+  /** @type {import('./lib/redis.js').RunningRedis | undefined} */
+  let redis;
+  /** @type {import('./lib/postgres.js').RunningPostgres | undefined} */
+  let postgres;
+  try {
+    if (options.latency || targets.includes('pair')) redis = await startRedis();
+    // Workers cannot share nedb files: every throughput target then runs on one PostgreSQL, alike.
+    if (targets.includes('workers')) {
+      postgres = await startPostgres();
+      await setDurability(postgres.url, 'commit');
+    }
+    const storage = postgres ? ['--storage', postgres.url] : [];
+    const storageName = postgres ? 'PostgreSQL' : 'nedb files, a data directory per process';
+    console.log(
+      `NekoConnect cluster bench: ${options.rounds} round(s); ` +
+        (options.latency
+          ? `broadcasts: ${options.messages} timed per round, ${options.receivers} receiver(s) on each process, ${options.payload} bytes; `
+          : '') +
+        (options.throughput
+          ? `throughput: ${targets.join(', ')}, ${options.clients} clients in lockstep, ${options.windowMs / 1000} s window after ${options.warmupMs / 1000} s warm-up, storage ${storageName}`
+          : ''),
+    );
+    if (leftOut) console.log(`The workers target is left out: ${leftOut}.`);
+    console.log(
+      `node ${process.version}, ${machine.cpuCount} x ${machine.cpuModel}, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}\n`,
+    );
+
+    /** @type {any} */
+    let latency = null;
+    if (options.latency) {
+      console.log('Part 1: broadcast latency, within process A and from A to B through Redis');
+      latency = await latencyPart(options, /** @type {import('./lib/redis.js').RunningRedis} */ (redis));
+    }
+    /** @type {any} */
+    let throughput = null;
+    if (options.throughput) {
+      console.log(`${options.latency ? '\n' : ''}Part 2: echo throughput, load generator in its own process`);
+      throughput = await throughputPart(options, targets, { redis, storage });
+    }
+
+    const report = {
+      date: new Date().toISOString(),
+      node: process.version,
+      machine: { ...machine, loadAverageAtEnd: os.loadavg() },
+      parameters: {
+        rounds: options.rounds,
+        messages: options.messages,
+        broadcastWarmup: options.broadcastWarmup,
+        receivers: options.receivers,
+        payload: options.payload,
+        targets,
+        workers: options.workers,
+        clients: options.clients,
+        windowSeconds: options.windowMs / 1000,
+        warmupSeconds: options.warmupMs / 1000,
+        storage: postgres ? 'postgres' : 'nedb',
+        quick: options.quick,
+      },
+      workersLeftOut: leftOut,
+      // Where the engines ran (both gone by the end of the run), never their passwords.
+      engines: {
+        redis: redis ? { port: redis.port, dir: redis.dir } : null,
+        postgres: postgres ? { port: postgres.port, dir: postgres.dir } : null,
+      },
+      latency,
+      throughput,
+    };
+    await mkdir(path.dirname(options.out), { recursive: true });
+    await writeFile(options.out, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`\nReport written to ${path.relative(process.cwd(), options.out) || options.out}`);
+  } finally {
+    await Promise.all([redis?.stop(), postgres?.stop()]);
+  }
+}
+
+runMain(main, 'bench:cluster');

@@ -1,0 +1,214 @@
+/**
+ * The cluster benchmark (`npm run bench:cluster`, bench/cluster.js; see
+ * docs/performance.md): broadcast latency across processes against local
+ * delivery, and echo throughput of one process against several, on a real
+ * Redis it starts and stops. Short runs of the real script against the built
+ * CLI, checking what its report says against what it measured, and that
+ * nothing it started outlives it. No timing is asserted.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it, onTestFinished } from 'vitest';
+
+const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
+const run = promisify(execFile);
+
+function assertBuilt(): void {
+  const cli = join(REPO_ROOT, 'server', 'dist', 'cli', 'main.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does).`);
+}
+
+/** One side's latency figures of a round. */
+interface Side {
+  samples: number;
+  p50Us: number;
+  p99Us: number;
+  maxUs: number;
+}
+
+interface LatencyRound {
+  round: number;
+  messages: number;
+  local: Side;
+  cross: Side;
+  goalBoundUs: number;
+  goalMet: boolean;
+}
+
+interface Throughput {
+  requests: number;
+  requestsPerSec: number;
+  p50Us: number;
+  p99Us: number;
+  serverCpuUsPerRequest: number;
+}
+
+interface Report {
+  parameters: { rounds: number; messages: number; receivers: number; targets: string[]; storage: string };
+  engines: { redis: { port: number; dir: string } | null; postgres: { port: number; dir: string } | null };
+  latency: {
+    processes: { id: string; pid: number; port: number }[];
+    rounds: LatencyRound[];
+    median: Record<'localP99Us' | 'crossP99Us' | 'crossP50Us', number>;
+    goal: { boundUs: number; crossP99Us: number; met: boolean; roundsMet: number };
+  } | null;
+  throughput: {
+    targets: Record<string, { ports: number[]; pids: number[] }>;
+    rounds: Record<string, Throughput>[];
+    medians: Record<string, Throughput>;
+    ratios: Record<string, Throughput>;
+  } | null;
+}
+
+async function bench(args: string[]): Promise<{ stdout: string; report: Report; text: string }> {
+  assertBuilt();
+  const dir = await mkdtemp(join(tmpdir(), 'neko-bench-cluster-test-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  const out = join(dir, 'report.json');
+  const { stdout } = await run(process.execPath, ['bench/cluster.js', ...args, '--out', out], {
+    cwd: REPO_ROOT,
+    timeout: 150_000,
+  });
+  const text = await readFile(out, 'utf8');
+  return { stdout, report: JSON.parse(text) as Report, text };
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** Whether a process is still there. */
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Whether something accepts connections on the port of 127.0.0.1. */
+const listening = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+describe('bench: cluster (bench/cluster.js)', () => {
+  it('times every broadcast on both processes, checks the goal as it says, and leaves no server or Redis behind', async () => {
+    const { report, stdout, text } = await bench([
+      '--rounds',
+      '2',
+      '--messages',
+      '60',
+      '--receivers',
+      '2',
+      '--no-throughput',
+    ]);
+    expect(report.parameters).toMatchObject({ rounds: 2, messages: 60, receivers: 2 });
+    const latency = report.latency!;
+    expect(latency.rounds).toHaveLength(2);
+    for (const round of latency.rounds) {
+      // Every timed broadcast reached both receivers of each process (the script fails otherwise).
+      expect(round.local.samples).toBe(120);
+      expect(round.cross.samples).toBe(120);
+      for (const side of [round.local, round.cross]) {
+        expect(side.p50Us).toBeGreaterThan(0);
+        expect(side.p99Us).toBeGreaterThanOrEqual(side.p50Us);
+        expect(side.maxUs).toBeGreaterThanOrEqual(side.p99Us);
+      }
+      expect(round.goalBoundUs).toBeCloseTo(2_000 + 2 * round.local.p99Us, 6);
+      expect(round.goalMet).toBe(round.cross.p99Us <= round.goalBoundUs);
+    }
+    expect(latency.median.crossP99Us).toBeCloseTo(median(latency.rounds.map((r) => r.cross.p99Us)), 9);
+    expect(latency.goal.boundUs).toBeCloseTo(2_000 + 2 * latency.median.localP99Us, 6);
+    expect(latency.goal.met).toBe(latency.median.crossP99Us <= latency.goal.boundUs);
+    expect(latency.goal.roundsMet).toBe(latency.rounds.filter((r) => r.goalMet).length);
+    expect(stdout).toMatch(/^round 2\/2 {2}local p50 +[\d,]+ µs {2}p99 +[\d,]+ µs {2}across p50 +[\d,]+ µs/m);
+    expect(stdout).toMatch(
+      new RegExp(
+        `^Goal p99 across ≤ 2 ms \\+ 2 × p99 local: .* (MET|NOT MET) \\(met in ${latency.goal.roundsMet} of 2 round\\(s\\)\\)$`,
+        'm',
+      ),
+    );
+    // Two processes of one cluster, each with its own id.
+    expect(latency.processes).toHaveLength(2);
+    expect(latency.processes[0]!.id).toMatch(/^[0-9a-f]+$/);
+    expect(latency.processes[0]!.id).not.toBe(latency.processes[1]!.id);
+    // Neither the Redis URL nor its password is shown.
+    for (const shown of [stdout, text]) expect(shown).not.toMatch(/redis:\/\/:(?!\*\*\*@)[^\s"@]+@/);
+    // Everything it started is gone: the servers, Redis and Redis's directory.
+    for (const p of latency.processes) expect(alive(p.pid)).toBe(false);
+    expect(report.engines.redis).not.toBeNull();
+    expect(existsSync(report.engines.redis!.dir)).toBe(false);
+    expect(await listening(report.engines.redis!.port)).toBe(false);
+    expect(report.engines.postgres).toBeNull();
+  }, 160_000);
+
+  it('measures echo throughput of one process and of two processes on Redis, with the ratios of the medians', async () => {
+    const { report, stdout } = await bench([
+      '--rounds',
+      '2',
+      '--no-latency',
+      '--targets',
+      'single,pair',
+      '--window',
+      '0.3',
+      '--warmup',
+      '0.1',
+      '--clients',
+      '4',
+    ]);
+    expect(report.parameters).toMatchObject({ targets: ['single', 'pair'], storage: 'nedb' });
+    expect(report.latency).toBeNull();
+    const throughput = report.throughput!;
+    expect(throughput.targets['single']!.ports).toHaveLength(1);
+    expect(throughput.targets['pair']!.ports).toHaveLength(2);
+    expect(throughput.rounds).toHaveLength(2);
+    for (const round of throughput.rounds) {
+      for (const target of ['single', 'pair']) {
+        expect(round[target]!.requests).toBeGreaterThan(0);
+        expect(round[target]!.requestsPerSec).toBeGreaterThan(0);
+        expect(round[target]!.serverCpuUsPerRequest).toBeGreaterThanOrEqual(0);
+      }
+    }
+    expect(throughput.medians['pair']!.requestsPerSec).toBeCloseTo(
+      median(throughput.rounds.map((r) => r['pair']!.requestsPerSec)),
+      9,
+    );
+    expect(throughput.ratios['pair']!.requestsPerSec).toBeCloseTo(
+      throughput.medians['pair']!.requestsPerSec / throughput.medians['single']!.requestsPerSec,
+      9,
+    );
+    expect(stdout).toMatch(/^round 2\/2 two processes, Redis +[\d,]+ req\/s/m);
+    expect(stdout).toMatch(
+      /^echo, median of 2 round\(s\) +one process +two processes, Redis +two processes, Redis \/ one$/m,
+    );
+    for (const t of Object.values(throughput.targets))
+      for (const pid of t.pids) expect(alive(pid)).toBe(false);
+    expect(existsSync(report.engines.redis!.dir)).toBe(false);
+  }, 160_000);
+
+  it('refuses an unknown target, naming the ones there are', async () => {
+    assertBuilt();
+    await expect(
+      run(process.execPath, ['bench/cluster.js', '--targets', 'single,threads'], { cwd: REPO_ROOT }),
+    ).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining(
+        '--targets: unknown target "threads"; the targets are single, workers, pair',
+      ),
+    });
+  });
+});
