@@ -328,7 +328,9 @@ const THROUGHPUT_METRICS = [
   { key: 'p99Us', label: 'p99 latency (µs)', digits: 0 },
   { key: 'serverCpuUsPerRequest', label: 'server CPU per request (µs, all its processes)', digits: 1 },
   { key: 'serverCoresBusy', label: 'server cores busy (CPU time / window)', digits: 2 },
+  { key: 'primaryCpuUsPerRequest', label: '  of which the primary, per request (µs)', digits: 1 },
   { key: 'clientCpuUsPerRequest', label: 'load generator CPU per request (µs)', digits: 1 },
+  { key: 'clientCoresBusy', label: 'load generator cores busy', digits: 2 },
 ];
 
 /**
@@ -391,10 +393,9 @@ async function startTarget(id, options, engines) {
  * @param {Options} options
  */
 async function measureThroughput(load, target, options) {
-  /** @type {Promise<number>[]} */
+  /** @type {Promise<{ totalUs: number, ownUs: number }[]>[]} */
   const cpu = [];
-  const cpuNow = async () =>
-    (await Promise.all(target.servers.map((s) => s.cpuUs()))).reduce((x, y) => x + y, 0);
+  const cpuNow = () => Promise.all(target.servers.map((s) => s.cpu()));
   const id = newId();
   const reply = await ask(
     load,
@@ -420,10 +421,14 @@ async function measureThroughput(load, target, options) {
   const [before, after] = await Promise.all(cpu);
   const r = reply.result;
   if (r.requests === 0) throw new Error(`no request completed against ${target.label} in the window`);
+  const used = (/** @type {'totalUs' | 'ownUs'} */ key) =>
+    after.reduce((sum, reading, i) => sum + reading[key] - before[i][key], 0);
   return {
     ...r,
-    serverCpuUsPerRequest: (after - before) / r.requests,
-    serverCoresBusy: (after - before) / 1e6 / r.seconds,
+    serverCpuUsPerRequest: used('totalUs') / r.requests,
+    serverCoresBusy: used('totalUs') / 1e6 / r.seconds,
+    // Under --workers: what the primary itself spent (it hands connections to the workers and relays their bus).
+    primaryCpuUsPerRequest: target.id === 'workers' ? used('ownUs') / r.requests : null,
   };
 }
 
@@ -481,7 +486,9 @@ async function throughputPart(options, targets, engines) {
     }
     const rows = [[`echo, median of ${rounds.length} round(s)`, ...list.map((t) => t.label)]];
     for (const t of Object.keys(ratios)) rows[0].push(`${list.find((x) => x.id === t)?.label} / one`);
-    for (const m of THROUGHPUT_METRICS) {
+    // A metric no target has (the primary's CPU, without the workers target) is left out.
+    const shown = THROUGHPUT_METRICS.filter((m) => list.some((t) => Number.isFinite(medians[t.id][m.key])));
+    for (const m of shown) {
       rows.push([
         m.label,
         ...list.map((t) => fmt(medians[t.id][m.key], m.digits)),

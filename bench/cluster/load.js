@@ -57,6 +57,7 @@ async function run(config, send) {
       p99Us: window.histogram.percentile(99),
       maxUs: window.histogram.max,
       clientCpuUsPerRequest: window.cpuUs / requests,
+      clientCoresBusy: window.cpuUs / 1e6 / window.seconds,
     };
   } finally {
     await closeClients(clients, STOP_TIMEOUT_MS);

@@ -56,7 +56,8 @@ export function cliHasWorkers() {
  * @property {number} port its TCP port
  * @property {string | undefined} processId the cluster process id it printed, if in a cluster
  * @property {() => string} output what it printed so far (stdout and stderr)
- * @property {() => Promise<number>} cpuUs CPU time of the process and its children so far (its workers), µs
+ * @property {() => Promise<{ totalUs: number, ownUs: number }>} cpu CPU time so far, µs: of the process
+ *   and its children (its workers), and of the process alone
  * @property {() => Promise<void>} stop
  */
 
@@ -153,7 +154,7 @@ export async function startServer({ label, plugins, args = [], listening, timeou
     port,
     processId: out.match(/process ([0-9a-f]+) \(/)?.[1],
     output: () => out,
-    cpuUs: () => treeCpuUs(pid),
+    cpu: () => treeCpu(pid),
     stop,
   };
 }
@@ -173,13 +174,14 @@ function clockTicks() {
 }
 
 /**
- * CPU time of a process so far, µs: its own, that of the children it has
- * waited for, and that of its children alive now (a primary's workers). From
- * /proc (Linux), at clock-tick resolution (usually 10 ms).
+ * CPU time of a process so far, µs: in all (its own, that of the children
+ * it has waited for, and that of its children alive now: a primary's
+ * workers), and its own alone. From /proc (Linux), at clock-tick resolution
+ * (usually 10 ms).
  * @param {number} pid
- * @returns {Promise<number>}
+ * @returns {Promise<{ totalUs: number, ownUs: number }>}
  */
-export async function treeCpuUs(pid) {
+export async function treeCpu(pid) {
   /** @param {string} id */
   const stat = async (id) => {
     try {
@@ -202,5 +204,6 @@ export async function treeCpuUs(pid) {
   for (const s of await Promise.all(pids.map(stat))) {
     if (s && s.ppid === pid) ticks += s.own + s.children;
   }
-  return (ticks / clockTicks()) * 1e6;
+  const us = (/** @type {number} */ t) => (t / clockTicks()) * 1e6;
+  return { totalUs: us(ticks), ownUs: us(main.own) };
 }
