@@ -46,8 +46,8 @@ describe('a resume on another process', () => {
     expect(text(await ask(first, 'game', 'set cat'))).toBe('ok');
     expect(text(await ask(first, 'game', 'join'))).toBe('true');
     // The cluster knows which process holds the token's session, by a hash of the token only.
-    expect(await raw.hget(`nc:${name}:tokens`, hash(token))).toBe(`${a.server.processId} ${id}`);
-    expect(JSON.stringify(await raw.hgetall(`nc:${name}:tokens`))).not.toContain(token);
+    expect(await raw.get(`nc:${name}:token:${hash(token)}`)).toBe(`${a.server.processId} ${id}`);
+    expect(JSON.stringify(await raw.keys(`nc:${name}:*`))).not.toContain(token);
     const other = await RawPeer.connect(a.port);
     await other.handshake(SECRET);
     expect(text(await ask(other, 'game', 'join'))).toBe('true');
@@ -88,8 +88,8 @@ describe('a resume on another process', () => {
     expect(await raw.sismember(`nc:${name}:psess:${a.server.processId}:game`, id)).toBe(0);
     expect(await raw.sismember(`nc:${name}:psess:${b.server.processId}:game`, id)).toBe(1);
     // The used token is out of the cluster's record; the new one names the new process.
-    expect(await raw.hexists(`nc:${name}:tokens`, hash(token))).toBe(0);
-    expect(await raw.hget(`nc:${name}:tokens`, hash(nextToken!))).toBe(`${b.server.processId} ${id}`);
+    expect(await raw.exists(`nc:${name}:token:${hash(token)}`)).toBe(0);
+    expect(await raw.get(`nc:${name}:token:${hash(nextToken!)}`)).toBe(`${b.server.processId} ${id}`);
 
     expect(a.server.sessions().map((s) => s.id)).not.toContain(id);
     expect(b.server.sessions().find((s) => s.id === id)?.state).toBe('open');
@@ -133,7 +133,7 @@ describe('a resume on another process', () => {
       'deadbeefdeadbeef',
       JSON.stringify({ hostname: 'web-9', pid: 1, startedAt: 0 }),
     );
-    await raw.hset(`nc:${name}:tokens`, hash('token-of-a-dead-process'), 'deadbeefdeadbeef s-gone');
+    await raw.set(`nc:${name}:token:${hash('token-of-a-dead-process')}`, 'deadbeefdeadbeef s-gone');
     const started = Date.now();
     const { answer } = await resume(b.port, 'token-of-a-dead-process');
     expect(shape(answer)).toEqual(['nekoconnect-server', 202, '410']);
@@ -141,7 +141,7 @@ describe('a resume on another process', () => {
     const logged = await b.waitForLog((r) => r.code === 'NEKO_ERR_SESSION_RESUME_HOLDER_GONE');
     expect(logged.message).toContain('(deadbeefdeadbeef on web-9) is gone');
     // Used up: the record is gone.
-    expect(await raw.hexists(`nc:${name}:tokens`, hash('token-of-a-dead-process'))).toBe(0);
+    expect(await raw.exists(`nc:${name}:token:${hash('token-of-a-dead-process')}`)).toBe(0);
   });
 
   it('keeps the session where it was when a plugin’s state cannot be copied: coded error there naming the plugin, 410 here, onLeave when its grace ends', async () => {

@@ -17,7 +17,8 @@ import { startRedis, type RunningRedis } from '../../../scripts/test-support/red
 import { connect } from '../../src/client/client.js';
 import { SECRET } from '../helpers/server.js';
 import { clusterServer, freshCluster } from './bus-support.js';
-import { gamePlugins, startSwitchRelay } from './handover-support.js';
+import { Redis } from 'ioredis';
+import { ask, gamePlugins, resumablePeer, resume, shape, startSwitchRelay } from './handover-support.js';
 
 let redis: RunningRedis;
 let bundleDir: string;
@@ -128,5 +129,39 @@ describe('the process that held a waiting session is killed with SIGKILL', () =>
     expect(fresh.v).toBeNull();
     expect(client.state).toBe('open');
     expect(survivor.server.sessions().map((s) => s.id)).toEqual([fresh.id]);
+  });
+
+  it('still refuses a resume as the dead process’s once a survivor swept it (its tokens are kept an hour)', async () => {
+    const name = freshCluster();
+    const ttl = 500;
+    const survivor = await clusterServer((await gamePlugins()).plugins, {
+      redis: redis.url,
+      name,
+      heartbeatTtlMs: ttl,
+    });
+    const doomed = await startProcess({
+      NEKO_TEST_REDIS: redis.url,
+      NEKO_TEST_CLUSTER: name,
+      NEKO_TEST_PLUGINS: (await gamePlugins()).plugins,
+      NEKO_TEST_TTL_MS: String(ttl),
+    });
+    const { peer, token } = await resumablePeer(doomed.port);
+    expect(shape(await ask(peer, 'game', 'set cat'))).toEqual(['game', 1, 'ok']);
+    peer.socket.destroy();
+    doomed.child.kill('SIGKILL');
+    const raw = new Redis(redis.url);
+    onTestFinished(() => raw.quit().then(() => undefined));
+    await expect
+      .poll(() => raw.hexists(`nc:${name}:procs`, doomed.processId), { timeout: 4 * ttl, interval: 25 })
+      .toBe(0);
+    const kept = await raw.keys(`nc:${name}:token:*`);
+    expect(kept).toHaveLength(1);
+    expect(await raw.pttl(kept[0]!)).toBeGreaterThan(3_500_000);
+
+    const { answer } = await resume(survivor.port, token);
+    expect(shape(answer)).toEqual(['nekoconnect-server', 202, '410']);
+    const logged = await survivor.waitForLog((r) => r.code === 'NEKO_ERR_SESSION_RESUME_HOLDER_GONE');
+    expect(logged.message).toContain(`(${doomed.processId}) is gone`);
+    expect(await raw.keys(`nc:${name}:token:*`)).toEqual([]);
   });
 });
