@@ -22,7 +22,9 @@ import { SECRET } from '../helpers/server.js';
  * instance of a class with a private field in ctx.state, `fn` a function;
  * `dm <id> <text>` sends to a session (op 9) and answers the result;
  * `join` puts the session in the group `room`, `who` lists it, `room <text>`
- * broadcasts to it (op 8) except the sender and answers the local count.
+ * broadcasts to it (op 8) except the sender and answers the local count;
+ * `own <nick>` sets the presence key `nick:<id>` owned by the session,
+ * `peek <id>` reads it (JSON).
  */
 export function gameLogic(key: string): string {
   return `const log = globalThis.${key} ?? [];
@@ -54,6 +56,8 @@ export class Logic {
       case 'join': return void ctx.send(String(await room.add(me)));
       case 'who': return void ctx.send(JSON.stringify(await room.members()));
       case 'room': return void ctx.send(String(room.broadcast(arg, { op: 8, except: me })));
+      case 'own': await ctx.presence.set('nick:' + me, arg, { owner: 'session' }); return void ctx.send('ok');
+      case 'peek': return void ctx.send(JSON.stringify((await ctx.presence.get('nick:' + arg)) ?? null));
       default: return void ctx.send('hi');
     }
   }

@@ -116,6 +116,32 @@ describe('a resume on another process', () => {
     expect(shape(await third.next())).toEqual(['game', 9, 'home']);
   });
 
+  it('passes what the session owns in presence to its new process: it goes when the session leaves there', async () => {
+    const { a, b, raw, name } = await twoProcesses();
+    const { peer: first, token } = await resumablePeer(a.port);
+    const id = text(await ask(first, 'game', 'me'));
+    expect(text(await ask(first, 'game', 'own mimi'))).toBe('ok');
+    first.socket.destroy();
+    await expect.poll(() => a.events).toEqual([`disconnect ${id} true`]);
+    const { peer: second, answer } = await resume(b.port, token);
+    expect(text(answer).split(' ')[0]).toBe('200');
+    expect(shape(await second.next())).toEqual(['game', 6, 'while away']);
+    expect(shape(await second.next())).toEqual(['game', 7, 'welcome back']);
+    expect(b.events).toEqual([`reconnect ${id} -`]);
+    expect(text(await ask(second, 'game', `peek ${id}`))).toBe('"mimi"');
+    const owned = (processId: string): string => `nc:${name}:owned:${processId}/${encodeURIComponent(id)}`;
+    expect(await raw.exists(owned(a.server.processId))).toBe(0);
+    expect(await raw.scard(owned(b.server.processId))).toBe(1);
+
+    // The session ends on its new process: what it owned goes with it.
+    const watcher = await RawPeer.connect(a.port);
+    await watcher.handshake(SECRET);
+    expect(b.server.closeSession(id)).toBe(true);
+    await expect.poll(() => b.events).toEqual([`reconnect ${id} -`, `leave ${id}`]);
+    await expect.poll(async () => text(await ask(watcher, 'game', `peek ${id}`))).toBe('null');
+    expect(a.events).toEqual([`disconnect ${id} true`]);
+  });
+
   it('refuses a token no process holds with 410, and the connection goes on as a new session', async () => {
     const { b } = await twoProcesses();
     const { peer, answer } = await resume(b.port, 'nobody-holds-this-token');
