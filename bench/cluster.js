@@ -4,7 +4,7 @@
  *
  * Redis is a real server started as the tests start theirs
  * (bench/lib/redis.js: scripts/test-support/redis.ts); PostgreSQL
- * (bench/lib/postgres.js) only when the workers are measured, since workers
+ * (bench/lib/postgres.js) only when workers are measured, since workers
  * cannot share nedb files. Without Redis installed the run fails with the
  * install hint. Every server is the built CLI, `nekoconnect start`, in a
  * process of its own (bench/cluster/processes.js).
@@ -12,14 +12,15 @@
  * Two parts:
  *
  * 1. Broadcast latency across processes against the same broadcast within
- *    one process. Two processes, A and B, in one cluster on Redis (each with
- *    nedb files of its own), serving the bench plugin
+ *    one process, on each carrier of the bus: Redis (two processes, A and B,
+ *    in one cluster, each with nedb files of its own) and IPC (`--workers`
+ *    without Redis: the primary relays), serving the bench plugin
  *    (bench/cluster/plugins/bcast). One probe process (bench/cluster/latency.js)
- *    holds a publisher on A and receivers on A and on B: each broadcast the
- *    publisher sends reaches A's receivers by local delivery and B's through
- *    the bus, and the probe reads both arrivals on its one clock. Broadcasts go
- *    one at a time. Goal: p99 across ≤ 2 ms + 2 × p99 local, on the medians of
- *    the rounds, printed as met or not met.
+ *    holds a publisher and receivers on its process and on another: each
+ *    broadcast the publisher sends reaches the first by local delivery and the
+ *    others through the bus, and the probe reads both arrivals on its one
+ *    clock. Broadcasts go one at a time. Goal: p99 across ≤ 2 ms + 2 × p99
+ *    local, on the medians of the rounds, printed as met or not met.
  * 2. Request/response throughput of the echo example plugin (plugins/echo)
  *    with a load generator in its own process (bench/cluster/load.js):
  *    `start` (one process) against `start --workers <n>` (workers sharing the
@@ -52,6 +53,10 @@ const ECHO_PLUGIN = path.join(here, '..', 'plugins', 'echo');
 /** The throughput targets, in the order a round visits them first. */
 const TARGET_IDS = /** @type {const} */ (['single', 'workers', 'pair']);
 
+/** @typedef {'redis' | 'ipc'} CarrierId */
+/** The carriers of part 1's bus, in the order a round visits them first. */
+const CARRIER_IDS = /** @type {const} */ (['redis', 'ipc']);
+
 /** The goal of part 1, µs: p99 across ≤ GOAL_FIXED_US + GOAL_FACTOR × p99 local. */
 const GOAL_FIXED_US = 2_000;
 const GOAL_FACTOR = 2;
@@ -63,10 +68,11 @@ a real Redis server (Debian's redis-server package: apt-get install -y
 redis-server) and, for the workers, a real PostgreSQL (apt-get install -y
 postgresql), as the tests do. Every server is \`nekoconnect start\`.
 
-1. Broadcast latency: processes A and B in one cluster on Redis; a publisher
-   on A broadcasts, one broadcast at a time, to receivers on A (local
-   delivery) and on B (through the bus), all read on one clock. p50/p99 of
-   each, and the goal p99 across <= 2 ms + 2 x p99 local.
+1. Broadcast latency: a publisher broadcasts, one broadcast at a time, to
+   receivers on its own process (local delivery) and on another (through the
+   bus), all read on one clock: on Redis (processes A and B in one cluster)
+   and on IPC (--workers without Redis; receivers told apart by pid). p50/p99
+   of each, and the goal p99 across <= 2 ms + 2 x p99 local.
 2. Throughput of the echo plugin, load generator in its own process, each
    client in lockstep: one process (single), \`--workers <n>\` (workers), and
    two processes in a cluster on Redis with half of the clients each (pair).
@@ -74,11 +80,13 @@ postgresql), as the tests do. Every server is \`nekoconnect start\`.
 Options:
   --rounds <n>         rounds of each part (default 5)
   --messages <n>       timed broadcasts per round (default 2,000, after 200 not timed)
-  --receivers <n>      receivers on each of A and B (default 1)
+  --receivers <n>      receivers on each side, local and across (default 1)
+  --carriers <list>    carriers of part 1, comma-separated, from ${CARRIER_IDS.join(',')}
+                       (default: both; ipc only when the CLI has --workers)
   --payload <bytes>    bytes of a broadcast and of an echo request (default 32)
   --targets <list>     throughput targets, comma-separated, from ${TARGET_IDS.join(',')}
                        (default: all; workers only when the CLI has --workers)
-  --workers <n>        workers of the workers target (default 2)
+  --workers <n>        workers of the workers target and of the IPC carrier (default 2)
   --clients <n>        throughput clients, each in lockstep (default 32)
   --window <s>         throughput window per round, seconds (default 3)
   --warmup <s>         throughput warm-up before each window, seconds (default 1)
@@ -93,21 +101,26 @@ itself fails (an engine missing or not starting, a server not starting, a
 broadcast lost, repeated or out of order, a wrong reply).`;
 
 /**
+ * The names of a comma-separated list, in the order of `known`.
+ * @template {string} T
  * @param {string} text
- * @returns {TargetId[]}
+ * @param {readonly T[]} known
+ * @param {string} flag
+ * @param {string} what
+ * @returns {T[]}
  */
-function parseTargets(text) {
+function parseList(text, known, flag, what) {
   const wanted = new Set();
   for (const raw of text.split(',')) {
     const name = raw.trim().toLowerCase();
     if (name === '') continue;
-    if (!(/** @type {readonly string[]} */ (TARGET_IDS).includes(name))) {
-      throw new Error(`--targets: unknown target "${raw.trim()}"; the targets are ${TARGET_IDS.join(', ')}`);
+    if (!(/** @type {readonly string[]} */ (known).includes(name))) {
+      throw new Error(`--${flag}: unknown ${what} "${raw.trim()}"; the ${what}s are ${known.join(', ')}`);
     }
     wanted.add(name);
   }
-  if (wanted.size === 0) throw new Error(`--targets needs at least one of ${TARGET_IDS.join(', ')}`);
-  return TARGET_IDS.filter((id) => wanted.has(id));
+  if (wanted.size === 0) throw new Error(`--${flag} needs at least one of ${known.join(', ')}`);
+  return known.filter((id) => wanted.has(id));
 }
 
 function readOptions() {
@@ -118,6 +131,7 @@ function readOptions() {
       receivers: { type: 'string' },
       payload: { type: 'string' },
       targets: { type: 'string' },
+      carriers: { type: 'string' },
       workers: { type: 'string' },
       clients: { type: 'string' },
       window: { type: 'string' },
@@ -152,7 +166,13 @@ function readOptions() {
     receivers: num(values.receivers, 1, 'receivers', { integer: true, min: 1, max: 1000 }),
     payload: num(values.payload, 32, 'payload', { integer: true, min: 12, max: 65_536 }),
     /** @type {TargetId[] | undefined} undefined: every target the CLI can run */
-    targets: values.targets !== undefined ? parseTargets(values.targets) : undefined,
+    targets:
+      values.targets !== undefined ? parseList(values.targets, TARGET_IDS, 'targets', 'target') : undefined,
+    /** @type {CarrierId[] | undefined} undefined: every carrier the CLI can run */
+    carriers:
+      values.carriers !== undefined
+        ? parseList(values.carriers, CARRIER_IDS, 'carriers', 'carrier')
+        : undefined,
     workers: num(values.workers, 2, 'workers', { integer: true, min: 2, max: 256 }),
     clients: num(values.clients, 32, 'clients', { integer: true, min: 1, max: 10_000 }),
     windowMs: num(values.window, quick ? 1 : 3, 'window', { min: 0.1, max: 600 }) * 1000,
@@ -203,122 +223,189 @@ function summarizeRounds(rounds, keys) {
 }
 
 /**
- * Part 1: broadcast latency, local against across processes.
- * @param {Options} options
- * @param {import('./lib/redis.js').RunningRedis} redis
+ * A carrier of part 1: the servers, and where the probe's clients go.
+ * @typedef {object} Carrier
+ * @property {CarrierId} id
+ * @property {string} label
+ * @property {import('./cluster/processes.js').ServerProcess[]} servers
+ * @property {{ publisherPort: number, localPort: number, crossPort: number | undefined }} ports
+ *   no crossPort: workers on one port, told apart by pid
+ * @property {string | undefined} cluster the cluster's name on Redis
  */
-async function latencyPart(options, redis) {
-  const name = clusterName();
-  const cluster = ['--cluster', redis.url, '--cluster-name', name];
-  const [a, b] = await Promise.all([
-    startServer({ label: 'process A', plugins: BENCH_PLUGINS, args: cluster }),
-    startServer({ label: 'process B', plugins: BENCH_PLUGINS, args: cluster }),
-  ]);
-  const probe = await start('cluster/latency.js', []);
-  try {
-    console.log(
-      `cluster ${name}: process A ${a.processId ?? '?'} on port ${a.port}, process B ${b.processId ?? '?'} on port ${b.port}`,
+
+/**
+ * Starts the servers of a carrier of part 1.
+ * @param {CarrierId} id
+ * @param {Options} options
+ * @param {{ redis: import('./lib/redis.js').RunningRedis | undefined, storage: string[] }} engines
+ * @returns {Promise<Carrier>}
+ */
+async function startCarrier(id, options, engines) {
+  if (id === 'redis') {
+    const redis = /** @type {import('./lib/redis.js').RunningRedis} */ (engines.redis);
+    const name = clusterName();
+    const cluster = ['--cluster', redis.url, '--cluster-name', name];
+    const servers = await Promise.all(
+      ['process A', 'process B'].map((label) =>
+        startServer({ label, plugins: BENCH_PLUGINS, args: cluster }),
+      ),
     );
-    /** @type {any[]} */
-    const rounds = [];
-    for (let round = 1; round <= options.rounds; round++) {
-      const result = await runIn(
-        probe.child,
-        {
-          publisherPort: a.port,
-          localPort: a.port,
-          crossPort: b.port,
-          receivers: options.receivers,
-          messages: options.messages,
-          warmup: options.broadcastWarmup,
-          payload: options.payload,
-        },
-        120_000 + options.messages * 50,
-        'the broadcast probe',
-      );
-      const bound = GOAL_FIXED_US + GOAL_FACTOR * result.local.p99Us;
-      const entry = {
-        round,
-        ...result,
-        ratioP50: result.cross.p50Us / result.local.p50Us,
-        ratioP99: result.cross.p99Us / result.local.p99Us,
-        extraP50Us: result.cross.p50Us - result.local.p50Us,
-        goalBoundUs: bound,
-        goalMet: result.cross.p99Us <= bound,
-      };
-      rounds.push(entry);
-      console.log(
-        `round ${round}/${options.rounds}  local p50 ${fmt(result.local.p50Us, 0).padStart(6)} µs  p99 ${fmt(result.local.p99Us, 0).padStart(6)} µs` +
-          `  across p50 ${fmt(result.cross.p50Us, 0).padStart(6)} µs  p99 ${fmt(result.cross.p99Us, 0).padStart(6)} µs` +
-          `  (${fmt(result.broadcastsPerSec, 0)} broadcasts/s)  goal ${entry.goalMet ? 'met' : 'not met'} (p99 across ≤ ${fmt(bound, 0)} µs)`,
-      );
-    }
-    const flat = rounds.map((r) => ({
-      localP50Us: r.local.p50Us,
-      localP99Us: r.local.p99Us,
-      crossP50Us: r.cross.p50Us,
-      crossP99Us: r.cross.p99Us,
-      localMeanUs: r.local.meanUs,
-      crossMeanUs: r.cross.meanUs,
-      broadcastsPerSec: r.broadcastsPerSec,
-    }));
-    const summary = summarizeRounds(flat, Object.keys(flat[0]));
-    const m = summary.median;
-    const bound = GOAL_FIXED_US + GOAL_FACTOR * m.localP99Us;
-    const goal = {
-      rule: `p99 across <= ${GOAL_FIXED_US} µs + ${GOAL_FACTOR} x p99 local (medians of the rounds)`,
-      boundUs: bound,
-      crossP99Us: m.crossP99Us,
-      met: m.crossP99Us <= bound,
-      roundsMet: rounds.filter((r) => r.goalMet).length,
-    };
-    const rows = [
-      [
-        `broadcast, median of ${rounds.length} round(s)`,
-        'local (A to A)',
-        'across (A to B)',
-        'across / local',
-      ],
-      ['p50 (µs)', fmt(m.localP50Us, 0), fmt(m.crossP50Us, 0), fmtRatio(m.crossP50Us / m.localP50Us)],
-      ['p99 (µs)', fmt(m.localP99Us, 0), fmt(m.crossP99Us, 0), fmtRatio(m.crossP99Us / m.localP99Us)],
-      ['mean (µs)', fmt(m.localMeanUs, 0), fmt(m.crossMeanUs, 0), fmtRatio(m.crossMeanUs / m.localMeanUs)],
-    ];
-    if (rounds.length > 1) {
-      for (const [label, key] of /** @type {const} */ ([
-        ['p50', 'P50Us'],
-        ['p99', 'P99Us'],
-      ])) {
-        const sl = summary.spread[`local${key}`];
-        const sc = summary.spread[`cross${key}`];
-        rows.push([
-          `  spread of ${label} (min–max)`,
-          `${fmt(sl.min, 0)}–${fmt(sl.max, 0)}`,
-          `${fmt(sc.min, 0)}–${fmt(sc.max, 0)}`,
-          rounds.map((r) => fmtRatio(label === 'p50' ? r.ratioP50 : r.ratioP99)).join(' '),
-        ]);
-      }
-    }
-    console.log(`\n${table(rows, ['l', 'r', 'r', 'r'])}`);
+    const [a, b] = servers;
     console.log(
-      `\nGoal p99 across ≤ 2 ms + 2 × p99 local: ${fmt(m.crossP99Us, 0)} µs against ${fmt(bound, 0)} µs: ` +
-        `${goal.met ? 'MET' : 'NOT MET'} (met in ${goal.roundsMet} of ${rounds.length} round(s))`,
+      `Redis: cluster ${name}, process A ${a.processId ?? '?'} on port ${a.port}, process B ${b.processId ?? '?'} on port ${b.port}`,
     );
     return {
+      id,
+      label: 'two processes, Redis',
+      servers,
+      ports: { publisherPort: a.port, localPort: a.port, crossPort: b.port },
       cluster: name,
-      processes: [a, b].map((s) => ({
-        label: s.label,
-        id: s.processId ?? null,
-        pid: s.child.pid,
-        port: s.port,
-      })),
-      rounds,
-      ...summary,
-      goal,
     };
+  }
+  const label = `--workers ${options.workers}, IPC`;
+  const server = await startServer({
+    label,
+    plugins: BENCH_PLUGINS,
+    args: [...engines.storage, '--workers', String(options.workers)],
+    timeoutMs: 120_000,
+  });
+  console.log(`IPC: ${options.workers} workers on port ${server.port} (primary pid ${server.child.pid})`);
+  return {
+    id,
+    label,
+    servers: [server],
+    ports: { publisherPort: server.port, localPort: server.port, crossPort: undefined },
+    cluster: undefined,
+  };
+}
+
+/**
+ * Part 1: broadcast latency, local against across processes, on each carrier.
+ * @param {Options} options
+ * @param {CarrierId[]} ids
+ * @param {{ redis: import('./lib/redis.js').RunningRedis | undefined, storage: string[] }} engines
+ */
+async function latencyPart(options, ids, engines) {
+  /** @type {Carrier[]} */
+  const carriers = [];
+  const probe = await start('cluster/latency.js', []);
+  try {
+    for (const id of ids) carriers.push(await startCarrier(id, options, engines));
+    const width = Math.max(...carriers.map((c) => c.label.length));
+    /** @type {Record<string, any[]>} */
+    const rounds = Object.fromEntries(carriers.map((c) => [c.id, []]));
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const carrier of round % 2 === 1 ? carriers : [...carriers].reverse()) {
+        const result = await runIn(
+          probe.child,
+          {
+            ...carrier.ports,
+            receivers: options.receivers,
+            messages: options.messages,
+            warmup: options.broadcastWarmup,
+            payload: options.payload,
+          },
+          120_000 + options.messages * 50,
+          `the broadcast probe (${carrier.label})`,
+        );
+        const bound = GOAL_FIXED_US + GOAL_FACTOR * result.local.p99Us;
+        const entry = {
+          round,
+          ...result,
+          ratioP50: result.cross.p50Us / result.local.p50Us,
+          ratioP99: result.cross.p99Us / result.local.p99Us,
+          goalBoundUs: bound,
+          goalMet: result.cross.p99Us <= bound,
+        };
+        rounds[carrier.id].push(entry);
+        console.log(
+          `round ${round}/${options.rounds} ${carrier.label.padEnd(width)}  local p50 ${fmt(result.local.p50Us, 0).padStart(6)} µs  p99 ${fmt(result.local.p99Us, 0).padStart(6)} µs` +
+            `  across p50 ${fmt(result.cross.p50Us, 0).padStart(6)} µs  p99 ${fmt(result.cross.p99Us, 0).padStart(6)} µs` +
+            `  goal ${entry.goalMet ? 'met' : 'not met'} (p99 across ≤ ${fmt(bound, 0)} µs)`,
+        );
+      }
+    }
+    /** @type {Record<string, any>} */
+    const byCarrier = {};
+    for (const carrier of carriers) {
+      byCarrier[carrier.id] = summarizeCarrier(carrier, rounds[carrier.id]);
+    }
+    return { carriers: byCarrier };
   } finally {
     await stopChildren([probe.child]);
-    await Promise.all([a.stop(), b.stop()]);
+    await Promise.all(carriers.flatMap((c) => c.servers.map((s) => s.stop())));
   }
+}
+
+/**
+ * A carrier's medians, spreads and goal, printed and returned.
+ * @param {Carrier} carrier
+ * @param {any[]} rounds
+ */
+function summarizeCarrier(carrier, rounds) {
+  const flat = rounds.map((r) => ({
+    localP50Us: r.local.p50Us,
+    localP99Us: r.local.p99Us,
+    crossP50Us: r.cross.p50Us,
+    crossP99Us: r.cross.p99Us,
+    localMeanUs: r.local.meanUs,
+    crossMeanUs: r.cross.meanUs,
+    broadcastsPerSec: r.broadcastsPerSec,
+  }));
+  const summary = summarizeRounds(flat, Object.keys(flat[0]));
+  const m = summary.median;
+  const bound = GOAL_FIXED_US + GOAL_FACTOR * m.localP99Us;
+  const goal = {
+    rule: `p99 across <= ${GOAL_FIXED_US} µs + ${GOAL_FACTOR} x p99 local (medians of the rounds)`,
+    boundUs: bound,
+    crossP99Us: m.crossP99Us,
+    met: m.crossP99Us <= bound,
+    roundsMet: rounds.filter((r) => r.goalMet).length,
+  };
+  const rows = [
+    [
+      `${carrier.label}: median of ${rounds.length} round(s)`,
+      'local (same process)',
+      'across processes',
+      'across / local',
+    ],
+    ['p50 (µs)', fmt(m.localP50Us, 0), fmt(m.crossP50Us, 0), fmtRatio(m.crossP50Us / m.localP50Us)],
+    ['p99 (µs)', fmt(m.localP99Us, 0), fmt(m.crossP99Us, 0), fmtRatio(m.crossP99Us / m.localP99Us)],
+    ['mean (µs)', fmt(m.localMeanUs, 0), fmt(m.crossMeanUs, 0), fmtRatio(m.crossMeanUs / m.localMeanUs)],
+  ];
+  if (rounds.length > 1) {
+    for (const [label, key] of /** @type {const} */ ([
+      ['p50', 'P50Us'],
+      ['p99', 'P99Us'],
+    ])) {
+      const sl = summary.spread[`local${key}`];
+      const sc = summary.spread[`cross${key}`];
+      rows.push([
+        `  spread of ${label} (min–max)`,
+        `${fmt(sl.min, 0)}–${fmt(sl.max, 0)}`,
+        `${fmt(sc.min, 0)}–${fmt(sc.max, 0)}`,
+        rounds.map((r) => fmtRatio(label === 'p50' ? r.ratioP50 : r.ratioP99)).join(' '),
+      ]);
+    }
+  }
+  console.log(`\n${table(rows, ['l', 'r', 'r', 'r'])}`);
+  console.log(
+    `Goal p99 across ≤ 2 ms + 2 × p99 local (${carrier.label}): ${fmt(m.crossP99Us, 0)} µs against ${fmt(bound, 0)} µs: ` +
+      `${goal.met ? 'MET' : 'NOT MET'} (met in ${goal.roundsMet} of ${rounds.length} round(s))`,
+  );
+  return {
+    label: carrier.label,
+    cluster: carrier.cluster ?? null,
+    processes: carrier.servers.map((s) => ({
+      label: s.label,
+      id: s.processId ?? null,
+      pid: s.child.pid,
+      port: s.port,
+    })),
+    rounds,
+    ...summary,
+    goal,
+  };
 }
 
 /** The metrics of a throughput round, in table order. */
@@ -541,6 +628,8 @@ async function main() {
   const workersBuilt = cliHasWorkers();
   /** @type {TargetId[]} */
   let targets = [];
+  /** @type {CarrierId[]} */
+  let carriers = [];
   /** @type {string | null} */
   let leftOut = null;
   if (options.throughput) {
@@ -548,7 +637,15 @@ async function main() {
       throw new Error('--targets workers: this build of `nekoconnect start` has no --workers');
     }
     targets = options.targets ?? TARGET_IDS.filter((id) => id !== 'workers' || workersBuilt);
-    if (!options.targets && !workersBuilt) leftOut = 'this build of `nekoconnect start` has no --workers';
+  }
+  if (options.latency) {
+    if (options.carriers?.includes('ipc') && !workersBuilt) {
+      throw new Error('--carriers ipc: this build of `nekoconnect start` has no --workers');
+    }
+    carriers = options.carriers ?? CARRIER_IDS.filter((id) => id !== 'ipc' || workersBuilt);
+  }
+  if (!workersBuilt && !options.targets && !options.carriers) {
+    leftOut = 'this build of `nekoconnect start` has no --workers';
   }
   const cpus = os.cpus();
   const machine = {
@@ -565,24 +662,25 @@ async function main() {
   /** @type {import('./lib/postgres.js').RunningPostgres | undefined} */
   let postgres;
   try {
-    if (options.latency || targets.includes('pair')) redis = await startRedis();
-    // Workers cannot share nedb files: every throughput target then runs on one PostgreSQL, alike.
-    if (targets.includes('workers')) {
+    if (carriers.includes('redis') || targets.includes('pair')) redis = await startRedis();
+    // Workers cannot share nedb files: they run on PostgreSQL, and every throughput target with them, alike.
+    if (targets.includes('workers') || carriers.includes('ipc')) {
       postgres = await startPostgres();
       await setDurability(postgres.url, 'commit');
     }
     const storage = postgres ? ['--storage', postgres.url] : [];
     const storageName = postgres ? 'PostgreSQL' : 'nedb files, a data directory per process';
+    const throughputStorage = targets.includes('workers') ? storage : [];
     console.log(
       `NekoConnect cluster bench: ${options.rounds} round(s); ` +
         (options.latency
-          ? `broadcasts: ${options.messages} timed per round, ${options.receivers} receiver(s) on each process, ${options.payload} bytes; `
+          ? `broadcasts over ${carriers.join(', ')}: ${options.messages} timed per round, ${options.receivers} receiver(s) on each side, ${options.payload} bytes; `
           : '') +
         (options.throughput
-          ? `throughput: ${targets.join(', ')}, ${options.clients} clients in lockstep, ${options.windowMs / 1000} s window after ${options.warmupMs / 1000} s warm-up, storage ${storageName}`
+          ? `throughput: ${targets.join(', ')}, ${options.clients} clients in lockstep, ${options.windowMs / 1000} s window after ${options.warmupMs / 1000} s warm-up, storage ${throughputStorage.length > 0 ? storageName : 'nedb files, a data directory per process'}`
           : ''),
     );
-    if (leftOut) console.log(`The workers target is left out: ${leftOut}.`);
+    if (leftOut) console.log(`The workers (throughput) and IPC (latency) are left out: ${leftOut}.`);
     console.log(
       `node ${process.version}, ${machine.cpuCount} x ${machine.cpuModel}, load average ${os
         .loadavg()
@@ -593,14 +691,14 @@ async function main() {
     /** @type {any} */
     let latency = null;
     if (options.latency) {
-      console.log('Part 1: broadcast latency, within process A and from A to B through Redis');
-      latency = await latencyPart(options, /** @type {import('./lib/redis.js').RunningRedis} */ (redis));
+      console.log('Part 1: broadcast latency, within one process and across processes');
+      latency = await latencyPart(options, carriers, { redis, storage });
     }
     /** @type {any} */
     let throughput = null;
     if (options.throughput) {
       console.log(`${options.latency ? '\n' : ''}Part 2: echo throughput, load generator in its own process`);
-      throughput = await throughputPart(options, targets, { redis, storage });
+      throughput = await throughputPart(options, targets, { redis, storage: throughputStorage });
     }
 
     const report = {
@@ -614,10 +712,12 @@ async function main() {
         receivers: options.receivers,
         payload: options.payload,
         targets,
+        carriers,
         workers: options.workers,
         clients: options.clients,
         windowSeconds: options.windowMs / 1000,
         warmupSeconds: options.warmupMs / 1000,
+        // Of the workers (and of every throughput target when the workers are measured); the others keep nedb files.
         storage: postgres ? 'postgres' : 'nedb',
         quick: options.quick,
       },

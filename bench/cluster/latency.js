@@ -8,8 +8,11 @@
  * messages, warmup, payload }` it connects the publisher to process A
  * (`publisherPort`), `receivers` receivers to A (`localPort`: local
  * delivery) and as many to B (`crossPort`: delivery through the cluster's
- * bus), has each receiver join the bench plugin (bench/cluster/plugins/bcast),
- * then publishes `messages` broadcasts one at a time: each is sent, and the
+ * bus), each joined to the bench plugin (bench/cluster/plugins/bcast). Under
+ * `--workers`, where every process serves one port (no `crossPort`), it
+ * connects receivers until it has as many on the publisher's worker as on
+ * others, told apart by the pid the plugin answers a join with. Then it
+ * publishes `messages` broadcasts one at a time: each is sent, and the
  * next one only once every receiver has it. The publisher's request is
  * answered with the count of A's members reached, which must be `receivers`.
  * Each receiver must get every broadcast, once, in the order published. The
@@ -23,7 +26,7 @@
 import { performance } from 'node:perf_hooks';
 import { connect } from '../../server/dist/client/index.js';
 import { BENCH_SECRET, HOST } from '../lib/common.js';
-import { closeClients, openClients, serveRuns, sleep } from '../lib/lockstep.js';
+import { closeClients, serveRuns, sleep } from '../lib/lockstep.js';
 import { LatencyHistogram } from '../lib/stats.js';
 
 const GREETER = 'bcast';
@@ -39,7 +42,7 @@ const STOP_TIMEOUT_MS = 10_000;
  * @property {number} id
  * @property {number} publisherPort
  * @property {number} localPort
- * @property {number} crossPort
+ * @property {number | undefined} crossPort undefined: workers sharing `publisherPort`, told apart by pid
  * @property {number} receivers per side
  * @property {number} messages timed broadcasts
  * @property {number} warmup broadcasts not timed
@@ -59,19 +62,79 @@ const figures = (h, sumUs) => ({
   meanUs: sumUs / h.total,
 });
 
+/** @typedef {import('../../server/dist/client/index.js').NekoClient} NekoClient */
+
+/**
+ * Joins the bench plugin; resolves with the pid of the process that serves the client.
+ * @param {NekoClient} client
+ * @returns {Promise<number>}
+ */
+const join = async (client) =>
+  Number((await client.request(GREETER, '', { op: OP.join, replyOp: OP.join })).text());
+
+/**
+ * The publisher and the receivers, each joined: by port (`crossPort` given:
+ * the receivers of A on `localPort`, those of B on `crossPort`), or, for
+ * workers sharing one port, by the pid each one's join answers (receivers on
+ * the publisher's worker are local, those on any other worker across).
+ * Clients opened beyond what each side needs are closed before it returns.
+ * @param {RunConfig} config
+ * @param {(port: number) => Promise<NekoClient>} open
+ * @param {NekoClient[]} opened every client opened, for the caller to close
+ */
+async function place(config, open, opened) {
+  const publisher = await open(config.publisherPort);
+  opened.push(publisher);
+  const publisherPid = await join(publisher);
+  /** @type {NekoClient[]} */
+  const local = [];
+  /** @type {NekoClient[]} */
+  const cross = [];
+  if (config.crossPort !== undefined) {
+    for (const [side, port] of /** @type {const} */ ([
+      [local, config.localPort],
+      [cross, config.crossPort],
+    ])) {
+      while (side.length < config.receivers) {
+        const client = await open(port);
+        opened.push(client);
+        await join(client);
+        side.push(client);
+      }
+    }
+    return { publisher, local, cross };
+  }
+  /** @type {NekoClient[]} */
+  const spare = [];
+  const attempts = 40 * config.receivers;
+  for (let i = 0; i < attempts && (local.length < config.receivers || cross.length < config.receivers); i++) {
+    const client = await open(config.publisherPort);
+    opened.push(client);
+    const pid = await join(client);
+    const side = pid === publisherPid ? local : cross;
+    (side.length < config.receivers ? side : spare).push(client);
+  }
+  if (local.length < config.receivers || cross.length < config.receivers) {
+    throw new Error(
+      `after ${attempts} connections, ${local.length} on the publisher's process and ${cross.length} on others, ` +
+        `not ${config.receivers} of each: the port's connections are not spread over the workers`,
+    );
+  }
+  // The spare clients leave the plugin, so that only the receivers get the broadcasts.
+  await closeClients(spare, STOP_TIMEOUT_MS);
+  await sleep(250);
+  return { publisher, local, cross };
+}
+
 /**
  * @param {RunConfig} config
  */
 async function run(config) {
-  const open = (/** @type {number} */ port) => () => connect({ host: HOST, port, secret: BENCH_SECRET });
-  const [publisher] = await openClients(1, open(config.publisherPort), STOP_TIMEOUT_MS);
-  /** @type {import('../../server/dist/client/index.js').NekoClient[]} */
-  let local = [];
-  /** @type {import('../../server/dist/client/index.js').NekoClient[]} */
-  let cross = [];
+  const open = (/** @type {number} */ port) => connect({ host: HOST, port, secret: BENCH_SECRET });
+  /** @type {NekoClient[]} */
+  const opened = [];
   try {
-    local = await openClients(config.receivers, open(config.localPort), STOP_TIMEOUT_MS);
-    cross = await openClients(config.receivers, open(config.crossPort), STOP_TIMEOUT_MS);
+    const { publisher, local, cross } = await place(config, open, opened);
     const sides = [
       { name: 'local', clients: local, histogram: new LatencyHistogram(), sumUs: 0 },
       { name: 'cross', clients: cross, histogram: new LatencyHistogram(), sumUs: 0 },
@@ -92,7 +155,6 @@ async function run(config) {
 
     for (const side of sides) {
       for (const [index, client] of side.clients.entries()) {
-        await client.request(GREETER, '', { op: OP.join, replyOp: OP.join });
         let last = -1;
         client.on('packet', (packet) => {
           if (packet.op !== OP.delivered || packet.greeter !== GREETER) return;
@@ -120,9 +182,10 @@ async function run(config) {
     /**
      * Publishes one broadcast and waits until every receiver has it.
      * @param {number} timeoutMs
+     * @param {boolean} [checkCount] whether the count of A's members reached must be the local receivers
      * @returns {Promise<boolean>} false when it did not reach everyone in time
      */
-    const publish = async (timeoutMs) => {
+    const publish = async (timeoutMs, checkCount = true) => {
       current = seq++;
       arrived = 0;
       const reached = new Promise((resolve) => (allArrived = () => resolve(true)));
@@ -131,7 +194,7 @@ async function run(config) {
         op: OP.publish,
         replyOp: OP.publish,
       });
-      if (Number(reply.text()) !== local.length) {
+      if (checkCount && Number(reply.text()) !== local.length) {
         throw new Error(
           `the broadcast reached ${reply.text()} members on A, not the ${local.length} receivers`,
         );
@@ -143,7 +206,7 @@ async function run(config) {
 
     // Until B delivers: its subscription to the plugin's channel may still be on its way.
     const firstBy = performance.now() + FIRST_DELIVERY_MS;
-    while (!(await publish(250))) {
+    while (!(await publish(250, false))) {
       if (performance.now() > firstBy) {
         throw new Error(`no broadcast reached every receiver within ${FIRST_DELIVERY_MS / 1000} s`);
       }
@@ -172,7 +235,7 @@ async function run(config) {
       cross: figures(sides[1].histogram, sides[1].sumUs),
     };
   } finally {
-    await closeClients([publisher, ...local, ...cross], STOP_TIMEOUT_MS);
+    await closeClients(opened, STOP_TIMEOUT_MS);
   }
 }
 

@@ -40,6 +40,16 @@ interface LatencyRound {
   goalMet: boolean;
 }
 
+/** Part 1's figures on one carrier of the bus. */
+interface Carrier {
+  label: string;
+  cluster: string | null;
+  processes: { id: string | null; pid: number; port: number }[];
+  rounds: LatencyRound[];
+  median: Record<'localP99Us' | 'crossP99Us' | 'crossP50Us', number>;
+  goal: { boundUs: number; crossP99Us: number; met: boolean; roundsMet: number };
+}
+
 interface Throughput {
   requests: number;
   requestsPerSec: number;
@@ -49,14 +59,16 @@ interface Throughput {
 }
 
 interface Report {
-  parameters: { rounds: number; messages: number; receivers: number; targets: string[]; storage: string };
+  parameters: {
+    rounds: number;
+    messages: number;
+    receivers: number;
+    targets: string[];
+    carriers: string[];
+    storage: string;
+  };
   engines: { redis: { port: number; dir: string } | null; postgres: { port: number; dir: string } | null };
-  latency: {
-    processes: { id: string; pid: number; port: number }[];
-    rounds: LatencyRound[];
-    median: Record<'localP99Us' | 'crossP99Us' | 'crossP50Us', number>;
-    goal: { boundUs: number; crossP99Us: number; met: boolean; roundsMet: number };
-  } | null;
+  latency: { carriers: Record<string, Carrier> } | null;
   throughput: {
     targets: Record<string, { ports: number[]; pids: number[] }>;
     rounds: Record<string, Throughput>[];
@@ -105,51 +117,63 @@ const listening = (port: number): Promise<boolean> =>
     socket.once('error', () => resolve(false));
   });
 
-describe('bench: cluster (bench/cluster.js)', () => {
-  it('times every broadcast on both processes, checks the goal as it says, and leaves no server or Redis behind', async () => {
-    const { report, stdout, text } = await bench([
-      '--rounds',
-      '2',
-      '--messages',
-      '60',
-      '--receivers',
-      '2',
-      '--no-throughput',
-    ]);
-    expect(report.parameters).toMatchObject({ rounds: 2, messages: 60, receivers: 2 });
-    const latency = report.latency!;
-    expect(latency.rounds).toHaveLength(2);
-    for (const round of latency.rounds) {
-      // Every timed broadcast reached both receivers of each process (the script fails otherwise).
-      expect(round.local.samples).toBe(120);
-      expect(round.cross.samples).toBe(120);
-      for (const side of [round.local, round.cross]) {
-        expect(side.p50Us).toBeGreaterThan(0);
-        expect(side.p99Us).toBeGreaterThanOrEqual(side.p50Us);
-        expect(side.maxUs).toBeGreaterThanOrEqual(side.p99Us);
-      }
-      expect(round.goalBoundUs).toBeCloseTo(2_000 + 2 * round.local.p99Us, 6);
-      expect(round.goalMet).toBe(round.cross.p99Us <= round.goalBoundUs);
+/**
+ * What part 1 reports for a carrier, against what it measured: 2 rounds of
+ * 60 broadcasts to 2 receivers on each side.
+ */
+function checkCarrier(carrier: Carrier, stdout: string, label: string): void {
+  expect(carrier.label).toBe(label);
+  expect(carrier.rounds).toHaveLength(2);
+  for (const round of carrier.rounds) {
+    // Every timed broadcast reached both receivers of each side (the script fails otherwise).
+    expect(round.local.samples).toBe(120);
+    expect(round.cross.samples).toBe(120);
+    for (const side of [round.local, round.cross]) {
+      expect(side.p50Us).toBeGreaterThan(0);
+      expect(side.p99Us).toBeGreaterThanOrEqual(side.p50Us);
+      expect(side.maxUs).toBeGreaterThanOrEqual(side.p99Us);
     }
-    expect(latency.median.crossP99Us).toBeCloseTo(median(latency.rounds.map((r) => r.cross.p99Us)), 9);
-    expect(latency.goal.boundUs).toBeCloseTo(2_000 + 2 * latency.median.localP99Us, 6);
-    expect(latency.goal.met).toBe(latency.median.crossP99Us <= latency.goal.boundUs);
-    expect(latency.goal.roundsMet).toBe(latency.rounds.filter((r) => r.goalMet).length);
-    expect(stdout).toMatch(/^round 2\/2 {2}local p50 +[\d,]+ µs {2}p99 +[\d,]+ µs {2}across p50 +[\d,]+ µs/m);
-    expect(stdout).toMatch(
-      new RegExp(
-        `^Goal p99 across ≤ 2 ms \\+ 2 × p99 local: .* (MET|NOT MET) \\(met in ${latency.goal.roundsMet} of 2 round\\(s\\)\\)$`,
-        'm',
-      ),
-    );
+    expect(round.goalBoundUs).toBeCloseTo(2_000 + 2 * round.local.p99Us, 6);
+    expect(round.goalMet).toBe(round.cross.p99Us <= round.goalBoundUs);
+  }
+  expect(carrier.median.crossP99Us).toBeCloseTo(median(carrier.rounds.map((r) => r.cross.p99Us)), 9);
+  expect(carrier.goal.boundUs).toBeCloseTo(2_000 + 2 * carrier.median.localP99Us, 6);
+  expect(carrier.goal.met).toBe(carrier.median.crossP99Us <= carrier.goal.boundUs);
+  expect(carrier.goal.roundsMet).toBe(carrier.rounds.filter((r) => r.goalMet).length);
+  const escaped = label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  expect(stdout).toMatch(
+    new RegExp(
+      `^round 2/2 ${escaped} +local p50 +[\\d,]+ µs {2}p99 +[\\d,]+ µs {2}across p50 +[\\d,]+ µs`,
+      'm',
+    ),
+  );
+  expect(stdout).toMatch(
+    new RegExp(
+      `^Goal p99 across ≤ 2 ms \\+ 2 × p99 local \\(${escaped}\\): .* (MET|NOT MET) \\(met in ${carrier.goal.roundsMet} of 2 round\\(s\\)\\)$`,
+      'm',
+    ),
+  );
+}
+
+describe('bench: cluster (bench/cluster.js)', () => {
+  it('times every broadcast on both processes of a Redis cluster, checks the goal as it says, and leaves no server or Redis behind', async () => {
+    const { report, stdout, text } = await bench([
+      ...['--rounds', '2', '--messages', '60', '--receivers', '2'],
+      ...['--carriers', 'redis', '--no-throughput'],
+    ]);
+    expect(report.parameters).toMatchObject({ rounds: 2, messages: 60, receivers: 2, carriers: ['redis'] });
+    expect(Object.keys(report.latency!.carriers)).toEqual(['redis']);
+    const redis = report.latency!.carriers['redis']!;
+    checkCarrier(redis, stdout, 'two processes, Redis');
     // Two processes of one cluster, each with its own id.
-    expect(latency.processes).toHaveLength(2);
-    expect(latency.processes[0]!.id).toMatch(/^[0-9a-f]+$/);
-    expect(latency.processes[0]!.id).not.toBe(latency.processes[1]!.id);
+    expect(redis.cluster).toMatch(/^bench[0-9a-f]{8}$/);
+    expect(redis.processes).toHaveLength(2);
+    expect(redis.processes[0]!.id).toMatch(/^[0-9a-f]+$/);
+    expect(redis.processes[0]!.id).not.toBe(redis.processes[1]!.id);
     // Neither the Redis URL nor its password is shown.
     for (const shown of [stdout, text]) expect(shown).not.toMatch(/redis:\/\/:(?!\*\*\*@)[^\s"@]+@/);
     // Everything it started is gone: the servers, Redis and Redis's directory.
-    for (const p of latency.processes) expect(alive(p.pid)).toBe(false);
+    for (const p of redis.processes) expect(alive(p.pid)).toBe(false);
     expect(report.engines.redis).not.toBeNull();
     expect(existsSync(report.engines.redis!.dir)).toBe(false);
     expect(await listening(report.engines.redis!.port)).toBe(false);
