@@ -12,7 +12,16 @@ import { startRedis, type RunningRedis } from '../../../scripts/test-support/red
 import { RawPeer } from '../helpers/raw-peer.js';
 import { SECRET } from '../helpers/server.js';
 import { clusterServer, freshCluster } from './bus-support.js';
-import { ask, gamePlugins, resumablePeer, resume, shape, text } from './handover-support.js';
+import { connect, type ClientPacket } from '../../src/client/client.js';
+import {
+  ask,
+  gamePlugins,
+  resumablePeer,
+  resume,
+  shape,
+  startSwitchRelay,
+  text,
+} from './handover-support.js';
 
 let redis: RunningRedis;
 
@@ -114,6 +123,51 @@ describe('a resume on another process', () => {
     expect([...a.events, ...b.events].filter((e) => e.startsWith('leave'))).toEqual([]);
     expect(text(await ask(other, 'game', `dm ${id} home`))).toBe('delivered');
     expect(shape(await third.next())).toEqual(['game', 9, 'home']);
+  });
+
+  it('takes the session from a connection its process still thinks alive: closed there as a drop, then moved', async () => {
+    const { a, b } = await twoProcesses();
+    const { peer: first, token } = await resumablePeer(a.port);
+    const id = text(await ask(first, 'game', 'me'));
+    expect(text(await ask(first, 'game', 'set cat'))).toBe('ok');
+    // The first connection is still open when the client comes back through the other process.
+    const { peer: second, answer } = await resume(b.port, token);
+    expect(text(answer).split(' ')[0]).toBe('200');
+    await first.closed();
+    expect(shape(await second.next())).toEqual(['game', 6, 'while away']);
+    expect(shape(await second.next())).toEqual(['game', 7, 'welcome back']);
+    expect(JSON.parse(text(await ask(second, 'game', 'get')))).toMatchObject({ id, v: 'cat' });
+    expect(a.events).toEqual([`disconnect ${id} true`]);
+    expect(b.events).toEqual([`reconnect ${id} cat`]);
+  });
+
+  it('works for the SDK with reconnect: it resumes through another process, says so, and what it asked meanwhile is answered there', async () => {
+    const { a, b } = await twoProcesses();
+    const relay = await startSwitchRelay(a.port);
+    const client = await connect({
+      secret: SECRET,
+      port: relay.port,
+      reconnect: { backoff: { initialMs: 50, maxMs: 100 } },
+    });
+    onTestFinished(() => client.close());
+    const said: string[] = [];
+    client.on('resumed', () => said.push('resumed'));
+    client.on('reconnected', ({ resumed }) => said.push(`reconnected resumed=${resumed}`));
+    const pushes: string[] = [];
+    client.on('packet', (p: ClientPacket) => pushes.push(`${p.op} ${p.text()}`));
+    const id = (await client.request('game', 'me')).text();
+    expect((await client.request('game', 'set cat')).text()).toBe('ok');
+
+    relay.target = b.port;
+    relay.cut();
+    await expect.poll(() => a.events).toEqual([`disconnect ${id} true`]);
+    // Asked while reconnecting: sent once the session is back, on the other process.
+    const answer = await client.request('game', 'get', { op: 1, replyOp: 1 });
+    expect(JSON.parse(answer.text())).toMatchObject({ id, v: 'cat' });
+    expect(said).toEqual(['resumed', 'reconnected resumed=true']);
+    expect(pushes).toEqual(['6 while away', '7 welcome back']);
+    expect(b.events).toEqual([`reconnect ${id} cat`]);
+    expect(b.server.sessions().map((s) => s.id)).toEqual([id]);
   });
 
   it('passes what the session owns in presence to its new process: it goes when the session leaves there', async () => {
