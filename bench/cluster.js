@@ -96,7 +96,7 @@ Options:
   --out <file>         JSON report path (default bench/results/cluster.json)
   -h, --help           this text
 
-The exit code is 0 whether the goal is met or not; it is 1 when the benchmark
+The exit code is 0 whether the goal is met (PASS) or not (MISS); it is 1 when the benchmark
 itself fails (an engine missing or not starting, a server not starting, a
 broadcast lost, repeated or out of order, a wrong reply).`;
 
@@ -391,7 +391,7 @@ function summarizeCarrier(carrier, rounds) {
   console.log(`\n${table(rows, ['l', 'r', 'r', 'r'])}`);
   console.log(
     `Goal p99 across ≤ 2 ms + 2 × p99 local (${carrier.label}): ${fmt(m.crossP99Us, 0)} µs against ${fmt(bound, 0)} µs: ` +
-      `${goal.met ? 'MET' : 'NOT MET'} (met in ${goal.roundsMet} of ${rounds.length} round(s))`,
+      `${goal.met ? 'PASS' : 'MISS'} (met in ${goal.roundsMet} of ${rounds.length} round(s))`,
   );
   return {
     label: carrier.label,

@@ -149,7 +149,7 @@ function checkCarrier(carrier: Carrier, stdout: string, label: string): void {
   );
   expect(stdout).toMatch(
     new RegExp(
-      `^Goal p99 across ≤ 2 ms \\+ 2 × p99 local \\(${escaped}\\): .* (MET|NOT MET) \\(met in ${carrier.goal.roundsMet} of 2 round\\(s\\)\\)$`,
+      `^Goal p99 across ≤ 2 ms \\+ 2 × p99 local \\(${escaped}\\): .* ${carrier.goal.met ? 'PASS' : 'MISS'} \\(met in ${carrier.goal.roundsMet} of 2 round\\(s\\)\\)$`,
       'm',
     ),
   );
