@@ -70,6 +70,11 @@ export interface PrimaryDashboardOptions {
   reload?: () => Promise<{ readonly ok: boolean }>;
   /** How long to wait for a worker's answer. Default {@link DEFAULT_ASK_TIMEOUT_MS}. */
   askTimeoutMs?: number;
+  /**
+   * Whether the dashboard logs workers starting and exiting itself. Default
+   * true; false when the caller logs them on {@link PrimaryDashboard.logger}.
+   */
+  logWorkers?: boolean;
 }
 
 /** The workers the primary runs: node:cluster's by default. */
@@ -78,6 +83,12 @@ export interface WorkerPool {
   workers(): Worker[];
   /** Emits `fork` (worker), `exit` (worker, code, signal) and `message` (worker, message), as node:cluster does. */
   readonly events: Pick<EventEmitter, 'on' | 'off'>;
+  /**
+   * The number the dashboard shows for a worker before it reports its own
+   * (`--workers` numbers its slots 1 to n, a restarted worker keeping its
+   * slot's). Default node:cluster's `worker.id`.
+   */
+  numberOf?(worker: Worker): number | undefined;
 }
 
 /** node:cluster's workers, as a {@link WorkerPool}. */
@@ -172,7 +183,8 @@ interface Pending {
 
 /** The answer of one worker to a question asked of all. */
 type Answer<T> =
-  { readonly tag: WorkerTag; readonly value: T } | { readonly tag: WorkerTag; readonly error: Error };
+  | { readonly worker: Worker; readonly tag: WorkerTag; readonly value: T }
+  | { readonly worker: Worker; readonly tag: WorkerTag; readonly error: Error };
 
 /** A worker as the overview shows it. */
 export interface WorkerView {
@@ -295,33 +307,35 @@ class WorkersView implements DashboardSource, HealthSource {
   #forked(worker: Worker): void {
     this.#known.set(worker.id, { worker, tag: undefined });
     const pid = worker.process.pid;
-    if (this.#exitsToReplace > 0) {
+    const replaces = this.#exitsToReplace > 0;
+    if (replaces) {
       this.#exitsToReplace--;
       this.restartCount++;
-      this.#log('warn', `worker ${worker.id} (pid ${pid}) started in place of one that exited`);
-    } else {
-      this.#log('info', `worker ${worker.id} (pid ${pid}) started`);
     }
+    if (this.#options.logWorkers === false) return;
+    if (replaces)
+      this.#log('warn', `worker ${this.#number(worker)} (pid ${pid}) started in place of one that exited`);
+    else this.#log('info', `worker ${this.#number(worker)} (pid ${pid}) started`);
   }
 
   #exited(worker: Worker, code: number | null, signal: string | null): void {
+    const number = this.#number(worker);
     this.#known.delete(worker.id);
     for (const [id, pending] of this.#pending) {
       if (pending.worker !== worker) continue;
       clearTimeout(pending.timer);
       this.#pending.delete(id);
       pending.reject(
-        new NekoError('NEKO_ERR_WORKER_NO_ANSWER', `worker ${worker.id} exited before it answered`),
+        new NekoError('NEKO_ERR_WORKER_NO_ANSWER', `worker ${number} exited before it answered`),
       );
     }
     const how = signal !== null ? `was killed by ${signal}` : `exited with code ${String(code)}`;
     const pid = worker.process.pid;
-    if (worker.exitedAfterDisconnect || this.#closed) {
-      this.#log('info', `worker ${worker.id} (pid ${pid}) ${how}`);
-    } else {
-      this.#exitsToReplace++;
-      this.#log('error', `worker ${worker.id} (pid ${pid}) ${how}`, { code: 'NEKO_ERR_WORKER_EXITED' });
-    }
+    const expected = worker.exitedAfterDisconnect || this.#closed;
+    if (!expected) this.#exitsToReplace++;
+    if (this.#options.logWorkers === false) return;
+    if (expected) this.#log('info', `worker ${number} (pid ${pid}) ${how}`);
+    else this.#log('error', `worker ${number} (pid ${pid}) ${how}`, { code: 'NEKO_ERR_WORKER_EXITED' });
   }
 
   #message(worker: Worker, message: unknown): void {
@@ -350,6 +364,16 @@ class WorkersView implements DashboardSource, HealthSource {
     }
   }
 
+  /** The number shown for a worker: its own once it reported, else the pool's. */
+  #number(worker: Worker): number {
+    return this.#known.get(worker.id)?.tag?.id ?? this.#pool.numberOf?.(worker) ?? worker.id;
+  }
+
+  /** The workers known, in the order of their numbers. */
+  #sorted(): Known[] {
+    return [...this.#known.values()].sort((a, b) => this.#number(a.worker) - this.#number(b.worker));
+  }
+
   #learn(worker: Worker, tag: WorkerTag): void {
     const known = this.#known.get(worker.id);
     if (known === undefined) this.#known.set(worker.id, { worker, tag });
@@ -358,7 +382,7 @@ class WorkersView implements DashboardSource, HealthSource {
 
   /** Asks a worker forked before the dashboard started for its tag. */
   #probe(worker: Worker): void {
-    const tag = { id: worker.id, pid: worker.process.pid ?? 0, processId: '' };
+    const tag = { id: this.#number(worker), pid: worker.process.pid ?? 0, processId: '' };
     this.#ask<WorkerOverview>(worker, tag, 'overview', []).then(
       (overview) => this.#learn(worker, overview.worker),
       () => {
@@ -372,7 +396,7 @@ class WorkersView implements DashboardSource, HealthSource {
   /** The workers that answer (they said hello), by number. */
   #answering(): { worker: Worker; tag: WorkerTag }[] {
     const out: { worker: Worker; tag: WorkerTag }[] = [];
-    for (const { worker, tag } of [...this.#known.values()].sort((a, b) => a.worker.id - b.worker.id)) {
+    for (const { worker, tag } of this.#sorted()) {
       if (tag !== undefined && worker.isConnected() && !worker.isDead()) out.push({ worker, tag });
     }
     return out;
@@ -408,8 +432,8 @@ class WorkersView implements DashboardSource, HealthSource {
     return Promise.all(
       asked.map(({ worker, tag }) =>
         this.#ask<T>(worker, tag, ask, args).then(
-          (value): Answer<T> => ({ tag, value }),
-          (error: Error): Answer<T> => ({ tag, error }),
+          (value): Answer<T> => ({ worker, tag, value }),
+          (error: Error): Answer<T> => ({ worker, tag, error }),
         ),
       ),
     );
@@ -436,16 +460,16 @@ class WorkersView implements DashboardSource, HealthSource {
     plugins: readonly PluginView[],
   ): Promise<OverviewView> {
     const answers = await this.#askAll<'overview', WorkerOverview>('overview', []);
-    const byId = new Map(answers.map((answer) => [answer.tag.id, answer]));
+    const byWorker = new Map(answers.map((answer) => [answer.worker, answer]));
     const now = Date.now();
     const workers: WorkerView[] = [];
-    for (const { worker, tag } of [...this.#known.values()].sort((a, b) => a.worker.id - b.worker.id)) {
-      const answer = byId.get(worker.id);
+    for (const { worker, tag } of this.#sorted()) {
+      const answer = byWorker.get(worker);
       const value = answer !== undefined && 'value' in answer ? answer.value : undefined;
       const reasons =
         value !== undefined ? value.readiness.reasons : [tag === undefined ? 'starting' : 'not answering'];
       workers.push({
-        id: worker.id,
+        id: this.#number(worker),
         pid: worker.process.pid ?? null,
         processId: tag?.processId ?? null,
         startedAt: value?.startedAt ?? null,
@@ -544,16 +568,16 @@ class WorkersView implements DashboardSource, HealthSource {
   async readiness(): Promise<Readiness> {
     if (this.#closed) return { ready: false, reasons: ['shutting down'] };
     const reasons: string[] = [];
-    const answering = new Set(this.#answering().map(({ tag }) => tag.id));
+    const answering = new Set(this.#answering().map(({ worker }) => worker));
     const answers = await this.#askAll<'readiness', Readiness>('readiness', []);
-    const known = [...this.#known.values()].sort((a, b) => a.worker.id - b.worker.id);
+    const known = this.#sorted();
     for (const { worker, tag } of known) {
-      const name = `worker ${worker.id} (pid ${worker.process.pid ?? '?'})`;
-      if (tag === undefined || !answering.has(worker.id)) {
+      const name = `worker ${this.#number(worker)} (pid ${worker.process.pid ?? '?'})`;
+      if (tag === undefined || !answering.has(worker)) {
         reasons.push(`${name}: starting`);
         continue;
       }
-      const answer = answers.find((a) => a.tag.id === worker.id);
+      const answer = answers.find((a) => a.worker === worker);
       if (answer === undefined || !('value' in answer)) reasons.push(`${name}: not answering`);
       else for (const reason of answer.value.reasons) reasons.push(`${name}: ${reason}`);
     }

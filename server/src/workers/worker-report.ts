@@ -108,8 +108,10 @@ const LOG_BACKLOG = 5000;
 export function reportToPrimary(server: NekoServer, options: ReportOptions = {}): () => void {
   const send = process.send?.bind(process);
   if (send === undefined) return () => {};
+  // `--workers` numbers its workers 1 to n (a restarted one keeps its number): NEKOCONNECT_WORKER.
+  const number = Number(process.env['NEKOCONNECT_WORKER']);
   const worker: WorkerTag = {
-    id: cluster.worker?.id ?? 0,
+    id: Number.isInteger(number) && number > 0 ? number : (cluster.worker?.id ?? 0),
     pid: process.pid,
     processId: server.processId,
   };
