@@ -211,6 +211,19 @@ async function runIn(child, fields, timeoutMs, what) {
 }
 
 /**
+ * An error of a measurement, with what the servers printed (the last 40 lines of each).
+ * @param {unknown} err
+ * @param {import('./cluster/processes.js').ServerProcess[]} servers
+ * @returns {Error}
+ */
+function withOutput(err, servers) {
+  const printed = servers
+    .map((s) => `--- ${s.label} printed:\n${s.output().split('\n').slice(-40).join('\n')}`)
+    .join('\n');
+  return new Error(`${err instanceof Error ? err.message : String(err)}\n${printed}`);
+}
+
+/**
  * Medians and spreads of some metrics over rounds.
  * @param {Record<string, number>[]} rounds
  * @param {string[]} keys
@@ -307,7 +320,9 @@ async function latencyPart(options, ids, engines) {
           },
           120_000 + options.messages * 50,
           `the broadcast probe (${carrier.label})`,
-        );
+        ).catch((err) => {
+          throw withOutput(err, carrier.servers);
+        });
         const bound = GOAL_FIXED_US + GOAL_FACTOR * result.local.p99Us;
         const entry = {
           round,
@@ -501,8 +516,10 @@ async function measureThroughput(load, target, options) {
       if (m.type === 'mark' && m.id === id) cpu.push(cpuNow());
     },
   );
-  if (reply.type === 'error')
-    throw new Error(`load generator failed against ${target.label}:\n${reply.message}`);
+  if (reply.type === 'error') {
+    const failed = new Error(`load generator failed against ${target.label}:\n${reply.message}`);
+    throw withOutput(failed, target.servers);
+  }
   if (cpu.length !== 2)
     throw new Error(`expected two window marks from the load generator, got ${cpu.length}`);
   const [before, after] = await Promise.all(cpu);

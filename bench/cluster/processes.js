@@ -63,7 +63,7 @@ export function cliHasWorkers() {
 
 /**
  * Starts `nekoconnect start <plugins> --port <free port> …` and resolves once
- * it prints that it listens.
+ * it prints that it listens (a primary: once all its workers do).
  * @param {{ label: string, plugins: string, args?: string[], listening?: RegExp, timeoutMs?: number }} options
  *   `args`: more flags (`--cluster`, `--workers`, `--storage`); `listening`: the line to wait for
  * @returns {Promise<ServerProcess>}
@@ -107,7 +107,10 @@ export async function startServer({ label, plugins, args = [], listening, timeou
       resolve(signal ?? code);
     }),
   );
-  const wanted = listening ?? new RegExp(`listening on tcp://${HOST.replaceAll('.', '\\.')}:${port}\\b`);
+  // At the start of a line: under --workers, the primary's own line, once every worker listens
+  // (each worker's line, prefixed `worker <n> │`, comes before).
+  const wanted =
+    listening ?? new RegExp(`^listening on tcp://${HOST.replaceAll('.', '\\.')}:${port}\\b`, 'm');
 
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {

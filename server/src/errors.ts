@@ -34,6 +34,12 @@ export const ERROR_CODES = {
     'A client presented a resume token that no dropped session waits for (unknown, used, or its grace period over).',
   NEKO_ERR_SESSION_RESUME_OVERFLOW:
     'More was sent to a dropped session during its grace period than limits.maxPendingBytes: it ends and cannot be resumed.',
+  NEKO_ERR_SESSION_RESUME_HOLDER_GONE:
+    'A client resumed on another process of the cluster than the one that held its session, and that process is dead: the resume is refused (410).',
+  NEKO_ERR_SESSION_HANDOVER_STATE:
+    'A session could not move to the process its client resumed on: a plugin’s ctx.state for it is not structured-clonable (a function, a class instance).',
+  NEKO_ERR_SESSION_HANDOVER:
+    'A session handed over between processes of the cluster could not be taken in (another NekoConnect version), or a plugin it joined is not served there.',
   NEKO_ERR_SESSION_SLOW_READER:
     'The client stopped reading: the bytes waiting for it would pass the pending-bytes limit.',
 
@@ -79,6 +85,8 @@ export const ERROR_CODES = {
   NEKO_ERR_CONFIG_DASHBOARD_TOKEN:
     'The stable dashboard token (--dashboard-token-file, NEKOCONNECT_DASHBOARD_TOKEN) cannot be read or is not a usable token.',
   NEKO_ERR_CONFIG_INVALID: 'A server option has a value that is not allowed.',
+  NEKO_ERR_CONFIG_WORKERS_STORAGE:
+    'More than one worker (--workers) was asked for on nedb storage, whose files belong to one process.',
   NEKO_ERR_CONFIG_TLS: 'The TLS key or certificate cannot be read.',
   NEKO_ERR_CONFIG_TLS_KEY: 'The TLS key is not a PEM private key, or is encrypted with a passphrase.',
   NEKO_ERR_CONFIG_TLS_CERT: 'The TLS certificate is not a PEM certificate.',
@@ -127,6 +135,10 @@ export const ERROR_CODES = {
     "The cluster's Redis server cannot be reached, or refused the URL's password.",
   NEKO_ERR_CLUSTER_LOCAL_DATA:
     "A process of a cluster keeps plugin data in nedb files of its own, which the cluster's other processes do not share (a warning at start).",
+  NEKO_ERR_WORKER_EXITED:
+    'A worker of --workers exited without being asked to (a crash, a kill): the primary starts another.',
+  NEKO_ERR_WORKER_NO_ANSWER:
+    "A worker did not answer the primary's dashboard or /metrics in time, or exited before answering.",
   NEKO_ERR_PRESENCE_KEY:
     'A presence key, hash field, set member or channel is not a string of 1 to 1024 characters, or holds half of a surrogate pair.',
   NEKO_ERR_PRESENCE_VALUE:

@@ -51,6 +51,27 @@ export interface ServeMode {
   env?: NodeJS.ProcessEnv;
   /** What a plugin that failed to load does until fixed, with and without a readable spec.conf. */
   failed: { withSpec: string; withoutSpec: string };
+  /**
+   * A worker of `start --workers` (workers/worker.ts): no dashboard nor
+   * metrics port of its own (the primary serves them), and, without Redis,
+   * the bus and presence of the primary over IPC.
+   */
+  worker?: boolean;
+  /**
+   * Serves another way once the options are resolved (`start --workers`:
+   * the primary, workers/primary.ts): resolves with the exit code; undefined
+   * to serve here.
+   */
+  instead?: (
+    options: StartOptions,
+    context: { output: Output; io: CliIo; cwd: string },
+  ) => Promise<number> | undefined;
+  /**
+   * Runs once the server is created, before anything listens or loads (a
+   * worker reports to its primary's dashboard from here, so that the load
+   * lines are in it); returns a function run at the end.
+   */
+  created?: (server: NekoServer, control: ServerControl) => () => void;
   /** Runs once the server listens (dev watches); skipped when a shutdown came first. */
   whileServing?: (serving: Serving) => Promise<ServingExtras | void>;
 }
@@ -63,14 +84,22 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
   setProcessLogFormat(output.format);
   const io: CliIo = { ...cliIo, out: output.out, err: output.err };
   const cwd = io.cwd ?? process.cwd();
-  const options = await resolveStartOptions(cwd, flags, how.env ?? io.env);
+  const options = forMode(await resolveStartOptions(cwd, flags, how.env ?? io.env), how);
   const { serverOptions, plugins: dir, dataDir, configFile } = options;
   // A plugins directory that cannot be read is a configuration error: found before any port or lock.
   await checkPluginsDir(dir);
   output.format = options.log.format;
   setProcessLogFormat(output.format);
+  const elsewhere = how.instead?.(options, { output, io: cliIo, cwd });
+  if (elsewhere !== undefined) return await elsewhere;
 
-  const server = createServer({ ...serverOptions, storage: options.storage.selection });
+  const server = createServer({
+    ...serverOptions,
+    storage: options.storage.selection,
+    ...(how.worker === true && serverOptions.cluster === undefined
+      ? { cluster: { ipc: true } as const }
+      : {}),
+  });
   const logs = printLogs(server.logger, output, { level: options.log.level });
 
   // Clean shutdown: stop what the command added, stop accepting, let handlers finish, close.
@@ -97,12 +126,14 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
     {
       server,
       started: options,
-      resolve: () => resolveStartOptions(cwd, flags, reloadEnv(how.env ?? io.env, options)),
+      resolve: async () =>
+        forMode(await resolveStartOptions(cwd, flags, reloadEnv(how.env ?? io.env, options)), how),
       applyOutput: liveOutput(output, logs),
     },
     shutdown,
   );
   const removeControl = io.onControl?.((signal) => control.signal(signal));
+  const endCreated = how.created?.(server, control);
 
   try {
     const mode = how.mode === 'dev' ? ` ${kleur.dim('dev mode')}` : '';
@@ -115,7 +146,7 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
     if (cluster !== undefined) {
       io.out(
         kleur.dim(
-          `cluster: ${cluster.name} via ${cluster.redis}, process ${cluster.processId} (${cluster.hostname})`,
+          `cluster: ${cluster.name} via ${cluster.redis ?? cluster.via}, process ${cluster.processId} (${cluster.hostname})`,
         ),
       );
     }
@@ -192,12 +223,18 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
     extras?.dispose?.();
     removeHandlers();
     removeControl?.();
+    endCreated?.();
     // The summaries of repeated lines still held back, before the process ends.
     logs.stop();
     // Closed with the server; this catches a signal that came while the dashboard was starting.
     await dashboard?.close();
     await metrics?.close();
   }
+}
+
+/** The options as the mode serves them: a worker has no dashboard nor metrics port (the primary's). */
+function forMode(options: StartOptions, how: ServeMode): StartOptions {
+  return how.worker === true ? { ...options, dashboard: undefined, metrics: undefined } : options;
 }
 
 /** Coded warnings of the options (a secret file others may read): the fix under the line, or in the JSON record. */

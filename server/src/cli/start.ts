@@ -16,7 +16,19 @@ import {
 import { DEFAULT_HOST } from '../server/options.js';
 import { DEFAULT_DATA_DIR } from '../storage/nedb/storage.js';
 import { defineCommand, type FlagSpec, type FlagValues } from './command.js';
+import cluster from 'node:cluster';
+import kleur from 'kleur';
+import type { StartOptions } from '../config/start-options.js';
+import { describeStorage } from '../config/storage-options.js';
+import { shownDir, shownPath } from '../format.js';
+import { runPrimary } from '../workers/primary.js';
+import { reportToPrimary } from '../workers/worker-report.js';
+import { announceListening, signalsFromPrimary, waitForStart } from '../workers/worker.js';
+import type { CliIo } from './command.js';
+import { printLogs, type Output } from './output.js';
+import { reloadEnv } from './reload.js';
 import { serve } from './serve.js';
+import { packageVersion } from './version.js';
 
 /** The flag of a limit, from the table of limits. */
 type LimitFlag<K extends keyof Limits> = FlagSpec & { type: 'int'; key: `limits.${K}` };
@@ -223,6 +235,28 @@ Environment: NEKOCONNECT_SECRET, NEKOCONNECT_DASHBOARD_TOKEN,
 NEKOCONNECT_DATABASE_URL (as --storage), NEKOCONNECT_REDIS_URL (as --cluster),
 NO_COLOR (plain output).`;
 
+/** `--workers`, a flag of `start` only. */
+const WORKERS_FLAG = {
+  type: 'string',
+  value: '<n|auto>',
+  help: [
+    'serve with n worker processes sharing the port',
+    '(auto: one per core) under a primary that',
+    'restarts them and serves the dashboard; the',
+    'bus is IPC through the primary, or Redis with',
+    '--cluster; more than one needs --storage',
+    'postgres://…',
+  ],
+  default: 'off: this process serves',
+  key: 'workers',
+} as const satisfies FlagSpec;
+
+/** What a plugin that failed to load does under `start`. */
+const START_FAILED = {
+  withSpec: 'answers 503 until fixed',
+  withoutSpec: 'not served until its spec.conf is fixed',
+};
+
 /** `nekoconnect start`: resolves with the exit code once the server has shut down. */
 export const START_COMMAND = defineCommand({
   name: 'start',
@@ -238,12 +272,93 @@ See docs/config.md.
 The shared secret comes from the NEKOCONNECT_SECRET environment variable,
 or from --secret-file (never from the config file). The server does not
 start without one.`,
-  flags: START_FLAGS,
+  flags: { ...START_FLAGS, workers: WORKERS_FLAG },
   footer: SERVE_FOOTER,
   serves: true,
   run: (flags, args, io) =>
-    serve(startFlags(flags, args), io, {
-      mode: 'start',
-      failed: { withSpec: 'answers 503 until fixed', withoutSpec: 'not served until its spec.conf is fixed' },
-    }),
+    cluster.isWorker
+      ? serveAsWorker(io)
+      : serve(startFlags(flags, args), io, {
+          mode: 'start',
+          failed: START_FAILED,
+          instead: (options, context) =>
+            options.workers === undefined
+              ? undefined
+              : servePrimary(options, startFlags(flags, args), context),
+        }),
 });
+
+/** `start --workers`: the primary (workers/primary.ts), printing as `start` prints. */
+async function servePrimary(
+  options: StartOptions,
+  flags: StartFlags,
+  { output, io, cwd }: { output: Output; io: CliIo; cwd: string },
+): Promise<number> {
+  output.out(kleur.bold(`NekoConnect ${packageVersion()}`));
+  if (options.configFile !== undefined)
+    output.out(kleur.dim(`config from ${shownPath(options.configFile, cwd)}`));
+  output.out(kleur.dim(`storage: ${describeStorage(options.storage, (d) => shownDir(d, cwd))}`));
+  return runPrimary({
+    options,
+    flags,
+    cwd,
+    // The variables of secrets, as the options were read from them: for the workers, over IPC.
+    env: Object.fromEntries(
+      Object.entries(reloadEnv({}, options)).filter(
+        (entry): entry is [string, string] => entry[1] !== undefined,
+      ),
+    ),
+    out: (line) => output.out(line),
+    raw: { out: io.out, err: io.err },
+    print: (logger) => {
+      const printer = printLogs(logger, output, { level: options.log.level });
+      return () => printer.stop();
+    },
+    format: output.format,
+    onSignal: io.onSignal,
+    ...(io.onControl === undefined ? {} : { onControl: io.onControl }),
+    facts: {
+      mode: 'start',
+      version: packageVersion(),
+      plugins: options.plugins,
+      dataDir: options.dataDir,
+      storage: describeStorage(options.storage, (d) => d),
+      configFile: options.configFile,
+    },
+  });
+}
+
+/**
+ * A worker of `start --workers` (forked by the primary): its options and
+ * secrets come from the primary over IPC, its signals too; it serves with
+ * the primary's bus (or Redis), reports to the primary's dashboard, and
+ * tells the primary once it listens.
+ */
+async function serveAsWorker(io: CliIo): Promise<number> {
+  const start = await waitForStart();
+  const workerIo: CliIo = {
+    ...io,
+    cwd: start.cwd,
+    onSignal: (handler) =>
+      signalsFromPrimary((signal) => {
+        if (signal === 'SIGINT' || signal === 'SIGTERM') handler(signal);
+      }),
+    onControl: (handler) =>
+      signalsFromPrimary((signal) => {
+        if (signal === 'SIGHUP' || signal === 'SIGUSR2') handler(signal);
+      }),
+  };
+  return serve(start.flags, workerIo, {
+    mode: 'start',
+    worker: true,
+    env: { ...process.env, ...start.env },
+    failed: START_FAILED,
+    // The primary's dashboard: this worker's lines from the start, its Reload as SIGHUP's.
+    created: (server, control) =>
+      reportToPrimary(server, { reload: () => control.reload('POST /api/reload (on the primary)') }),
+    whileServing: async ({ server }) => {
+      const address = server.address();
+      if (address !== undefined) announceListening(address, server.websocketAddress());
+    },
+  });
+}

@@ -44,7 +44,26 @@ export interface BusLocal {
    * run the plugins' `onSessionGone`, then remove what it owned in presence.
    */
   sessionGone(gone: GoneSession): Promise<void>;
+  /**
+   * Another process asks for a session of this one to resume it there (its
+   * client came back elsewhere): takes the token out; when its session waits
+   * in its grace period, packages it (state, groups, packets kept during the
+   * gap) and lets go of it here without `onLeave`, since it moves on.
+   * @returns the package, or undefined when no session of this process waits for the token or it cannot move
+   */
+  handOver(token: string): Promise<Buffer | undefined>;
 }
+
+/** What a resume asked of the cluster came to ({@link Bus.resumeRemote}). */
+export type RemoteResume =
+  /** The process that held the session handed it over: `handover` is its package. */
+  | { readonly outcome: 'moved'; readonly handover: Buffer; readonly processId: string }
+  /** No process of the cluster holds a session for that token (unknown, used, or its session ended). */
+  | { readonly outcome: 'unknown' }
+  /** The process that held it is dead: its heartbeat expired, or it no longer listens on the bus. */
+  | { readonly outcome: 'holder-gone'; readonly processId: string; readonly hostname?: string }
+  /** The process that held it is alive but did not hand it over (no session waits for the token there any more, its state cannot move, or no answer in time). */
+  | { readonly outcome: 'kept'; readonly processId: string };
 
 /** Whether the bus's engine (Redis, or the primary process) answers, for `/readyz` and the dashboard. */
 export interface BusStatus {
@@ -124,6 +143,20 @@ export interface Bus {
   groupRemote(greeter: string, action: 'add' | 'remove', group: string, sessionId: string): Promise<boolean>;
   /** The members of a group across the cluster, in the order added. */
   groupMembers(greeter: string, group: string): Promise<string[]>;
+  /**
+   * This process holds a resumable session with this token: recorded in the
+   * cluster (a hash of the token, never the token) so that a resume landing
+   * on another process finds it. Never throws.
+   */
+  tokenIssued(token: string, sessionId: string): Promise<void>;
+  /** The token stopped working (used, replaced, or its session ended). Never throws. */
+  tokenDropped(token: string): Promise<void>;
+  /**
+   * A token unknown here: asks the process that holds its session to hand
+   * it over. Answers at once when the map names a dead process.
+   * @throws NekoError `NEKO_ERR_CLUSTER_UNREACHABLE` while the bus's engine is away
+   */
+  resumeRemote(token: string): Promise<RemoteResume>;
 }
 
 /** Counters at zero, for a bus that starts. */

@@ -152,6 +152,15 @@ export interface PresenceStore {
    * nothing, does nothing.
    */
   dropSession(sessionId: string, options?: DropSessionOptions): Promise<void>;
+  /**
+   * A session moved from one process of the cluster to another (its client
+   * resumed there): called on both. On the process it left (`from` is this
+   * one), it is forgotten locally; on the one it moved to, what it owns and
+   * still holds passes to it there (of the plugins `greeters`), so that it
+   * goes when the session leaves there, or when that process dies. Stores
+   * shared by processes have it; a store of one process has no use for it.
+   */
+  moveSession?(sessionId: string, from: string, greeters: readonly string[]): Promise<void>;
   /** Ends every subscription of the plugin `greeter` (it unloads or reloads). */
   endSubscriptions(greeter: string): Promise<void>;
   /** Ends every subscription and lets go of the store's resources (Redis connections). */

@@ -15,13 +15,18 @@
  *   `gseq` (a counter) so that they keep the order they were added in;
  *   `sgroups:<session id>`: the `<greeter> <group>` pairs of a session;
  * - `sweep:<process id>`: the lock of the one process that sweeps a dead one;
+ * - `token:<sha256 of a resume token, hex>`: `<process id> <session id>` of
+ *   the session it resumes (the token itself is never stored); once its
+ *   process died, kept an hour (the longest grace period) so that a resume
+ *   with it is refused as such; `ptokens:<process id>`: the hashes of that
+ *   process's tokens;
  * - channel `bc:<greeter>`: broadcasts and group broadcasts of a plugin;
  *   channel `to:<process id>`: messages for one process (direct messages,
  *   group changes, their acknowledgements).
  *
  * A message is a JSON header, a line feed, then the packet's bytes as they are.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { NekoError } from '../errors.js';
@@ -36,6 +41,7 @@ import {
   type BusLocal,
   type BusStatus,
   type Delivery,
+  type RemoteResume,
 } from './bus.js';
 import { connectRedis, redisPlace, unreachable, type RedisPlace } from './redis.js';
 
@@ -56,7 +62,7 @@ interface LocalSession {
 }
 
 interface Header {
-  k: 'bc' | 'send' | 'group' | 'ack';
+  k: 'bc' | 'send' | 'group' | 'resume' | 'ack';
   /** The origin process. */
   o: string;
   g?: string;
@@ -73,9 +79,13 @@ interface Header {
 }
 
 interface Pending {
-  resolve(result: Delivery | boolean | undefined): void;
+  /** `data`: the bytes an acknowledgement carries (a resumed session's package). */
+  resolve(result: Delivery | boolean | undefined, data?: Buffer): void;
   timer: NodeJS.Timeout;
 }
+
+/** What a request to another process came to: its acknowledgement, none in time, or nobody listening on its channel. */
+type Answer = { result: Delivery | boolean | undefined; data: Buffer } | 'unheard';
 
 const NL = Buffer.from('\n');
 const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
@@ -115,6 +125,8 @@ export class RedisBus implements Bus {
   readonly #logger: Logger;
   readonly #prefix: string;
   readonly #local = new Map<string, LocalSession>();
+  /** This process's resume tokens: sha256 (hex) → session id. */
+  readonly #tokens = new Map<string, string>();
   readonly #pending = new Map<number, Pending>();
   /** Redis writes that failed while Redis was away, run again when it is back. */
   readonly #retries: (() => Promise<unknown>)[] = [];
@@ -363,6 +375,76 @@ export class RedisBus implements Bus {
     }
   }
 
+  /** A resumable session of this process got a token: its hash is recorded, naming this process. */
+  async tokenIssued(token: string, sessionId: string): Promise<void> {
+    const hash = hashToken(token);
+    this.#tokens.set(hash, sessionId);
+    await this.#write('record a resume token in', (m) => this.#registerToken(m, hash, sessionId));
+  }
+
+  /** A token of this process stopped working: its hash goes. */
+  async tokenDropped(token: string): Promise<void> {
+    const hash = hashToken(token);
+    if (!this.#tokens.delete(hash)) return;
+    const p = this.#prefix;
+    await this.#remove('remove a resume token from', () =>
+      execOrThrow(
+        this.#client().multi().del(`${p}token:${hash}`).srem(`${p}ptokens:${this.processId}`, hash),
+      ),
+    );
+  }
+
+  /**
+   * A token this process does not know: the process the map names for it
+   * is asked to hand its session over. The token is taken out of the map
+   * whatever happens (a token works once).
+   * @throws NekoError `NEKO_ERR_CLUSTER_UNREACHABLE` while Redis is away
+   */
+  async resumeRemote(token: string): Promise<RemoteResume> {
+    const hash = hashToken(token);
+    const p = this.#prefix;
+    let entry: string | null;
+    let alive: number;
+    let facts: string | null;
+    try {
+      const cmd = this.#client();
+      // A token works once: it leaves the record whatever comes of the resume.
+      entry = await cmd.getdel(`${p}token:${hash}`);
+      if (entry === null) return { outcome: 'unknown' };
+      const holder = entry.slice(0, entry.indexOf(' '));
+      [alive, facts] = await Promise.all([cmd.exists(`${p}proc:${holder}`), cmd.hget(`${p}procs`, holder)]);
+      await cmd.srem(`${p}ptokens:${holder}`, hash);
+    } catch (err) {
+      throw this.#down(err, 'look for a resumed session in');
+    }
+    const processId = entry.slice(0, entry.indexOf(' '));
+    const hostname = parseHostname(facts ?? undefined);
+    const gone: RemoteResume = {
+      outcome: 'holder-gone',
+      processId,
+      ...(hostname === undefined ? {} : { hostname }),
+    };
+    if (processId === this.processId) return { outcome: 'unknown' };
+    // Asked even when its heartbeat is missing (Redis may have restarted empty a moment ago): a process
+    // that listens on its channel is alive. Nobody listening, twice: it is dead, known without a timeout.
+    for (let attempt = 1; ; attempt++) {
+      const answer = await this.#ask(
+        processId,
+        { k: 'resume', o: this.processId },
+        Buffer.from(token, 'latin1'),
+        true,
+      );
+      if (answer !== 'unheard') {
+        if (answer.result === true) return { outcome: 'moved', handover: answer.data, processId };
+        // No answer in time from a process without a heartbeat: frozen or dying, taken for dead.
+        return answer.result === undefined && !alive ? gone : { outcome: 'kept', processId };
+      }
+      if (attempt === UNHEARD_TRIES) return gone;
+      // Its subscriber may be connecting again after an outage: ask once more, a moment later.
+      await new Promise((resolve) => setTimeout(resolve, UNHEARD_PAUSE_MS));
+    }
+  }
+
   /**
    * Leaves the cluster (at shutdown, once this process's sessions have
    * left): removes this process's entries from Redis and disconnects.
@@ -391,7 +473,8 @@ export class RedisBus implements Bus {
           m.del(`${p}sgroups:${sessionId}`);
         }
         for (const greeter of greeters) m.del(`${p}psess:${me}:${greeter}`);
-        m.del(`${p}pgreeters:${me}`, `${p}proc:${me}`);
+        for (const hash of this.#tokens.keys()) m.del(`${p}token:${hash}`);
+        m.del(`${p}pgreeters:${me}`, `${p}proc:${me}`, `${p}ptokens:${me}`);
         m.hdel(`${p}procs`, me);
         await execOrThrow(m);
       } catch (err) {
@@ -402,6 +485,7 @@ export class RedisBus implements Bus {
       }
     }
     this.#local.clear();
+    this.#tokens.clear();
     await Promise.all([quit(cmd), quit(sub)]);
   }
 
@@ -429,6 +513,12 @@ export class RedisBus implements Bus {
     m.hset(`${p}sessions`, sessionId, me);
     m.sadd(`${p}pgreeters:${me}`, greeter);
     m.sadd(`${p}psess:${me}:${greeter}`, sessionId);
+  }
+
+  #registerToken(m: ReturnType<Redis['multi']>, hash: string, sessionId: string): void {
+    const p = this.#prefix;
+    m.set(`${p}token:${hash}`, `${this.processId} ${sessionId}`);
+    m.sadd(`${p}ptokens:${this.processId}`, hash);
   }
 
   #registerMember(m: ReturnType<Redis['multi']>, pair: string, sessionId: string): void {
@@ -466,23 +556,41 @@ export class RedisBus implements Bus {
   }
 
   /** Sends a request to another process and waits for its acknowledgement; undefined after the timeout. */
-  #request(
+  async #request(
     owner: string,
     header: Header,
     data: Buffer = EMPTY_BUFFER,
   ): Promise<Delivery | boolean | undefined> {
+    const answer = await this.#ask(owner, header, data, false);
+    return answer === 'unheard' ? undefined : answer.result;
+  }
+
+  /**
+   * Sends a request to another process and waits for its acknowledgement
+   * (result undefined after the timeout). With `unheardAtOnce`, a request
+   * that no connection subscribed to the process's channel received (the
+   * process died) answers `'unheard'` at once instead of waiting.
+   */
+  #ask(owner: string, header: Header, data: Buffer, unheardAtOnce: boolean): Promise<Answer> {
     const client = this.#client();
     const id = this.#nextRequest++;
     header.i = id;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        resolve(undefined);
+        resolve({ result: undefined, data: EMPTY_BUFFER });
       }, this.#sendToTimeout);
-      this.#pending.set(id, { resolve, timer });
+      this.#pending.set(id, {
+        resolve: (result, answer = EMPTY_BUFFER) => resolve({ result, data: answer }),
+        timer,
+      });
       client.publish(this.#channelOf(owner), encode(header, data)).then(
-        () => {
+        (receivers) => {
           this.#counters.published++;
+          if (receivers === 0 && unheardAtOnce && this.#pending.delete(id)) {
+            clearTimeout(timer);
+            resolve('unheard');
+          }
         },
         (err: unknown) => {
           clearTimeout(timer);
@@ -541,23 +649,61 @@ export class RedisBus implements Bus {
         );
         return;
       }
+      case 'resume': {
+        void this.#handOver(header, data.toString('latin1'));
+        return;
+      }
       case 'ack': {
         const pending = this.#pending.get(header.i!);
         if (!pending) return;
         this.#pending.delete(header.i!);
         clearTimeout(pending.timer);
-        pending.resolve(header.r);
+        pending.resolve(header.r, data);
         return;
       }
     }
   }
 
-  #reply(request: Header, result: Delivery | boolean): void {
-    this.#publish(
-      this.#channelOf(request.o),
-      { k: 'ack', o: this.processId, i: request.i, r: result },
-      EMPTY_BUFFER,
-    );
+  #reply(request: Header, result: Delivery | boolean, data: Buffer = EMPTY_BUFFER): void {
+    this.#publish(this.#channelOf(request.o), { k: 'ack', o: this.processId, i: request.i, r: result }, data);
+  }
+
+  /**
+   * Another process asks for a session of this one (its client resumes
+   * there): the server packages it and lets go of it; this process then
+   * stops routing to it, leaving the entries the new owner takes over
+   * (the session→process map, its groups, in their order) as they are.
+   */
+  async #handOver(request: Header, token: string): Promise<void> {
+    // Read first: the server takes the token out (tokenDropped) as it hands the session over.
+    const hash = hashToken(token);
+    const sessionId = this.#tokens.get(hash);
+    let handover: Buffer | undefined;
+    try {
+      handover = await this.#handler?.handOver(token);
+    } catch (err) {
+      this.#logger.error(`cluster ${this.name}: handing a session over failed: ${String(err)}`, {
+        code: 'NEKO_ERR_SESSION_HANDOVER',
+        error: err,
+      });
+    }
+    if (handover === undefined) {
+      this.#reply(request, false);
+      return;
+    }
+    this.#tokens.delete(hash);
+    const session = sessionId === undefined ? undefined : this.#local.get(sessionId);
+    if (sessionId !== undefined && session !== undefined) {
+      this.#local.delete(sessionId);
+      const me = this.processId;
+      const p = this.#prefix;
+      await this.#remove('hand a session over in', () => {
+        const m = this.#client().multi();
+        for (const greeter of session.greeters) m.srem(`${p}psess:${me}:${greeter}`, sessionId);
+        return execOrThrow(m);
+      });
+    }
+    this.#reply(request, true, handover);
   }
 
   /**
@@ -574,7 +720,7 @@ export class RedisBus implements Bus {
       .hset(`${p}procs`, this.processId, facts)
       .exec()) ?? [[new Error('the heartbeat was not written'), null]];
     if (err) throw err;
-    if (previous === null && this.#local.size > 0) await this.#registerAll();
+    if (previous === null && (this.#local.size > 0 || this.#tokens.size > 0)) await this.#registerAll();
     if (this.#downSince !== undefined) await this.#back();
   }
 
@@ -585,6 +731,7 @@ export class RedisBus implements Bus {
       for (const greeter of session.greeters) this.#registerSession(m, sessionId, greeter);
       for (const pair of session.groups) this.#registerMember(m, pair, sessionId);
     }
+    for (const [hash, sessionId] of this.#tokens) this.#registerToken(m, hash, sessionId);
     await execOrThrow(m);
   }
 
@@ -693,8 +840,11 @@ export class RedisBus implements Bus {
       await execOrThrow(m);
     }
     const m = cmd.multi();
+    const tokens = await cmd.smembers(`${p}ptokens:${dead}`);
+    // Kept a while, so that a resume with one of them is refused as the dead process's.
+    for (const hash of tokens) m.pexpire(`${p}token:${hash}`, DEAD_TOKENS_KEPT_MS);
     for (const greeter of greeters) m.del(`${p}psess:${dead}:${greeter}`);
-    m.del(`${p}pgreeters:${dead}`);
+    m.del(`${p}pgreeters:${dead}`, `${p}ptokens:${dead}`);
     m.hdel(`${p}procs`, dead);
     await execOrThrow(m);
     this.#counters.swept++;
@@ -702,6 +852,18 @@ export class RedisBus implements Bus {
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set();
+
+/** A resume request nobody received is sent this many times, this far apart, before its holder is taken for dead. */
+const UNHEARD_TRIES = 2;
+const UNHEARD_PAUSE_MS = 250;
+
+/** How long the tokens of a dead process are kept: the longest grace period (`$grace` 3600). */
+const DEAD_TOKENS_KEPT_MS = 3_600_000;
+
+/** What the cluster knows a resume token by: its sha256, in hex. */
+function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'latin1').digest('hex');
+}
 
 function encode(header: Header, data: Buffer): Buffer {
   return Buffer.concat([Buffer.from(JSON.stringify(header), 'utf8'), NL, data]);

@@ -143,6 +143,38 @@ for _, text in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return 0`;
 
+/**
+ * Passes what one owner tag owns to another (a session that moved between
+ * processes): each entry still carrying the old tag is written again with
+ * the new one (TTL kept), and its record joins the new owner's set.
+ */
+const MOVE_SCRIPT = `
+local old = ARGV[1] .. '|'
+local new = ARGV[2] .. '|'
+for _, text in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local r = cjson.decode(text)
+  local key = r[2]
+  local held = false
+  if r[1] == 'k' then
+    local v = redis.pcall('GET', key)
+    if type(v) == 'string' and string.sub(v, 1, #old) == old then
+      redis.call('SET', key, new .. string.sub(v, #old + 1), 'KEEPTTL')
+      held = true
+    end
+  elseif r[1] == 'h' then
+    local v = redis.pcall('HGET', key, r[3])
+    if type(v) == 'string' and string.sub(v, 1, #old) == old then
+      redis.call('HSET', key, r[3], new .. string.sub(v, #old + 1))
+      held = true
+    end
+  else
+    held = redis.pcall('SISMEMBER', key, r[3]) == 1
+  end
+  if held then redis.call('SADD', KEYS[2], text) end
+end
+redis.call('DEL', KEYS[1])
+return 0`;
+
 interface Scripted {
   ncSet(key: string, owned: string, stored: string, ttl: string, nx: string, record: string): Promise<number>;
   ncHset(
@@ -156,6 +188,7 @@ interface Scripted {
   ncSadd(key: string, owned: string, member: string, record: string): Promise<number>;
   ncIncr(key: string, by: string): Promise<string>;
   ncDrop(owned: string, tag: string, prefix: string): Promise<number>;
+  ncMove(from: string, to: string, fromTag: string, toTag: string): Promise<number>;
 }
 
 type Commands = Redis & Scripted;
@@ -235,6 +268,19 @@ export class RedisPresenceStore implements PresenceStore {
         { cause: err, ...(err.hint === undefined ? {} : { hint: err.hint }) },
       );
     }
+  }
+
+  async moveSession(sessionId: string, from: string, greeters: readonly string[]): Promise<void> {
+    const fromTag = ownerTag(from, sessionId);
+    if (from === this.processId) {
+      this.#owners.delete(fromTag);
+      return;
+    }
+    const toTag = ownerTag(this.processId, sessionId);
+    await this.call('moveSession', '', (redis) =>
+      redis.ncMove(this.#ownedKey(fromTag), this.#ownedKey(toTag), fromTag, toTag),
+    );
+    for (const greeter of greeters) this.owns(toTag, greeter);
   }
 
   /** Drops that failed while Redis was away, waiting to be tried again. */
@@ -510,6 +556,7 @@ function defineScripts(redis: Redis): Commands {
   redis.defineCommand('ncSadd', { numberOfKeys: 2, lua: SADD_SCRIPT });
   redis.defineCommand('ncIncr', { numberOfKeys: 1, lua: INCR_SCRIPT });
   redis.defineCommand('ncDrop', { numberOfKeys: 1, lua: DROP_SCRIPT });
+  redis.defineCommand('ncMove', { numberOfKeys: 2, lua: MOVE_SCRIPT });
   return redis as Commands;
 }
 

@@ -37,6 +37,12 @@ export interface NekoConfig {
   /** Stop instead of starting when a plugin fails to load (deployments that would rather fail fast). Default false. */
   requirePlugins?: boolean;
   /**
+   * `nekoconnect start` serves with this many worker processes under a
+   * primary (`'auto'`: one per core), sharing the port; more than one needs
+   * PostgreSQL storage. Default: no workers, one process (`--workers`).
+   */
+  workers?: number | 'auto';
+  /**
    * A small HTTP server with only `/healthz`, `/readyz` and `/metrics` (no
    * token), with the dashboard on or off. Default: off (the dashboard's port
    * serves the same three paths while the dashboard is on).

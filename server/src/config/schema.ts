@@ -34,6 +34,7 @@ export const CONFIG_KEYS = [
   'log',
   'metrics',
   'cluster',
+  'workers',
 ] as const;
 
 const TLS_KEYS = ['key', 'cert'] as const;
@@ -147,6 +148,13 @@ export function checkConfig(value: unknown): ConfigIssue[] {
   if (has('websocket')) checkWebSocket(issues, value.websocket);
   if (has('log')) checkLog(issues, value.log);
   if (has('cluster')) checkCluster(issues, value.cluster);
+  if (has('workers') && value.workers !== 'auto' && !inRange(value.workers, { min: 1, max: 256 })) {
+    issues.push({
+      path: ['workers'],
+      at: 'value',
+      message: `workers must be a whole number from 1 to 256, or 'auto' (one per core), got ${describeValue(value.workers)}`,
+    });
+  }
   if (has('requirePlugins')) {
     checkBoolean(
       issues,

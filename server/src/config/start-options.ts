@@ -4,6 +4,7 @@
  * that start a server.
  */
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { NekoError } from '../errors.js';
 import { shownPath } from '../format.js';
@@ -19,6 +20,7 @@ import {
 import { DEFAULT_LIMITS, type Limits } from '../server/limits.js';
 import {
   DEFAULT_HOST,
+  type ClusterOptions,
   type ServerOptions,
   type TlsOptions,
   type WebSocketOptions,
@@ -84,6 +86,8 @@ export interface StartFlags {
   logFormat?: string;
   /** `--log-level debug|info|warn|error`: beats the config's `log.level`. */
   logLevel?: string;
+  /** `--workers <n|auto>` (start only): serve with n worker processes under a primary. Beats the config's `workers`. */
+  workers?: string;
 }
 
 /** The outcome of {@link resolveStartOptions}: every value decided, every path absolute. */
@@ -92,7 +96,14 @@ export interface StartOptions {
    * For `createServer()`. `plugins` is left unset: load {@link plugins} with
    * `server.loadPlugins()` to get its report.
    */
-  serverOptions: ServerOptions & { secret: string; port: number; host: string; limits: Limits };
+  serverOptions: ServerOptions & {
+    secret: string;
+    port: number;
+    host: string;
+    limits: Limits;
+    /** The cluster on Redis, when configured (a worker's IPC bus is the workers' business, not the config's). */
+    cluster?: ClusterOptions;
+  };
   /** The plugins directory, or one plugin folder. */
   plugins: string;
   /**
@@ -118,6 +129,8 @@ export interface StartOptions {
   log: LogOptions;
   /** What the start prints as warnings, each coded: a secret file others may read. */
   warnings: NekoError[];
+  /** How many worker processes serve under a primary (`--workers`, config `workers`); undefined: this process serves. */
+  workers: number | undefined;
 }
 
 /**
@@ -168,6 +181,16 @@ export async function resolveStartOptions(
     ...(loaded === undefined ? {} : { configFile: shownPath(loaded.file, cwd) }),
   });
   const dataDir = storage.dataDir;
+  const workers = resolveWorkers(flags, config, loaded === undefined ? '' : shownPath(loaded.file, cwd));
+  if (workers !== undefined && workers > 1 && storage.selection.backend === 'nedb') {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_WORKERS_STORAGE',
+      `${workers} workers cannot share nedb files (${shownPath(dataDir, cwd)}, from ${storage.source}): each data file belongs to one process`,
+      {
+        hint: 'Keep plugin data in PostgreSQL (--storage postgres://user:password@host/db, or NEKOCONNECT_DATABASE_URL), or serve with --workers 1.',
+      },
+    );
+  }
   const cluster = resolveCluster({
     ...(flags.cluster === undefined ? {} : { cluster: flags.cluster }),
     ...(flags.clusterName === undefined ? {} : { clusterName: flags.clusterName }),
@@ -224,7 +247,34 @@ export async function resolveStartOptions(
     requirePlugins: flags.requirePlugins ?? config.requirePlugins ?? false,
     log: resolveLogOptions(flags, config),
     warnings,
+    workers,
   };
+}
+
+/** The most workers `--workers` takes. */
+export const MAX_WORKERS = 256;
+
+/**
+ * How many workers, from `--workers` over the config's `workers`: a whole
+ * number from 1 to {@link MAX_WORKERS}, or `auto` (`os.availableParallelism()`).
+ * @throws NekoError `NEKO_ERR_CLI_USAGE` for a flag, `NEKO_ERR_CONFIG_INVALID` for the config, that is neither
+ */
+function resolveWorkers(flags: StartFlags, config: NekoConfig, configFile: string): number | undefined {
+  const given = flags.workers ?? config.workers;
+  if (given === undefined) return undefined;
+  if (given === 'auto') return availableParallelism();
+  const n = typeof given === 'number' ? given : /^[0-9]+$/.test(given) ? Number(given) : NaN;
+  if (Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS) return n;
+  const shown = JSON.stringify(given);
+  throw flags.workers !== undefined
+    ? new NekoError(
+        'NEKO_ERR_CLI_USAGE',
+        `--workers must be a whole number from 1 to ${MAX_WORKERS}, or auto (one per core), got ${shown}`,
+      )
+    : new NekoError(
+        'NEKO_ERR_CONFIG_INVALID',
+        `workers${configFile === '' ? '' : ` in ${configFile}`} must be a whole number from 1 to ${MAX_WORKERS}, or 'auto', got ${shown}`,
+      );
 }
 
 /** The WebSocket listener from `--ws-port` over the config's `websocket`; undefined when neither asks for one. */

@@ -5,31 +5,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NekoError, type NekoErrorCode } from '../errors.js';
 import type { LogLevel } from '../logging/logger.js';
-import type { NekoServer } from '../server/server.js';
-import type { PluginDatabase } from '../storage/database.js';
 import type { Asset } from './assets.js';
 import type { ErrorView } from './error-view.js';
 import { LogEventStream } from './events.js';
 import type { LogBuffer, LogFilter } from './log-buffer.js';
 import { isLoopback } from '../config/dashboard-options.js';
 import { tokenMatches } from './token.js';
-import { answerHealth, isHealthPath } from '../metrics/endpoints.js';
+import { isHealthPath } from '../metrics/endpoints.js';
 import { checkDocumentQuery } from '../storage/documents.js';
 import type { Query } from '../storage/database.js';
 import { groupRuns } from './log-runs.js';
-import {
-  overviewView,
-  pluginView,
-  sessionDetailView,
-  sessionViews,
-  settingsView,
-  type PluginView,
-  type ServerFacts,
-} from './views.js';
+import type { DashboardSource } from './source.js';
+import type { PluginView, ServerFacts } from './views.js';
 
 /** What the API reads from. */
 export interface ApiSources {
-  readonly server: NekoServer;
+  /** The server, or under `--workers` the workers as one. */
+  readonly source: DashboardSource;
   readonly facts: ServerFacts;
   readonly logs: LogBuffer;
   readonly assets: ReadonlyMap<string, Asset>;
@@ -93,7 +85,7 @@ export class DashboardApi {
       // /healthz, /readyz and /metrics, for health checks and Prometheus: no token, and nothing else.
       if (isHealthPath(url.pathname)) {
         this.#checkHost(req);
-        answerHealth(this.#sources.server, req, res, url.pathname);
+        this.#sources.source.health(req, res, url.pathname);
         return;
       }
       this.#checkAccess(req, res, url);
@@ -198,44 +190,48 @@ export class DashboardApi {
     const parts = path.split('/').slice(1).map(decodeSegment);
     if (parts[0] !== 'api') throw notFound(`no page at ${path}`);
     const [, resource, id, action] = parts;
-    const { server } = this.#sources;
+    const { source } = this.#sources;
     if (resource === 'overview' && id === undefined) {
       allow(method, ['GET']);
-      sendJson(res, overviewView(server, this.#sources.facts, this.#sources.logs, this.#plugins()));
+      this.#answer(res, 'reading the overview', async () =>
+        source.overview(this.#sources.facts, this.#sources.logs, await this.#plugins()),
+      );
     } else if (resource === 'plugins' && id === undefined) {
       allow(method, ['GET']);
-      sendJson(res, { plugins: this.#plugins() });
+      this.#answer(res, 'reading the plugins', async () => ({ plugins: await this.#plugins() }));
     } else if (resource === 'plugins' && id !== undefined && action === 'documents' && parts.length === 4) {
       allow(method, ['GET']);
       const page = pageParams(url);
       const query = queryParam(url);
-      this.#answer(res, 'reading the documents', () => this.#documents(id, page, query));
+      this.#answer(res, 'reading the documents', async () =>
+        found(await source.documents(id, page, query), id),
+      );
     } else if (resource === 'plugins' && id !== undefined && action === 'cells' && parts.length === 4) {
       allow(method, ['GET']);
       const page = pageParams(url);
-      this.#answer(res, 'reading the cells', () => this.#cells(id, page));
+      this.#answer(res, 'reading the cells', async () => found(await source.cells(id, page), id));
     } else if (resource === 'sessions' && id === undefined) {
       allow(method, ['GET']);
-      sendJson(res, { sessions: sessionViews(server), faultCloses: server.faultCloses() });
+      this.#answer(res, 'reading the sessions', () => source.sessions());
     } else if (resource === 'sessions' && id !== undefined && parts.length === 3) {
       allow(method, ['GET']);
-      const detail = sessionDetailView(server, id);
-      if (detail === undefined) throw notFound(`no open session "${id}"`);
-      sendJson(res, detail);
+      this.#answer(res, 'reading the session', async () => {
+        const detail = await source.session(id, workerParam(url));
+        if (detail === undefined) throw notFound(`no open session "${id}"`);
+        return detail;
+      });
     } else if (resource === 'sessions' && id !== undefined && action === 'close' && parts.length === 4) {
       allow(method, ['POST']);
-      if (!server.closeSession(id)) throw notFound(`no open session "${id}"`);
-      sendJson(res, { closed: true });
+      this.#answer(res, 'closing the session', async () => {
+        if (!(await source.closeSession(id, workerParam(url)))) throw notFound(`no open session "${id}"`);
+        return { closed: true };
+      });
     } else if (resource === 'settings' && id === undefined) {
       allow(method, ['GET']);
       const { host, port } = this.#sources.listening();
-      sendJson(
-        res,
-        settingsView(server, this.#sources.facts, {
-          host,
-          port,
-          tokenRequired: this.#sources.token !== undefined,
-        }),
+      const tokenRequired = this.#sources.token !== undefined;
+      this.#answer(res, 'reading the settings', () =>
+        source.settings(this.#sources.facts, { host, port, tokenRequired }),
       );
     } else if (resource === 'logs' && id === undefined) {
       allow(method, ['GET']);
@@ -273,9 +269,8 @@ export class DashboardApi {
     }
   }
 
-  #plugins(): PluginView[] {
-    const { server, devProblems } = this.#sources;
-    return server.pluginStatuses().map((status) => pluginView(status, devProblems.get(status.dir)));
+  #plugins(): Promise<PluginView[]> {
+    return this.#sources.source.plugins(this.#sources.devProblems);
   }
 
   /** Answers with what `task` resolves to, or a coded error: a refused query is a 400, anything else a 500. */
@@ -296,30 +291,6 @@ export class DashboardApi {
           );
       },
     );
-  }
-
-  #database(greeter: string): PluginDatabase {
-    const db = this.#sources.server.pluginDatabase(greeter);
-    if (db === undefined) throw notFound(`no loaded plugin serves the greeter "${greeter}"`);
-    return db;
-  }
-
-  async #documents(
-    greeter: string,
-    { offset, limit }: { offset: number; limit: number },
-    query: Query | undefined,
-  ): Promise<unknown> {
-    const db = this.#database(greeter);
-    const [total, documents] = await Promise.all([
-      db.count(query),
-      db.find(query, { sort: { _id: 1 }, skip: offset, limit }),
-    ]);
-    return { greeter, query: query ?? null, total, offset, limit, documents };
-  }
-
-  async #cells(greeter: string, { offset, limit }: { offset: number; limit: number }): Promise<unknown> {
-    const cells = await this.#database(greeter).cells();
-    return { greeter, total: cells.length, offset, limit, cells: cells.slice(offset, offset + limit) };
   }
 
   #events(req: IncomingMessage, res: ServerResponse, url: URL): void {
@@ -373,6 +344,12 @@ function cookieValue(header: string | undefined, name: string): string | undefin
     if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
+}
+
+/** What a data read found; a 404 when no loaded plugin serves the greeter. */
+function found<T>(page: T | undefined, greeter: string): T {
+  if (page === undefined) throw notFound(`no loaded plugin serves the greeter "${greeter}"`);
+  return page;
 }
 
 function notFound(message: string): ApiError {
@@ -449,6 +426,11 @@ function queryParam(url: URL): Query | undefined {
     if (err instanceof NekoError) throw new ApiError(400, err.code, err.message);
     throw err;
   }
+}
+
+/** The `worker` parameter of a session (under `--workers`: the worker that holds it); absent for any. */
+function workerParam(url: URL): number | undefined {
+  return url.searchParams.has('worker') ? intParam(url, 'worker', { min: 1, default: 0 }) : undefined;
 }
 
 /** The `group` parameter of the logs: `runs` folds repeated lines, absent or empty keeps every line. */

@@ -10,6 +10,7 @@ import { DashboardApi } from './api.js';
 import { loadAssets } from './assets.js';
 import { errorView, type ErrorView } from './error-view.js';
 import { LogBuffer } from './log-buffer.js';
+import { serverSource, type DashboardSource } from './source.js';
 import {
   isLoopback,
   resolveDashboardOptions,
@@ -43,7 +44,7 @@ export class Dashboard {
    * with is the answer. Unset, the API answers 404.
    */
   reload: (() => Promise<{ readonly ok: boolean }>) | undefined;
-  readonly #server: NekoServer;
+  readonly #source: DashboardSource;
   readonly #facts: ServerFacts;
   readonly #devProblems = new Map<string, ErrorView>();
   /** Closes the HTTP server and its open connections. */
@@ -52,9 +53,10 @@ export class Dashboard {
   #http: HttpServer | undefined;
   #api: DashboardApi | undefined;
 
-  constructor(server: NekoServer, options: CreateDashboardOptions = {}) {
+  /** @param server the server shown, or what stands for several (the workers under `--workers`) */
+  constructor(server: NekoServer | DashboardSource, options: CreateDashboardOptions = {}) {
     this.options = resolveDashboardOptions(options, generateToken);
-    this.#server = server;
+    this.#source = 'subscribeLogs' in server ? server : serverSource(server);
     this.#facts = {
       mode: options.facts?.mode ?? 'start',
       version: options.facts?.version ?? '',
@@ -64,7 +66,7 @@ export class Dashboard {
       configFile: options.facts?.configFile,
     };
     this.logs = new LogBuffer(options.logCapacity);
-    this.#unsubscribe = server.logger.subscribe((record) => this.logs.push(record));
+    this.#unsubscribe = this.#source.subscribeLogs((record, origin) => this.logs.push(record, origin));
   }
 
   /** The access token every request must carry; undefined only for an open dashboard. */
@@ -99,7 +101,7 @@ export class Dashboard {
   async listen(): Promise<AddressInfo> {
     if (this.#http) throw new NekoError('NEKO_ERR_DASHBOARD_LISTEN', 'the dashboard is already listening');
     const api = new DashboardApi({
-      server: this.#server,
+      source: this.#source,
       facts: this.#facts,
       logs: this.logs,
       assets: await loadAssets(),
@@ -177,6 +179,9 @@ function withoutCodeFrames(text: string): string {
 }
 
 /** Creates the dashboard of a server; call `listen()` to serve it. */
-export function createDashboard(server: NekoServer, options?: CreateDashboardOptions): Dashboard {
+export function createDashboard(
+  server: NekoServer | DashboardSource,
+  options?: CreateDashboardOptions,
+): Dashboard {
   return new Dashboard(server, options);
 }

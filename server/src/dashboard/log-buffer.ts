@@ -1,6 +1,7 @@
 import type { LogLevel, LogRecord } from '../logging/logger.js';
 import { sameLineKey } from '../logging/repeats.js';
 import { errorFrame } from './error-view.js';
+import type { LogOrigin, WorkerTag } from './source.js';
 
 /** The levels the dashboard keeps: `info` and above, whatever `--log-level` the terminal prints. */
 export type KeptLevel = Exclude<LogLevel, 'debug'>;
@@ -27,6 +28,8 @@ export interface LogEntry {
    * `/api/logs?group=runs` fold a run into one line with its count.
    */
   readonly run: number;
+  /** Under `--workers`, on the primary's dashboard: the worker that logged it (absent for the primary's own lines). */
+  readonly worker?: WorkerTag;
 }
 
 /** Which lines a reader wants. Absent fields keep everything. */
@@ -74,7 +77,7 @@ export class LogBuffer {
    * Numbers a record, keeps it, and hands it to every listener; a `debug`
    * record is not kept (undefined).
    */
-  push(record: LogRecord): LogEntry | undefined {
+  push(record: LogRecord, origin?: LogOrigin): LogEntry | undefined {
     const level = record.level;
     if (level === 'debug') return undefined;
     const seq = ++this.#last;
@@ -88,8 +91,9 @@ export class LogBuffer {
       plugin: record.plugin ?? null,
       session: record.session ?? null,
       code: record.code ?? null,
-      frame: errorFrame(record.error),
+      frame: origin?.frame !== undefined ? origin.frame : errorFrame(record.error),
       run: this.#run.seq,
+      ...(origin?.worker === undefined ? {} : { worker: origin.worker }),
     };
     this.#ring[entry.seq % this.capacity] = entry;
     this.#counts[entry.level]++;

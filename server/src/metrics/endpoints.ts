@@ -5,8 +5,29 @@
  * reachable, not shutting down), `GET /metrics` (Prometheus text).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { NekoServer } from '../server/server.js';
+import type { NekoServer, Readiness } from '../server/server.js';
 import { metricsOf } from './registry.js';
+
+/**
+ * What answers the health paths: one server ({@link healthOf}), or under
+ * `--workers` the primary, which asks its workers.
+ */
+export interface HealthSource {
+  readiness(): Promise<Readiness>;
+  /** Every metric in the Prometheus text format, and its content type. */
+  metrics(): Promise<{ readonly type: string; readonly body: string }>;
+}
+
+/** The health source of one server. */
+export function healthOf(server: NekoServer): HealthSource {
+  return {
+    readiness: () => server.readiness(),
+    metrics: async () => {
+      const metrics = metricsOf(server);
+      return { type: metrics.contentType, body: await metrics.text() };
+    },
+  };
+}
 
 /** The paths {@link answerHealth} serves: the only ones the dashboard serves without its token. */
 export const HEALTH_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics'];
@@ -21,11 +42,12 @@ export function isHealthPath(pathname: string): boolean {
  * failure to read the metrics is a 500 with its message.
  */
 export function answerHealth(
-  server: NekoServer,
+  server: NekoServer | HealthSource,
   req: IncomingMessage,
   res: ServerResponse,
   pathname: string,
 ): void {
+  const source = 'metrics' in server ? server : healthOf(server);
   const method = req.method ?? 'GET';
   if (method !== 'GET' && method !== 'HEAD') {
     send(res, method, 405, JSON_TYPE, JSON.stringify({ error: `${method} is not allowed here; use GET` }), {
@@ -37,14 +59,12 @@ export function answerHealth(
     pathname === '/healthz'
       ? Promise.resolve({ status: 200, type: JSON_TYPE, body: JSON.stringify({ status: 'ok' }) })
       : pathname === '/readyz'
-        ? server.readiness().then(({ ready, reasons }) => ({
+        ? source.readiness().then(({ ready, reasons }) => ({
             status: ready ? 200 : 503,
             type: JSON_TYPE,
             body: JSON.stringify({ ready, reasons }),
           }))
-        : metricsOf(server)
-            .text()
-            .then((body) => ({ status: 200, type: metricsOf(server).contentType, body }));
+        : source.metrics().then(({ type, body }) => ({ status: 200, type, body }));
   answer.then(
     ({ status, type, body }) => send(res, method, status, type, body),
     (err: unknown) =>

@@ -4,7 +4,7 @@ import { DEFAULT_METRICS_HOST } from '../config/dashboard-options.js';
 import { NekoError } from '../errors.js';
 import { closableHttp, listenOrThrow } from '../server/listen.js';
 import type { NekoServer } from '../server/server.js';
-import { answerHealth, isHealthPath } from './endpoints.js';
+import { answerHealth, isHealthPath, type HealthSource } from './endpoints.js';
 import { metricsOf } from './registry.js';
 
 /** Where the metrics port listens. */
@@ -23,12 +23,13 @@ export interface MetricsServerOptions {
 export class MetricsServer {
   readonly host: string;
   readonly port: number;
-  readonly #server: NekoServer;
+  readonly #server: NekoServer | HealthSource;
   /** Closes the HTTP server and its open connections. */
   #closeHttp: (() => Promise<void>) | undefined;
   #http: HttpServer | undefined;
 
-  constructor(server: NekoServer, options: MetricsServerOptions) {
+  /** @param server the server, or under `--workers` the primary's view of its workers */
+  constructor(server: NekoServer | HealthSource, options: MetricsServerOptions) {
     this.#server = server;
     this.port = options.port;
     this.host = options.host ?? DEFAULT_METRICS_HOST;
@@ -47,7 +48,7 @@ export class MetricsServer {
    */
   async listen(): Promise<AddressInfo> {
     if (this.#http) throw new NekoError('NEKO_ERR_METRICS_LISTEN', 'the metrics port is already listening');
-    metricsOf(this.#server);
+    if (!('metrics' in this.#server)) metricsOf(this.#server);
     const http = createHttpServer((req, res) => {
       const pathname = new URL(req.url ?? '/', 'http://metrics.invalid').pathname;
       if (isHealthPath(pathname)) {

@@ -196,6 +196,45 @@ export class PluginHost implements PluginHostView, ServedPlugin {
     });
   }
 
+  /** What the plugin keeps for a session of this process (its `ctx.state`, its groups), for a handover to another process. */
+  keptFor(sessionId: string): { state: Record<string, unknown>; groups: string[] } | undefined {
+    const member = this.#members.get(sessionId);
+    if (!member) return undefined;
+    const groups: string[] = [];
+    for (const [name, group] of this.#groups) if (group.has(sessionId)) groups.push(name);
+    return { state: member.state, groups };
+  }
+
+  /**
+   * The session moved to another process of the cluster (its client resumed
+   * there): forgotten here without `onLeave`, and without touching its
+   * entries in the cluster, which its new process takes over.
+   */
+  moveOut(sessionId: string): void {
+    if (!this.#members.delete(sessionId)) return;
+    for (const [name, group] of this.#groups) {
+      if (group.delete(sessionId) && group.size === 0) this.#groups.delete(name);
+    }
+  }
+
+  /**
+   * A session moved here from another process of the cluster: a member
+   * again with the state and groups it had there (no `onJoin`: it resumes).
+   * It is a member here at once; resolves once the cluster routes to this process.
+   */
+  async moveIn(
+    target: MemberTarget,
+    state: Record<string, unknown>,
+    groups: readonly string[],
+  ): Promise<void> {
+    const id = target.info.id;
+    this.#members.set(id, { target, state });
+    for (const name of groups) this.#localGroupAdd(name, id);
+    if (!this.#cluster) return;
+    await this.#cluster.joined(this.greeter, id);
+    for (const name of groups) await this.#cluster.groupJoined(this.greeter, name, id);
+  }
+
   /** A member's connection dropped and it waits for its client to resume it: runs `onDisconnect`. */
   async disconnect(sessionId: string): Promise<void> {
     const member = this.#members.get(sessionId);

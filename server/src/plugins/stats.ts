@@ -84,6 +84,28 @@ export class LatencyHistogram {
     if (this.#total === 0) return undefined;
     return { p50: this.quantile(0.5)!, p90: this.quantile(0.9)!, p99: this.quantile(0.99)! };
   }
+
+  /** The counts per bucket, as plain data another process can {@link merge} (the dashboard under `--workers`). */
+  snapshot(): LatencySnapshot {
+    return { counts: Array.from(this.#counts), sum: this.#sum };
+  }
+
+  /** Adds the durations of a {@link snapshot} to this histogram. */
+  merge(snapshot: LatencySnapshot): void {
+    const n = Math.min(BUCKET_COUNT, snapshot.counts.length);
+    for (let i = 0; i < n; i++) {
+      const count = snapshot.counts[i]!;
+      this.#counts[i]! += count;
+      this.#total += count;
+    }
+    this.#sum += snapshot.sum;
+  }
+}
+
+/** A {@link LatencyHistogram}'s counts per bucket and sum, as plain data. */
+export interface LatencySnapshot {
+  readonly counts: readonly number[];
+  readonly sum: number;
 }
 
 function bucketOf(ms: number): number {

@@ -1,4 +1,6 @@
+import type { RemoteResume } from '../cluster/bus.js';
 import { NekoError } from '../errors.js';
+import { errorMessage } from '../format.js';
 import type { Logger } from '../logging/logger.js';
 import type { Router } from '../plugins/router.js';
 import { SERVER_GREETER } from '../protocol/constants.js';
@@ -15,6 +17,7 @@ import { STATUS_TEXT, Status } from '../protocol/status.js';
 import { Session, type CloseReason, type SessionState } from '../session/session.js';
 import type { Transport } from '../session/transport.js';
 import type { Dispatcher } from './dispatcher.js';
+import { decodeHandover, type SessionHandover } from './handover.js';
 import { SessionLink, type LinkContext, type LinkOwner } from './link.js';
 import type { Limits } from './options.js';
 import type { Resumption } from './resumption.js';
@@ -33,6 +36,16 @@ export interface ConnectionContext {
   track(hooks: Promise<void>): void;
   /** A handshake ended: `failure` is the error code when it failed (undefined when the client authenticated). */
   handshakeEnded(failure: string | undefined): void;
+  /** In a cluster: what a resume whose token is unknown here asks of the other processes. */
+  readonly cluster: ClusterResume | undefined;
+}
+
+/** How a resume reaches a session held by another process of the cluster. */
+export interface ClusterResume {
+  /** Asks the process holding the token's session to hand it over. */
+  resumeRemote(token: string): Promise<RemoteResume>;
+  /** The plugins of this process take in a session that moved here from process `from` (members at once); resolves once the cluster routes to it. */
+  moveIn(link: SessionLink, handover: SessionHandover, from: string): Promise<void>;
 }
 
 /**
@@ -80,6 +93,8 @@ export class Connection implements LinkOwner {
   #superseded = false;
   /** The client authenticated (a session closed before that ends a failed handshake). */
   #authenticated = false;
+  /** While another process hands a session over: the packets that came meanwhile, dispatched after. */
+  #held: Frame[] | undefined;
 
   constructor(
     id: string,
@@ -155,7 +170,8 @@ export class Connection implements LinkOwner {
   }
 
   #onPacket(frame: Frame): void {
-    if (isExtensionRequest(frame.greeter, frame.op)) this.#extension(frame);
+    if (this.#held !== undefined) this.#held.push(frame);
+    else if (isExtensionRequest(frame.greeter, frame.op)) this.#extension(frame);
     else this.#link.dispatcher.enqueue(frame);
   }
 
@@ -182,6 +198,10 @@ export class Connection implements LinkOwner {
     const link = resumption.take(token);
     // Its old connection may still look alive (a drop not noticed yet): it closes now, as a drop.
     link?.owner?.supersede();
+    if (link === undefined && this.#context.cluster) {
+      void this.#resumeFromCluster(this.#context.cluster, token);
+      return;
+    }
     if (link === undefined || link.connected) {
       logger.info(`session ${this.#link.id}: resume refused: no session waits for that token`, {
         session: this.#link.id,
@@ -207,6 +227,120 @@ export class Connection implements LinkOwner {
       { session: link.id },
     );
     this.#context.track(link.dispatcher.sessionResumed());
+  }
+
+  /**
+   * A token unknown here, in a cluster: the process holding its session is
+   * asked to hand it over, and the session carries on over this connection
+   * (same id, state and groups; what was kept for it during the gap sent
+   * right after the answer). Packets the client sends meanwhile wait.
+   */
+  async #resumeFromCluster(cluster: ClusterResume, token: string): Promise<void> {
+    const { logger } = this.#context;
+    const held: Frame[] = (this.#held = []);
+    let result: RemoteResume | undefined;
+    try {
+      result = await cluster.resumeRemote(token);
+    } catch (err) {
+      logger.warn(`session ${this.#link.id}: resume refused: ${errorMessage(err)}`, {
+        session: this.#link.id,
+        code: (err as NekoError).code,
+      });
+    }
+    let handover: SessionHandover | undefined;
+    if (result?.outcome === 'moved') {
+      try {
+        handover = decodeHandover(result.handover);
+      } catch (err) {
+        logger.error(`session ${this.#link.id}: ${errorMessage(err)}`, {
+          session: this.#link.id,
+          code: (err as NekoError).code,
+          error: err,
+        });
+      }
+    }
+    if (handover !== undefined && result?.outcome === 'moved') {
+      const moved = this.#adopt(cluster, handover, result.processId);
+      // As on one process, onReconnect starts before the client's next packet is handled.
+      if (moved !== undefined) {
+        const link = this.#link;
+        let hooks: Promise<void> = Promise.resolve();
+        const started = moved.then(() => {
+          hooks = link.dispatcher.sessionResumed();
+        });
+        this.#context.track(started.then(() => hooks));
+        await started;
+      }
+    } else {
+      if (result !== undefined) this.#logRefusal(result);
+      if (this.session.isOpen) {
+        this.session.send(SERVER_GREETER, RESUME_OP, resumeAnswerData(ResumeOutcome.Gone));
+      }
+    }
+    this.#held = undefined;
+    for (const frame of held) this.#onPacket(frame);
+  }
+
+  /** Why no process handed the session over, in the log. */
+  #logRefusal(result: RemoteResume): void {
+    const id = this.#link.id;
+    const { logger } = this.#context;
+    if (result.outcome === 'holder-gone') {
+      const host = result.hostname === undefined ? '' : ` on ${result.hostname}`;
+      logger.warn(
+        `session ${id}: resume refused: the process that held the session (${result.processId}${host}) is gone; the client starts a new session`,
+        { session: id, code: 'NEKO_ERR_SESSION_RESUME_HOLDER_GONE' },
+      );
+    } else {
+      const why =
+        result.outcome === 'kept'
+          ? `process ${result.processId}, which held it, did not hand it over`
+          : 'no session of the cluster waits for that token';
+      logger.info(`session ${id}: resume refused: ${why}`, {
+        session: id,
+        code: 'NEKO_ERR_SESSION_RESUME_GONE',
+      });
+    }
+  }
+
+  /**
+   * A session handed over by another process carries on over this
+   * connection. @returns what resolves once this process's plugins took it
+   * in and the cluster routes to it, or undefined when the connection closed
+   * meanwhile (the session then waits here for the rest of its grace)
+   */
+  #adopt(cluster: ClusterResume, handover: SessionHandover, from: string): Promise<void> | undefined {
+    const { resumption, logger } = this.#context;
+    const fresh = this.#link;
+    fresh.end();
+    const link = new SessionLink(handover.sessionId, this.session, this, this.#context.link);
+    this.#link = link;
+    // Members of their plugins here at once, so that nothing sent to the session from now on is lost.
+    const moved = cluster.moveIn(link, handover, from);
+    if (!this.session.isOpen) {
+      // The client went away while the session moved: it waits here for what was left of its grace
+      // (its plugins saw it disconnect on the process that held it), then ends as it would have there.
+      link.detach();
+      for (const packet of handover.kept) link.send(packet.greeter, packet.op, packet.data);
+      logger.info(`session ${link.id} moved here from process ${from} as its connection closed`, {
+        session: link.id,
+      });
+      this.#context.track(moved);
+      resumption.hold(link, handover.graceLeftMs, (held) => this.#context.link.endDetached(held));
+      return undefined;
+    }
+    // The answer first, then what was kept during the gap, in order, then anything new.
+    this.session.send(
+      SERVER_GREETER,
+      RESUME_OP,
+      resumeAnswerData(ResumeOutcome.Resumed, resumption.issue(link)),
+    );
+    for (const packet of handover.kept) link.send(packet.greeter, packet.op, packet.data);
+    logger.info(
+      `session ${link.id} resumed from ${this.session.remoteAddress}, moved from process ${from}; ${handover.kept.length} packet(s) kept during the gap sent first`,
+      { session: link.id },
+    );
+    return moved;
   }
 
   #closed(reason: CloseReason): void {

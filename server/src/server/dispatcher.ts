@@ -96,6 +96,16 @@ export class Dispatcher {
     return this.#joined ? this.#joined.map((host) => host.greeter) : [];
   }
 
+  /** The plugins this session has talked to, in the order it first did (a handover to another process carries them). */
+  joinedHosts(): readonly PluginHost[] {
+    return this.#joined ?? [];
+  }
+
+  /** The session moved here from another process of the cluster, already a member of these plugins. */
+  movedIn(hosts: readonly PluginHost[]): void {
+    if (hosts.length > 0) this.#joined = [...hosts];
+  }
+
   /** Resolves when no handler is running and no packet is queued (parked handlers do not count). */
   whenIdle(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();

@@ -10,7 +10,7 @@ import type { Session } from '../session/session.js';
 import { Dispatcher, type DispatchTarget } from './dispatcher.js';
 
 /** A packet sent to a session while no connection carries it. */
-interface KeptPacket {
+export interface KeptPacket {
   readonly greeter: string;
   readonly op: number;
   readonly data: SendData;
@@ -104,6 +104,11 @@ export class SessionLink implements DispatchTarget {
   /** Packets sent or kept for the client through this link (the liveness rule compares these counts). */
   get sentCount(): number {
     return this.#sent;
+  }
+
+  /** The packets kept for the client while it was away, in order (a handover to another process carries them). */
+  keptPackets(): readonly KeptPacket[] {
+    return this.#kept?.packets ?? [];
   }
 
   /** Packets kept for the client while it was away, and their size on the wire. */

@@ -1,3 +1,4 @@
+import nodeCluster from 'node:cluster';
 import { NekoError } from '../errors.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/constants.js';
 import { DEFAULT_LIMITS, LIMIT_KEYS, LIMIT_RANGES, PORT_RANGE, inRange, type Limits } from './limits.js';
@@ -78,9 +79,18 @@ export interface ServerOptions {
    * Run as one process of a cluster whose processes meet on a Redis server:
    * broadcasts, `sendTo` and groups reach sessions of every process, and
    * presence lives in Redis (see docs/plugins.md, "In a cluster").
-   * Off by default: one process, nothing loaded for it.
+   * Off by default: one process, nothing loaded for it. `{ ipc: true }`:
+   * a worker of `nekoconnect start --workers` whose bus and presence are
+   * the primary process's, reached over IPC (only in a forked worker).
    */
-  cluster?: ClusterOptions;
+  cluster?: ClusterOptions | IpcClusterOptions;
+}
+
+/** The `cluster` option of a worker under `--workers` without Redis: the bus and presence run in the primary. */
+export interface IpcClusterOptions {
+  ipc: true;
+  /** The cluster's name, in log lines. Default `workers`. */
+  name?: string;
 }
 
 /** The `cluster` option of {@link ServerOptions}. */
@@ -112,7 +122,7 @@ export interface ResolvedServerOptions {
   limits: Limits;
   /** The cache dir, absolute; undefined: a temporary one of the server's own, removed when it closes. */
   cacheDir: string | undefined;
-  cluster: ResolvedClusterOptions | undefined;
+  cluster: ResolvedClusterOptions | Required<IpcClusterOptions> | undefined;
 }
 
 /** Fills in defaults and refuses values that cannot work, with a coded error naming the option. */
@@ -157,14 +167,38 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
 
 const CLUSTER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** `cluster: { ipc: true }`: only in a worker forked by `node:cluster` (a worker of `--workers`). */
+function resolveIpcCluster(cluster: IpcClusterOptions): Required<IpcClusterOptions> {
+  if (cluster.ipc !== true || !nodeCluster.isWorker) {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_INVALID',
+      'cluster: { ipc: true } is for a worker of `nekoconnect start --workers`, whose primary process forks it with IPC; this process is not one',
+      {
+        hint: 'Run `nekoconnect start --workers <n>`, or give cluster: { redis: "redis://…" } to join a cluster on Redis.',
+      },
+    );
+  }
+  const name = cluster.name ?? 'workers';
+  if (typeof name !== 'string' || !CLUSTER_NAME.test(name)) {
+    throw new NekoError(
+      'NEKO_ERR_CONFIG_INVALID',
+      `cluster.name must be 1 to 64 letters, digits, "_", "." or "-", got ${JSON.stringify(name) ?? String(name)}`,
+    );
+  }
+  return { ipc: true, name };
+}
+
 /** The `cluster` option with its defaults, or a coded error naming the field. */
-function resolveCluster(cluster: ClusterOptions): ResolvedClusterOptions {
+function resolveCluster(
+  cluster: ClusterOptions | IpcClusterOptions,
+): ResolvedClusterOptions | Required<IpcClusterOptions> {
   if (typeof cluster !== 'object' || cluster === null) {
     throw new NekoError(
       'NEKO_ERR_CONFIG_INVALID',
       'cluster must be an object such as { redis: "redis://host:6379" }',
     );
   }
+  if ('ipc' in cluster) return resolveIpcCluster(cluster);
   if (typeof cluster.redis !== 'string' || cluster.redis === '') {
     throw new NekoError(
       'NEKO_ERR_CONFIG_INVALID',

@@ -7,6 +7,9 @@ import {
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import type { Bus, GoneSession } from '../cluster/bus.js';
+import { ipcEndpoint } from '../cluster/ipc-channel.js';
+import { IpcBus } from '../cluster/ipc-bus.js';
+import { IpcPresenceStore } from '../cluster/ipc-presence.js';
 import { MemoryPresenceStore } from '../cluster/memory-presence.js';
 import type { PresenceCounters, PresenceStore } from '../cluster/presence.js';
 import { RedisBus } from '../cluster/redis-bus.js';
@@ -20,7 +23,7 @@ import {
   type PluginStatus,
   type PluginsReport,
 } from '../plugins/registry.js';
-import type { ServedPlugin } from '../plugins/host.js';
+import type { PluginHost, ServedPlugin } from '../plugins/host.js';
 import { Router, type GreeterRoute } from '../plugins/router.js';
 import type { PluginDatabase } from '../storage/database.js';
 import { TimedStorage, type StorageTimings } from '../plugins/timed-storage.js';
@@ -43,6 +46,7 @@ import { TcpTransport } from './tcp-transport.js';
 import { WebSocketListener } from './websocket.js';
 import type { SessionLink } from './link.js';
 import { Resumption } from './resumption.js';
+import { encodeHandover, type SessionHandover } from './handover.js';
 
 /** One connection as {@link NekoServer.sessions} lists it. */
 export interface SessionSummary {
@@ -117,7 +121,7 @@ export class NekoServer {
   /** Sessions the server closed for a fault of the client, by error code. */
   readonly #faultCloses = new Map<string, number>();
   readonly #connectionListeners = new Set<(connection: ServerConnection) => void>();
-  readonly #resumption = new Resumption();
+  readonly #resumption: Resumption;
   readonly #plugins: PluginRegistry;
   readonly #storage: TimedStorage;
   /** Handshakes that succeeded, and those that failed by error code (for the metrics). */
@@ -164,8 +168,21 @@ export class NekoServer {
     const backend = new TimedStorage(selected, storageBackendName(options.storage));
     this.#storage = backend;
     const cluster = this.options.cluster;
-    this.#bus = cluster && new RedisBus({ ...cluster, logger: this.logger });
+    // Under --workers without Redis, the bus and presence are the primary's, over IPC.
+    const ipc = cluster !== undefined && 'ipc' in cluster ? ipcEndpoint(process) : undefined;
+    this.#bus =
+      cluster &&
+      ('ipc' in cluster
+        ? new IpcBus({
+            endpoint: ipc!,
+            name: cluster.name,
+            logger: this.logger,
+            onDisconnect: (listener) => process.once('disconnect', listener),
+          })
+        : new RedisBus({ ...cluster, logger: this.logger }));
     this.processId = this.#bus?.processId ?? randomBytes(8).toString('hex');
+    // In a cluster, each token's holder is recorded (as a hash) for resumes landing on other processes.
+    this.#resumption = new Resumption(this.#bus);
     // ctx.presence: in this process's memory, or in the cluster's Redis (connected at its first use).
     const onHandlerError = (greeter: string, channel: string, err: unknown): void =>
       this.logger.error(`presence: a subscriber of channel "${channel}" failed: ${errorMessage(err)}`, {
@@ -173,9 +190,11 @@ export class NekoServer {
         code: 'NEKO_ERR_PLUGIN_HOOK',
         error: err,
       });
-    this.#presence = cluster
-      ? new RedisPresenceStore({ ...cluster, processId: this.processId, onHandlerError })
-      : new MemoryPresenceStore({ processId: this.processId, onHandlerError });
+    this.#presence = !cluster
+      ? new MemoryPresenceStore({ processId: this.processId, onHandlerError })
+      : 'ipc' in cluster
+        ? new IpcPresenceStore({ endpoint: ipc!, processId: this.processId, onHandlerError })
+        : new RedisPresenceStore({ ...cluster, processId: this.processId, onHandlerError });
     this.#bus?.setLocal({
       deliver: (greeter, op, data, except, group) => {
         const route = this.#router.resolve(greeter);
@@ -190,6 +209,7 @@ export class NekoServer {
         return route.kind === 'plugin' ? route.host.groupFromCluster(action, group, sessionId) : false;
       },
       sessionGone: (gone) => this.#sessionGone(gone),
+      handOver: (token) => this.#handOver(token),
     });
     this.#plugins = new PluginRegistry(
       this.#router,
@@ -223,6 +243,10 @@ export class NekoServer {
       },
       track: (hooks) => this.#track(hooks),
       handshakeEnded: (failure) => this.#handshakeEnded(failure),
+      cluster: this.#bus && {
+        resumeRemote: (token) => this.#bus!.resumeRemote(token),
+        moveIn: (link, handover, from) => this.#moveIn(link, handover, from),
+      },
     };
   }
 
@@ -273,6 +297,87 @@ export class NekoServer {
       if (route.kind === 'plugin') await route.host.sessionGone(gone);
     }
     await this.#dropPresenceOfGone(gone);
+  }
+
+  /**
+   * Another process of the cluster asks for the session of a token (its
+   * client resumes there): when it waits here in its grace period, it is
+   * packaged (state, groups, the packets kept for it) and let go of without
+   * `onLeave`. A state that cannot be copied keeps it here until its grace ends.
+   */
+  async #handOver(token: string): Promise<Buffer | undefined> {
+    const link = this.#resumption.take(token);
+    // Its connection may still look alive (a drop not noticed yet): it closes now, as a drop.
+    link?.owner?.supersede();
+    if (link === undefined || link.connected) return undefined;
+    const hosts = link.dispatcher.joinedHosts();
+    const encoded = encodeHandover({
+      sessionId: link.id,
+      graceLeftMs: this.#resumption.graceLeft(link),
+      plugins: hosts.flatMap((host) => {
+        const kept = host.keptFor(link.id);
+        return kept ? [{ greeter: host.greeter, ...kept }] : [];
+      }),
+      kept: link.keptPackets(),
+    });
+    if (!('bytes' in encoded)) {
+      const { error, greeter } = encoded;
+      this.logger.error(`${error.message}; it stays here until its grace period ends`, {
+        session: link.id,
+        plugin: greeter,
+        code: error.code,
+        error,
+      });
+      return undefined;
+    }
+    this.#resumption.forget(link);
+    link.end();
+    for (const host of hosts) host.moveOut(link.id);
+    // What it owns in presence passes to its new process, which takes it over.
+    void this.#presence.moveSession?.(link.id, this.processId, []);
+    this.logger.info(
+      `session ${link.id} handed over to another process of the cluster, where its client resumed it`,
+      { session: link.id },
+    );
+    return encoded.bytes;
+  }
+
+  /**
+   * A session moved here from another process of the cluster: each plugin
+   * it joined there takes it in with its state and groups (a plugin not
+   * served here drops its part, logged), and what it owns in presence
+   * passes to this process. It is a member at once; resolves once the
+   * cluster routes to this process.
+   */
+  #moveIn(link: SessionLink, handover: SessionHandover, from: string): Promise<void> {
+    const hosts: PluginHost[] = [];
+    const moving: Promise<void>[] = [];
+    for (const plugin of handover.plugins) {
+      const route = this.#router.resolve(plugin.greeter);
+      if (route.kind !== 'plugin') {
+        this.logger.warn(
+          `session ${link.id} moved here without plugin ${plugin.greeter}, which this process does not serve: its state there is dropped`,
+          { session: link.id, plugin: plugin.greeter, code: 'NEKO_ERR_SESSION_HANDOVER' },
+        );
+        continue;
+      }
+      hosts.push(route.host);
+      moving.push(route.host.moveIn(link, plugin.state, plugin.groups));
+    }
+    link.dispatcher.movedIn(hosts);
+    const owned = this.#presence
+      .moveSession?.(
+        link.id,
+        from,
+        hosts.map((host) => host.greeter),
+      )
+      .catch((err: unknown) => {
+        this.logger.warn(
+          `session ${link.id}: what it owns in presence stays with process ${from}: ${errorMessage(err)}`,
+          { session: link.id, code: (err as NekoError).code, error: err },
+        );
+      });
+    return Promise.all([...moving, owned]).then(() => undefined);
   }
 
   /** Removes what a session of a dead process owned in presence (PresenceStore.dropSession). */

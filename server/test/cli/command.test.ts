@@ -7,7 +7,8 @@ import {
   type AnyCommand,
   type CliIo,
 } from '../../src/cli/command.js';
-import type { StartCommandFlags } from '../../src/cli/start.js';
+import { START_COMMAND, type StartCommandFlags } from '../../src/cli/start.js';
+import { DEV_COMMAND } from '../../src/cli/dev.js';
 import type { StartFlags } from '../../src/config/start-options.js';
 
 function io(lines: string[]): CliIo {
@@ -75,7 +76,9 @@ describe('commands declared as data', () => {
     });
   });
 
-  it('gives start and dev a flag object with the keys of the start options, and [dir]', () => {
-    expectTypeOf<keyof StartCommandFlags | 'dir'>().toEqualTypeOf<keyof StartFlags>();
+  it('gives start and dev a flag object with the keys of the start options, and [dir]; --workers is start’s alone', () => {
+    expectTypeOf<keyof StartCommandFlags | 'dir' | 'workers'>().toEqualTypeOf<keyof StartFlags>();
+    expect(Object.keys(START_COMMAND.flags)).toContain('workers');
+    expect(Object.keys(DEV_COMMAND.flags)).not.toContain('workers');
   });
 });

@@ -207,6 +207,45 @@ describe('the IPC bus through the primary', () => {
     await eventually(async () => expect((await b.call<{ processes: number }>('counters')).processes).toBe(2));
   }, 30_000);
 
+  it('resume across workers: the holder hands the session over once; unknown, kept and holder-gone otherwise', async () => {
+    const { workers, detached } = await primary(3);
+    const [a, b, c] = workers as [Worker, Worker, Worker];
+    await b.call('joined', 'chat', 's-b1');
+    await b.call('groupJoined', 'chat', 'room', 's-b1');
+    await b.call('tokenIssued', 'move-1', 's-b1');
+    await b.call('tokenIssued', 'keep-1', 's-b2');
+    await c.call('tokenIssued', 'move-2', 's-c1');
+    const moved = await a.call<{ outcome: string; handover: Uint8Array; processId: string }>(
+      'resumeRemote',
+      'move-1',
+    );
+    expect(moved.outcome).toBe('moved');
+    expect(moved.processId).toBe(b.processId);
+    expect(Buffer.from(moved.handover).toString()).toBe('package of move-1');
+    expect(b.events.filter((e) => e.kind === 'handOver').map((e) => e.args)).toEqual([['move-1']]);
+    // A token works once; the session's groups stay for the process it moved to.
+    expect(await a.call('resumeRemote', 'move-1')).toEqual({ outcome: 'unknown' });
+    expect(await a.call('groupMembers', 'chat', 'room')).toEqual(['s-b1']);
+    await a.call('joined', 'chat', 's-b1');
+    await a.call('groupJoined', 'chat', 'room', 's-b1');
+    expect(await c.call('sendTo', 'chat', 's-b1', 1, 'x')).toBe('delivered');
+    expect(a.events.filter((e) => e.kind === 'sendTo').map((e) => e.args[1])).toEqual(['s-b1']);
+    // The holder did not hand it over (no session waits for it there any more): kept.
+    expect(await a.call('resumeRemote', 'keep-1')).toEqual({ outcome: 'kept', processId: b.processId });
+    expect(await a.call('resumeRemote', 'never')).toEqual({ outcome: 'unknown' });
+    // Its own token is not the bus's business.
+    await a.call('tokenIssued', 'move-3', 's-a1');
+    expect(await a.call('resumeRemote', 'move-3')).toEqual({ outcome: 'unknown' });
+    // The holder died: refused as holder-gone.
+    c.child.kill('SIGKILL');
+    await eventually(() => expect(detached.has(c.child)).toBe(true));
+    await detached.get(c.child);
+    expect(await a.call('resumeRemote', 'move-2')).toEqual({
+      outcome: 'holder-gone',
+      processId: c.processId,
+    });
+  }, 30_000);
+
   it('a worker that closes leaves quietly: its records go, nobody is told it is gone', async () => {
     const { hub, workers } = await primary(2);
     const [a, b] = workers as [Worker, Worker];

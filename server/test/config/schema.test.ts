@@ -26,6 +26,15 @@ describe('checkConfig', () => {
     expect(checkConfig(Object.create(null))).toEqual([]);
   });
 
+  it("takes workers as a whole number from 1 to 256, or 'auto'", () => {
+    for (const workers of [1, 256, 'auto'] as const) expect(checkConfig({ workers })).toEqual([]);
+    for (const workers of [0, 257, 1.5, '2', 'all']) {
+      expect(messages({ workers })).toEqual([
+        `workers must be a whole number from 1 to 256, or 'auto' (one per core), got ${typeof workers === 'string' ? `"${workers}"` : workers}`,
+      ]);
+    }
+  });
+
   it('treats a key set to undefined as absent', () => {
     expect(checkConfig({ port: undefined, tls: undefined, limits: { idleTimeoutMs: undefined } })).toEqual(
       [],
@@ -114,13 +123,13 @@ describe('checkConfig', () => {
 describe('unknown keys', () => {
   it('are errors that list the keys, with a suggestion for a near miss', () => {
     expect(messages({ prot: 1 })).toEqual([
-      'unknown key "prot" (did you mean "port"?); the keys are port, host, plugins, dataDir, storage, cacheDir, limits, tls, dashboard, websocket, requirePlugins, log, metrics and cluster',
+      'unknown key "prot" (did you mean "port"?); the keys are port, host, plugins, dataDir, storage, cacheDir, limits, tls, dashboard, websocket, requirePlugins, log, metrics, cluster and workers',
     ]);
     expect(messages({ Host: 'x' })[0]).toContain('(did you mean "host"?)');
     expect(messages({ datadir: 'x' })[0]).toContain('(did you mean "dataDir"?)');
     expect(messages({ plugin: 'x' })[0]).toContain('(did you mean "plugins"?)');
     expect(messages({ whatever: 1 })).toEqual([
-      'unknown key "whatever"; the keys are port, host, plugins, dataDir, storage, cacheDir, limits, tls, dashboard, websocket, requirePlugins, log, metrics and cluster',
+      'unknown key "whatever"; the keys are port, host, plugins, dataDir, storage, cacheDir, limits, tls, dashboard, websocket, requirePlugins, log, metrics, cluster and workers',
     ]);
   });
 
