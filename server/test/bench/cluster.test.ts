@@ -52,6 +52,7 @@ interface Carrier {
 
 interface Throughput {
   requests: number;
+  primaryCpuUsPerRequest: number | null;
   requestsPerSec: number;
   p50Us: number;
   p99Us: number;
@@ -222,6 +223,43 @@ describe('bench: cluster (bench/cluster.js)', () => {
     for (const t of Object.values(throughput.targets))
       for (const pid of t.pids) expect(alive(pid)).toBe(false);
     expect(existsSync(report.engines.redis!.dir)).toBe(false);
+  }, 160_000);
+
+  it('runs --workers on PostgreSQL: broadcasts between workers over IPC, echo throughput against one process', async () => {
+    const { report, stdout, text } = await bench([
+      ...['--rounds', '2', '--messages', '60', '--receivers', '2', '--carriers', 'ipc'],
+      ...['--targets', 'single,workers', '--window', '0.3', '--warmup', '0.1', '--clients', '4'],
+    ]);
+    // Workers refuse nedb files: the script ran them, and the process they are compared with, on PostgreSQL.
+    expect(report.parameters).toMatchObject({
+      carriers: ['ipc'],
+      targets: ['single', 'workers'],
+      storage: 'postgres',
+    });
+    const ipc = report.latency!.carriers['ipc']!;
+    checkCarrier(ipc, stdout, '--workers 2, IPC');
+    expect(ipc.cluster).toBeNull();
+    expect(ipc.processes).toHaveLength(1);
+    const throughput = report.throughput!;
+    expect(throughput.targets['workers']!.ports).toHaveLength(1);
+    for (const round of throughput.rounds) {
+      expect(round['workers']!.requests).toBeGreaterThan(0);
+      expect(round['workers']!.primaryCpuUsPerRequest).toBeGreaterThanOrEqual(0);
+      expect(round['single']!.primaryCpuUsPerRequest).toBeNull();
+    }
+    expect(throughput.ratios['workers']!.requestsPerSec).toBeCloseTo(
+      throughput.medians['workers']!.requestsPerSec / throughput.medians['single']!.requestsPerSec,
+      9,
+    );
+    expect(stdout).toMatch(/^echo, median of 2 round\(s\) +one process +--workers 2 +--workers 2 \/ one$/m);
+    // No Redis was needed; PostgreSQL's URL and password are never shown, and it is gone with its directory.
+    expect(report.engines.redis).toBeNull();
+    for (const shown of [stdout, text]) expect(shown).not.toMatch(/postgres(ql)?:\/\//);
+    expect(existsSync(report.engines.postgres!.dir)).toBe(false);
+    expect(await listening(report.engines.postgres!.port)).toBe(false);
+    for (const pid of [...ipc.processes.map((p) => p.pid), ...throughput.targets['workers']!.pids]) {
+      expect(alive(pid)).toBe(false);
+    }
   }, 160_000);
 
   it('refuses an unknown target, naming the ones there are', async () => {
