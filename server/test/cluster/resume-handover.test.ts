@@ -125,6 +125,22 @@ describe('a resume on another process', () => {
     expect(shape(await third.next())).toEqual(['game', 9, 'home']);
   });
 
+  it('handles the client’s next packet after the kept packets and onReconnect, as on one process', async () => {
+    const { a, b } = await twoProcesses();
+    const { peer: first, token } = await resumablePeer(a.port);
+    const id = text(await ask(first, 'game', 'me'));
+    expect(text(await ask(first, 'game', 'set cat'))).toBe('ok');
+    first.socket.destroy();
+    await expect.poll(() => a.events).toEqual([`disconnect ${id} true`]);
+    const { peer: second, answer } = await resume(b.port, token);
+    expect(text(answer).split(' ')[0]).toBe('200');
+    // Sent at once, on the answer's random: handled only once the session is in and onReconnect ran.
+    await second.packet('game', 'get', { op: 1, serverRandom: answer.random });
+    expect(shape(await second.next())).toEqual(['game', 6, 'while away']);
+    expect(shape(await second.next())).toEqual(['game', 7, 'welcome back']);
+    expect(JSON.parse(text(await second.next()))).toMatchObject({ id, v: 'cat' });
+  });
+
   it('takes the session from a connection its process still thinks alive: closed there as a drop, then moved', async () => {
     const { a, b } = await twoProcesses();
     const { peer: first, token } = await resumablePeer(a.port);
@@ -222,6 +238,32 @@ describe('a resume on another process', () => {
     expect(logged.message).toContain('(deadbeefdeadbeef on web-9) is gone');
     // Used up: the record is gone.
     expect(await raw.exists(`nc:${name}:token:${hash('token-of-a-dead-process')}`)).toBe(0);
+  });
+
+  it('refuses with 410 and a coded log while Redis is away, without crashing; after it is back, sessions resume across processes again', async () => {
+    const { a, b } = await twoProcesses();
+    const { peer: first, token } = await resumablePeer(a.port);
+    expect(text(await ask(first, 'game', 'set cat'))).toBe('ok');
+    first.socket.destroy();
+    await expect.poll(() => a.server.sessions().map((s) => s.state)).toEqual(['detached']);
+    const answer = await redis.restart(async () => (await resume(b.port, token)).answer);
+    expect(shape(answer!)).toEqual(['nekoconnect-server', 202, '410']);
+    const logged = await b.waitForLog(
+      (r) => r.code === 'NEKO_ERR_CLUSTER_UNREACHABLE' && r.message.includes('resume refused'),
+    );
+    expect(logged.message).not.toContain(redis.password);
+    // One line says why: no second refusal reason.
+    expect(b.logs.filter((r) => r.code === 'NEKO_ERR_SESSION_RESUME_GONE')).toEqual([]);
+    await expect.poll(() => b.server.bus!.status().reachable, { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => a.server.bus!.status().reachable, { timeout: 10_000 }).toBe(true);
+
+    // Redis came back empty: a token issued since is recorded again, and a resume across processes works.
+    const { peer: again, token: fresh } = await resumablePeer(a.port);
+    const id = text(await ask(again, 'game', 'me'));
+    again.socket.destroy();
+    await expect.poll(() => a.events).toContain(`disconnect ${id} true`);
+    const { answer: resumed } = await resume(b.port, fresh);
+    expect(text(resumed).split(' ')[0]).toBe('200');
   });
 
   it('keeps the session where it was when a plugin’s state cannot be copied: coded error there naming the plugin, 410 here, onLeave when its grace ends', async () => {
