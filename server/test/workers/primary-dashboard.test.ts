@@ -9,7 +9,7 @@
  * restarted and counted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
@@ -18,6 +18,7 @@ import { connect, type NekoClient } from '../../src/client/client.js';
 import { parseScrape, valueOf } from '../metrics/prometheus.js';
 
 const SECRET = 'primary-dashboard-secret';
+const DOCS = path.join(import.meta.dirname, '..', '..', '..', 'docs', 'metrics.md');
 
 /** Op 1 answers the worker's pid and the session's id; every other op is echoed, op 2 also logs a line naming the text. */
 const SHOUT = `export class Logic {
@@ -240,5 +241,22 @@ describe('the primary dashboard over two workers', () => {
       async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status,
       (status) => status === 200,
     );
+  });
+
+  it('/metrics has what docs/metrics.md lists for the primary, both ways: the (--workers) rows and the workers summed', async () => {
+    const { types } = parseScrape(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+    const doc = await readFile(DOCS, 'utf8');
+    const expected = new Map<string, string>();
+    const workersRows: string[] = [];
+    for (const line of doc.split('\n')) {
+      const m = /^\| `([a-z0-9_]+)` +\| (counter|gauge|histogram|summary) +\|[^|]*\|(.*)\|$/.exec(line);
+      // Not in a cluster (no bus here); prom-client leaves the workers' start times out when adding up.
+      if (!m || m[3]!.includes('(cluster)') || m[1] === 'process_start_time_seconds') continue;
+      if (process.platform !== 'linux' && m[3]!.includes('(Linux)')) continue;
+      if (m[3]!.includes('(--workers)')) workersRows.push(m[1]!);
+      expected.set(m[1]!, m[2]!);
+    }
+    expect(workersRows).toEqual(['nekoconnect_workers', 'nekoconnect_worker_restarts_total']);
+    expect(Object.fromEntries(types)).toEqual(Object.fromEntries(expected));
   });
 });
