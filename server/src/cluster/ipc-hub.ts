@@ -21,8 +21,8 @@ import { IpcChannel, type IpcEndpoint } from './ipc-channel.js';
 import { MemoryPresenceStore } from './memory-presence.js';
 import type { Presence } from './presence.js';
 
-/** How long the tokens of a process that died are kept (longer than any grace period worth having). */
-const DEAD_TOKENS_KEPT_MS = 10 * 60_000;
+/** How long the tokens of a process that died are kept: an hour, the longest grace period (as on Redis). */
+const DEAD_TOKENS_KEPT_MS = 60 * 60_000;
 
 /** The presence calls a worker may make, as the hub runs them on its store. */
 const PRESENCE_METHODS: ReadonlySet<string> = new Set([

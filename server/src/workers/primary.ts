@@ -32,6 +32,9 @@ export const RESTART_MAX_MS = 10_000;
 /** A worker that ran this long (ms) before it exited puts the wait back to {@link RESTART_FIRST_MS}. */
 export const RESTART_RESET_AFTER_MS = 30_000;
 
+/** A signal a worker passes on within this many ms of the same one reaching the primary is that one (a Ctrl+C). */
+const SAME_SIGNAL_MS = 1000;
+
 /** What the CLI gives the primary. */
 export interface PrimaryContext {
   /** The options as resolved (their `workers` says how many). */
@@ -96,11 +99,6 @@ export async function runPrimary(context: PrimaryContext): Promise<number> {
         workers: n,
         // The lines of workers exiting and restarting are this primary's own (below).
         logWorkers: false,
-        // The dashboard's Reload: as SIGHUP, every worker reloads (their lines follow in the log).
-        reload: () => {
-          forward('SIGHUP');
-          return Promise.resolve({ ok: true, workers: running() });
-        },
       },
       { ...clusterPool(), numberOf: (worker) => slots.find((slot) => slot.worker === worker)?.index },
     );
@@ -153,10 +151,12 @@ export async function runPrimary(context: PrimaryContext): Promise<number> {
     passOn(worker.process.stdout, slot.index, context.format, context.raw.out);
     passOn(worker.process.stderr, slot.index, context.format, context.raw.err);
     worker.on('message', (message: unknown) => {
-      const m = message as { nc?: unknown; listening?: WorkerListening };
+      const m = message as { nc?: unknown; listening?: WorkerListening; signal?: ForwardedSignal };
       if (m?.nc === WORKER_MESSAGES.hello) {
         const start: WorkerStart = { index: slot.index, of: n, flags, cwd: context.cwd, env: context.env };
         worker.send({ nc: WORKER_MESSAGES.start, start });
+      } else if (m?.nc === WORKER_MESSAGES.relay && m.signal !== undefined) {
+        relayed(m.signal);
       } else if (m?.nc === WORKER_MESSAGES.listening && m.listening !== undefined) {
         slot.listening = m.listening;
         if (!announced && slots.every((s) => s.listening !== undefined)) {
@@ -251,16 +251,31 @@ export async function runPrimary(context: PrimaryContext): Promise<number> {
     endIfDone();
   };
 
-  const removeSignals = context.onSignal((signal) =>
-    stop('shutdown', signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM'),
-  );
-  const removeControl = context.onControl?.((signal) => {
+  /**
+   * A signal, the primary's own or one a worker got and passed on (`nekoconnect reload` or `drain`
+   * find a worker's pid in the data directory's lock). A Ctrl+C reaches every process of the group:
+   * what the workers pass on within a second of the primary's own is the same signal, counted once.
+   */
+  const lastSeen = new Map<ForwardedSignal, number>();
+  const relayed = (signal: ForwardedSignal): void => {
+    const last = lastSeen.get(signal);
+    if (last !== undefined && Date.now() - last < SAME_SIGNAL_MS) return;
+    received(signal);
+  };
+  const received = (signal: ForwardedSignal): void => {
+    lastSeen.set(signal, Date.now());
+    if (signal === 'SIGINT' || signal === 'SIGTERM') stop('shutdown', signal);
+    else control(signal);
+  };
+  const removeSignals = context.onSignal((signal) => received(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM'));
+  const removeControl = context.onControl?.((signal) => received(signal));
+  function control(signal: 'SIGHUP' | 'SIGUSR2'): void {
     if (signal === 'SIGUSR2') stop('drain', 'SIGUSR2');
     else if (stopping === undefined) {
       logger.info(`SIGHUP: every worker reloads its config and plugins`);
       forward('SIGHUP');
     }
-  });
+  }
 
   try {
     for (const slot of slots) fork(slot);

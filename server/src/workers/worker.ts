@@ -9,9 +9,10 @@
  *   variables that hold secrets (the shared secret, the database and Redis
  *   URLs): these cross the IPC pipe, never the environment, so the worker's
  *   `process.env` holds none of them.
- * - The worker takes its signals from the primary (`worker:signal`): a
- *   signal sent to the whole process group (Ctrl+C in a terminal) is the
- *   primary's to forward, so a worker does not count it twice.
+ * - The worker takes its signals from the primary (`worker:signal`); one
+ *   sent to the worker itself goes to the primary (`worker:relay`), which
+ *   acts for every worker (a Ctrl+C, sent to the whole process group, thus
+ *   counts once).
  * - Once it listens, the worker tells the primary where (`worker:listening`).
  */
 import type { StartFlags } from '../config/start-options.js';
@@ -27,6 +28,8 @@ export const WORKER_MESSAGES = {
   listening: 'worker:listening',
   /** primary → worker: a signal forwarded (`{ signal }`). */
   signal: 'worker:signal',
+  /** worker → primary: a signal this worker got from the system, for the primary to act on (`{ signal }`). */
+  relay: 'worker:relay',
 } as const;
 
 /** What the primary hands a worker at fork. */
@@ -77,25 +80,47 @@ export function waitForStart(): Promise<WorkerStart> {
 
 /**
  * Takes the signals of this worker from the primary: `handler` gets each
- * one it forwards. Signals sent to this process by the system are left to
- * the primary (listened to, so that they do not end the worker).
+ * one it forwards. A signal sent to this process itself (`nekoconnect
+ * reload` or `drain` find a worker's pid in the data directory's lock; a
+ * Ctrl+C reaches every process of the group) is passed on to the primary,
+ * which acts for every worker; without a primary any more, it is this
+ * worker's own.
  * @returns a function that stops listening
  */
 export function signalsFromPrimary(handler: (signal: ForwardedSignal) => void): () => void {
-  const onMessage = (message: unknown): void => {
-    const m = message as { nc?: unknown; signal?: ForwardedSignal };
-    if (m?.nc === WORKER_MESSAGES.signal && m.signal !== undefined) handler(m.signal);
-  };
-  const ignore = (): void => {};
-  process.on('message', onMessage);
-  for (const signal of SIGNALS) process.on(signal, ignore);
+  handlers.add(handler);
+  if (handlers.size === 1) {
+    process.on('message', onPrimarySignal);
+    for (const signal of SIGNALS) process.on(signal, onSystemSignal);
+  }
   return () => {
-    process.off('message', onMessage);
-    for (const signal of SIGNALS) process.off(signal, ignore);
+    if (!handlers.delete(handler) || handlers.size > 0) return;
+    process.off('message', onPrimarySignal);
+    for (const signal of SIGNALS) process.off(signal, onSystemSignal);
   };
 }
 
 const SIGNALS: readonly ForwardedSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR2'];
+const handlers = new Set<(signal: ForwardedSignal) => void>();
+
+function onPrimarySignal(message: unknown): void {
+  const m = message as { nc?: unknown; signal?: ForwardedSignal };
+  if (m?.nc !== WORKER_MESSAGES.signal || m.signal === undefined) return;
+  for (const handler of [...handlers]) handler(m.signal);
+}
+
+function onSystemSignal(signal: NodeJS.Signals): void {
+  const forwarded = signal as ForwardedSignal;
+  if (process.connected) {
+    try {
+      process.send?.({ nc: WORKER_MESSAGES.relay, signal: forwarded });
+      return;
+    } catch {
+      // the primary is gone: this worker acts on its own
+    }
+  }
+  for (const handler of [...handlers]) handler(forwarded);
+}
 
 /** Tells the primary where this worker listens. */
 export function announceListening(address: AddressInfo, websocket: AddressInfo | undefined): void {

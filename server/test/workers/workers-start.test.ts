@@ -156,11 +156,19 @@ describe('nekoconnect start --workers', () => {
     expect(await nick(fresh, 'tama')).toEqual({ nick: 'tama' });
     expect(await who(mimi)).toEqual(['mimi', 'tama']);
 
-    // SIGTERM: every worker shuts down, each client gets the 503 notice, the primary exits 0.
+    // A signal sent to a worker (nekoconnect reload finds a worker's pid in a nedb lock) is the primary's to act on: every worker reloads.
+    process.kill(pidA, 'SIGHUP');
+    await cli.waitFor(/SIGHUP: every worker reloads its config and plugins/, 10_000);
+    await cli.waitFor(/worker 1 │ .*SIGHUP: reloading the config and the plugins/, 10_000);
+    await cli.waitFor(/worker 2 │ .*SIGHUP: reloading the config and the plugins/, 10_000);
+    expect(await who(mimi)).toEqual(['mimi', 'tama']);
+
+    // SIGTERM to every process at once (as systemd stops a unit's control group): counted once, every worker
+    // shuts down, each client gets the 503 notice, the primary exits 0.
     const closes = [mimi, fresh].map(
       (p) => new Promise<{ status?: number }>((resolve) => p.client.once('close', resolve)),
     );
-    cli.child.kill('SIGTERM');
+    for (const pid of [cli.child.pid!, pidA, Number(restartedPid)]) process.kill(pid, 'SIGTERM');
     expect((await Promise.all(closes)).map((c) => c.status)).toEqual([503, 503]);
     expect((await cli.exited).code).toBe(0);
     expect(cli.stdout()).toMatch(/worker 1 \(pid \d+\) exited with code 0/);
