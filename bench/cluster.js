@@ -31,7 +31,7 @@
  * bench/results/cluster.json.
  */
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +42,7 @@ import { numberFlag } from './lib/options.js';
 import { setDurability, startPostgres } from './lib/postgres.js';
 import { startRedis } from './lib/redis.js';
 import { median, spread } from './lib/stats.js';
-import { cliHasWorkers, killServers, startServer } from './cluster/processes.js';
+import { clockTicks, cliHasWorkers, killServers, startServer } from './cluster/processes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_FILE = path.join(here, 'results', 'cluster.json');
@@ -433,6 +433,7 @@ const THROUGHPUT_METRICS = [
   { key: 'primaryCpuUsPerRequest', label: '  of which the primary, per request (µs)', digits: 1 },
   { key: 'clientCpuUsPerRequest', label: 'load generator CPU per request (µs)', digits: 1 },
   { key: 'clientCoresBusy', label: 'load generator cores busy', digits: 2 },
+  { key: 'machineCoresBusy', label: 'machine cores busy (every process)', digits: 2 },
 ];
 
 /**
@@ -497,6 +498,8 @@ async function startTarget(id, options, engines) {
 async function measureThroughput(load, target, options) {
   /** @type {Promise<{ totalUs: number, ownUs: number }[]>[]} */
   const cpu = [];
+  /** @type {Promise<number>[]} */
+  const machine = [];
   const cpuNow = () => Promise.all(target.servers.map((s) => s.cpu()));
   const id = newId();
   const reply = await ask(
@@ -513,7 +516,10 @@ async function measureThroughput(load, target, options) {
     (m) => (m.type === 'result' || m.type === 'error') && m.id === id,
     options.warmupMs + options.windowMs + 120_000,
     (m) => {
-      if (m.type === 'mark' && m.id === id) cpu.push(cpuNow());
+      if (m.type === 'mark' && m.id === id) {
+        cpu.push(cpuNow());
+        machine.push(machineBusyUs());
+      }
     },
   );
   if (reply.type === 'error') {
@@ -527,13 +533,29 @@ async function measureThroughput(load, target, options) {
   if (r.requests === 0) throw new Error(`no request completed against ${target.label} in the window`);
   const used = (/** @type {'totalUs' | 'ownUs'} */ key) =>
     after.reduce((sum, reading, i) => sum + reading[key] - before[i][key], 0);
+  const [machineBefore, machineAfter] = await Promise.all(machine);
   return {
     ...r,
     serverCpuUsPerRequest: used('totalUs') / r.requests,
     serverCoresBusy: used('totalUs') / 1e6 / r.seconds,
     // Under --workers: what the primary itself spent (it hands connections to the workers and relays their bus).
     primaryCpuUsPerRequest: target.id === 'workers' ? used('ownUs') / r.requests : null,
+    // Every process of the machine: with the two above, what was left to other work.
+    machineCoresBusy: (machineAfter - machineBefore) / 1e6 / r.seconds,
   };
+}
+
+/**
+ * The CPU time every core of the machine has spent busy since boot, µs (all
+ * but idle and iowait, from the first line of /proc/stat; Linux).
+ * @returns {Promise<number>}
+ */
+async function machineBusyUs() {
+  const text = await readFile('/proc/stat', 'utf8');
+  const fields = text.slice(0, text.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = fields[3] + fields[4];
+  return ((total - idle) / clockTicks()) * 1e6;
 }
 
 /**

@@ -165,7 +165,7 @@ export async function startServer({ label, plugins, args = [], listening, timeou
 let ticksPerSecond = 0;
 
 /** @returns {number} clock ticks per second of /proc's CPU times */
-function clockTicks() {
+export function clockTicks() {
   if (ticksPerSecond > 0) return ticksPerSecond;
   try {
     const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());

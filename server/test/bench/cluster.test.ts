@@ -53,6 +53,7 @@ interface Carrier {
 interface Throughput {
   requests: number;
   primaryCpuUsPerRequest: number | null;
+  machineCoresBusy: number;
   requestsPerSec: number;
   p50Us: number;
   p99Us: number;
@@ -206,6 +207,8 @@ describe('bench: cluster (bench/cluster.js)', () => {
         expect(round[target]!.requests).toBeGreaterThan(0);
         expect(round[target]!.requestsPerSec).toBeGreaterThan(0);
         expect(round[target]!.serverCpuUsPerRequest).toBeGreaterThanOrEqual(0);
+        // The machine was busy at least with the load generator and the servers.
+        expect(round[target]!.machineCoresBusy).toBeGreaterThan(0);
       }
     }
     expect(throughput.medians['pair']!.requestsPerSec).toBeCloseTo(
