@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type RunningPostgres } from '../../../scripts/test-support/postgres.js';
 import { assertBuilt, startCli } from '../cli/run-cli.js';
+import { launchChromium } from '../dashboard/browser.js';
 import { SECRET, clusterPlugins, peer, type Peer } from '../cluster/cluster-processes.js';
 import { parseScrape, valueOf } from '../metrics/prometheus.js';
 import { freshDatabase } from '../storage/postgres-processes.js';
@@ -53,7 +54,7 @@ afterAll(async () => {
 });
 
 describe('the dashboard of start --workers 2', () => {
-  it('shows and acts on both workers; /metrics sums them; a killed worker shows as restarted', async () => {
+  it('shows (in a browser too) and acts on both workers; /metrics sums them; a killed worker shows as restarted', async () => {
     const dir = await clusterPlugins();
     await mkdir(path.join(dir, 'probe'));
     await writeFile(
@@ -124,6 +125,25 @@ describe('the dashboard of start --workers 2', () => {
     }
     const loads = logs.entries.filter((e) => e.message.startsWith('loaded Probe v1.0.0'));
     expect(loads.map((e) => e.worker?.id).sort()).toEqual([1, 2]);
+
+    // The page, in a real browser: a pill per worker, ready; log lines tagged with their worker; each
+    // session row naming its worker.
+    const browser = await launchChromium();
+    const page = await browser.newPage();
+    await page.goto(dashboardUrl!);
+    const pills = page.locator('[data-testid="workers"] .worker-pill[data-ready="yes"]');
+    await expect.poll(() => pills.allTextContents(), { timeout: 10_000 }).toEqual(['w1', 'w2']);
+    for (const p of peers) {
+      const number = overview.workers.find((w) => w.pid === p.pid)!.id;
+      const line = page.locator('.log-row', { hasText: `probe hello ${peers.indexOf(p)}` });
+      await expect.poll(() => line.locator('.tag-worker').textContent()).toBe(`w${number}`);
+    }
+    await page.click('[data-tab="sessions"]');
+    for (const p of peers) {
+      const number = overview.workers.find((w) => w.pid === p.pid)!.id;
+      const row = page.locator(`.session-row[data-session="${p.session}"]`);
+      await expect.poll(() => row.textContent()).toContain(`worker ${number}`);
+    }
 
     // Data through a worker: a todo added on one is in the Data tab's documents.
     const first = peers[0]!.peer;
