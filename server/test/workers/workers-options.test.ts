@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { resolveStartOptions } from '../../src/config/start-options.js';
+import { checkWorkersStorage, resolveStartOptions } from '../../src/config/start-options.js';
 import { NekoError } from '../../src/errors.js';
 import { resolveServerOptions } from '../../src/server/options.js';
 import { tempDir } from '../config/cli-in-dir.js';
@@ -50,7 +50,9 @@ describe('workers in the start options', () => {
   it('refuses more than one worker on nedb, naming the data directory and the fix; one worker is fine', async () => {
     const cwd = await tempDir();
     const err = await rejection(
-      resolveStartOptions(cwd, { noConfig: true, workers: '2', dataDir: 'data' }, env()),
+      resolveStartOptions(cwd, { noConfig: true, workers: '2', dataDir: 'data' }, env()).then((options) =>
+        checkWorkersStorage(options, cwd),
+      ),
     );
     expect(err.code).toBe('NEKO_ERR_CONFIG_WORKERS_STORAGE');
     expect(err.message).toBe(
@@ -59,10 +61,16 @@ describe('workers in the start options', () => {
     expect(err.hint).toContain('--storage postgres://');
     expect(err.hint).toContain('--workers 1');
     if (availableParallelism() > 1) {
-      const auto = await rejection(resolveStartOptions(cwd, { noConfig: true, workers: 'auto' }, env()));
+      const auto = await rejection(
+        resolveStartOptions(cwd, { noConfig: true, workers: 'auto' }, env()).then((options) =>
+          checkWorkersStorage(options, cwd),
+        ),
+      );
       expect(auto.code).toBe('NEKO_ERR_CONFIG_WORKERS_STORAGE');
     }
-    expect((await resolveStartOptions(cwd, { noConfig: true, workers: '1' }, env())).workers).toBe(1);
+    const one = await resolveStartOptions(cwd, { noConfig: true, workers: '1' }, env());
+    expect(one.workers).toBe(1);
+    checkWorkersStorage(one, cwd);
   });
 
   it('keeps the secret out of what the options would hand down', async () => {
