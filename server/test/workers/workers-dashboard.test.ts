@@ -145,6 +145,14 @@ describe('the dashboard of start --workers 2', () => {
       await expect.poll(() => row.textContent()).toContain(`worker ${number}`);
     }
 
+    // The settings are a worker's, with the workers' count; no answer shows the database's password.
+    const settings = await api<{ workers: { count: number }; server: { storage: string } }>('api/settings');
+    expect(settings.workers).toEqual({ count: 2 });
+    expect(settings.server.storage).toContain('PostgreSQL');
+    for (const route of ['api/settings', 'api/overview', 'api/logs', 'api/plugins', 'api/sessions']) {
+      expect(JSON.stringify(await api(route))).not.toContain(postgres.password);
+    }
+
     // Data through a worker: a todo added on one is in the Data tab's documents.
     const first = peers[0]!.peer;
     await first.client.request('todo', JSON.stringify({ title: 'feed the cat' }), { op: 1, replyOp: 1 });
