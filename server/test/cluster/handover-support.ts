@@ -20,7 +20,7 @@ import { SECRET } from '../helpers/server.js';
  * `set <v>` keeps v in ctx.state with a Map holding a Date and a
  * Uint8Array beside it; `get` answers them as JSON; `player` keeps an
  * instance of a class with a private field in ctx.state, `fn` a function;
- * `dm <id> <text>` sends to a session (op 9) and answers the result;
+ * `pid` answers the id of the process it runs in; `dm <id> <text>` sends to a session (op 9) and answers the result;
  * `join` puts the session in the group `room`, `who` lists it, `room <text>`
  * broadcasts to it (op 8) except the sender and answers the local count;
  * `own <nick>` sets the presence key `nick:<id>` owned by the session,
@@ -40,6 +40,7 @@ export class Logic {
     const room = ctx.group('room');
     switch (cmd) {
       case 'me': return void ctx.send(me);
+      case 'pid': return void ctx.send(String(process.pid));
       case 'set':
         ctx.state.v = arg;
         ctx.state.seen = new Map([['at', new Date(86400000)]]);
