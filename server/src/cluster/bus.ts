@@ -60,7 +60,7 @@ export type RemoteResume =
   | { readonly outcome: 'moved'; readonly handover: Buffer; readonly processId: string }
   /** No process of the cluster holds a session for that token (unknown, used, or its session ended). */
   | { readonly outcome: 'unknown' }
-  /** The process that held it is dead: its heartbeat expired, or it no longer listens on the bus. */
+  /** The process that held it is dead: it no longer listens on the bus, or its heartbeat expired and it did not answer. */
   | { readonly outcome: 'holder-gone'; readonly processId: string; readonly hostname?: string }
   /** The process that held it is alive but did not hand it over (no session waits for the token there any more, its state cannot move, or no answer in time). */
   | { readonly outcome: 'kept'; readonly processId: string };
@@ -153,7 +153,8 @@ export interface Bus {
   tokenDropped(token: string): Promise<void>;
   /**
    * A token unknown here: asks the process that holds its session to hand
-   * it over. Answers at once when the map names a dead process.
+   * it over. Answers without waiting for a timeout when that process no
+   * longer listens on the bus (it died).
    * @throws NekoError `NEKO_ERR_CLUSTER_UNREACHABLE` while the bus's engine is away
    */
   resumeRemote(token: string): Promise<RemoteResume>;
