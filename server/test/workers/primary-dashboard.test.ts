@@ -20,11 +20,15 @@ import { parseScrape, valueOf } from '../metrics/prometheus.js';
 const SECRET = 'primary-dashboard-secret';
 const DOCS = path.join(import.meta.dirname, '..', '..', '..', 'docs', 'metrics.md');
 
-/** Op 1 answers the worker's pid and the session's id; every other op is echoed, op 2 also logs a line naming the text. */
+/**
+ * Op 1 answers the worker's pid and the session's id; every other op is echoed, op 2 also logs a line
+ * naming the text, op 3 first blocks its worker for the milliseconds its text says.
+ */
 const SHOUT = `export class Logic {
   recv(ctx) {
     if (ctx.op === 1) return void ctx.send(process.pid + ' ' + ctx.session.id, { op: 1 });
     if (ctx.op === 2) ctx.log('shout ' + ctx.text());
+    if (ctx.op === 3) for (const end = Date.now() + Number(ctx.text()); Date.now() < end; );
     ctx.send(ctx.data, { op: ctx.op });
   }
 }
@@ -217,6 +221,28 @@ describe('the primary dashboard over two workers', () => {
     expect(shout.packets).toBe(2 * clients.length);
     expect(shout.workers).toHaveLength(2);
   });
+
+  it('answers without a worker that does not answer in time: that worker shown not answering, /readyz 503 naming it', async () => {
+    const { workers } = await api<{ workers: WorkerRow[] }>('api/overview');
+    const client = [...ids].find(([key]) => key.startsWith(`${workers[0]!.pid} `))![1];
+    // Blocked 9 s: the overview asks for the plugins, then the figures, each waiting 2 s at most.
+    const blocked = client.request('shout', '9000', { op: 3 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    const overview = await api<{ workers: WorkerRow[] }>('api/overview');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(overview.workers.map((w) => [w.id, w.ready, w.reasons])).toEqual([
+      [workers[0]!.id, false, ['not answering']],
+      [workers[1]!.id, true, []],
+    ]);
+    const readyz = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+    expect([readyz.status, await readyz.json()]).toEqual([
+      503,
+      { ready: false, reasons: [`worker ${workers[0]!.id} (pid ${workers[0]!.pid}): not answering`] },
+    ]);
+    await blocked;
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200);
+  }, 30_000);
 
   it('logs a worker killed with SIGKILL, starts another in its place, counts the restart, is ready again', async () => {
     const before = await api<{ workers: WorkerRow[] }>('api/overview');
