@@ -72,6 +72,8 @@ interface Slot {
   backoff: number;
   restart: NodeJS.Timeout | undefined;
   listening: WorkerListening | undefined;
+  /** Ended before it was started (a shutdown came first): its exit code does not count. */
+  aborted: boolean;
 }
 
 /**
@@ -128,6 +130,7 @@ export async function runPrimary(context: PrimaryContext): Promise<number> {
     backoff: RESTART_FIRST_MS,
     restart: undefined,
     listening: undefined,
+    aborted: false,
   }));
   let stopping: 'shutdown' | 'drain' | undefined;
   let worst = 0;
@@ -153,6 +156,12 @@ export async function runPrimary(context: PrimaryContext): Promise<number> {
     worker.on('message', (message: unknown) => {
       const m = message as { nc?: unknown; listening?: WorkerListening; signal?: ForwardedSignal };
       if (m?.nc === WORKER_MESSAGES.hello) {
+        if (stopping !== undefined) {
+          // A shutdown came before this worker got its options: it has nothing to stop yet.
+          slot.aborted = true;
+          worker.process.kill('SIGKILL');
+          return;
+        }
         const start: WorkerStart = { index: slot.index, of: n, flags, cwd: context.cwd, env: context.env };
         worker.send({ nc: WORKER_MESSAGES.start, start });
       } else if (m?.nc === WORKER_MESSAGES.relay && m.signal !== undefined) {
@@ -191,7 +200,8 @@ export async function runPrimary(context: PrimaryContext): Promise<number> {
     const pid = worker.process.pid;
     if (pipe !== undefined) await hub?.detach(pipe);
     if (stopping !== undefined) {
-      worst = Math.max(worst, signal !== null ? 1 : (code ?? 1));
+      if (!slot.aborted) worst = Math.max(worst, signal !== null ? 1 : (code ?? 1));
+      slot.aborted = false;
       logger.info(`worker ${slot.index} (pid ${pid}) exited with ${how}`);
       endIfDone();
       return;

@@ -63,6 +63,7 @@ export type ForwardedSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'SIGUSR2';
 export function waitForStart(): Promise<WorkerStart> {
   const send = process.send?.bind(process);
   if (send === undefined) return Promise.reject(new Error('a worker needs the IPC channel of its primary'));
+  listenToPrimary();
   return new Promise((resolve, reject) => {
     const onMessage = (message: unknown): void => {
       const m = message as { nc?: unknown; start?: WorkerStart };
@@ -80,46 +81,61 @@ export function waitForStart(): Promise<WorkerStart> {
 
 /**
  * Takes the signals of this worker from the primary: `handler` gets each
- * one it forwards. A signal sent to this process itself (`nekoconnect
+ * one of `kinds` it forwards, those that came before (while the worker was
+ * starting) first. A signal sent to this process itself (`nekoconnect
  * reload` or `drain` find a worker's pid in the data directory's lock; a
  * Ctrl+C reaches every process of the group) is passed on to the primary,
  * which acts for every worker; without a primary any more, it is this
  * worker's own.
  * @returns a function that stops listening
  */
-export function signalsFromPrimary(handler: (signal: ForwardedSignal) => void): () => void {
-  handlers.add(handler);
-  if (handlers.size === 1) {
-    process.on('message', onPrimarySignal);
-    for (const signal of SIGNALS) process.on(signal, onSystemSignal);
+export function signalsFromPrimary(
+  kinds: readonly ForwardedSignal[],
+  handler: (signal: ForwardedSignal) => void,
+): () => void {
+  listenToPrimary();
+  const mine = { kinds, handler };
+  handlers.add(mine);
+  for (const signal of pending.filter((s) => kinds.includes(s))) {
+    pending.splice(pending.indexOf(signal), 1);
+    handler(signal);
   }
-  return () => {
-    if (!handlers.delete(handler) || handlers.size > 0) return;
-    process.off('message', onPrimarySignal);
-    for (const signal of SIGNALS) process.off(signal, onSystemSignal);
-  };
+  return () => void handlers.delete(mine);
 }
 
 const SIGNALS: readonly ForwardedSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR2'];
-const handlers = new Set<(signal: ForwardedSignal) => void>();
+const handlers = new Set<{ kinds: readonly ForwardedSignal[]; handler: (signal: ForwardedSignal) => void }>();
+/** Signals that came before anything took them (the worker was starting). */
+const pending: ForwardedSignal[] = [];
+let listening = false;
 
-function onPrimarySignal(message: unknown): void {
-  const m = message as { nc?: unknown; signal?: ForwardedSignal };
-  if (m?.nc !== WORKER_MESSAGES.signal || m.signal === undefined) return;
-  for (const handler of [...handlers]) handler(m.signal);
+/** From the start of the worker on: the signals of the primary, and those of the system passed on to it. */
+function listenToPrimary(): void {
+  if (listening) return;
+  listening = true;
+  process.on('message', (message: unknown) => {
+    const m = message as { nc?: unknown; signal?: ForwardedSignal };
+    if (m?.nc === WORKER_MESSAGES.signal && m.signal !== undefined) deliver(m.signal);
+  });
+  for (const signal of SIGNALS) process.on(signal, onSystemSignal);
+}
+
+function deliver(signal: ForwardedSignal): void {
+  const takers = [...handlers].filter((h) => h.kinds.includes(signal));
+  if (takers.length === 0) pending.push(signal);
+  for (const taker of takers) taker.handler(signal);
 }
 
 function onSystemSignal(signal: NodeJS.Signals): void {
-  const forwarded = signal as ForwardedSignal;
   if (process.connected) {
     try {
-      process.send?.({ nc: WORKER_MESSAGES.relay, signal: forwarded });
+      process.send?.({ nc: WORKER_MESSAGES.relay, signal });
       return;
     } catch {
       // the primary is gone: this worker acts on its own
     }
   }
-  for (const handler of [...handlers]) handler(forwarded);
+  deliver(signal as ForwardedSignal);
 }
 
 /** Tells the primary where this worker listens. */

@@ -195,6 +195,23 @@ describe('nekoconnect start --workers', () => {
     expect(bad.stderr).toContain('--workers must be a whole number from 1 to 256, or auto');
   });
 
+  it('a SIGTERM while the workers start stops them all; --workers 1 serves on nedb', async () => {
+    for (const delayMs of [0, 300]) {
+      const cli = startCli(['start', await plugins(), '--workers', '1', '--port', '0', '--no-dashboard'], {
+        NEKOCONNECT_SECRET: SECRET,
+      });
+      await cli.waitFor(/workers: 1 \(IPC bus through the primary\)/, 20_000);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      cli.child.kill('SIGTERM');
+      expect((await cli.exited).code).toBe(0);
+    }
+    const { cli, port } = await startWorkers(1, []);
+    const p = await peer(port);
+    expect((await where(p)).worker).toBe('1');
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+  }, 60_000);
+
   it('--help documents --workers on start only', async () => {
     const start = await runCli(['start', '--help']);
     expect(start.stdout).toMatch(/--workers <n\|auto> +serve with n worker processes sharing the port/);
