@@ -89,8 +89,15 @@ export interface DashboardPlace {
 export interface DashboardSource {
   /** Calls `sink` with every log line from now on; returns a function that stops it. */
   subscribeLogs(sink: (record: LogRecord, origin?: LogOrigin) => void): () => void;
-  /** The overview: `plugins` are this source's {@link plugins}, `logs` the dashboard's own lines. */
-  overview(facts: ServerFacts, logs: LogBuffer, plugins: readonly PluginView[]): Promise<OverviewView>;
+  /**
+   * The overview: `plugins` are this source's {@link plugins} (asked for at the same time), `logs` the
+   * dashboard's own lines.
+   */
+  overview(
+    facts: ServerFacts,
+    logs: LogBuffer,
+    plugins: Promise<readonly PluginView[]>,
+  ): Promise<OverviewView>;
   /** The plugin folders, with the dev server's rejected changes by folder. */
   plugins(devProblems: ReadonlyMap<string, ErrorView>): Promise<PluginView[]>;
   sessions(): Promise<SessionsView>;
@@ -111,7 +118,7 @@ export interface DashboardSource {
 export function serverSource(server: NekoServer): DashboardSource {
   return {
     subscribeLogs: (sink) => server.logger.subscribe((record) => sink(record)),
-    overview: (facts, logs, plugins) => Promise.resolve(overviewView(server, facts, logs, plugins)),
+    overview: async (facts, logs, plugins) => overviewView(server, facts, logs, await plugins),
     plugins: (devProblems) =>
       Promise.resolve(
         server.pluginStatuses().map((status) => pluginView(status, devProblems.get(status.dir))),

@@ -457,9 +457,12 @@ class WorkersView implements DashboardSource, HealthSource {
   async overview(
     facts: ServerFacts,
     logs: OverviewLogs,
-    plugins: readonly PluginView[],
+    pluginViews: Promise<readonly PluginView[]>,
   ): Promise<OverviewView> {
-    const answers = await this.#askAll<'overview', WorkerOverview>('overview', []);
+    const [answers, plugins] = await Promise.all([
+      this.#askAll<'overview', WorkerOverview>('overview', []),
+      pluginViews,
+    ]);
     const byWorker = new Map(answers.map((answer) => [answer.worker, answer]));
     const now = Date.now();
     const workers: WorkerView[] = [];
