@@ -60,6 +60,8 @@ interface Ask {
   act?: 'add' | 'remove';
   t?: string;
   gone?: GoneSession;
+  /** The first session of a dead process this process is told about (it counts as one process swept). */
+  first?: boolean;
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set();
@@ -258,7 +260,7 @@ export class IpcBus implements Bus {
           ? local.group(ask.g!, ask.act!, ask.n!, ask.s!).catch(() => false)
           : Promise.resolve(false);
       case 'bus.gone':
-        this.#counters.swept++;
+        if (ask.first === true) this.#counters.swept++;
         return local ? local.sessionGone(ask.gone!).then(() => true) : Promise.resolve(false);
       case 'bus.handOver':
         return local ? local.handOver(ask.t!) : Promise.resolve(undefined);

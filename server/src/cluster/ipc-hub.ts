@@ -460,7 +460,7 @@ export class IpcHub {
     this.#logger?.warn(
       `cluster ${this.name}: process ${processId} (pid ${member.pid}) ended; its ${sessions.length} session(s) are gone`,
     );
-    for (const [sessionId, greeters] of sessions) {
+    for (const [i, [sessionId, greeters]] of sessions.entries()) {
       const gone: GoneSession = {
         sessionId,
         processId,
@@ -470,7 +470,11 @@ export class IpcHub {
       const survivor = this.#members.values().next().value;
       if (survivor !== undefined) {
         try {
-          await survivor.channel.request('bus.gone', { to: survivor.processId, gone }, this.#goneTimeout);
+          await survivor.channel.request(
+            'bus.gone',
+            { to: survivor.processId, gone, first: i === 0 },
+            this.#goneTimeout,
+          );
         } catch (err) {
           this.#logger?.error(
             `cluster ${this.name}: telling the plugins that session ${sessionId} is gone failed: ${(err as Error).message}`,

@@ -205,6 +205,11 @@ describe('the IPC bus through the primary', () => {
     // What no session owned stays.
     expect(await c.call('presence', 'chat', undefined, 'get', 'topic')).toBe('cats');
     await eventually(async () => expect((await b.call<{ processes: number }>('counters')).processes).toBe(2));
+    // One process swept, counted by the survivor that was told.
+    const swept = await Promise.all(
+      [b, c].map(async (w) => (await w.call<{ swept: number }>('counters')).swept),
+    );
+    expect(swept.sort()).toEqual([0, 1]);
   }, 30_000);
 
   it('resume across workers: the holder hands the session over once; unknown, kept and holder-gone otherwise', async () => {
