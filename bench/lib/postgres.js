@@ -6,24 +6,14 @@
  * unprivileged user when run as root). Without PostgreSQL installed it throws
  * the same install hint as the tests (`apt-get install -y postgresql`).
  *
- * That file is TypeScript and the benchmark is plain JavaScript on Node.js 20,
- * which cannot run TypeScript: it is compiled with esbuild (a dependency of
- * the server, which compiles plugins with it) into
- * node_modules/.cache/nekoconnect-bench/ (removed once imported), inside the
- * repository so that its `import('pg')` finds the repository's `pg`. Nothing
- * is copied by hand: every run compiles the current file.
+ * The file is compiled for plain JavaScript by ./test-support.js.
  *
  * The test server turns durability off (`fsync`, `synchronous_commit`,
  * `full_page_writes`), which the tests may do but a comparison with nedb
  * may not: `setDurability()` sets it to what the benchmark compares.
  */
-import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SOURCE = path.join(root, 'scripts', 'test-support', 'postgres.ts');
-const CACHE_DIR = path.join(root, 'node_modules', '.cache', 'nekoconnect-bench');
+import { importTestSupport } from './test-support.js';
 
 /**
  * @typedef {object} RunningPostgres
@@ -43,27 +33,7 @@ const CACHE_DIR = path.join(root, 'node_modules', '.cache', 'nekoconnect-bench')
  * @throws Error with the install hint when PostgreSQL is not installed
  */
 export async function startPostgres() {
-  const { build } = await import('esbuild');
-  await mkdir(CACHE_DIR, { recursive: true });
-  // One file per process, removed once imported: runs side by side do not write over each other's.
-  const outfile = path.join(CACHE_DIR, `postgres-${process.pid}.mjs`);
-  await build({
-    entryPoints: [SOURCE],
-    outfile,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    // Its sibling modules of scripts/test-support go in; npm packages (pg) are imported as they are.
-    bundle: true,
-    packages: 'external',
-    logLevel: 'silent',
-  });
-  let support;
-  try {
-    support = await import(pathToFileURL(outfile).href);
-  } finally {
-    await rm(outfile, { force: true });
-  }
+  const support = await importTestSupport('postgres');
   return support.startPostgres();
 }
 
