@@ -439,17 +439,26 @@ class WorkersView implements DashboardSource, HealthSource {
     );
   }
 
-  /** Asks the first answering worker that is ready (any answering one if none is); undefined without one. */
+  /** Asks the first worker that is ready (else the first that answers at all). */
   async #askOne<K extends DashboardAsk, T>(ask: K, args: DashboardAsks[K]): Promise<T> {
     const answering = this.#answering();
     if (answering.length === 0)
       throw new NekoError('NEKO_ERR_WORKER_NO_ANSWER', 'no worker is running to answer: see the log');
-    for (const { worker, tag } of answering) {
-      const readiness = await this.#ask<Readiness>(worker, tag, 'readiness', []).catch(() => undefined);
-      if (readiness?.ready === true) return this.#ask<T>(worker, tag, ask, args);
+    const states = await Promise.all(
+      answering.map(({ worker, tag }) =>
+        this.#ask<Readiness>(worker, tag, 'readiness', []).catch(() => undefined),
+      ),
+    );
+    const chosen =
+      answering[states.findIndex((r) => r?.ready === true)] ??
+      answering[states.findIndex((r) => r !== undefined)];
+    if (chosen === undefined) {
+      throw new NekoError(
+        'NEKO_ERR_WORKER_NO_ANSWER',
+        `no worker answered within ${this.#timeoutMs} ms (${answering.map(({ tag }) => `worker ${tag.id}`).join(', ')})`,
+      );
     }
-    const { worker, tag } = answering[0]!;
-    return this.#ask<T>(worker, tag, ask, args);
+    return this.#ask<T>(chosen.worker, chosen.tag, ask, args);
   }
 
   // DashboardSource

@@ -224,7 +224,9 @@ describe('the primary dashboard over two workers', () => {
 
   it('answers without a worker that does not answer in time: that worker shown not answering, /readyz 503 naming it', async () => {
     const { workers } = await api<{ workers: WorkerRow[] }>('api/overview');
-    const client = [...ids].find(([key]) => key.startsWith(`${workers[0]!.pid} `))![1];
+    const client = [...ids].find(
+      ([key, c]) => key.startsWith(`${workers[0]!.pid} `) && c.state === 'open',
+    )![1];
     // Blocked 7 s: the overview, then /readyz, each wait 2 s at most for it.
     const blocked = client.request('shout', '7000', { op: 3 });
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -242,6 +244,24 @@ describe('the primary dashboard over two workers', () => {
     ]);
     await blocked;
     expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200);
+  }, 30_000);
+
+  it('answers 503 NEKO_ERR_WORKER_NO_ANSWER to a data read when no worker answers in time', async () => {
+    const { workers } = await api<{ workers: WorkerRow[] }>('api/overview');
+    const blocked = workers.map((w) => {
+      const client = [...ids].find(([key, c]) => key.startsWith(`${w.pid} `) && c.state === 'open')![1];
+      return client.request('shout', '5000', { op: 3 });
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const res = await fetch(new URL('api/plugins/shout/cells', dashboard));
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect([res.status, body.error.code]).toEqual([503, 'NEKO_ERR_WORKER_NO_ANSWER']);
+    expect(body.error.message).toBe(
+      `no worker answered within 2000 ms (${workers.map((w) => `worker ${w.id}`).join(', ')})`,
+    );
+    await Promise.all(blocked);
+    const cells = await api<{ greeter: string; total: number }>('api/plugins/shout/cells');
+    expect([cells.greeter, cells.total]).toEqual(['shout', 0]);
   }, 30_000);
 
   it('logs a worker killed with SIGKILL, starts another in its place, counts the restart, is ready again', async () => {
