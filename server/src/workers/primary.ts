@@ -263,22 +263,25 @@ export async function runPrimary(context: PrimaryContext): Promise<number> {
 
   /**
    * A signal, the primary's own or one a worker got and passed on (`nekoconnect reload` or `drain`
-   * find a worker's pid in the data directory's lock). A Ctrl+C reaches every process of the group:
-   * what the workers pass on within a second of the primary's own is the same signal, counted once.
+   * find a worker's pid in the data directory's lock). A Ctrl+C reaches every process of the group,
+   * in no set order: a signal within a second of the same one passed on by a worker, or one a worker
+   * passes on within a second of the same one, is that one, counted once. Two of the primary's own
+   * count twice (a second Ctrl+C exits at once).
    */
-  const lastSeen = new Map<ForwardedSignal, number>();
-  const relayed = (signal: ForwardedSignal): void => {
+  const lastSeen = new Map<ForwardedSignal, { at: number; relayed: boolean }>();
+  const received = (signal: ForwardedSignal, relayed: boolean): void => {
     const last = lastSeen.get(signal);
-    if (last !== undefined && Date.now() - last < SAME_SIGNAL_MS) return;
-    received(signal);
-  };
-  const received = (signal: ForwardedSignal): void => {
-    lastSeen.set(signal, Date.now());
+    const now = Date.now();
+    lastSeen.set(signal, { at: now, relayed: relayed && (last?.relayed ?? true) });
+    if (last !== undefined && now - last.at < SAME_SIGNAL_MS && (relayed || last.relayed)) return;
     if (signal === 'SIGINT' || signal === 'SIGTERM') stop('shutdown', signal);
     else control(signal);
   };
-  const removeSignals = context.onSignal((signal) => received(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM'));
-  const removeControl = context.onControl?.((signal) => received(signal));
+  const relayed = (signal: ForwardedSignal): void => received(signal, true);
+  const removeSignals = context.onSignal((signal) =>
+    received(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM', false),
+  );
+  const removeControl = context.onControl?.((signal) => received(signal, false));
   function control(signal: 'SIGHUP' | 'SIGUSR2'): void {
     if (signal === 'SIGUSR2') stop('drain', 'SIGUSR2');
     else if (stopping === undefined) {
