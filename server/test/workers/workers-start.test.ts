@@ -249,6 +249,25 @@ describe('nekoconnect start --workers --cluster', () => {
     expect(await nick(b, 'mimi')).toEqual({ error: 'the nickname mimi is taken' });
     await say(a, 'over redis');
     expect(await b.push(Chat.Say)).toEqual({ nick: 'mimi', text: 'over redis' });
+
+    // A worker that keeps failing waits longer each time: 100 ms, then 200 ms.
+    const [pid] = [...byPid.keys()];
+    process.kill(pid!, 'SIGKILL');
+    const [, slot] = await cli.waitForStderr(
+      new RegExp(
+        `worker (\\d) \\(pid ${pid}\\) exited with signal SIGKILL after .*; restarting it in 100 ms`,
+      ),
+      10_000,
+    );
+    const [, again] = await cli.waitFor(new RegExp(`worker ${slot} restarted \\(pid (\\d+)\\)`), 10_000);
+    process.kill(Number(again), 'SIGKILL');
+    await cli.waitForStderr(
+      new RegExp(
+        `worker ${slot} \\(pid ${again}\\) exited with signal SIGKILL after .*; restarting it in 200 ms`,
+      ),
+      10_000,
+    );
+    await cli.waitFor(new RegExp(`worker ${slot} restarted \\(pid (?!${again}\\))\\d+\\)`), 10_000);
     cli.child.kill('SIGTERM');
     expect((await cli.exited).code).toBe(0);
   }, 60_000);
