@@ -378,6 +378,7 @@ function renderOverview(o) {
     $('#server-uptime').parentElement.title = `Started ${fmtDateTime(server.startedAt)}`;
   }
   renderUptime();
+  renderWorkers(o.workers);
 
   const counters = o.counters || {};
   state.counters.warn = Number(counters.warn) || 0;
@@ -395,6 +396,31 @@ function renderOverview(o) {
   sessionBadge.classList.add('tab-badge-quiet');
   setText(sessionBadge, sessions);
   document.title = `NekoConnect${server.mode ? ` (${server.mode})` : ''} · dashboard`;
+}
+
+/** Under --workers: one pill per worker in the top bar, green when ready, with its figures in its title. */
+function renderWorkers(workers) {
+  let box = $('#server-workers');
+  if (!Array.isArray(workers)) {
+    if (box) box.remove();
+    return;
+  }
+  if (!box) {
+    box = el('span', { class: 'server-workers', id: 'server-workers', dataset: { testid: 'workers' } });
+    $('#server-info').append(box);
+  }
+  box.replaceChildren(
+    ...workers.map((w) => {
+      const reasons = Array.isArray(w.reasons) && w.reasons.length ? ` · ${w.reasons.join(', ')}` : '';
+      const up = typeof w.uptimeMs === 'number' ? ` · up ${fmtDuration(w.uptimeMs)}` : '';
+      return el('span', {
+        class: `worker-pill${w.ready ? ' is-ready' : ''}`,
+        text: `w${w.id}`,
+        dataset: { worker: String(w.id), ready: w.ready ? 'yes' : 'no' },
+        title: `Worker ${w.id} (pid ${w.pid ?? '?'})${up} · ${fmtInt(w.connections)} connections${reasons}`,
+      });
+    }),
+  );
 }
 
 function syncOverview() {
@@ -439,6 +465,16 @@ function logRow(entry) {
   row.append(el('time', { class: 'log-time', text: fmtClock(entry.time), title: fmtDateTime(entry.time) }));
   row.append(el('span', { class: `badge level-badge level-badge-${level}`, text: level }));
   const tags = el('span', { class: 'log-tags' });
+  // Under --workers, on the primary's dashboard: the worker that logged the line.
+  if (entry.worker && typeof entry.worker.id === 'number') {
+    tags.append(
+      el('span', {
+        class: 'tag tag-worker',
+        text: `w${entry.worker.id}`,
+        title: `Worker ${entry.worker.id} (pid ${entry.worker.pid})`,
+      }),
+    );
+  }
   if (plugin) {
     tags.append(
       el('button', {
@@ -1401,7 +1437,8 @@ function renderSessions(list, faults = {}) {
     }
     const { cells, stateBadge } = entry;
     // The address, and what carries the session (tcp, tls, ws, wss) when the server says.
-    setText(cells.remote, `${s.remoteAddress || '—'}${s.transport ? ` · ${s.transport}` : ''}`);
+    const worker = s.worker && typeof s.worker.id === 'number' ? ` · worker ${s.worker.id}` : '';
+    setText(cells.remote, `${s.remoteAddress || '—'}${s.transport ? ` · ${s.transport}` : ''}${worker}`);
     if (typeof s.connectedAt === 'number') {
       setText(cells.since, fmtRelative(s.connectedAt, now));
       cells.since.title = fmtDateTime(s.connectedAt);

@@ -193,8 +193,8 @@ export class DashboardApi {
     const { source } = this.#sources;
     if (resource === 'overview' && id === undefined) {
       allow(method, ['GET']);
-      this.#answer(res, 'reading the overview', async () =>
-        source.overview(this.#sources.facts, this.#sources.logs, await this.#plugins()),
+      this.#answer(res, 'reading the overview', () =>
+        source.overview(this.#sources.facts, this.#sources.logs, this.#plugins()),
       );
     } else if (resource === 'plugins' && id === undefined) {
       allow(method, ['GET']);
@@ -284,6 +284,9 @@ export class DashboardApi {
         if (err instanceof ApiError) sendError(res, err);
         else if (err instanceof NekoError && err.code === 'NEKO_ERR_STORAGE_QUERY')
           sendError(res, new ApiError(400, err.code, err.message));
+        // Under --workers: no worker answered the primary in time.
+        else if (err instanceof NekoError && err.code === 'NEKO_ERR_WORKER_NO_ANSWER')
+          sendError(res, new ApiError(503, err.code, err.message));
         else
           sendError(
             res,

@@ -215,6 +215,8 @@ export class ServerMetrics {
     new Gauge({
       name: name('cluster_processes'),
       help: 'Processes of the cluster alive at the last check of heartbeats, this one included.',
+      // Under --workers the primary adds up its workers' metrics: each worker sees the same processes.
+      aggregator: 'max',
       registers,
       collect() {
         this.set(bus.counters().processes);
@@ -223,6 +225,7 @@ export class ServerMetrics {
     new Gauge({
       name: name('cluster_redis_up'),
       help: "1 while the cluster's Redis answers, 0 during an outage.",
+      aggregator: 'min',
       registers,
       collect() {
         this.set(bus.status().reachable ? 1 : 0);

@@ -177,11 +177,13 @@ async function documented(): Promise<{
   types: Map<string, string>;
   linuxOnly: Set<string>;
   clusterOnly: Set<string>;
+  workersOnly: Set<string>;
 }> {
   const doc = await readFile(DOCS, 'utf8');
   const types = new Map<string, string>();
   const linuxOnly = new Set<string>();
   const clusterOnly = new Set<string>();
+  const workersOnly = new Set<string>();
   for (const line of doc.split('\n')) {
     const m = /^\| `([a-z0-9_]+)` +\| (counter|gauge|histogram|summary) +\|[^|]*\|(.*)\|$/.exec(line);
     if (!m) continue;
@@ -189,8 +191,9 @@ async function documented(): Promise<{
     types.set(m[1]!, m[2]!);
     if (m[3]!.includes('(Linux)')) linuxOnly.add(m[1]!);
     if (m[3]!.includes('(cluster)')) clusterOnly.add(m[1]!);
+    if (m[3]!.includes('(--workers)')) workersOnly.add(m[1]!);
   }
-  return { types, linuxOnly, clusterOnly };
+  return { types, linuxOnly, clusterOnly, workersOnly };
 }
 
 describe('docs/metrics.md', () => {
@@ -204,12 +207,15 @@ describe('docs/metrics.md', () => {
     const text = await metricsOf(server).text();
     const { types } = parseScrape(text);
     const docs = await documented();
-    // The cluster's metrics are held to a cluster's scrape in test/cluster/cluster-ops-metrics.test.ts.
-    expect([docs.types.size, docs.clusterOnly.size]).toEqual([55, 9]);
+    // The cluster's metrics are held to a cluster's scrape in test/cluster/cluster-ops-metrics.test.ts,
+    // the primary's under --workers to its scrape in test/workers/primary-dashboard.test.ts.
+    expect([docs.types.size, docs.clusterOnly.size, docs.workersOnly.size]).toEqual([57, 9, 2]);
     const expected = new Map(
       [...docs.types].filter(
         ([name]) =>
-          (process.platform === 'linux' || !docs.linuxOnly.has(name)) && !docs.clusterOnly.has(name),
+          (process.platform === 'linux' || !docs.linuxOnly.has(name)) &&
+          !docs.clusterOnly.has(name) &&
+          !docs.workersOnly.has(name),
       ),
     );
     expect(Object.fromEntries(types)).toEqual(Object.fromEntries(expected));
@@ -239,7 +245,7 @@ describe('docs/metrics.md', () => {
     const doc = await readFile(DOCS, 'utf8');
     for (const line of doc.split('\n')) {
       const m = /^\| `(nekoconnect_[a-z0-9_]+)` +\| (\w+) +\| ([^|]*)\|/.exec(line);
-      if (!m || line.includes('(cluster)')) continue;
+      if (!m || line.includes('(cluster)') || line.includes('(--workers)')) continue;
       const labels = [...m[3]!.matchAll(/`(\w+)`/g)].map((l) => l[1]!).sort();
       const sample = [...s.samples.keys()].find(
         (key) => key === m[1] || key.startsWith(`${m[1]}{`) || key.startsWith(`${m[1]}_count{`),
