@@ -18,7 +18,7 @@ import { DEFAULT_DATA_DIR } from '../storage/nedb/storage.js';
 import { defineCommand, type FlagSpec, type FlagValues } from './command.js';
 import cluster from 'node:cluster';
 import kleur from 'kleur';
-import type { StartOptions } from '../config/start-options.js';
+import { checkWorkersStorage, type StartOptions } from '../config/start-options.js';
 import { describeStorage } from '../config/storage-options.js';
 import { shownDir, shownPath } from '../format.js';
 import { runPrimary } from '../workers/primary.js';
@@ -294,6 +294,7 @@ async function servePrimary(
   flags: StartFlags,
   { output, io, cwd }: { output: Output; io: CliIo; cwd: string },
 ): Promise<number> {
+  checkWorkersStorage(options, cwd);
   output.out(kleur.bold(`NekoConnect ${packageVersion()}`));
   if (options.configFile !== undefined)
     output.out(kleur.dim(`config from ${shownPath(options.configFile, cwd)}`));
@@ -339,14 +340,9 @@ async function serveAsWorker(io: CliIo): Promise<number> {
   const workerIo: CliIo = {
     ...io,
     cwd: start.cwd,
-    onSignal: (handler) =>
-      signalsFromPrimary((signal) => {
-        if (signal === 'SIGINT' || signal === 'SIGTERM') handler(signal);
-      }),
+    onSignal: (handler) => signalsFromPrimary(['SIGINT', 'SIGTERM'], handler),
     onControl: (handler) =>
-      signalsFromPrimary((signal) => {
-        if (signal === 'SIGHUP' || signal === 'SIGUSR2') handler(signal);
-      }),
+      signalsFromPrimary(['SIGHUP', 'SIGUSR2'], (signal) => handler(signal as 'SIGHUP' | 'SIGUSR2')),
   };
   return serve(start.flags, workerIo, {
     mode: 'start',

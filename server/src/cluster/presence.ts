@@ -135,7 +135,7 @@ export interface PresenceCounters {
 
 /** The server's side of presence: one per process, shared by every plugin. */
 export interface PresenceStore {
-  /** `'memory'` or `'redis'`. */
+  /** `'memory'`, `'redis'`, or `'ipc'` (a worker of `--workers`: the primary's memory, over IPC). */
   readonly kind: string;
   /** What the store has done since it was made (a fresh object each call). */
   counters(): PresenceCounters;

@@ -182,15 +182,6 @@ export async function resolveStartOptions(
   });
   const dataDir = storage.dataDir;
   const workers = resolveWorkers(flags, config, loaded === undefined ? '' : shownPath(loaded.file, cwd));
-  if (workers !== undefined && workers > 1 && storage.selection.backend === 'nedb') {
-    throw new NekoError(
-      'NEKO_ERR_CONFIG_WORKERS_STORAGE',
-      `${workers} workers cannot share nedb files (${shownPath(dataDir, cwd)}, from ${storage.source}): each data file belongs to one process`,
-      {
-        hint: 'Keep plugin data in PostgreSQL (--storage postgres://user:password@host/db, or NEKOCONNECT_DATABASE_URL), or serve with --workers 1.',
-      },
-    );
-  }
   const cluster = resolveCluster({
     ...(flags.cluster === undefined ? {} : { cluster: flags.cluster }),
     ...(flags.clusterName === undefined ? {} : { clusterName: flags.clusterName }),
@@ -249,6 +240,24 @@ export async function resolveStartOptions(
     warnings,
     workers,
   };
+}
+
+/**
+ * Refuses more than one worker on nedb storage, whose files belong to one
+ * process. `start --workers` calls it before anything is bound or opened
+ * (`dev`, which serves in one process, does not).
+ * @throws NekoError `NEKO_ERR_CONFIG_WORKERS_STORAGE`, naming the fix
+ */
+export function checkWorkersStorage(options: StartOptions, cwd: string): void {
+  const { workers, storage } = options;
+  if (workers === undefined || workers < 2 || storage.selection.backend !== 'nedb') return;
+  throw new NekoError(
+    'NEKO_ERR_CONFIG_WORKERS_STORAGE',
+    `${workers} workers cannot share nedb files (${shownPath(options.dataDir, cwd)}, from ${storage.source}): each data file belongs to one process`,
+    {
+      hint: 'Keep plugin data in PostgreSQL (--storage postgres://user:password@host/db, or NEKOCONNECT_DATABASE_URL), or serve with --workers 1.',
+    },
+  );
 }
 
 /** The most workers `--workers` takes. */
