@@ -212,6 +212,9 @@ export class IpcHub {
         return Promise.resolve(this.#endSubscriptions(body.p, body.g));
       case 'presence.publish':
         return Promise.resolve(this.#publish(body.p, body.g!, body.c!, body.j!));
+      case 'presence.moveSession':
+        this.#presence.moveOwner(body.s!, body.o!, body.p);
+        return Promise.resolve(true);
       case 'presence.dropSession':
         return this.#presence
           .dropSession(body.s!, {

@@ -77,6 +77,13 @@ export class IpcPresenceStore implements PresenceStore {
     });
   }
 
+  /** A session moved to this worker from another (a resume): what it owns in presence passes to it here. */
+  async moveSession(sessionId: string, from: string): Promise<void> {
+    // The worker it left keeps nothing of it: the primary's store holds every entry.
+    if (from === this.processId) return;
+    await this.call('presence.moveSession', { s: sessionId, o: from });
+  }
+
   async endSubscriptions(greeter: string): Promise<void> {
     for (const key of [...this.#handlers.keys()]) {
       if (key.slice(0, key.indexOf('\n')) === greeter) this.#handlers.delete(key);

@@ -101,6 +101,29 @@ export class MemoryPresenceStore implements PresenceStore {
     return Promise.resolve();
   }
 
+  /**
+   * The entries a session owns pass from the tag of one process to that of
+   * another (its client resumed on another worker, under `--workers`): they
+   * go when the session leaves there, or when that process dies.
+   */
+  moveOwner(sessionId: string, fromProcessId: string, toProcessId: string): void {
+    const from = ownerTag(fromProcessId, sessionId);
+    const to = ownerTag(toProcessId, sessionId);
+    const records = this.#owned.get(from);
+    if (records === undefined || from === to) return;
+    this.#owned.delete(from);
+    for (const text of records) {
+      const record = JSON.parse(text) as OwnedRecord;
+      const entry = this.entry(record[1]);
+      if (record[0] === 'k' && entry?.kind === 'value' && entry.held.owner === from) entry.held.owner = to;
+      if (record[0] === 'h' && entry?.kind === 'hash') {
+        const held = entry.fields.get(record[2]);
+        if (held?.owner === from) held.owner = to;
+      }
+      this.own(to, record);
+    }
+  }
+
   endSubscriptions(greeter: string): Promise<void> {
     const ends = this.#subscriptions.get(greeter);
     if (ends !== undefined) for (const end of [...ends]) end();

@@ -72,6 +72,32 @@ describe('IpcPresenceStore', () => {
     expect(await chatB.hget('nicks', 'mimi')).toBeUndefined();
   });
 
+  it('a session that moved to another worker (a resume) owns its entries there, and only there', async () => {
+    const a = store('move-a');
+    const b = store('move-b');
+    const onA = a.forPlugin('ipc-move', 's-9');
+    const onB = b.forPlugin('ipc-move', 's-9');
+    expect(await onA.hsetnx('nicks', 'mimi', 'me', { owner: 'session' })).toBe(true);
+    await onA.set('seat', 3, { owner: 'session' });
+    await onA.sadd('here', 's-9', { owner: 'session' });
+    await a.moveSession('s-9', 'move-a'); // the worker it left: nothing to do
+    await b.moveSession('s-9', 'move-a');
+    // Worker a is gone now: a drop of its session s-9 (what a survivor does) leaves the moved entries.
+    await b.dropSession('s-9', { processId: 'move-a' });
+    expect([await onB.hget('nicks', 'mimi'), await onB.get('seat'), await onB.smembers('here')]).toEqual([
+      'me',
+      3,
+      ['s-9'],
+    ]);
+    // The session leaves on worker b: they go.
+    await b.dropSession('s-9');
+    expect([await onB.hget('nicks', 'mimi'), await onB.get('seat'), await onB.smembers('here')]).toEqual([
+      undefined,
+      undefined,
+      [],
+    ]);
+  });
+
   it('coded errors come back with their code, message and hint', async () => {
     const p = store().forPlugin('ipc-errors');
     await p.set('v', 1);
