@@ -3,12 +3,14 @@
  * with its own bus, on a real Redis), a plugin that exposes broadcast,
  * sendTo and groups as text commands, and clients that keep their pushes.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { onTestFinished } from 'vitest';
 import type { ClientPacket, NekoClient } from '../../src/client/client.js';
 import type { ClusterOptions } from '../../src/server/options.js';
 import { makePluginsDir } from '../helpers/plugins.js';
-import { connectClient, startServer, type StartedServer } from '../helpers/server.js';
+import { connectClient, SECRET, startServer, type StartedServer } from '../helpers/server.js';
 
 /**
  * The `room` plugin. Commands (text, `cmd arg rest`):
@@ -101,4 +103,32 @@ export async function roomClient(port: number): Promise<RoomClient> {
     say,
     texts: (op) => pushes.filter((p) => p.op === op).map((p) => p.text()),
   };
+}
+
+/**
+ * Starts the fixture server `fixtures/bus-process.ts` (bundled with
+ * `bundleFixtures(['bus-process'])` of ipc-support.ts) in a process of its
+ * own; it is killed when the test ends.
+ */
+export async function startBusProcess(
+  bundle: string,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; port: number; processId: string }> {
+  const child = spawn(process.execPath, [bundle], {
+    env: { ...process.env, NEKO_TEST_SECRET: SECRET, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) =>
+      reject(new Error(`the server process exited (${String(code)}) before listening`)),
+    );
+  });
+  lines.close();
+  const { port, processId } = JSON.parse(first) as { port: number; processId: string };
+  return { child, port, processId };
 }

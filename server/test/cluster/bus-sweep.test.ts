@@ -4,65 +4,32 @@
  * test process) runs the plugins' onSessionGone once per session, and the
  * dead process's sessions leave Redis within twice the heartbeat TTL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { build } from 'esbuild';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startRedis, type RunningRedis } from '../../../scripts/test-support/redis.js';
-import { SECRET } from '../helpers/server.js';
-import { clusterServer, freshCluster, roomClient, roomPlugins } from './bus-support.js';
+import { clusterServer, freshCluster, roomClient, roomPlugins, startBusProcess } from './bus-support.js';
+import { bundleFixtures } from './ipc-support.js';
 
 let redis: RunningRedis;
-let bundleDir: string;
 let bundle: string;
+let removeBundle: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   redis = await startRedis();
-  // Inside the repository, so that the bundle finds the packages it leaves out (ioredis…).
-  bundleDir = await mkdtemp(path.join(import.meta.dirname, '.bus-process-'));
-  bundle = path.join(bundleDir, 'bus-process.mjs');
-  await build({
-    entryPoints: [path.join(import.meta.dirname, 'fixtures', 'bus-process.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    outfile: bundle,
-    logLevel: 'silent',
-  });
+  const bundled = await bundleFixtures(['bus-process']);
+  removeBundle = bundled.remove;
+  bundle = bundled.paths['bus-process']!;
 }, 60_000);
 
 afterAll(async () => {
   await redis?.stop();
-  if (bundleDir) await rm(bundleDir, { recursive: true, force: true });
+  await removeBundle?.();
 });
 
-/** Starts the fixture server in a process of its own; killed when the test ends. */
-async function startProcess(
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; port: number; processId: string }> {
-  const child = spawn(process.execPath, [bundle], {
-    env: { ...process.env, NEKO_TEST_SECRET: SECRET, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const first = await new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    child.once('exit', (code) =>
-      reject(new Error(`the server process exited (${String(code)}) before listening`)),
-    );
-  });
-  lines.close();
-  const { port, processId } = JSON.parse(first) as { port: number; processId: string };
-  return { child, port, processId };
+/** The fixture server in a process of its own; killed when the test ends. */
+function startProcess(env: Record<string, string>): ReturnType<typeof startBusProcess> {
+  return startBusProcess(bundle, env);
 }
 
 describe('a process killed with SIGKILL', () => {

@@ -1,5 +1,5 @@
 /**
- * For the tests of the IPC bus and presence across real processes: the
+ * For the tests of the bus and presence across real processes: the
  * fixtures bundled once per file (esbuild, inside the repository so that
  * the bundle finds the packages it leaves out), and processes forked with
  * IPC (`serialization: 'advanced'`, as the primary forks its workers),
