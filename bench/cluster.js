@@ -38,7 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ask, newId, runMain, start, stopChildren } from './lib/children.js';
 import { fmt, fmtRatio, table } from './lib/format.js';
-import { numberFlag } from './lib/options.js';
+import { listFlag, numberFlag } from './lib/options.js';
 import { setDurability, startPostgres } from './lib/postgres.js';
 import { startRedis } from './lib/redis.js';
 import { median, spread } from './lib/stats.js';
@@ -100,29 +100,6 @@ The exit code is 0 whether the goal is met (PASS) or not (MISS); it is 1 when th
 itself fails (an engine missing or not starting, a server not starting, a
 broadcast lost, repeated or out of order, a wrong reply).`;
 
-/**
- * The names of a comma-separated list, in the order of `known`.
- * @template {string} T
- * @param {string} text
- * @param {readonly T[]} known
- * @param {string} flag
- * @param {string} what
- * @returns {T[]}
- */
-function parseList(text, known, flag, what) {
-  const wanted = new Set();
-  for (const raw of text.split(',')) {
-    const name = raw.trim().toLowerCase();
-    if (name === '') continue;
-    if (!(/** @type {readonly string[]} */ (known).includes(name))) {
-      throw new Error(`--${flag}: unknown ${what} "${raw.trim()}"; the ${what}s are ${known.join(', ')}`);
-    }
-    wanted.add(name);
-  }
-  if (wanted.size === 0) throw new Error(`--${flag} needs at least one of ${known.join(', ')}`);
-  return known.filter((id) => wanted.has(id));
-}
-
 function readOptions() {
   const { values } = parseArgs({
     options: {
@@ -167,11 +144,11 @@ function readOptions() {
     payload: num(values.payload, 32, 'payload', { integer: true, min: 12, max: 65_536 }),
     /** @type {TargetId[] | undefined} undefined: every target the CLI can run */
     targets:
-      values.targets !== undefined ? parseList(values.targets, TARGET_IDS, 'targets', 'target') : undefined,
+      values.targets !== undefined ? listFlag(values.targets, TARGET_IDS, 'targets', 'target') : undefined,
     /** @type {CarrierId[] | undefined} undefined: every carrier the CLI can run */
     carriers:
       values.carriers !== undefined
-        ? parseList(values.carriers, CARRIER_IDS, 'carriers', 'carrier')
+        ? listFlag(values.carriers, CARRIER_IDS, 'carriers', 'carrier')
         : undefined,
     workers: num(values.workers, 2, 'workers', { integer: true, min: 2, max: 256 }),
     clients: num(values.clients, 32, 'clients', { integer: true, min: 1, max: 10_000 }),

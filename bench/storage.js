@@ -41,7 +41,7 @@ import { ask, newId, request, runMain, start, stopChildren } from './lib/childre
 import { fmt, fmtRatio, table } from './lib/format.js';
 import { DURABILITY, postgresCpuUs, setDurability, startPostgres } from './lib/postgres.js';
 import { median, spread } from './lib/stats.js';
-import { numberFlag } from './lib/options.js';
+import { listFlag, numberFlag } from './lib/options.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_FILE = path.join(here, 'results', 'storage.json');
@@ -101,27 +101,6 @@ Options:
 The exit code is 1 when the benchmark itself fails (PostgreSQL missing or not
 starting, a child dying, a wrong reply, an acknowledged ADD not stored).`;
 
-/**
- * @param {string} text
- * @returns {BackendId[]}
- */
-function parseBackends(text) {
-  const wanted = new Set();
-  for (const raw of text.split(',')) {
-    const name = raw.trim().toLowerCase();
-    if (name === '') continue;
-    const id = name === 'pg' || name === 'postgresql' ? 'postgres' : name;
-    if (!(/** @type {readonly string[]} */ (BACKEND_IDS).includes(id))) {
-      throw new Error(
-        `--targets: unknown backend "${raw.trim()}"; the backends are ${BACKEND_IDS.join(', ')}`,
-      );
-    }
-    wanted.add(id);
-  }
-  if (wanted.size === 0) throw new Error(`--targets needs at least one of ${BACKEND_IDS.join(', ')}`);
-  return BACKEND_IDS.filter((id) => wanted.has(id));
-}
-
 function readOptions() {
   const { values } = parseArgs({
     options: {
@@ -155,7 +134,13 @@ function readOptions() {
   const cells = !values['no-cells'];
   if (!todo && !cells) throw new Error('--no-todo and --no-cells together leave nothing to measure');
   return {
-    targets: values.targets !== undefined ? parseBackends(values.targets) : [...BACKEND_IDS],
+    targets:
+      values.targets !== undefined
+        ? listFlag(values.targets, BACKEND_IDS, 'targets', 'backend', {
+            pg: 'postgres',
+            postgresql: 'postgres',
+          })
+        : [...BACKEND_IDS],
     clients: num(values.clients, 8, 'clients', { integer: true, min: 1, max: 1000 }),
     items: num(values.items, 200, 'items', { integer: true, min: 0, max: 100_000 }),
     windowMs: num(values.window, quick ? 1 : 3, 'window', { min: 0.1, max: 600 }) * 1000,

@@ -5,6 +5,8 @@
  * bench/load.js).
  */
 
+import { listFlag } from './options.js';
+
 /** @typedef {'neko' | 'neko-ws' | 'bare' | 'ws' | 'socketio'} TargetId */
 
 /** Every target, in the order the rounds visit them. */
@@ -52,16 +54,5 @@ export const isTargetId = (name) => /** @type {readonly string[]} */ (TARGET_IDS
  * @returns {TargetId[]}
  */
 export function parseTargets(text) {
-  const wanted = new Set();
-  for (const raw of text.split(',')) {
-    const name = raw.trim().toLowerCase();
-    if (name === '') continue;
-    const id = isTargetId(name) ? name : ALIASES[name];
-    if (!id) {
-      throw new Error(`--targets: unknown target "${raw.trim()}"; the targets are ${TARGET_IDS.join(', ')}`);
-    }
-    wanted.add(id);
-  }
-  if (wanted.size === 0) throw new Error(`--targets needs at least one of ${TARGET_IDS.join(', ')}`);
-  return TARGET_IDS.filter((id) => wanted.has(id));
+  return listFlag(text, TARGET_IDS, 'targets', 'target', ALIASES);
 }
