@@ -42,7 +42,8 @@ import { listFlag, numberFlag } from './lib/options.js';
 import { setDurability, startPostgres } from './lib/postgres.js';
 import { startRedis } from './lib/redis.js';
 import { median, spread } from './lib/stats.js';
-import { clockTicks, cliHasWorkers, killServers, startServer } from './cluster/processes.js';
+import { cliHasWorkers, killServers, startServer } from './cluster/processes.js';
+import { clockTicks } from './lib/cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_FILE = path.join(here, 'results', 'cluster.json');

@@ -31,7 +31,6 @@
  * PostgreSQL / nedb (of the medians, and round by round), in
  * bench/results/storage.json.
  */
-import { execFileSync } from 'node:child_process';
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -171,17 +170,16 @@ function readOptions() {
  * The backends measured.
  * @param {Options} options
  * @param {import('./lib/postgres.js').RunningPostgres | undefined} postgres
- * @param {number} ticksPerSecond
  * @returns {Backend[]}
  */
-function backends(options, postgres, ticksPerSecond) {
+function backends(options, postgres) {
   return options.targets.map((id) => {
     if (id === 'nedb') return { id, storage: (dir) => ({ backend: 'nedb', dir }), databaseCpuUs: undefined };
     const pg = /** @type {import('./lib/postgres.js').RunningPostgres} */ (postgres);
     return {
       id,
       storage: () => ({ backend: 'postgres', url: pg.url }),
-      databaseCpuUs: () => postgresCpuUs(pg.dir, ticksPerSecond),
+      databaseCpuUs: () => postgresCpuUs(pg.dir),
     };
   });
 }
@@ -471,16 +469,6 @@ async function cellsPart(options, list) {
   }
 }
 
-/** @returns {number} clock ticks per second of /proc's CPU times */
-function clockTicks() {
-  try {
-    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    return Number.isInteger(ticks) && ticks > 0 ? ticks : 100;
-  } catch {
-    return 100;
-  }
-}
-
 async function main() {
   const options = readOptions();
   if (!options) return;
@@ -529,7 +517,7 @@ async function main() {
         .join(' ')}\n`,
     );
 
-    const list = backends(options, postgres, clockTicks());
+    const list = backends(options, postgres);
     /** @type {any} */
     let todo = null;
     if (options.todo) {

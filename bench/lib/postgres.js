@@ -12,7 +12,9 @@
  * `full_page_writes`), which the tests may do but a comparison with nedb
  * may not: `setDurability()` sets it to what the benchmark compares.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { treeCpu } from './cpu.js';
 import { importTestSupport } from './test-support.js';
 
 /**
@@ -123,35 +125,11 @@ async function serverVersion(pg, url) {
  * serving the pool's connections, the WAL writer, the checkpointer, ...).
  * From /proc (Linux); clock-tick resolution (usually 10 ms).
  * @param {string} dir the server's temporary directory (holding `data/postmaster.pid`)
- * @param {number} ticksPerSecond `getconf CLK_TCK`
  * @returns {Promise<number>}
  */
-export async function postgresCpuUs(dir, ticksPerSecond) {
-  const { readFile, readdir } = await import('node:fs/promises');
+export async function postgresCpuUs(dir) {
   const postmaster = Number(
     (await readFile(path.join(dir, 'data', 'postmaster.pid'), 'utf8')).split('\n')[0],
   );
-  /** @param {string} pid */
-  const stat = async (pid) => {
-    try {
-      const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-      // The fields after the command name (which may hold spaces), from field 3 (state) on.
-      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      return {
-        ppid: Number(fields[1]),
-        own: Number(fields[11]) + Number(fields[12]),
-        children: Number(fields[13]) + Number(fields[14]),
-      };
-    } catch {
-      return undefined; // gone meanwhile
-    }
-  };
-  const main = await stat(String(postmaster));
-  if (!main) throw new Error(`the PostgreSQL server (pid ${postmaster}) is not running`);
-  let ticks = main.own + main.children;
-  const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name) && name !== String(postmaster));
-  for (const s of await Promise.all(pids.map(stat))) {
-    if (s && s.ppid === postmaster) ticks += s.own + s.children;
-  }
-  return (ticks / ticksPerSecond) * 1e6;
+  return (await treeCpu(postmaster)).totalUs;
 }
