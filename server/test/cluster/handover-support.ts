@@ -2,12 +2,10 @@
  * For the tests of a resume landing on another process of the cluster than
  * the one holding the session: a plugin with a grace period whose hooks
  * write to an event log of the server it runs on, raw peers that speak the
- * resume extension (protocol §14) by hand, and a TCP relay whose target can
- * be switched from one process to another (as a load balancer does after a
- * reconnect).
+ * resume extension (protocol §14) by hand. (The TCP relay whose target a
+ * test switches from one process to another, as a load balancer does after
+ * a reconnect, is `startRelay` of ../helpers/proxy.ts.)
  */
-import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
-import { onTestFinished } from 'vitest';
 import type { Frame } from '../../src/protocol/frame.js';
 import { eventLog, makePluginsDir, specConf } from '../helpers/plugins.js';
 import { RawPeer } from '../helpers/raw-peer.js';
@@ -98,62 +96,4 @@ export async function resume(port: number, token: string): Promise<{ peer: RawPe
   await peer.handshake(SECRET);
   const answer = await ask(peer, 'auth', token, 202);
   return { peer, answer };
-}
-
-/** A TCP relay to one process, switched to another with {@link SwitchRelay.target}. */
-export interface SwitchRelay {
-  readonly port: number;
-  /** The port new connections are relayed to. */
-  target: number;
-  /** Drops every relayed connection, both ends, with no goodbye: a network failure. */
-  cut(): void;
-  /** While true, new connections are closed at once (the client tries again). */
-  refusing: boolean;
-}
-
-/** Starts a relay on a free port; closed when the test finishes. */
-export async function startSwitchRelay(target: number): Promise<SwitchRelay> {
-  const pairs = new Set<[Socket, Socket]>();
-  const relay = {
-    port: 0,
-    target,
-    refusing: false,
-    cut(): void {
-      for (const [a, b] of pairs) {
-        a.resetAndDestroy();
-        b.resetAndDestroy();
-      }
-      pairs.clear();
-    },
-  };
-  const server: Server = createServer((client) => {
-    if (relay.refusing) {
-      client.destroy();
-      return;
-    }
-    const upstream = netConnect({ host: '127.0.0.1', port: relay.target });
-    const pair: [Socket, Socket] = [client, upstream];
-    pairs.add(pair);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const end = (): void => {
-      pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        relay.cut();
-        server.close(() => resolve());
-      }),
-  );
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('the relay has no port');
-  relay.port = address.port;
-  return relay;
 }

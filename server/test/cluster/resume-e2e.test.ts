@@ -12,7 +12,8 @@ import { connect, type ClientPacket } from '../../src/client/client.js';
 import { assertBuilt } from '../cli/run-cli.js';
 import { freshDatabase } from '../storage/postgres-processes.js';
 import { clusterName, SECRET, startNode, type NodeOptions } from './cluster-processes.js';
-import { gamePlugins, startSwitchRelay } from './handover-support.js';
+import { gamePlugins } from './handover-support.js';
+import { startRelay } from '../helpers/proxy.js';
 
 let redis: RunningRedis;
 let postgres: RunningPostgres;
@@ -34,7 +35,7 @@ describe('two processes started by the CLI', () => {
       name: clusterName(),
     };
     const [a, b] = await Promise.all([startNode(options), startNode(options)]);
-    const relay = await startSwitchRelay(a.port);
+    const relay = await startRelay(a.port);
     const client = await connect({
       secret: SECRET,
       port: relay.port,
@@ -59,12 +60,12 @@ describe('two processes started by the CLI', () => {
     expect(await tell('join')).toBe('true');
 
     // The connection drops; while the client cannot get back, a direct message is kept for it.
-    relay.refusing = true;
+    relay.refuse(true);
     relay.cut();
     await expect.poll(() => client.state).toBe('reconnecting');
     await expect.poll(() => tell(`dm ${id} psst`)).toBe('queued');
     relay.target = b.port;
-    relay.refusing = false;
+    relay.refuse(false);
 
     await expect.poll(() => said, { timeout: 10_000 }).toEqual(['reconnected resumed=true']);
     expect(JSON.parse(await ask('get'))).toEqual({

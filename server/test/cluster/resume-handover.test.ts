@@ -13,15 +13,8 @@ import { RawPeer } from '../helpers/raw-peer.js';
 import { SECRET } from '../helpers/server.js';
 import { clusterServer, freshCluster } from './bus-support.js';
 import { connect, type ClientPacket } from '../../src/client/client.js';
-import {
-  ask,
-  gamePlugins,
-  resumablePeer,
-  resume,
-  shape,
-  startSwitchRelay,
-  text,
-} from './handover-support.js';
+import { ask, gamePlugins, resumablePeer, resume, shape, text } from './handover-support.js';
+import { startRelay } from '../helpers/proxy.js';
 
 let redis: RunningRedis;
 
@@ -159,7 +152,7 @@ describe('a resume on another process', () => {
 
   it('works for the SDK with reconnect: it resumes through another process, says so, and what it asked meanwhile is answered there', async () => {
     const { a, b } = await twoProcesses();
-    const relay = await startSwitchRelay(a.port);
+    const relay = await startRelay(a.port);
     const client = await connect({
       secret: SECRET,
       port: relay.port,

@@ -14,7 +14,8 @@ import { SECRET } from '../helpers/server.js';
 import { clusterServer, freshCluster, startBusProcess } from './bus-support.js';
 import { bundleFixtures } from './ipc-support.js';
 import { Redis } from 'ioredis';
-import { ask, gamePlugins, resumablePeer, resume, shape, startSwitchRelay } from './handover-support.js';
+import { ask, gamePlugins, resumablePeer, resume, shape } from './handover-support.js';
+import { startRelay } from '../helpers/proxy.js';
 
 let redis: RunningRedis;
 let bundle: string;
@@ -54,7 +55,7 @@ describe('the process that held a waiting session is killed with SIGKILL', () =>
       NEKO_TEST_PLUGINS: (await gamePlugins()).plugins,
       NEKO_TEST_TTL_MS: String(ttl),
     });
-    const relay = await startSwitchRelay(doomed.port);
+    const relay = await startRelay(doomed.port);
     const client = await connect({
       secret: SECRET,
       port: relay.port,
@@ -70,7 +71,7 @@ describe('the process that held a waiting session is killed with SIGKILL', () =>
     expect((await client.request('game', 'join')).text()).toBe('true');
 
     // The connection drops; the session waits on its process, which then dies.
-    relay.refusing = true;
+    relay.refuse(true);
     relay.cut();
     await expect.poll(() => client.state).toBe('reconnecting');
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -79,7 +80,7 @@ describe('the process that held a waiting session is killed with SIGKILL', () =>
     // The client comes back through the relay, now to the survivor, well within the dead one's heartbeat TTL.
     relay.target = survivor.port;
     const backAt = Date.now();
-    relay.refusing = false;
+    relay.refuse(false);
 
     await expect.poll(() => events, { timeout: 5_000 }).toEqual(['reconnected resumed=false']);
     expect(Date.now() - backAt).toBeLessThan(2_000);

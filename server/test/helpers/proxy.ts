@@ -5,6 +5,8 @@ import { onTestFinished } from 'vitest';
 export interface Relay {
   /** The port clients connect to. */
   readonly port: number;
+  /** The port of 127.0.0.1 new connections are relayed to; set it to switch them to another server. */
+  target: number;
   /** Connections relayed so far. */
   readonly accepted: number;
   /** Drops every relayed connection at once, both ends, with no goodbye: a network failure. */
@@ -18,13 +20,14 @@ export async function startRelay(targetPort: number): Promise<Relay> {
   const pairs = new Set<[Socket, Socket]>();
   let accepted = 0;
   let refusing = false;
+  let target = targetPort;
   const server: Server = createServer((client) => {
     if (refusing) {
       client.destroy();
       return;
     }
     accepted++;
-    const upstream = connect({ host: '127.0.0.1', port: targetPort });
+    const upstream = connect({ host: '127.0.0.1', port: target });
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
     client.pipe(upstream);
@@ -52,6 +55,12 @@ export async function startRelay(targetPort: number): Promise<Relay> {
   if (address === null || typeof address === 'string') throw new Error('relay has no port');
   return {
     port: address.port,
+    get target() {
+      return target;
+    },
+    set target(port: number) {
+      target = port;
+    },
     get accepted() {
       return accepted;
     },

@@ -10,7 +10,8 @@ import { startPostgres, type RunningPostgres } from '../../../scripts/test-suppo
 import { connect, type ClientPacket } from '../../src/client/client.js';
 import { assertBuilt, startCli } from '../cli/run-cli.js';
 import { SECRET } from '../cluster/cluster-processes.js';
-import { gamePlugins, startSwitchRelay } from '../cluster/handover-support.js';
+import { gamePlugins } from '../cluster/handover-support.js';
+import { startRelay } from '../helpers/proxy.js';
 import { freshDatabase } from '../storage/postgres-processes.js';
 
 let postgres: RunningPostgres;
@@ -40,7 +41,7 @@ describe('nekoconnect start --workers 2', () => {
       { NEKOCONNECT_SECRET: SECRET },
     );
     const [, port] = await cli.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+) +\(2 workers/, 40_000);
-    const relay = await startSwitchRelay(Number(port));
+    const relay = await startRelay(Number(port));
     const client = await connect({
       secret: SECRET,
       port: relay.port,
