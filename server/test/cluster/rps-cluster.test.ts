@@ -47,11 +47,20 @@ async function rpsPlugins(): Promise<string> {
   return dir;
 }
 
-/** Two processes of a fresh cluster on a fresh database; `moveMs` sets the time to move first. */
-async function twoNodes(moveMs?: number): Promise<[Node, Node]> {
+/**
+ * Two processes of a fresh cluster on a fresh database; `moveMs` sets the
+ * time to move first, `heartbeatTtlMs` the cluster's heartbeat.
+ */
+async function twoNodes(moveMs?: number, heartbeatTtlMs?: number): Promise<[Node, Node]> {
   const database = await freshDatabase(postgres, 'rps');
   if (moveMs !== undefined) await (await (await directStorage(database)).open('rps')).set('moveMs', moveMs);
-  const options = { redis: redis.url, database, plugins: await rpsPlugins(), name: clusterName() };
+  const options = {
+    redis: redis.url,
+    database,
+    plugins: await rpsPlugins(),
+    name: clusterName(),
+    ...(heartbeatTtlMs === undefined ? {} : { heartbeatTtlMs }),
+  };
   const [a, b] = await Promise.all([startNode(options), startNode(options)]);
   expect(a.processId).not.toBe(b.processId);
   return [a, b];
@@ -206,5 +215,39 @@ describe('rps with its players on two processes', () => {
         { name: 'tama', wins: 1, losses: 1 },
       ],
     });
+  }, 60_000);
+
+  it('gives the match to the player whose opponent lost its process (onSessionGone on the survivor)', async () => {
+    const heartbeatTtlMs = 1_000;
+    const [a, b] = await twoNodes(undefined, heartbeatTtlMs);
+    const mimi = await peer(a.port);
+    const tama = await peer(b.port);
+    const { match: id } = await match([mimi, 'mimi'], [tama, 'tama']);
+    expect(await move(mimi, 'rock')).toEqual({ round: 1 });
+    await tama.push(Rps.Moved);
+    a.cli.child.kill('SIGKILL');
+    await a.cli.exited;
+    const killed = Date.now();
+    // Within two heartbeat TTLs (and well before the 10 s round clock), the survivor ends the match.
+    expect(await tama.push(Rps.Result, undefined, 5_000)).toEqual({
+      match: id,
+      round: 1,
+      moves: { mimi: 'rock', tama: null },
+      winner: 'tama',
+      by: 'forfeit',
+    });
+    expect(Date.now() - killed).toBeLessThan(4 * heartbeatTtlMs);
+    expect(await board(tama)).toEqual({
+      top: [
+        { name: 'tama', wins: 1, losses: 0 },
+        { name: 'mimi', wins: 0, losses: 1 },
+      ],
+    });
+    // tama is free, and the dead process's player is no longer in the way: its name is free again.
+    const kuro = await peer(b.port);
+    expect(await play(tama)).toEqual({ waiting: true });
+    // (Its entries in presence go right after the hook.)
+    await expect.poll(() => play(kuro, 'mimi'), { timeout: 5_000 }).toEqual({ waiting: false });
+    expect(await tama.push<MatchFound>(Rps.Match)).toMatchObject({ opponent: 'mimi', round: 1 });
   }, 60_000);
 });
