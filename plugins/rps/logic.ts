@@ -493,6 +493,8 @@ export class Logic {
     for (const { id, state } of ctx.sessions()) {
       if (ended) {
         if (state.match === match) endMatch(state);
+        // Taken out of the queue for a match that ended before this process heard it start.
+        else if (state.match === undefined && info?.players.includes(id) === true) delete state.queued;
         continue;
       }
       if (!info.players.includes(id)) continue;
