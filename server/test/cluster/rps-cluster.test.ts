@@ -3,8 +3,10 @@
  * cluster, on a real Redis and a real PostgreSQL, with each player connected
  * to a different process: matchmaking pairs them, a match plays a draw then
  * a win, each round is settled once and seen by both, a round clock runs
- * out once (both processes watch it), leaving forfeits, and the leaderboard
- * counts every match.
+ * out once (both processes watch it), leaving forfeits (and so does a
+ * killed process's player), a player who drops from one process and resumes
+ * on the other keeps its seat with the clock stopped meanwhile, and the
+ * leaderboard counts every match.
  */
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,10 +16,22 @@ import { startPostgres, type RunningPostgres } from '../../../scripts/test-suppo
 import { startRedis, type RunningRedis } from '../../../scripts/test-support/redis.js';
 import { assertBuilt, REPO_ROOT } from '../cli/run-cli.js';
 import { directStorage, freshDatabase } from '../storage/postgres-processes.js';
-import { clusterName, peer, startNode, type Node, type Peer } from './cluster-processes.js';
+import { connect, type ClientPacket } from '../../src/client/client.js';
+import { startRelay } from '../helpers/proxy.js';
+import { clusterName, peer, SECRET, startNode, type Node, type Peer } from './cluster-processes.js';
 
 /** The game's op codes (plugins/rps/spec.conf). */
-const Rps = { Play: 1, Move: 2, Match: 3, Moved: 4, Board: 5, Result: 6, Error: 9 } as const;
+const Rps = {
+  Play: 1,
+  Move: 2,
+  Match: 3,
+  Moved: 4,
+  Board: 5,
+  Result: 6,
+  Away: 7,
+  Back: 8,
+  Error: 9,
+} as const;
 
 interface MatchFound {
   match: string;
@@ -249,5 +263,66 @@ describe('rps with its players on two processes', () => {
     // (Its entries in presence go right after the hook.)
     await expect.poll(() => play(kuro, 'mimi'), { timeout: 5_000 }).toEqual({ waiting: false });
     expect(await tama.push<MatchFound>(Rps.Match)).toMatchObject({ opponent: 'mimi', round: 1 });
+  }, 60_000);
+
+  it('keeps the seat of a player who drops from one process and resumes on the other: the clock waits, the match goes on', async () => {
+    const moveMs = 1_500;
+    const [a, b] = await twoNodes(moveMs);
+    // mimi reaches process a through a relay that the test can cut and point at process b.
+    const relay = await startRelay(a.port);
+    const mimi = await connect({
+      secret: SECRET,
+      port: relay.port,
+      reconnect: { retries: 100, backoff: { initialMs: 50, maxMs: 100 } },
+    });
+    onTestFinished(() => mimi.close());
+    const toMimi: string[] = [];
+    mimi.on('packet', (p: ClientPacket) => toMimi.push(`${p.op} ${p.text()}`));
+    const resumed: boolean[] = [];
+    mimi.on('reconnected', (r: { resumed: boolean }) => resumed.push(r.resumed));
+    const tama = await peer(b.port);
+
+    const asMimi = async (op: number, body: object): Promise<unknown> =>
+      (await mimi.request('rps', JSON.stringify(body), { op, replyOp: [op, Rps.Error] })).json();
+    expect(await play(tama, 'tama')).toEqual({ waiting: true });
+    expect(await asMimi(Rps.Play, { name: 'mimi' })).toEqual({ waiting: false });
+    const found = await tama.push<MatchFound>(Rps.Match);
+    expect(found).toMatchObject({ opponent: 'mimi', round: 1, moveMs });
+    await expect
+      .poll(() => toMimi)
+      .toEqual([`${Rps.Match} ${JSON.stringify({ ...found, opponent: 'tama' })}`]);
+    toMimi.length = 0;
+
+    // The connection drops: tama, on the other process, is told, and the clock stops.
+    relay.refuse(true);
+    relay.cut();
+    expect(await tama.push(Rps.Away)).toEqual({ opponent: 'mimi' });
+    // Long past the deadline, nothing is settled; tama moves meanwhile, and the news is kept for mimi.
+    await noResultWithin(moveMs + 500, tama);
+    expect(await move(tama, 'rock')).toEqual({ round: 1 });
+
+    // mimi comes back through process b: its session moves there, the match goes on with a full clock.
+    relay.target = b.port;
+    relay.refuse(false);
+    await expect.poll(() => resumed, { timeout: 10_000 }).toEqual([true]);
+    await b.cli.waitFor(new RegExp(`resumed from .*moved from process ${a.processId}`), 5_000);
+    const back = { match: found.match, round: 1, moveMs };
+    expect(await tama.push(Rps.Back)).toEqual(back);
+    await expect
+      .poll(() => toMimi)
+      .toEqual([`${Rps.Moved} ${JSON.stringify({ round: 1 })}`, `${Rps.Back} ${JSON.stringify(back)}`]);
+    expect(await asMimi(Rps.Move, { move: 'paper' })).toEqual({ round: 1 });
+    const won = {
+      match: found.match,
+      round: 1,
+      moves: { tama: 'rock', mimi: 'paper' },
+      winner: 'mimi',
+      by: 'moves',
+    };
+    expect(await tama.push(Rps.Result)).toEqual(won);
+    await expect.poll(() => toMimi.slice(2)).toEqual([`${Rps.Result} ${JSON.stringify(won)}`]);
+    // Settled once: neither the old process's clock nor the new one's settles it again.
+    await noResultWithin(moveMs + 500, tama);
+    expect(toMimi).toHaveLength(3);
   }, 60_000);
 });
