@@ -137,6 +137,27 @@ describe('rps plugin', () => {
     expect(await board(c)).toEqual({ top: [] });
   });
 
+  it('keeps a name for its player until it takes another or leaves', async () => {
+    const server = await createTestServer({ plugin: import.meta.dirname });
+    const [a, b, c] = [await player(server, 'a'), await player(server, 'b'), await player(server, 'c')];
+    expect(await play(a, 'neko')).toEqual({ waiting: true });
+    expect(await play(b, 'kuro')).toEqual({ waiting: false });
+    await push(a, Op.Match);
+    await push(b, Op.Match);
+    expect(await play(c, 'neko')).toEqual({ error: 'the name neko is taken' });
+    await b.close();
+    expect(await push(a, Op.Result)).toMatchObject({ winner: 'neko', by: 'forfeit' });
+    // a plays on as tora: neko is free, and tora is taken.
+    expect(await play(a, 'tora')).toEqual({ waiting: true });
+    expect(server.sessions()[0]?.plugins.rps).toEqual({ name: 'tora', queued: true });
+    expect(await play(c, 'tora')).toEqual({ error: 'the name tora is taken' });
+    // The name of a player who left is free too.
+    expect(await play(c, 'kuro')).toEqual({ waiting: false });
+    expect(await push<MatchFound>(a, Op.Match)).toMatchObject({ opponent: 'kuro' });
+    const d = await player(server, 'd');
+    expect(await play(d, 'neko')).toEqual({ waiting: true });
+  });
+
   it('gives the match to the player who stays when the other leaves, and to nobody when a waiting player leaves', async () => {
     const server = await createTestServer({ plugin: import.meta.dirname });
     const { mimi, tama, id } = await match(server);
