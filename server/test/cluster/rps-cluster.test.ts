@@ -17,21 +17,9 @@ import { startRedis, type RunningRedis } from '../../../scripts/test-support/red
 import { assertBuilt, REPO_ROOT } from '../cli/run-cli.js';
 import { directStorage, freshDatabase } from '../storage/postgres-processes.js';
 import { connect, type ClientPacket } from '../../src/client/client.js';
+import { Op as Rps } from '../../../plugins/rps/logic.js';
 import { startRelay } from '../helpers/proxy.js';
 import { clusterName, peer, SECRET, startNode, type Node, type Peer } from './cluster-processes.js';
-
-/** The game's op codes (plugins/rps/spec.conf). */
-const Rps = {
-  Play: 1,
-  Move: 2,
-  Match: 3,
-  Moved: 4,
-  Board: 5,
-  Result: 6,
-  Away: 7,
-  Back: 8,
-  Error: 9,
-} as const;
 
 interface MatchFound {
   match: string;
