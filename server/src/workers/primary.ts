@@ -86,6 +86,10 @@ export async function runPrimary(context: PrimaryContext): Promise<number> {
   const n = options.workers ?? 1;
   const redis = options.cluster;
   const via = redis === undefined ? 'IPC bus through the primary' : `Redis at ${hostPort(redis.shown)}`;
+  // A shutdown signal that comes while the dashboard starts (before the real handlers below) is held,
+  // not left to Node's default (dying without a word), and acted on once they are in place.
+  let early: string | undefined;
+  const removeEarly = context.onSignal((signal) => (early ??= signal));
   context.out(`${kleur.bold('workers:')} ${n} (${via}), primary pid ${process.pid}`);
 
   // The secrets go over IPC: nothing in this process's environment is handed down at fork.
@@ -281,6 +285,7 @@ export async function runPrimary(context: PrimaryContext): Promise<number> {
   const removeSignals = context.onSignal((signal) =>
     received(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM', false),
   );
+  removeEarly();
   const removeControl = context.onControl?.((signal) => received(signal, false));
   function control(signal: 'SIGHUP' | 'SIGUSR2'): void {
     if (signal === 'SIGUSR2') stop('drain', 'SIGUSR2');
@@ -291,7 +296,10 @@ export async function runPrimary(context: PrimaryContext): Promise<number> {
   }
 
   try {
-    for (const slot of slots) fork(slot);
+    if (early !== undefined) received(early === 'SIGINT' ? 'SIGINT' : 'SIGTERM', false);
+    // Stopped before any worker was forked: there is none to start.
+    if (stopping === undefined) for (const slot of slots) fork(slot);
+    endIfDone();
     return await finished;
   } finally {
     removeSignals();
