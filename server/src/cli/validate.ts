@@ -1,11 +1,12 @@
 import path from 'node:path';
+import { NekoError } from '../errors.js';
 import { defineCommand, type CliIo } from './command.js';
 
 /** What the validate command needs from its process. */
 export type ValidateIo = Pick<CliIo, 'out' | 'err' | 'cwd'>;
 
 /**
- * `nekoconnect validate [dir] [--json]`: validates, prints the report, and
+ * `nekoconnect validate [dir] [--json | --reporter github]`: validates, prints the report, and
  * resolves with the exit code: 0 without errors, 1 with. A bad flag, or a
  * folder that is missing or holds no plugin, is thrown: a usage error (2).
  */
@@ -23,6 +24,13 @@ config's plugins, else the current directory. See docs/validate.md.`,
       help: 'print the report as JSON (its shape is in docs/validate.md)',
       key: 'json',
     },
+    reporter: {
+      type: 'string',
+      value: '<name>',
+      help: 'default (terminal text) or github (GitHub Actions annotations: ::error file=…,line=…,col=…::…)',
+      default: 'default',
+      key: 'reporter',
+    },
     config: {
       type: 'string',
       value: '<file>',
@@ -35,13 +43,33 @@ config's plugins, else the current directory. See docs/validate.md.`,
 Environment: NO_COLOR (plain output).`,
   run: async (flags, args, io: ValidateIo) => {
     const cwd = io.cwd ?? process.cwd();
+    const reporter = flags.reporter ?? 'default';
+    if (reporter !== 'default' && reporter !== 'github') {
+      throw new NekoError(
+        'NEKO_ERR_CLI_USAGE',
+        `--reporter ${reporter} is not a reporter: give default or github`,
+        {
+          hint: 'Run `nekoconnect validate --help` for the options.',
+        },
+      );
+    }
+    if (reporter === 'github' && flags.json === true) {
+      throw new NekoError('NEKO_ERR_CLI_USAGE', '--json and --reporter github cannot be used together', {
+        hint: 'give one of them: --json for programs, --reporter github in a GitHub Actions workflow',
+      });
+    }
     const dir = await pluginsDir(cwd, args[0], flags);
 
     // ts-morph takes most of a second to load: only this command pays for it.
-    const { validatePlugins, formatReport, toJsonReport } = await import('../validate/index.js');
+    const { validatePlugins, formatReport, formatGithubReport, toJsonReport } =
+      await import('../validate/index.js');
     const report = await validatePlugins(dir);
     io.out(
-      flags.json === true ? JSON.stringify(toJsonReport(report), null, 2) : formatReport(report, { cwd }),
+      flags.json === true
+        ? JSON.stringify(toJsonReport(report), null, 2)
+        : reporter === 'github'
+          ? formatGithubReport(report, { cwd })
+          : formatReport(report, { cwd }),
     );
     // The CLI exits as soon as this resolves: let stdout take the whole report first.
     await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));

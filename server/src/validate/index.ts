@@ -8,4 +8,12 @@ export {
   type JsonProblem,
   type JsonReport,
 } from './report.js';
+export {
+  escapeData,
+  escapeProperty,
+  formatGithubReport,
+  githubAnnotation,
+  githubPath,
+  type GithubReportOptions,
+} from './github.js';
 export type { PluginResult, Position, Problem, Severity, ValidationReport } from './problem.js';
