@@ -1,13 +1,23 @@
 import type { Context, PluginContext, SessionContext } from 'nekoconnect';
 
-/** The chat's op codes (see spec.conf). */
+/**
+ * The chat's op codes (see spec.conf). A client sends Nick, Say and Who; the
+ * others are what the chat pushes or answers.
+ */
 export const Op = {
+  /** data: a nickname (1 to 32 printable ASCII characters, no spaces); answers `{"nick"}` and tells the others `Renamed` */
   Nick: 1,
+  /** data: a message (1 to 2000 characters); no answer, the others receive `{"nick","text"}` with this op */
   Say: 2,
+  /** data: nothing; answers `{"nicks"}`: every nickname in the room */
   Who: 3,
+  /** pushed to the others when someone joins: `{"nick"}`, the guest name given */
   Joined: 4,
+  /** pushed to everyone when someone leaves: `{"nick"}` */
   Left: 5,
+  /** pushed to the others when someone takes a nickname: `{"from","nick"}` */
   Renamed: 6,
+  /** the answer to a bad packet (unknown op, bad or taken nickname, empty message): `{"error"}` */
   Error: 9,
 } as const;
 

@@ -1,16 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, PluginContext, SessionContext, SessionGone } from 'nekoconnect';
 
-/** The game's op codes (see spec.conf). */
+/**
+ * The game's op codes (see spec.conf). A client sends Play, Move and Board;
+ * the others are what the game pushes or answers. Data is JSON.
+ */
 export const Op = {
+  /** data: `{"name"}` (1 to 32 printable ASCII characters; optional once named); answers `{"waiting"}`: true while queued for an opponent */
   Play: 1,
+  /** data: `{"move"}`: "rock", "paper" or "scissors"; answers `{"round"}` and tells the opponent `Moved` */
   Move: 2,
+  /** pushed to both players when a match starts: `{"match","opponent","round","moveMs"}` */
   Match: 3,
+  /** pushed to a player whose opponent has moved: `{"round"}` */
   Moved: 4,
+  /** data: nothing; answers `{"top"}`: the leaderboard, best first, as `{"name","wins","losses"}` entries */
   Board: 5,
+  /** pushed to both players when a round is settled: `{"match","round","moves","winner","by"}`, with `next` when a round follows */
   Result: 6,
+  /** pushed to a player whose opponent dropped and may resume: `{"opponent"}` */
   Away: 7,
+  /** pushed to both players when the opponent who dropped is back: `{"match","round","moveMs"}` */
   Back: 8,
+  /** the answer to a bad packet (unknown op, bad data, not in a match): `{"error"}` */
   Error: 9,
 } as const;
 

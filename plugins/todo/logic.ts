@@ -1,12 +1,21 @@
 import type { Context } from 'nekoconnect';
 
-/** The todo list's op codes (see spec.conf). */
+/**
+ * The todo list's op codes (see spec.conf). Data is JSON; each answer carries
+ * the op of the packet it answers.
+ */
 export const Op = {
+  /** data: `{"title"}` (1 to 500 characters); answers the new item `{"_id","title","done","createdAt"}` */
   Add: 1,
+  /** data: nothing; answers every item, oldest first, as a JSON array */
   List: 2,
+  /** data: `{"id"}`; marks the item done and answers `{"updated"}`: how many items changed */
   Done: 3,
+  /** data: `{"id"}`; removes the item and answers `{"removed"}`: how many items went */
   Remove: 4,
+  /** data: nothing; answers `{"open","done","added"}`: items open, items done, items ever added */
   Stats: 5,
+  /** the answer to a bad packet (unknown op, data not JSON, a field missing): `{"error"}` */
   Error: 9,
 } as const;
 
