@@ -7,14 +7,15 @@
  * 3. check the project folder;
  * 4. in a staging folder beside it: generate the files with the `plugin`
  *    generator of `@nekoconnect/templates` (through node-plop), install the
- *    dependencies, `git init`;
+ *    dependencies, write the CI workflow with the `ci` generator (`npm ci`
+ *    when the install left a package-lock.json), `git init`;
  * 5. move the project into place, or, on any failure, remove everything
  *    this run wrote;
  * 6. print the next steps.
  */
 import kleur from 'kleur';
-import { readFileSync } from 'node:fs';
-import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type * as TemplatesModule from '@nekoconnect/templates';
@@ -31,8 +32,8 @@ export const HELP = `Usage: npm create nekoplugin [dir] -- [options]
        create-nekoplugin [dir] [options]
 
 Creates a NekoConnect plugin project in dir: spec.conf, a Logic class with a
-small working example, its vitest tests, package.json, tsconfig.json and a
-README. In a terminal it asks for each value the flags do not give; elsewhere
+small working example, its vitest tests, package.json, tsconfig.json, a
+README and a GitHub Actions workflow (.github/workflows/ci.yml). In a terminal it asks for each value the flags do not give; elsewhere
 (CI, a pipe) give them as flags, or take the defaults with --yes.
 
 Options:
@@ -44,6 +45,9 @@ Options:
   -y, --yes                   take the defaults for every value not given, never ask
       --no-install            do not install the dependencies
       --no-git                do not run git init
+      --no-ci                 do not write .github/workflows/ci.yml (validate and test on
+                              Node 20 and 22; npm ci when the install wrote a lockfile,
+                              else npm install)
   -f, --force                 write into a folder that is not empty (files with the same
                               names are replaced, the others kept)
   -h, --help                  show this help
@@ -64,6 +68,7 @@ const OPTIONS = {
   yes: { type: 'boolean', short: 'y' },
   'no-install': { type: 'boolean' },
   'no-git': { type: 'boolean' },
+  'no-ci': { type: 'boolean' },
   force: { type: 'boolean', short: 'f' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
@@ -79,6 +84,8 @@ export interface CreateOptions {
   yes: boolean;
   install: boolean;
   git: boolean;
+  /** Write `.github/workflows/ci.yml` (not with `--no-ci`). */
+  ci: boolean;
   force: boolean;
   help: boolean;
   version: boolean;
@@ -121,6 +128,7 @@ export function parseCreateArgs(argv: readonly string[]): CreateOptions {
     yes: values.yes === true,
     install: values['no-install'] !== true,
     git: values['no-git'] !== true,
+    ci: values['no-ci'] !== true,
     force: values.force === true,
     help: values.help === true,
     version: values.version === true,
@@ -231,6 +239,7 @@ async function create(argv: readonly string[], io: CreateIo): Promise<number> {
     if (options.install && !interrupt.signal.aborted) {
       await install(pm, staging.project, io, interrupt.signal);
     }
+    if (options.ci && !interrupt.signal.aborted) await writeCi(templates, staging, plan, io);
     if (options.git && !interrupt.signal.aborted) await gitInit(staging.project, io, interrupt.signal);
     if (interrupt.signal.aborted) throw cancelled();
     await staging.commit();
@@ -341,6 +350,31 @@ async function generate(templates: Templates, staging: Staging, plan: Plan): Pro
     }
     throw err;
   }
+}
+
+/** The `ci` generator into the staging folder, after the install: it looks for the lockfile the install wrote. */
+async function writeCi(templates: Templates, staging: Staging, plan: Plan, io: CreateIo): Promise<void> {
+  const lockfile = existsSync(join(staging.project, 'package-lock.json'));
+  try {
+    await templates.addCiWorkflow({
+      destBasePath: staging.root,
+      dir: basename(staging.project),
+      name: plan.name,
+      lockfile,
+      force: true,
+    });
+  } catch (err) {
+    if (templates.isNekoTemplatesError(err)) {
+      throw new NekoCreateError('NEKO_ERR_CREATE_GENERATE', err.message, {
+        cause: err,
+        hint: err.hint ?? '',
+      });
+    }
+    throw err;
+  }
+  io.out(
+    `  wrote ${templates.CI_WORKFLOW_FILE} (${lockfile ? 'npm ci: package-lock.json is there' : 'npm install: no package-lock.json yet'})`,
+  );
 }
 
 async function install(

@@ -1,9 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { assertBuilt, listTree, runCli, tempDir, PACKAGE_ROOT } from './helpers/cli.js';
 
 const PROJECT = [
+  '.github/',
+  '.github/workflows/',
+  '.github/workflows/ci.yml',
   '.gitignore',
   'README.md',
   'logic.test.ts',
@@ -37,6 +41,7 @@ describe('create-nekoplugin --help and --version', () => {
       '--yes',
       '--no-install',
       '--no-git',
+      '--no-ci',
       '--force',
       '--help',
       '--version',
@@ -115,6 +120,30 @@ describe('create-nekoplugin without a terminal', () => {
       ['dice-game/', 'my-plugin/', ...PROJECT.flatMap((f) => [`dice-game/${f}`, `my-plugin/${f}`])].sort(),
     );
     expect(await spec(join(cwd, 'dice-game'))).toContain('$name {"Dice Game"};\n$greet {"dice-game"};');
+  });
+
+  it('writes the CI workflow (npm install without an install), and not with --no-ci', async () => {
+    const cwd = await tempDir();
+    const { stdout } = await runCli(['dice', '--yes', '--no-install', '--no-git'], { cwd });
+    expect(stdout).toContain('wrote .github/workflows/ci.yml (npm install: no package-lock.json yet)');
+    const workflow = parse(await readFile(join(cwd, 'dice', '.github', 'workflows', 'ci.yml'), 'utf8')) as {
+      jobs: { test: { strategy: { matrix: { node: number[] } }; steps: Array<Record<string, unknown>> } };
+    };
+    expect(workflow.jobs.test.strategy.matrix.node).toEqual([20, 22]);
+    expect(workflow.jobs.test.steps.map((s) => s.run ?? s.uses)).toEqual([
+      'actions/checkout@v4',
+      'actions/setup-node@v4',
+      'npm install',
+      'npm run validate -- --reporter github',
+      'npm test -- --reporter=default --reporter=github-actions',
+    ]);
+    // setup-node's npm cache needs a lockfile: not without one.
+    expect(workflow.jobs.test.steps[1]!.with).toEqual({ 'node-version': '${{ matrix.node }}' });
+
+    const without = await runCli(['plain', '--yes', '--no-install', '--no-git', '--no-ci'], { cwd });
+    expect(without.code).toBe(0);
+    expect(without.stdout).not.toContain('ci.yml');
+    expect(await listTree(join(cwd, 'plain'))).toEqual(PROJECT.filter((f) => !f.startsWith('.github')));
   });
 
   it('prints the next steps', async () => {

@@ -4,6 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, listTree, runCli, tempDir, writeTree } from './helpers/cli.js';
 
 const PROJECT = [
+  '.github/',
+  '.github/workflows/',
+  '.github/workflows/ci.yml',
   '.gitignore',
   'README.md',
   'logic.test.ts',

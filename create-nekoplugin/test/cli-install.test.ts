@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { assertBuilt, fakeCommands, listTree, runCli, tempDir } from './helpers/cli.js';
 
 const HAS_GIT = (() => {
@@ -36,6 +37,23 @@ describe('create-nekoplugin installs and runs git', () => {
     expect(stdout).toMatch(/ {2}pnpm test +validate the plugin, then run its tests/);
     expect(stdout).toMatch(/ {2}pnpm dev +serve/);
     expect(stdout).not.toContain('pnpm install ');
+  });
+
+  it('writes a workflow that installs with npm ci and caches npm when the install wrote package-lock.json', async () => {
+    const fake = await fakeCommands({ npm: 'echo "{}" > package-lock.json' });
+    const cwd = await tempDir();
+    const { code, stdout } = await runCli(['dice', '--yes', '--no-git'], {
+      cwd,
+      env: { PATH: `${fake.dir}${delimiter}${process.env.PATH}` },
+    });
+    expect(code).toBe(0);
+    expect(stdout).toContain('wrote .github/workflows/ci.yml (npm ci: package-lock.json is there)');
+    const workflow = parse(await readFile(join(cwd, 'dice', '.github', 'workflows', 'ci.yml'), 'utf8')) as {
+      jobs: { test: { steps: Array<Record<string, unknown>> } };
+    };
+    const [, setup, installStep] = workflow.jobs.test.steps;
+    expect(setup!.with).toEqual({ 'node-version': '${{ matrix.node }}', cache: 'npm' });
+    expect(installStep).toEqual({ name: 'Install', run: 'npm ci' });
   });
 
   it('leaves nothing behind when the install fails, and shows its output', async () => {

@@ -11,10 +11,12 @@ import { NekoTemplatesError } from './errors.js';
 import { checkPluginAnswers, toSlug, type PluginAnswers } from './names.js';
 import { planAddOp } from './ops.js';
 import plopfile, {
+  CI_WORKFLOW_FILE,
   opFiles,
   opRenderer,
   type AddOpGeneratorAnswers,
   type AddPluginGeneratorAnswers,
+  type CiGeneratorAnswers,
   type PluginGeneratorAnswers,
 } from './plopfile.js';
 import { dependencyVersions } from './versions.js';
@@ -64,6 +66,46 @@ export async function generatePlugin(options: GeneratePluginOptions): Promise<Ge
   dependencyVersions();
   const answers: PluginGeneratorAnswers = { ...options.answers, dir: options.dir };
   return run(await createPlop(options), 'plugin', answers);
+}
+
+export interface AddCiWorkflowOptions extends PlopOptions {
+  /** The project folder, relative to `destBasePath` (`.` for `destBasePath` itself). */
+  dir: string;
+  /** The plugin's name, in the workflow's first comment. */
+  name: string;
+  /**
+   * Whether the project has a package-lock.json. Default: whether the
+   * folder holds one now (after the install, when one ran).
+   */
+  lockfile?: boolean;
+}
+
+/**
+ * Writes the project's GitHub Actions workflow, `.github/workflows/ci.yml`:
+ * on push and pull request, on Node 20 and 22, install (`npm ci` with a
+ * lockfile, else `npm install`), `npm run validate -- --reporter github`,
+ * and `npm test` with vitest's `github-actions` reporter.
+ * @throws NekoTemplatesError `NEKO_ERR_TEMPLATES_GENERATE` when the file
+ *   exists and `force` is not set, or writing fails.
+ */
+export async function addCiWorkflow(options: AddCiWorkflowOptions): Promise<GenerateResult> {
+  const lockfile =
+    options.lockfile ?? existsSync(join(resolve(options.destBasePath, options.dir), 'package-lock.json'));
+  const answers: CiGeneratorAnswers = { dir: options.dir, name: options.name, lockfile };
+  const { changes, failures } = await (
+    await createPlop(options)
+  )
+    .getGenerator('ci')
+    .runActions({ ...answers });
+  if (failures.length > 0) {
+    const [first] = failures;
+    throw new NekoTemplatesError(
+      'NEKO_ERR_TEMPLATES_GENERATE',
+      `the ci generator failed: ${first?.error ?? first?.message ?? 'unknown error'}${first?.path ? ` (${first.path})` : ''}`,
+      { hint: `pass force to replace an existing ${CI_WORKFLOW_FILE}, or check that the folder is writable` },
+    );
+  }
+  return { files: changes.map((c) => c.path.replace(/^[\\/]/, '')) };
 }
 
 export interface AddPluginOptions extends PlopOptions {

@@ -7,7 +7,10 @@
  * - `add-plugin`: another plugin folder in a plugins directory (spec.conf,
  *   logic.ts, logic.test.ts), for projects that serve several plugins;
  * - `add-op`: an op in a plugin made by either: its code in `Op`, a `case`
- *   in `recv`, a handler method, a test, and a row in README.md.
+ *   in `recv`, a handler method, a test, and a row in README.md;
+ * - `ci`: the project's GitHub Actions workflow, `.github/workflows/ci.yml`
+ *   (written after the install, which decides between `npm ci` and
+ *   `npm install`).
  *
  * Use it with plop (`export { default } from '@nekoconnect/templates/plopfile'`
  * in a project's plopfile.js, then `npx plop add-op`), or through the
@@ -57,6 +60,23 @@ export const PLUGIN_FOLDER_FILES: ReadonlyArray<readonly [template: string, file
 /** Answers of the `plugin` generator: the project folder, relative to plop's destination. */
 export interface PluginGeneratorAnswers extends PluginAnswers {
   dir: string;
+}
+
+/** Where the `ci` generator writes the workflow, in the project folder. */
+export const CI_WORKFLOW_FILE = '.github/workflows/ci.yml';
+
+/** Answers of the `ci` generator. */
+export interface CiGeneratorAnswers {
+  /** The project folder, relative to plop's destination. */
+  dir: string;
+  /** The plugin's name, in the workflow's first comment. */
+  name: string;
+  /**
+   * True when the project has a package-lock.json (the install ran): the
+   * workflow installs with `npm ci` and caches npm's downloads; else with
+   * `npm install`, without the cache (setup-node's cache needs a lockfile).
+   */
+  lockfile: boolean;
 }
 
 /** Answers of the `add-plugin` generator. */
@@ -147,6 +167,28 @@ export default function plopfile(plop: NodePlopAPI): void {
       ...PLUGIN_FOLDER_FILES.map(([template, file]) =>
         addFile(template, `{{{pluginsDir}}}/{{{folder}}}/${file}`),
       ),
+    ],
+  });
+
+  plop.setGenerator('ci', {
+    description: 'a GitHub Actions workflow: validate and test on Node 20 and 22, on push and pull request',
+    prompts: [
+      { type: 'input', name: 'dir', message: 'Project folder', default: '.', validate: nonEmpty('folder') },
+      { type: 'input', name: 'name', message: 'Plugin name', default: 'the plugin' },
+      {
+        type: 'confirm',
+        name: 'lockfile',
+        message: 'Is package-lock.json committed (npm ci)?',
+        default: true,
+      },
+    ] satisfies PromptQuestion[],
+    actions: [
+      {
+        type: 'add',
+        path: `{{{dir}}}/${CI_WORKFLOW_FILE}`,
+        templateFile: join(TEMPLATES_DIR, 'ci', 'ci.yml.tmpl'),
+        abortOnFail: true,
+      },
     ],
   });
 

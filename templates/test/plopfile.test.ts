@@ -15,9 +15,9 @@ interface Prompt {
 }
 
 describe('the plopfile', () => {
-  it('registers the plugin, add-plugin and add-op generators, as plop loads them from the built file', async () => {
+  it('registers the plugin, add-plugin, ci and add-op generators, as plop loads them from the built file', async () => {
     const plop = await nodePlop(BUILT_PLOPFILE, { destBasePath: await tempDir(), force: false });
-    expect(plop.getGeneratorList().map((g) => g.name)).toEqual(['plugin', 'add-plugin', 'add-op']);
+    expect(plop.getGeneratorList().map((g) => g.name)).toEqual(['plugin', 'add-plugin', 'ci', 'add-op']);
   });
 
   it('asks in the order of the bypass arguments, and checks each answer like the functions do', async () => {
@@ -27,6 +27,7 @@ describe('the plopfile', () => {
     expect(names('plugin')).toEqual(['dir', 'name', 'greeter', 'description', 'packageName']);
     expect(names('add-plugin')).toEqual(['pluginsDir', 'name', 'greeter', 'description', 'folder']);
     expect(names('add-op')).toEqual(['op', 'code', 'dir']);
+    expect(names('ci')).toEqual(['dir', 'name', 'lockfile']);
 
     const prompts = plop.getGenerator('plugin').prompts as unknown as Prompt[];
     const greeter = prompts.find((p) => p.name === 'greeter')!;
