@@ -219,6 +219,14 @@ export class SourceFileCache {
     return sourceFile;
   }
 
+  /** `file` as a program last parsed it, while it has not changed since; undefined otherwise. */
+  parsed(file: string): ts.SourceFile | undefined {
+    const cached = this.#files.get(toTsPath(file));
+    if (cached === undefined) return undefined;
+    if (cached.stamp !== undefined && cached.stamp !== stampOf(file)) return undefined;
+    return cached.sourceFile;
+  }
+
   clear(): void {
     this.#files.clear();
     this.#virtual.clear();

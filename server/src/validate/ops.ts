@@ -57,6 +57,12 @@ export type ExtractedOps =
       problems: Finding[];
     };
 
+/** Where {@link extractOps} may find the logic file already parsed. */
+export interface ExtractOpsOptions {
+  /** The file as parsed and unchanged since (the warm validator's), or undefined to read it. */
+  parsed?: (file: string) => ts.SourceFile | undefined;
+}
+
 /**
  * Reads the ops of a plugin folder (its spec.conf's `$logic` file), of a
  * logic file, or of a source file already parsed (by the warm validator).
@@ -67,7 +73,10 @@ export type ExtractedOps =
  * @throws NekoError from reading spec.conf (`NEKO_ERR_SPEC_*`) when a folder
  *   is given that is not a plugin folder
  */
-export async function extractOps(target: string | ts.SourceFile): Promise<ExtractedOps> {
+export async function extractOps(
+  target: string | ts.SourceFile,
+  options: ExtractOpsOptions = {},
+): Promise<ExtractedOps> {
   if (typeof target !== 'string') return opsOfSourceFile(tsMorph().ts, target);
   let file = path.resolve(target);
   if ((await stat(file).catch(() => undefined))?.isDirectory() === true) {
@@ -78,6 +87,8 @@ export async function extractOps(target: string | ts.SourceFile): Promise<Extrac
     }
     file = logicFile;
   }
+  const parsed = options.parsed?.(file);
+  if (parsed !== undefined) return opsOfSourceFile(tsMorph().ts, parsed);
   let text: string;
   try {
     text = await readFile(file, 'utf8');

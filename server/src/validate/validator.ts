@@ -49,6 +49,7 @@ import {
   type Problem,
   type ValidationReport,
 } from './problem.js';
+import { extractOps, type ExtractedOps } from './ops.js';
 import { tsMorph, type TsApi } from './typescript.js';
 
 /**
@@ -74,6 +75,15 @@ export interface Validator {
    * package in `node_modules`, a tsconfig.json that another one extends).
    */
   update(file: string): void;
+  /**
+   * The ops of a plugin folder's `Op` table (see {@link extractOps}), from
+   * its logic file as the last validation parsed it when the file has not
+   * changed since (no second parse), else read afresh.
+   *
+   * @throws NekoError `NEKO_ERR_SPEC_*` when `pluginDir` has no valid
+   *   spec.conf, `NEKO_ERR_VALIDATE_DISPOSED` after {@link Validator.dispose}.
+   */
+  ops(pluginDir: string): Promise<ExtractedOps>;
   /** Lets go of everything the validator keeps. It cannot validate afterwards. */
   dispose(): void;
 }
@@ -197,6 +207,15 @@ class WarmValidator implements Validator {
       this.#setups.clear();
       this.#files.invalidateResolutions();
     }
+  }
+
+  async ops(pluginDir: string): Promise<ExtractedOps> {
+    if (this.#disposed) {
+      throw new NekoError('NEKO_ERR_VALIDATE_DISPOSED', 'this validator was disposed', {
+        hint: 'create a new one with createValidator()',
+      });
+    }
+    return extractOps(pluginDir, { parsed: (file) => this.#files.parsed(file) });
   }
 
   dispose(): void {

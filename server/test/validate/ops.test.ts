@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { Op as TodoOp } from '../../../plugins/todo/logic.js';
 import { declaredOps } from '../../src/plugins/stats.js';
 import { extractOps, MAX_OP, opsOfSourceFile, type ExtractedOps } from '../../src/validate/ops.js';
 import { tsMorph } from '../../src/validate/typescript.js';
+import { createValidator } from '../../src/validate/validator.js';
 
 const PLUGINS = join(import.meta.dirname, '..', '..', '..', 'plugins');
 
@@ -22,7 +23,7 @@ let count = 0;
 /** A plugin folder holding `logic` as its logic file (named `logic.<ext>`). */
 async function plugin(logic: string, ext = 'ts'): Promise<string> {
   const folder = join(dir, `p${++count}`);
-  await import('node:fs/promises').then((fs) => fs.mkdir(folder));
+  await mkdir(folder);
   await writeFile(
     join(folder, 'spec.conf'),
     `$name {"P${count}"};\n$greet {"p${count}"};\n$logic {"logic"};\n$version {"1.0.0"};\n`,
@@ -225,6 +226,43 @@ describe('extractOps on fixtures', () => {
       problems: [],
     });
     expect(opsOfSourceFile(ts, parsed).ops).toEqual([{ name: 'Two', op: 2 }]);
+  });
+});
+
+describe('the warm validator', () => {
+  it('reads the ops from the logic file its last validation parsed, and reads it again once it changed', async () => {
+    const folder = await plugin(
+      [
+        'export const Op = {',
+        '  /** the first */',
+        '  One: 1,',
+        '} as const;',
+        'export class Logic { recv() {} }',
+      ].join('\n'),
+    );
+    const file = join(folder, 'logic.ts');
+    // A whole-second mtime, which utimes can set back exactly.
+    const when = 1_700_000_000;
+    await utimes(file, when, when);
+    const validator = createValidator();
+    try {
+      await validator.validate(folder);
+      expect(withOps(await validator.ops(folder)).ops).toEqual([{ name: 'One', op: 1, doc: 'the first' }]);
+
+      // Same size, same mtime: the validator takes its parse (the old text), a fresh read sees the new one.
+      const old = await readFile(file, 'utf8');
+      await writeFile(file, old.replace('One: 1', 'One: 2'));
+      await utimes(file, when, when);
+      expect(withOps(await validator.ops(folder)).ops).toEqual([{ name: 'One', op: 1, doc: 'the first' }]);
+      expect(withOps(await extractOps(folder)).ops).toEqual([{ name: 'One', op: 2, doc: 'the first' }]);
+
+      // A real change (another size) is read again.
+      await writeFile(file, old.replace('One: 1', 'One: 12'));
+      expect(withOps(await validator.ops(folder)).ops).toEqual([{ name: 'One', op: 12, doc: 'the first' }]);
+    } finally {
+      validator.dispose();
+    }
+    await expect(validator.ops(folder)).rejects.toMatchObject({ code: 'NEKO_ERR_VALIDATE_DISPOSED' });
   });
 });
 
