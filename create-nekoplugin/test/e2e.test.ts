@@ -2,8 +2,10 @@
  * The proof, as a user would do it: pack the workspace packages, run
  * create-nekoplugin from its tarball the way `npm create` does (npm exec),
  * install the generated project against the packed packages, and run the
- * project's own `npm test` and `npm run validate`; then add an op with the
- * project's generator and run both again.
+ * project's own `npm test` and `npm run validate`, and the commands of its
+ * GitHub Actions workflow (parsed from its ci.yml, here on this machine's
+ * Node only: the Node 22 leg of the matrix cannot run here); then add an op
+ * with the project's generator and run both again.
  *
  * Only the npm registry is reached (vitest, typescript, plop and the
  * packages' own dependencies). Slow: packing and two installs.
@@ -14,9 +16,10 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { assertBuilt, listTree, REPO_ROOT, tempDir } from './helpers/cli.js';
 
-const TIMEOUT = 240_000;
+const TIMEOUT = 360_000;
 const WORKSPACES = ['nekoconnect', '@nekoconnect/testing', '@nekoconnect/templates', 'create-nekoplugin'];
 
 interface Run {
@@ -116,6 +119,9 @@ describe('npm create nekoplugin, end to end', () => {
       expect(created).toContain('Creating Neko E2e (greeter neko-e2e) in ./neko-e2e');
       const project = join(work, 'neko-e2e');
       expect(await listTree(project)).toEqual([
+        '.github/',
+        '.github/workflows/',
+        '.github/workflows/ci.yml',
         '.gitignore',
         'README.md',
         'logic.test.ts',
@@ -173,6 +179,44 @@ describe('npm create nekoplugin, end to end', () => {
       expect(guides).toContain('node_modules/nekoconnect/docs/plugins.md');
       for (const guide of guides) expect(existsSync(join(project, guide)), guide).toBe(true);
 
+      // 3b. The CI workflow: it parses, it has the expected job and steps, and the commands it
+      //     lists pass here, as GitHub's runner would run them (bash, GITHUB_ACTIONS=true).
+      const workflow = parse(await readFile(join(project, '.github', 'workflows', 'ci.yml'), 'utf8')) as {
+        on: Record<string, unknown>;
+        jobs: Record<
+          string,
+          { strategy: { matrix: { node: number[] } }; steps: Array<{ uses?: string; run?: string }> }
+        >;
+      };
+      expect(Object.keys(workflow.on)).toEqual(['push', 'pull_request']);
+      expect(Object.keys(workflow.jobs)).toEqual(['test']);
+      const job = workflow.jobs.test!;
+      expect(job.strategy.matrix.node).toEqual([20, 22]);
+      expect(job.steps.map((step) => step.uses ?? step.run)).toEqual([
+        'actions/checkout@v4',
+        'actions/setup-node@v4',
+        // Scaffolded with --no-install: no lockfile then.
+        'npm install',
+        'npm run validate -- --reporter github',
+        'npm test -- --reporter=default --reporter=github-actions',
+      ]);
+      const ciEnv = userEnv({ GITHUB_ACTIONS: 'true', CI: 'true' });
+      const commands = job.steps.flatMap((step) => (step.run === undefined ? [] : [step.run]));
+      const outputs: string[] = [];
+      for (const command of commands) outputs.push(await ok('bash', ['-c', command], project, ciEnv));
+      expect(outputs[1]).toMatch(/^nekoconnect validate: 1 plugin valid, 0 warnings$/m);
+      expect(outputs[2]).toMatch(/Tests\s+3 passed \(3\)/);
+      // With the lockfile the install just wrote, the other form of the step (npm ci) passes too.
+      await ok('bash', ['-c', 'npm ci --no-audit --no-fund'], project, ciEnv);
+      // A broken test shows as a GitHub annotation from vitest's reporter.
+      const testFile = join(project, 'logic.test.ts');
+      const tests = await readFile(testFile, 'utf8');
+      await writeFile(testFile, `${tests}\nit('fails on purpose', () => {\n  expect(1).toBe(2);\n});\n`);
+      const broken = await run('bash', ['-c', commands[2]!], project, ciEnv);
+      expect(broken.code, broken.output).not.toBe(0);
+      expect(broken.output).toMatch(/^::error file=.*logic\.test\.ts,.*fails on purpose/m);
+      await writeFile(testFile, tests);
+
       // 4. The project's own scripts. npm test checks the plugin against the Context contract, then runs the tests.
       const started = performance.now();
       const tested = await ok('npm', ['test'], project);
@@ -193,6 +237,15 @@ describe('npm create nekoplugin, end to end', () => {
       expect(failed.output).toContain(`logic.ts:${line}:13 error NEKO_ERR_VALIDATE_RECV_PARAM`);
       expect(failed.output).toContain('recv(ctx: string) cannot take the Context the server passes');
       expect(failed.output).not.toMatch(/Test Files/);
+      // The workflow's validate step annotates the same line for GitHub.
+      const annotated = await run('bash', ['-c', commands[1]!], project, ciEnv);
+      expect(annotated.code, annotated.output).toBe(1);
+      expect(annotated.stdout).toMatch(
+        new RegExp(
+          `^::error file=logic\\.ts,line=${line},col=13,.*title=NEKO_ERR_VALIDATE_RECV_PARAM::`,
+          'm',
+        ),
+      );
       await writeFile(logicFile, logic);
 
       const validated = await ok('npm', ['run', 'validate'], project);
