@@ -19,7 +19,9 @@ import type { ts } from 'ts-morph';
 import { errorMessage } from '../format.js';
 import { readSpec } from '../plugins/spec.js';
 import { checkLogicFile } from './checks/logic-file.js';
-import { fromTsPath, nodeLocation } from './checks/logic-input.js';
+import type { SourceLocation } from '../errors.js';
+import { fromTsPath } from './checks/logic-input.js';
+import type { Position } from './problem.js';
 import type { Finding } from './problem.js';
 import { tsMorph, type TsApi } from './typescript.js';
 
@@ -115,7 +117,7 @@ export function opsOfSourceFile(tsApi: TsApi, sourceFile: ts.SourceFile): Extrac
   const { declaration } = table;
   const source: OpsSource = {
     file: fromTsPath(sourceFile.fileName),
-    line: nodeLocation(declaration.name).location.line,
+    line: locate(sourceFile, declaration.name).location.line,
   };
   const literal = declaration.initializer === undefined ? undefined : unwrap(tsApi, declaration.initializer);
   if (literal === undefined || !tsApi.isObjectLiteralExpression(literal)) {
@@ -128,7 +130,7 @@ export function opsOfSourceFile(tsApi: TsApi, sourceFile: ts.SourceFile): Extrac
   const seen = new Map<number, { name: string; line: number }>();
   for (const property of literal.properties) {
     const name = property.name === undefined ? undefined : propertyName(tsApi, property.name);
-    const at = nodeLocation(property);
+    const at = locate(sourceFile, property);
     if (name === undefined) {
       problems.push({
         code: 'NEKO_ERR_VALIDATE_OP',
@@ -174,7 +176,7 @@ export function opsOfSourceFile(tsApi: TsApi, sourceFile: ts.SourceFile): Extrac
       continue;
     }
     seen.set(value, { name, line: at.location.line });
-    const doc = docOf(tsApi, property);
+    const doc = docOf(tsApi, sourceFile, property);
     ops.push(doc === undefined ? { name, op: value } : { name, op: value, doc });
   }
   return { ops, source, problems };
@@ -286,10 +288,10 @@ function propertyName(tsApi: TsApi, name: ts.PropertyName): string | undefined {
  * tags left out: paragraphs kept apart by a blank line, the lines of each
  * joined by a space, trimmed.
  */
-function docOf(tsApi: TsApi, node: ts.Node): string | undefined {
+function docOf(tsApi: TsApi, sourceFile: ts.SourceFile, node: ts.Node): string | undefined {
   const docs = tsApi.getJSDocCommentsAndTags(node).filter((d): d is ts.JSDoc => tsApi.isJSDoc(d));
   const last = docs.at(-1);
-  const text = last === undefined ? rawDocOf(node) : tsApi.getTextOfJSDocComment(last.comment);
+  const text = last === undefined ? rawDocOf(sourceFile, node) : tsApi.getTextOfJSDocComment(last.comment);
   if (text === undefined) return undefined;
   const paragraphs = text
     .split(/\r?\n\s*\r?\n/)
@@ -309,9 +311,9 @@ function docOf(tsApi: TsApi, node: ts.Node): string | undefined {
  * where TypeScript attaches none (an entry on the line of the `{`): its
  * lines without the leading `*`, up to the first tag.
  */
-function rawDocOf(node: ts.Node): string | undefined {
+function rawDocOf(sourceFile: ts.SourceFile, node: ts.Node): string | undefined {
   // The trivia before the entry: whitespace and comments only.
-  const trivia = node.getSourceFile().text.slice(node.pos, node.getStart());
+  const trivia = sourceFile.text.slice(node.pos, node.getStart(sourceFile));
   const raw = [...trivia.matchAll(/\/\*\*(?!\/)([\s\S]*?)\*\//g)].at(-1)?.[1];
   if (raw === undefined) return undefined;
   const lines: string[] = [];
@@ -321,4 +323,17 @@ function rawDocOf(node: ts.Node): string | undefined {
     lines.push(bare);
   }
   return lines.join('\n');
+}
+
+/**
+ * Where `node` starts and ends, 1-based, in `sourceFile`: given the file, so
+ * that a file parsed without parent pointers is read as well.
+ */
+function locate(sourceFile: ts.SourceFile, node: ts.Node): { location: SourceLocation; end: Position } {
+  const start = sourceFile.getLineAndCharacterOfPosition(node.getStart(sourceFile));
+  const end = sourceFile.getLineAndCharacterOfPosition(node.getEnd());
+  return {
+    location: { file: fromTsPath(sourceFile.fileName), line: start.line + 1, column: start.character + 1 },
+    end: { line: end.line + 1, column: end.character + 1 },
+  };
 }

@@ -226,6 +226,17 @@ describe('extractOps on fixtures', () => {
       problems: [],
     });
     expect(opsOfSourceFile(ts, parsed).ops).toEqual([{ name: 'Two', op: 2 }]);
+
+    // As a program parses it: no parent pointers, JSDoc skipped in a .ts file.
+    const bare = ts.createSourceFile(
+      '/virtual/bare.ts',
+      'export const Op = {\n  /**\n   * three,\n   * in two lines\n   * @see docs\n   */\n  Three: 3,\n  Dup: 3,\n} as const;',
+      { languageVersion: ts.ScriptTarget.Latest, jsDocParsingMode: ts.JSDocParsingMode.ParseForTypeErrors },
+      false,
+    );
+    const result = withOps(opsOfSourceFile(ts, bare));
+    expect(result.ops).toEqual([{ name: 'Three', op: 3, doc: 'three, in two lines' }]);
+    expect(result.problems.map((p) => [p.location?.line, p.severity])).toEqual([[8, 'warning']]);
   });
 });
 
