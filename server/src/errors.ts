@@ -165,6 +165,8 @@ export const ERROR_CODES = {
   NEKO_ERR_VALIDATE_CONTRACT: 'The nekoconnect package the plugin sees does not export the Context types.',
   NEKO_ERR_VALIDATE_NO_PLUGINS: 'The folder to validate is not a plugin folder and holds no plugin folder.',
   NEKO_ERR_VALIDATE_DISPOSED: 'A validator was used after dispose().',
+  NEKO_ERR_VALIDATE_OP:
+    "An entry of the plugin's Op table is not a usable op code (not a whole number, out of range, or a duplicate).",
 
   // Dev: `nekoconnect dev`, the watcher that hot-reloads plugins.
   NEKO_ERR_DEV_WATCH:

@@ -16,4 +16,13 @@ export {
   githubPath,
   type GithubReportOptions,
 } from './github.js';
+export {
+  extractOps,
+  opsOfSourceFile,
+  MAX_OP,
+  type ExtractedOps,
+  type ExtractOpsOptions,
+  type OpsSource,
+  type PluginOp,
+} from './ops.js';
 export type { PluginResult, Position, Problem, Severity, ValidationReport } from './problem.js';
