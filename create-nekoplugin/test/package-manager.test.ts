@@ -49,6 +49,7 @@ describe('parseCreateArgs', () => {
         '-f',
         '--no-install',
         '--no-git',
+        '--no-ci',
       ]),
     ).toEqual({
       dir: 'dir',
@@ -60,6 +61,7 @@ describe('parseCreateArgs', () => {
       force: true,
       install: false,
       git: false,
+      ci: false,
       help: false,
       version: false,
     });
@@ -68,6 +70,7 @@ describe('parseCreateArgs', () => {
       yes: false,
       install: true,
       git: true,
+      ci: true,
       force: false,
     });
   });
