@@ -334,13 +334,20 @@ async function gatherAnswers(templates: Templates, options: CreateOptions, io: C
 /** Runs the `plugin` generator into the staging folder; resolves with the files, relative to the project. */
 async function generate(templates: Templates, staging: Staging, plan: Plan): Promise<string[]> {
   const { dir: _dir, ...answers } = plan;
-  try {
-    const { files } = await templates.generatePlugin({
+  const { files } = await generating(templates, () =>
+    templates.generatePlugin({
       destBasePath: staging.root,
       dir: basename(staging.project),
       answers,
-    });
-    return files.map((f) => relative(basename(staging.project), f));
+    }),
+  );
+  return files.map((f) => relative(basename(staging.project), f));
+}
+
+/** Runs a generator of the templates; their coded errors become this tool's `NEKO_ERR_CREATE_GENERATE`. */
+async function generating<T>(templates: Templates, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
   } catch (err) {
     if (templates.isNekoTemplatesError(err)) {
       throw new NekoCreateError('NEKO_ERR_CREATE_GENERATE', err.message, {
@@ -355,23 +362,15 @@ async function generate(templates: Templates, staging: Staging, plan: Plan): Pro
 /** The `ci` generator into the staging folder, after the install: it looks for the lockfile the install wrote. */
 async function writeCi(templates: Templates, staging: Staging, plan: Plan, io: CreateIo): Promise<void> {
   const lockfile = existsSync(join(staging.project, 'package-lock.json'));
-  try {
-    await templates.addCiWorkflow({
+  await generating(templates, () =>
+    templates.addCiWorkflow({
       destBasePath: staging.root,
       dir: basename(staging.project),
       name: plan.name,
       lockfile,
       force: true,
-    });
-  } catch (err) {
-    if (templates.isNekoTemplatesError(err)) {
-      throw new NekoCreateError('NEKO_ERR_CREATE_GENERATE', err.message, {
-        cause: err,
-        hint: err.hint ?? '',
-      });
-    }
-    throw err;
-  }
+    }),
+  );
   io.out(
     `  wrote ${templates.CI_WORKFLOW_FILE} (${lockfile ? 'npm ci: package-lock.json is there' : 'npm install: no package-lock.json yet'})`,
   );
