@@ -14,7 +14,7 @@
  */
 import { connect } from '../../server/dist/client/index.js';
 import { BENCH_SECRET, ECHO_GREETER, HOST } from '../lib/common.js';
-import { closeClients, measureLockstep, openClients, serveRuns } from '../lib/lockstep.js';
+import { closeClients, measureLockstep, openClients, serveRuns, windowFigures } from '../lib/lockstep.js';
 
 const OP = 7;
 const STOP_TIMEOUT_MS = 10_000;
@@ -46,17 +46,8 @@ async function run(config, send) {
       stopTimeoutMs: STOP_TIMEOUT_MS,
       mark: (phase) => send({ type: 'mark', id: config.id, phase }),
     });
-    if (!window.finished)
-      throw new Error(`the requests in flight did not finish within ${STOP_TIMEOUT_MS / 1000} s`);
-    const requests = window.completed;
     return {
-      requests,
-      seconds: window.seconds,
-      requestsPerSec: requests / window.seconds,
-      p50Us: window.histogram.percentile(50),
-      p99Us: window.histogram.percentile(99),
-      maxUs: window.histogram.max,
-      clientCpuUsPerRequest: window.cpuUs / requests,
+      ...windowFigures(window, STOP_TIMEOUT_MS),
       clientCoresBusy: window.cpuUs / 1e6 / window.seconds,
     };
   } finally {

@@ -52,6 +52,27 @@ export async function closeClients(clients, stopTimeoutMs) {
  */
 
 /**
+ * The figures of a measured window, as the load generators report them.
+ * @param {Window} window
+ * @param {number} stopTimeoutMs
+ * @throws Error when the requests in flight at the end did not finish in time
+ */
+export function windowFigures(window, stopTimeoutMs) {
+  if (!window.finished)
+    throw new Error(`the requests in flight did not finish within ${stopTimeoutMs / 1000} s`);
+  const requests = window.completed;
+  return {
+    requests,
+    seconds: window.seconds,
+    requestsPerSec: requests / window.seconds,
+    p50Us: window.histogram.percentile(50),
+    p99Us: window.histogram.percentile(99),
+    maxUs: window.histogram.max,
+    clientCpuUsPerRequest: window.cpuUs / requests,
+  };
+}
+
+/**
  * Runs one request loop per requester, in lockstep, through `warmupMs` then
  * a measured window of `windowMs`; marks its start and end with `mark`. The
  * first request that throws ends every loop and is thrown.

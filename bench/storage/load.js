@@ -22,7 +22,7 @@
  */
 import { connect } from '../../server/dist/client/index.js';
 import { BENCH_SECRET, HOST } from '../lib/common.js';
-import { closeClients, measureLockstep, openClients, serveRuns } from '../lib/lockstep.js';
+import { closeClients, measureLockstep, openClients, serveRuns, windowFigures } from '../lib/lockstep.js';
 
 /** The todo plugin's op codes (plugins/todo/spec.conf). */
 const OP = { add: 1, list: 2, error: 9 };
@@ -94,19 +94,7 @@ async function run(config, send) {
       stopTimeoutMs: STOP_TIMEOUT_MS,
       mark: (phase) => send({ type: 'mark', id: config.id, phase }),
     });
-    if (!window.finished)
-      throw new Error(`the requests in flight did not finish within ${STOP_TIMEOUT_MS / 1000} s`);
-    const requests = window.completed;
-    return {
-      requests,
-      acknowledged: window.acknowledged,
-      seconds: window.seconds,
-      requestsPerSec: requests / window.seconds,
-      p50Us: window.histogram.percentile(50),
-      p99Us: window.histogram.percentile(99),
-      maxUs: window.histogram.max,
-      clientCpuUsPerRequest: window.cpuUs / requests,
-    };
+    return { ...windowFigures(window, STOP_TIMEOUT_MS), acknowledged: window.acknowledged };
   } finally {
     await closeClients(clients, STOP_TIMEOUT_MS);
   }
