@@ -1,0 +1,26 @@
+/** The requests more than one view needs: the overview (top bar, counters, badges) and the plugin list. */
+import { api } from './api.js';
+import { app, guarded } from './state.js';
+
+export function syncOverview(): Promise<unknown> {
+  return guarded('GET /api/overview', async () => {
+    const overview = await api.overview();
+    const counters = overview.counters;
+    app.update({
+      overview,
+      overviewAt: Date.now(),
+      counters: { warn: Number(counters?.warn) || 0, error: Number(counters?.error) || 0 },
+    });
+    return overview;
+  });
+}
+
+/** The plugins, into the shared state (the log filter and the Data view offer them too). */
+export function fetchPlugins(): Promise<readonly unknown[] | undefined> {
+  return guarded('GET /api/plugins', async () => {
+    const answer = await api.plugins();
+    const list = Array.isArray(answer.plugins) ? answer.plugins : [];
+    app.update({ plugins: list });
+    return list;
+  });
+}
