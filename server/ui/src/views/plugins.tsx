@@ -108,6 +108,38 @@ function PluginError({ p, status }: { p: PluginView; status: string }): JSX.Elem
   );
 }
 
+/** The last part of a path (`/srv/plugins/chat-1.2.0.ncp` → `chat-1.2.0.ncp`). */
+const baseName = (file: string): string => file.split(/[\\/]/).pop() ?? file;
+
+/**
+ * Where the plugin came from: its folder, or the `.ncp` package it serves
+ * from with the first 12 hex digits of its sha256 (the whole hash in the title).
+ */
+function Origin({ p }: { p: PluginView }): JSX.Element {
+  const origin = p.origin;
+  if (origin?.kind === 'package') {
+    return (
+      <span class="plugin-origin mono" data-origin="package" title={`Package: ${origin.file}`}>
+        <span class="chip origin-kind">package</span>
+        <span class="origin-file">{baseName(origin.file)}</span>
+        <span class="origin-hash" title={`sha256 ${origin.sha256}`}>
+          sha256 {origin.sha256.slice(0, 12)}
+        </span>
+      </span>
+    );
+  }
+  const dir = origin?.kind === 'folder' ? origin.dir : p.dir;
+  return (
+    <span
+      class="plugin-origin plugin-dir mono"
+      data-origin={origin === undefined ? '' : 'folder'}
+      title={dir ? `Folder: ${dir}` : ''}
+    >
+      {dir || ''}
+    </span>
+  );
+}
+
 function PluginCard({ p }: { p: PluginView }): JSX.Element {
   const status = typeof p.status === 'string' ? p.status : 'unknown';
   const serving = typeof p.codeVersion === 'number';
@@ -139,9 +171,7 @@ function PluginCard({ p }: { p: PluginView }): JSX.Element {
           </span>
         </span>
         <span class="toolbar-spacer"></span>
-        <span class="plugin-dir mono" title={p.dir ? `Folder: ${p.dir}` : ''}>
-          {p.dir || ''}
-        </span>
+        <Origin p={p} />
         <button
           type="button"
           class="button button-quiet button-small"
