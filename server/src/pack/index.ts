@@ -1,0 +1,8 @@
+export {
+  packPlugin,
+  packageFileName,
+  type PackedEntry,
+  type PackOptions,
+  type PackResult,
+  type PackStep,
+} from './pack.js';
