@@ -11,6 +11,8 @@ export default tseslint.config(
       'coverage/**',
       'bench/results/**',
       'test-results/**',
+      // The dashboard page's bundle (server/scripts/build-ui.js makes it).
+      'server/ui/build/**',
       // Plugins with deliberate mistakes; their tests assert exact positions.
       'server/test/fixtures/validate/**',
     ],

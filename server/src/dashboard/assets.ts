@@ -10,7 +10,9 @@ export interface Asset {
 /** The page's files: everything it needs ships in the package (no CDN; it works offline). */
 const FILES: Readonly<Record<string, string>> = {
   '/': 'index.html',
-  '/app.js': 'app.js',
+  // The page's script, bundled from ui/src/ by the package's build (scripts/build-ui.js).
+  '/app.js': 'build/app.js',
+  '/app.js.map': 'build/app.js.map',
   '/app.css': 'app.css',
   '/favicon.svg': 'favicon.svg',
 };
@@ -20,6 +22,7 @@ const TYPES: Readonly<Record<string, string>> = {
   js: 'text/javascript; charset=utf-8',
   css: 'text/css; charset=utf-8',
   svg: 'image/svg+xml',
+  map: 'application/json; charset=utf-8',
 };
 
 /** The folder of the page's files: `ui/` of the package (beside `src/` and `dist/`). */
@@ -43,7 +46,9 @@ export async function loadAssets(dir: URL = UI_DIR): Promise<Map<string, Asset>>
         `the dashboard page file ${url.pathname} cannot be read`,
         {
           cause: err,
-          hint: 'Reinstall the nekoconnect package: its ui/ folder is incomplete.',
+          hint: file.startsWith('build/')
+            ? 'The page is not built: run `npm run build` in the nekoconnect repository, or reinstall the package.'
+            : 'Reinstall the nekoconnect package: its ui/ folder is incomplete.',
         },
       );
     }
