@@ -270,6 +270,24 @@ interface LinkOptions {
   readonly maxPacketBytes: number;
   /** The first packet: the auth packet of the secret, or of a token. */
   readonly first: Outgoing;
+  /** Set for a client of {@link connectOver}: its wire, and who watches its packets. */
+  readonly tap?: ClientTap;
+}
+
+/**
+ * @internal How the dashboard's Playground drives the SDK: over a wire of its
+ * own (an in-memory pipe to `server.accept()`), told of each packet it sends
+ * and of what each server packet answers. Not part of the public API.
+ */
+export interface ClientTap {
+  /** How messages name the other end, e.g. `the playground`. */
+  readonly name: string;
+  /** Makes the wire the client talks over. */
+  wire(events: WireEvents): Wire;
+  /** A packet of `send()` or `request()`, as it is queued (synchronously, inside the call). */
+  queued(outgoing: Outgoing): void;
+  /** A server packet after the handshake: a plugin's or a status, and the packet of this client it answers. */
+  arrived(packet: ClientPacket, answers: Outgoing | undefined): void;
 }
 
 /**
@@ -504,6 +522,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
       this.#onExtensionAnswer(frame);
     } else {
       const packet = new IncomingPacket(frame, arrival.status);
+      this.#linkOptions.tap?.arrived(packet, arrival.answers?.extension ? undefined : arrival.answers);
       this.#recent.push({ n: this.#arrivals++, packet });
       if (this.#recent.length > RECENT_ARRIVALS) this.#recent.shift();
       if (packet.status !== undefined) this.#onStatus(packet, arrival.answers, arrival.closing);
@@ -565,6 +584,7 @@ export class NekoClient extends EventEmitter<NekoClientEvents> {
   }
 
   #enqueue(outgoing: Outgoing, reject: (err: Error) => void): void {
+    this.#linkOptions.tap?.queued(outgoing);
     if (this.#state === 'closed') {
       clearTimeout(outgoing.timer);
       reject(this.#closedError());
@@ -830,9 +850,11 @@ async function openLink(options: LinkOptions, hasher: Hasher): Promise<Link> {
   let wire: Wire | undefined;
   try {
     wire =
-      options.url === undefined
-        ? tcpWire({ host: options.host, port: options.port, tls: options.tls }, events)
-        : await webSocketWire(options.url, options.tls, events);
+      options.tap !== undefined
+        ? options.tap.wire(events)
+        : options.url === undefined
+          ? tcpWire({ host: options.host, port: options.port, tls: options.tls }, events)
+          : await webSocketWire(options.url, options.tls, events);
   } catch (err) {
     fail('NEKO_ERR_CLIENT_CONNECT', `cannot connect to ${target}: ${(err as Error).message}`, err);
   }
@@ -841,7 +863,7 @@ async function openLink(options: LinkOptions, hasher: Hasher): Promise<Link> {
 
 /** Where a client connects, for messages: its WebSocket URL, or `host:port`. */
 function where(options: LinkOptions): string {
-  return options.url ?? `${options.host}:${options.port}`;
+  return options.tap?.name ?? options.url ?? `${options.host}:${options.port}`;
 }
 
 /** A frame whose fields no longer share the decoder's buffer. */
@@ -861,6 +883,22 @@ function copyFrame(frame: Frame): Frame {
  * knows it too (its reply carries `H` of the client's random).
  */
 export async function connect(options: ConnectOptions): Promise<NekoClient> {
+  return connectWith(options, undefined);
+}
+
+/**
+ * @internal Connects over the wire `tap` makes (no TCP, no WebSocket), and
+ * tells `tap` what the client sends and what each packet answers: the
+ * Playground's simulated clients. Options as {@link connect}'s, `reconnect` aside.
+ */
+export function connectOver(
+  options: Omit<ConnectOptions, 'reconnect' | 'url'>,
+  tap: ClientTap,
+): Promise<NekoClient> {
+  return connectWith(options, tap);
+}
+
+async function connectWith(options: ConnectOptions, tap: ClientTap | undefined): Promise<NekoClient> {
   const { secret, token } = options;
   const hasSecret = typeof secret === 'string' && secret.length > 0;
   const hasToken =
@@ -893,6 +931,7 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
     timeoutMs: options.connectTimeoutMs ?? 10_000,
     maxPacketBytes: options.maxPacketBytes ?? 16 * 1024 * 1024,
     first: hasToken ? { greeter: AUTH_GREETER, op: TOKEN_AUTH_OP, data: token!.id } : { ...AUTH_PACKET },
+    ...(tap === undefined ? {} : { tap }),
   };
   const hasher = new Hasher(hasToken ? token!.key : secret!);
   const link = await openLink(linkOptions, hasher);
@@ -901,6 +940,6 @@ export async function connect(options: ConnectOptions): Promise<NekoClient> {
     hasher,
     linkOptions,
     options.requestTimeoutMs ?? 30_000,
-    reconnectPolicy(options.reconnect),
+    tap === undefined ? reconnectPolicy(options.reconnect) : undefined,
   );
 }

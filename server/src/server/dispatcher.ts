@@ -26,6 +26,21 @@ export interface DispatcherOptions {
   recvTimeoutMs: number;
 }
 
+/** Told when a plugin's `ctx.recv()` starts (`true`) or stops (`false`) waiting for a session's next packet. */
+export type RecvWatcher = (greeter: string, waiting: boolean) => void;
+
+/**
+ * The watchers of the few sessions watched (the dashboard's Playground): kept
+ * off the dispatcher, so that other sessions carry nothing for it, and read
+ * only when a `recv()` starts or stops waiting.
+ */
+const recvWatchers = new WeakMap<Dispatcher, RecvWatcher>();
+
+/** Tells `watcher` whenever a handler of this dispatcher's session starts or stops waiting in `ctx.recv()`. */
+export function watchRecv(dispatcher: Dispatcher, watcher: RecvWatcher): void {
+  recvWatchers.set(dispatcher, watcher);
+}
+
 /** How a handler stands when the dispatcher may move on to the next packet. */
 type Outcome = 'done' | 'parked' | 'failed';
 
@@ -426,6 +441,7 @@ class HandlerRun implements RunView {
     const waiter = this.#waiter!;
     this.#waiter = undefined;
     clearTimeout(waiter.timer);
+    this.#watched(false);
     waiter.resolve(new ReceivedPacket(frame.op, frame.data));
     return phase;
   }
@@ -438,6 +454,7 @@ class HandlerRun implements RunView {
     if (!waiter) return;
     this.#waiter = undefined;
     clearTimeout(waiter.timer);
+    this.#watched(false);
     waiter.reject(error);
   }
 
@@ -471,18 +488,25 @@ class HandlerRun implements RunView {
       const timer = setTimeout(() => {
         if (this.#waiter?.timer !== timer) return;
         this.#waiter = undefined;
+        this.#watched(false);
         this.#dispatcher.unpark(this);
         reject(
           new NekoError('NEKO_ERR_CONTEXT_RECV_TIMEOUT', `ctx.recv() got no packet within ${timeoutMs} ms`),
         );
       }, timeoutMs);
       this.#waiter = { resolve, reject, timer };
+      this.#watched(true);
       // Outside a dispatch phase (e.g. a second recv() after a timeout) the run parks by itself.
       if (!this.#resolvePhase('parked')) this.#dispatcher.park(this);
     });
   }
 
   // --- internals ---
+
+  /** Tells the session's recv watcher, if it has one (see {@link watchRecv}). */
+  #watched(waiting: boolean): void {
+    recvWatchers.get(this.#dispatcher)?.(this.greeter, waiting);
+  }
 
   #newPhase(): Promise<Outcome> {
     this.#phase = deferred<Outcome>();

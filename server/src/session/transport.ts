@@ -23,4 +23,11 @@ export interface Transport {
   end(): void;
   /** Drops queued bytes and closes the connection at once. */
   destroy(): void;
+  /**
+   * Told whenever a plugin's `ctx.recv()` starts (`true`) or stops
+   * (`false`) waiting for this connection's next packet: how the dashboard's
+   * Playground shows the waits of its simulated clients. Other transports
+   * leave it out (their sessions then carry nothing for it).
+   */
+  readonly watchRecv?: (greeter: string, waiting: boolean) => void;
 }
