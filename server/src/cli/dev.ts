@@ -1,6 +1,7 @@
 import kleur from 'kleur';
 import { SECRET_ENV } from '../config/secret.js';
 import { listenForKeys } from '../dev/keys.js';
+import { LazyValidator } from '../dev/validation.js';
 import { formatDevEvent } from '../dev/report.js';
 import { clientSnippet, developmentSecret, type DevSecret } from '../dev/secret.js';
 import { indent, shownDir } from '../format.js';
@@ -26,7 +27,14 @@ defaults to the config's plugins, else the current directory.
 The shared secret comes from NEKOCONNECT_SECRET or --secret-file. Without
 either, a development secret is made once, kept in .nekoconnect/dev-secret
 and printed with a client snippet. See docs/dev.md.`,
-  flags: START_FLAGS,
+  flags: {
+    ...START_FLAGS,
+    'no-playground': {
+      type: 'boolean',
+      help: ["do not serve the dashboard's Playground (on", 'by default; it needs the dashboard token)'],
+      key: 'noPlayground',
+    },
+  },
   notes: 'Keys (in an interactive terminal): r reload every plugin, c clear the screen, q quit.',
   footer: SERVE_FOOTER,
   serves: true,
@@ -37,8 +45,14 @@ and printed with a client snippet. See docs/dev.md.`,
     const given = flags.secretFile !== undefined || (io.env[SECRET_ENV] ?? '') !== '';
     const devSecret = given ? undefined : await developmentSecret(cwd);
     const commandIo = io;
+    // One warm validator for the watcher (each change) and the Playground (the ops of each plugin).
+    const validator = new LazyValidator();
     return serve(flags, io, {
       mode: 'dev',
+      playground:
+        parsed.noPlayground === true
+          ? { on: false, reason: 'the Playground is off: nekoconnect dev was started with --no-playground' }
+          : { on: 'default', ops: (dir) => validator.ops(dir) },
       env: devSecret === undefined ? io.env : { ...io.env, [SECRET_ENV]: devSecret.secret },
       failed: {
         withSpec: 'answers 503 until a save fixes it',
@@ -62,6 +76,7 @@ and printed with a client snippet. See docs/dev.md.`,
         const watcher = await watchPlugins(server, dir, {
           dataDir,
           cacheDir,
+          validate: validator,
           onEvent: (event) => {
             const { text, toStderr } = formatDevEvent(event, cwd);
             if (toStderr) io.err(text);
@@ -70,7 +85,7 @@ and printed with a client snippet. See docs/dev.md.`,
           },
         });
         const close = (): Promise<void> => watcher.close();
-        if (shutdown.stopping) return { close };
+        if (shutdown.stopping) return { close, dispose: () => validator.dispose() };
         const input = io.stdin ?? process.stdin;
         const clear = io.clear ?? (() => process.stdout.write('\u001b[2J\u001b[3J\u001b[H'));
         const stopKeys = listenForKeys(input, {
@@ -84,7 +99,13 @@ and printed with a client snippet. See docs/dev.md.`,
         });
         const keys = input.isTTY === true ? kleur.dim('  (r reload · c clear · q quit)') : '';
         io.out(`${kleur.cyan('watching')} ${shownDir(dir, cwd)} for changes${keys}`);
-        return { close, dispose: stopKeys };
+        return {
+          close,
+          dispose: () => {
+            stopKeys();
+            validator.dispose();
+          },
+        };
       },
     });
   },
