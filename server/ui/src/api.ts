@@ -104,8 +104,12 @@ export const api = {
     call('api/playground/clients', { method: 'POST', body: label === undefined ? {} : { label } }),
   send: (client: string, body: PlaygroundSend): Promise<{ events: PlaygroundEvent[] }> =>
     call(`api/playground/clients/${enc(client)}/send`, { method: 'POST', body }),
-  closeClient: (client: string): Promise<unknown> =>
+  /** Closes the client's session; its timeline stays (answers the client). */
+  closeClient: (client: string): Promise<PlaygroundClient> =>
     call(`api/playground/clients/${enc(client)}`, { method: 'DELETE' }),
+  /** Forgets a client and its timeline (closing it first if open). */
+  removeClient: (client: string): Promise<unknown> =>
+    call(`api/playground/clients/${enc(client)}/remove`, { method: 'POST', body: {} }),
   playgroundTest: (clients: readonly string[]): Promise<PlaygroundTest> =>
     call(`api/playground/test?clients=${clients.map(enc).join(',')}`),
 };

@@ -10,16 +10,11 @@ import { DataView } from './views/data.js';
 import { LogsView } from './views/logs.js';
 import { PluginsView } from './views/plugins.js';
 import { SessionsView } from './views/sessions.js';
+import { PlaygroundView } from './views/playground.js';
 import { SettingsView } from './views/settings.js';
-
-/** The tabs the page offers now. */
-export function visibleTabs(): readonly Tab[] {
-  return TABS.filter((t) => t !== 'playground');
-}
 
 export function App(): JSX.Element {
   const { tab, authFailed, token } = useStore(app);
-  const tabs = visibleTabs();
 
   // The open tab is in the address (#plugins…), so a reload keeps it.
   useEffect(() => {
@@ -39,7 +34,7 @@ export function App(): JSX.Element {
   const on = (name: Tab): boolean => !authFailed && tab === name;
   return (
     <>
-      <TopBar tabs={tabs} />
+      <TopBar tabs={TABS} />
       {authFailed ? <AuthBox hadToken={token !== null} /> : null}
       <main class="main" id="main" hidden={authFailed}>
         <LogsView active={on('logs')} />
@@ -47,6 +42,7 @@ export function App(): JSX.Element {
         <SessionsView active={on('sessions')} />
         <DataView active={on('data')} />
         <SettingsView active={on('settings')} />
+        <PlaygroundView active={on('playground')} />
       </main>
       <StatusBar />
     </>
