@@ -22,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromBufferPromise, type Entry } from 'yauzl';
@@ -279,6 +279,23 @@ export async function extractPackageLogic(pkg: PluginPackage, outDir: string): P
     );
   }
   return moduleFile;
+}
+
+/**
+ * Removes the source maps of other builds next to `moduleFile` (`<logic>.<hash>.mjs.map`), once it is
+ * imported; the stale modules themselves go with `removeStaleBuilds`. Best effort.
+ */
+export async function removeStaleMaps(moduleFile: string, logic: string): Promise<void> {
+  const dir = path.dirname(moduleFile);
+  const keep = `${path.basename(moduleFile)}.map`;
+  const escaped = logic.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`^${escaped}\\.[0-9a-f]+\\.mjs\\.map$`);
+  try {
+    const stale = (await readdir(dir)).filter((name) => name !== keep && pattern.test(name));
+    await Promise.all(stale.map((name) => rm(path.join(dir, name), { force: true })));
+  } catch {
+    // Only clutter is left behind.
+  }
 }
 
 /** The version of the `nekoconnect` package this code belongs to. */

@@ -1,4 +1,4 @@
-import { copyFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { connect } from '../../src/client/client.js';
@@ -62,6 +62,16 @@ describe('nekoconnect dev with .ncp packages', () => {
     await rename(next, file);
     await cli.waitFor(/✓ greet loaded in \d+ ms \(v\d+\)/);
     expect((await client.request('greet', 'neko', { op: 1 })).text()).toBe('HELLO, NEKO! v3');
+    // The cache keeps the logic and the map of the version serving only.
+    const [cache] = (await readdir(path.join(data, 'cache'))).filter((name) =>
+      name.startsWith('greet-1.2.3.ncp-'),
+    );
+    const built = (await readdir(path.join(data, 'cache', cache!))).filter((name) => name !== 'node_modules');
+    expect(built.sort()).toEqual([
+      expect.stringMatching(/^logic\.[0-9a-f]{10}\.mjs$/),
+      expect.stringMatching(/^logic\.[0-9a-f]{10}\.mjs\.map$/),
+    ]);
+    expect(built[1]).toBe(`${built[0]}.map`);
 
     // The connection was never dropped: the folder plugin answers on it too.
     expect((await client.request('echo', 'same link', { op: 4 })).text()).toBe('same link');
