@@ -14,22 +14,65 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { createDashboard } from '../../src/dashboard/dashboard.js';
 import { Playground } from '../../src/playground/playground.js';
 import { REPO_ROOT } from '../cli/run-cli.js';
+import { makePluginsDir } from '../helpers/plugins.js';
 import { startServer } from '../helpers/server.js';
 import { launchChromium } from './browser.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../../plugins/', import.meta.url));
 const ARTIFACTS = path.join(REPO_ROOT, 'test-results');
 
-/** A server with the echo and chat examples, its dashboard (with a token) and a Playground on it. */
-async function setup(): Promise<{ url: string; base: string }> {
+/** A plugin without an `Op` table that asks for a name and waits for it in `ctx.recv()`. */
+const ASKER = {
+  greeter: 'asker',
+  logic: `export class Logic {
+  async recv(ctx) {
+    ctx.send('your name?', { op: 1 });
+    const answer = await ctx.recv({ timeoutMs: 5000 });
+    ctx.send('hello, ' + new TextDecoder().decode(answer.data), { op: 2 });
+  }
+}
+`,
+};
+
+/**
+ * A server with the echo and chat examples (or `plugins`), its dashboard
+ * (with a token) and, unless `playground` is false, a Playground on it.
+ */
+async function setup(
+  options: { plugins?: 'examples' | 'asker'; playground?: boolean } = {},
+): Promise<{ url: string; base: string }> {
   const { server } = await startServer();
   const dashboard = createDashboard(server, { port: 0 });
   onTestFinished(() => dashboard.close());
-  dashboard.playground = new Playground(server);
-  await server.loadPlugins(path.join(EXAMPLES, 'echo'));
-  await server.loadPlugins(path.join(EXAMPLES, 'chat'));
+  if (options.playground !== false) dashboard.playground = new Playground(server);
+  if (options.plugins === 'asker') {
+    await server.loadPlugins(await makePluginsDir([ASKER]));
+  } else {
+    await server.loadPlugins(path.join(EXAMPLES, 'echo'));
+    await server.loadPlugins(path.join(EXAMPLES, 'chat'));
+  }
   const { port } = await dashboard.listen();
   return { url: dashboard.url(), base: `http://127.0.0.1:${port}` };
+}
+
+/** A page on `url` that records its errors; `clipboard` grants it the clipboard. */
+async function openPage(
+  url: string,
+  base: string,
+  clipboard: boolean,
+): Promise<{ page: Page; problems: string[] }> {
+  const browser = await launchChromium();
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  if (clipboard) await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  await page.goto(url);
+  await page.locator('[data-testid="live"][data-state="live"]').waitFor();
+  return { page, problems };
 }
 
 /** The newest timeline entry of a kind (and status) in a client's column. */
@@ -57,17 +100,7 @@ async function compose(
 describe('the Playground in a browser', () => {
   it('opens two clients, sends and requests, shows a chat broadcast in the other client, a 404, and copies a test', async () => {
     const { url, base } = await setup();
-    const browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
-    const page: Page = await context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(url);
-    await page.locator('[data-testid="live"][data-state="live"]').waitFor();
+    const { page, problems } = await openPage(url, base, true);
 
     // The Plugins view says where each plugin came from: its folder.
     await page.getByRole('tab', { name: 'Plugins' }).click();
@@ -171,4 +204,61 @@ describe('the Playground in a browser', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-playground.png'), fullPage: true });
     expect(problems).toEqual([]);
   }, 60_000);
+
+  it("shows a plugin's recv() waits, a free op number with why, and the code selected when the clipboard is refused", async () => {
+    const { url, base } = await setup({ plugins: 'asker' });
+    const { page, problems } = await openPage(url, base, false);
+    // This browser refuses the clipboard, as a page without the permission may be.
+    await page.evaluate(() => {
+      navigator.clipboard.writeText = () =>
+        Promise.reject(new DOMException('Write permission denied.', 'NotAllowedError'));
+    });
+    await page.getByRole('tab', { name: 'Playground' }).click();
+    await page.getByRole('button', { name: 'Open client' }).click();
+    const one = page.getByRole('region', { name: 'client 1', exact: true });
+    await last(one, 'open').waitFor();
+
+    // No Op table: a free op number, and the reason beside it.
+    await one.getByLabel('Greeter').fill('asker');
+    const op = one.getByLabel('Op', { exact: true });
+    expect(await op.getAttribute('type')).toBe('number');
+    expect(await one.locator('.pg-op-doc').textContent()).toMatch(/^Any op number: \S/);
+
+    // The plugin waits in recv() for the client's next packet: the wait shows, then its end.
+    await compose(one, { greeter: 'asker', op: '5', data: 'hi' }, 'Send');
+    await last(one, 'wait', ':has-text("recv() waiting")').waitFor();
+    expect(
+      await one.locator('.pg-event[data-kind="reply"][data-op="1"]').locator('.pg-data-value').textContent(),
+    ).toBe('your name?');
+    await compose(one, { greeter: 'asker', op: '5', data: 'mimi' }, 'Send');
+    await last(one, 'wait', ':has-text("recv() done")').waitFor();
+    const greeted = one.locator('.pg-event[data-kind="reply"][data-op="2"]');
+    await greeted.waitFor();
+    expect(await greeted.locator('.pg-data-value').textContent()).toBe('hello, mimi');
+
+    // Copy as test with the clipboard refused: the code is there, selected, and the page says so.
+    await page.getByRole('button', { name: 'Copy as test' }).click();
+    const box = page.getByRole('textbox', { name: 'Test code' });
+    await box.waitFor();
+    expect(
+      await page.getByRole('status').filter({ hasText: 'The clipboard refused it' }).textContent(),
+    ).toContain('copy it with Ctrl+C');
+    const code = await box.inputValue();
+    expect(code).toContain("'asker'");
+    expect(
+      await box.evaluate((el: HTMLTextAreaElement) => el.value.slice(el.selectionStart, el.selectionEnd)),
+    ).toBe(code);
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('says why when the Playground is off, and how to turn it on', async () => {
+    const { url, base } = await setup({ playground: false });
+    const { page, problems } = await openPage(url, base, false);
+    await page.getByRole('tab', { name: 'Playground' }).click();
+    const off = page.locator('#panel-playground .pg-off');
+    await off.waitFor();
+    expect(await off.textContent()).toContain('--playground');
+    expect(await page.getByRole('button', { name: 'Open client' }).count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
 });
