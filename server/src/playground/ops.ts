@@ -2,8 +2,8 @@
  * Where the Playground's ops of a plugin come from: the one place to ask.
  *
  * - A plugin loaded from a `.ncp` package carries the ops its `pack`
- *   extracted (`ops.json`): {@link PluginOpsSources.packaged} reads them
- *   (set by the command once packages load; nothing parses then).
+ *   extracted (`ops.json`): they are read from the package (nothing is
+ *   parsed, and a package has no sources to parse).
  * - Else its `Op` table and doc comments are read from the logic file by
  *   `extractOps` (validate/ops.ts): under `dev` through the watcher's warm
  *   validator, under `start --playground` through a validator created on
@@ -12,6 +12,7 @@
  */
 import type { ExtractedOps } from '../validate/ops.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
+import { packageOps, readPackage } from '../plugins/package.js';
 import { errorMessage } from '../format.js';
 import type { PlaygroundOp } from './wire.js';
 
@@ -27,31 +28,30 @@ export interface PluginOps {
 /** How a Playground finds the ops of its plugins. */
 export interface PluginOpsSources {
   /**
-   * The ops a package carries (its `ops.json`), when `plugin` was loaded from
-   * one; undefined for a plugin folder (its sources are read instead).
+   * The ops of a plugin loaded from a package; default: its `ops.json`, read
+   * from the package file.
    */
-  readonly packaged?: (plugin: LoadedPlugin) => PluginOps | undefined;
+  readonly packaged?: (file: string) => Promise<PluginOps>;
   /** Reads a plugin folder's `Op` table; default: a validator created on first use. */
   readonly reader?: OpsReader;
 }
 
 /** The ops of each plugin, from its package or its sources. */
 export class OpsCatalog {
-  readonly #packaged: PluginOpsSources['packaged'];
+  readonly #packaged: (file: string) => Promise<PluginOps>;
   readonly #reader: OpsReader;
   /** The validator this catalog created (when none was given), disposed with it. */
   #own: Promise<{ ops: OpsReader; dispose: () => void }> | undefined;
 
   constructor(sources: PluginOpsSources = {}) {
-    this.#packaged = sources.packaged;
+    this.#packaged = sources.packaged ?? opsJsonOf;
     this.#reader = sources.reader ?? ((dir) => this.#ownReader(dir));
   }
 
   /** The ops of `plugin`: never throws (a failure is the reason there are none). */
   async opsOf(plugin: LoadedPlugin): Promise<PluginOps> {
-    const packaged = this.#packaged?.(plugin);
-    if (packaged !== undefined) return packaged;
     try {
+      if (plugin.package !== undefined) return await this.#packaged(plugin.package.file);
       const extracted = await this.#reader(plugin.dir);
       const ops = extracted.ops.map((op) => ({
         name: op.name,
@@ -79,4 +79,10 @@ export class OpsCatalog {
     });
     return (await this.#own).ops(dir);
   }
+}
+
+/** The `ops.json` of a package file. */
+async function opsJsonOf(file: string): Promise<PluginOps> {
+  const ops = packageOps(await readPackage(file));
+  return 'reason' in ops ? { ops: [], reason: `${ops.reason} (ops.json of ${file})` } : { ops: ops.ops };
 }

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createDashboard, type CreateDashboardOptions } from '../../src/dashboard/dashboard.js';
+import { packPlugin } from '../../src/pack/pack.js';
 import { Playground, type PlaygroundOptions } from '../../src/playground/playground.js';
 import type {
   PlaygroundClient,
@@ -76,10 +77,10 @@ async function setup(
     expect(answer.status, answer.body).toBe(200);
     return answer.json<{ events: PlaygroundEvent[] }>().events;
   };
-  const timeline = async (client: string): Promise<PlaygroundEvent[]> =>
+  const timeline = async (client: string): Promise<readonly PlaygroundEvent[]> =>
     (await get(`/api/playground/clients/${client}`)).json<PlaygroundClient>().events;
   /** The client's timeline once `until` holds (events arrive on their own). */
-  const eventually = async (client: string, until: (events: PlaygroundEvent[]) => boolean) => {
+  const eventually = async (client: string, until: (events: readonly PlaygroundEvent[]) => boolean) => {
     for (let i = 0; i < 100; i++) {
       const events = await timeline(client);
       if (until(events)) return events;
@@ -116,6 +117,34 @@ describe('Playground API', () => {
     const boom = info.plugins.find((p) => p.greeter === 'boom')!;
     expect(boom.ops).toEqual([]);
     expect(boom.opsReason).toMatch(/exports no Op table/);
+  });
+
+  it('lists the ops of a plugin served from a .ncp package from its ops.json', async () => {
+    const folder = await makePluginsDir([
+      {
+        greeter: 'packed',
+        logic: `export const Op = {
+  /** answers pong */
+  Ping: 5,
+};
+export class Logic { recv(ctx) { ctx.send('pong'); } }
+`,
+      },
+    ]);
+    const packages = await mkdtemp(path.join(os.tmpdir(), 'neko-packages-'));
+    onTestFinished(() => rm(packages, { recursive: true, force: true }));
+    await packPlugin({ dir: path.join(folder, 'packed'), outDir: packages });
+    const { server, get, open, send } = await setup();
+    await server.loadPlugins(packages);
+    const info = (await get('/api/playground')).json<PlaygroundInfo>();
+    expect(info.plugins.find((p) => p.greeter === 'packed')).toEqual({
+      greeter: 'packed',
+      name: 'packed',
+      ops: [{ name: 'Ping', op: 5, doc: 'answers pong' }],
+    });
+    await open();
+    const pinged = await send('c1', { greeter: 'packed', op: 5, mode: 'request', data: text('') });
+    expect(pinged[1]).toMatchObject({ kind: 'reply', data: { text: 'pong' } });
   });
 
   it('opens real sessions, sends and asks, and shows every packet as hex, text and JSON', async () => {

@@ -3,12 +3,15 @@ import { showData } from '../../src/playground/data.js';
 import { testCode, varies, type RecordedClient } from '../../src/playground/test-code.js';
 import type { PlaygroundEvent, PlaygroundOp } from '../../src/playground/wire.js';
 
-/** A timeline builder: events get the client, seq 1, 2, 3… and the time given. */
-function timeline(
-  client: string,
-  label: string,
-  events: readonly (Omit<PlaygroundEvent, 'client' | 'seq'> & { at: number })[],
-): RecordedClient {
+/** An event as a test writes it: without its client and seq (the builder adds them). */
+type Written = PlaygroundEvent extends infer E
+  ? E extends PlaygroundEvent
+    ? Omit<E, 'client' | 'seq'>
+    : never
+  : never;
+
+/** A timeline builder: events get the client and seq 1, 2, 3…, in the order given. */
+function timeline(client: string, label: string, events: readonly Written[]): RecordedClient {
   return {
     id: client,
     label,
