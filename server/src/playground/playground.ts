@@ -125,12 +125,19 @@ export class Playground {
     }
     const n = this.#nextId++;
     const id = `c${n}`;
-    const client = await SimulatedClient.open(this.#server, {
-      id,
-      label: typeof label === 'string' ? label.trim() : `client ${n}`,
-      maxEvents: this.#maxEvents,
-      onEvent: (event) => this.#emit(event),
-    });
+    let client: SimulatedClient;
+    try {
+      client = await SimulatedClient.open(this.#server, {
+        id,
+        label: typeof label === 'string' ? label.trim() : `client ${n}`,
+        maxEvents: this.#maxEvents,
+        onEvent: (event) => this.#emit(event),
+      });
+    } catch (err) {
+      // The server refused the session (it drains or shuts down, or holds limits.maxConnections).
+      if (!(err instanceof NekoError)) throw err;
+      throw new PlaygroundError(503, err.code, `the server did not take a new session: ${err.message}`);
+    }
     this.#clients.set(id, client);
     if (this.#closed) await client.close();
     return client.view();

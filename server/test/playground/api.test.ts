@@ -325,6 +325,14 @@ export class Logic { recv(ctx) { ctx.send('pong'); } }
     expect((await get('/api/playground/clients/c2')).status).toBe(404);
   });
 
+  it('answers 503 when the server takes no new session (it drains)', async () => {
+    const { server, post } = await setup();
+    void server.drain();
+    const refused = await post('/api/playground/clients');
+    expect([refused.status, refused.json<ApiError>().error.code]).toEqual([503, 'NEKO_ERR_CLIENT_CONNECT']);
+    expect(refused.json<ApiError>().error.message).toMatch(/^the server did not take a new session/);
+  });
+
   it('caps the clients and the events per client', async () => {
     const { open, post, send, timeline, get } = await setup({ playground: { maxClients: 2, maxEvents: 5 } });
     await open();
