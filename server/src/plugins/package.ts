@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromBufferPromise, type Entry } from 'yauzl';
+import type { Entry } from 'yauzl';
 import { NekoError } from '../errors.js';
 import { errorMessage } from '../format.js';
 import { parseSpecText, type PluginSpec } from './spec.js';
@@ -330,6 +330,8 @@ async function readEntries(file: string, data: Buffer): Promise<Map<string, Buff
   const entries = new Map<string, Buffer>();
   let total = 0;
   try {
+    // Loaded on the first package: a server without one never reads a zip.
+    const { fromBufferPromise } = await import('yauzl');
     const zip = await fromBufferPromise(data, { validateEntrySizes: true, strictFileNames: true });
     if (zip.entryCount > PACKAGE_LIMITS.maxEntries) {
       throw tooLarge(file, `it has ${zip.entryCount} entries, more than ${PACKAGE_LIMITS.maxEntries}`);
