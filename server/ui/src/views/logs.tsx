@@ -56,7 +56,11 @@ interface RowProps {
   placement: Placement;
 }
 
-/** One line; rendered again only when how it shows changes (5,000 of them re-render at each flush). */
+/**
+ * One line; rendered again only when how it shows changes (the 5,000 of them
+ * are diffed at each flush): a filter only flips the row's `hidden`, its
+ * content stays as it is.
+ */
 class LogRow extends Component<RowProps> {
   override shouldComponentUpdate(next: RowProps): boolean {
     const a = this.props.placement;
@@ -67,22 +71,43 @@ class LogRow extends Component<RowProps> {
   }
 
   override render({ entry, placement }: RowProps): JSX.Element {
+    const run = typeof entry.run === 'number' ? entry.run : entry.seq;
+    return (
+      <div
+        class={`log-row level-${entry.level}${placement.folded ? ' log-folded' : ''}`}
+        data-seq={entry.seq}
+        data-run={run}
+        data-level={entry.level}
+        data-plugin={entry.plugin ?? ''}
+        data-session={entry.session ?? ''}
+        data-count={placement.count}
+        hidden={!placement.shown}
+      >
+        <RowContent entry={entry} count={placement.count} />
+      </div>
+    );
+  }
+}
+
+interface ContentProps {
+  entry: LogEntry;
+  /** How many lines the row stands for (×N when more than one). */
+  count: number;
+}
+
+/** What a line says: time, level, tags, message, code, count and code frame. */
+class RowContent extends Component<ContentProps> {
+  override shouldComponentUpdate(next: ContentProps): boolean {
+    return next.entry !== this.props.entry || next.count !== this.props.count;
+  }
+
+  override render({ entry, count }: ContentProps): JSX.Element {
     const level = entry.level;
     const plugin = entry.plugin ?? '';
     const session = entry.session ?? '';
     const message = entry.message ?? '';
-    const run = typeof entry.run === 'number' ? entry.run : entry.seq;
     return (
-      <div
-        class={`log-row level-${level}${placement.folded ? ' log-folded' : ''}`}
-        data-seq={entry.seq}
-        data-run={run}
-        data-level={level}
-        data-plugin={plugin}
-        data-session={session}
-        data-count={placement.count}
-        hidden={!placement.shown}
-      >
+      <>
         <time class="log-time" title={fmtDateTime(entry.time)}>
           {fmtClock(entry.time)}
         </time>
@@ -118,14 +143,68 @@ class LogRow extends Component<RowProps> {
         <div class="log-body">
           <span class="log-message">{entry.frame ? withoutFrame(message, entry.frame) : message}</span>
           {entry.code ? <span class="log-code">{entry.code}</span> : null}
-          <span class="log-count" hidden={placement.count < 2} title="The same line, repeated in a row">
-            {placement.count < 2 ? '' : `×${fmtInt(placement.count)}`}
+          <span class="log-count" hidden={count < 2} title="The same line, repeated in a row">
+            {count < 2 ? '' : `×${fmtInt(count)}`}
           </span>
           {entry.frame ? <CodeFrame frame={entry.frame} /> : null}
         </div>
-      </div>
+      </>
     );
   }
+}
+
+/** Lines are rendered in blocks of this many consecutive `seq`s: a flush re-renders the first and last blocks only. */
+const BLOCK = 128;
+
+interface BlockProps {
+  entries: readonly LogEntry[];
+  placements: readonly Placement[];
+}
+
+/** Consecutive lines (no element of its own: the rows stay children of the list). */
+class LogBlock extends Component<BlockProps> {
+  override shouldComponentUpdate(next: BlockProps): boolean {
+    const { entries, placements } = this.props;
+    if (next.entries.length !== entries.length) return true;
+    for (let i = 0; i < entries.length; i += 1) {
+      const a = placements[i]!;
+      const b = next.placements[i]!;
+      if (
+        next.entries[i] !== entries[i] ||
+        a.shown !== b.shown ||
+        a.folded !== b.folded ||
+        a.count !== b.count
+      )
+        return true;
+    }
+    return false;
+  }
+
+  override render({ entries, placements }: BlockProps): JSX.Element {
+    return (
+      <>
+        {entries.map((entry, i) => (
+          <LogRow key={entry.seq} entry={entry} placement={placements[i]!} />
+        ))}
+      </>
+    );
+  }
+}
+
+/** The lines in blocks by `seq` (so trimming the oldest lines leaves the other blocks as they were). */
+function blocks(entries: readonly LogEntry[], placements: readonly Placement[]): JSX.Element[] {
+  const out: JSX.Element[] = [];
+  let start = 0;
+  while (start < entries.length) {
+    const block = Math.floor(entries[start]!.seq / BLOCK);
+    let end = start + 1;
+    while (end < entries.length && Math.floor(entries[end]!.seq / BLOCK) === block) end += 1;
+    out.push(
+      <LogBlock key={block} entries={entries.slice(start, end)} placements={placements.slice(start, end)} />,
+    );
+    start = end;
+  }
+  return out;
 }
 
 const atBottom = (list: HTMLElement): boolean => list.scrollHeight - list.scrollTop - list.clientHeight < 32;
@@ -337,9 +416,7 @@ export function LogsView({ active }: { active: boolean }): JSX.Element {
           onScroll={onScroll}
           onClick={onClick}
         >
-          {state.entries.map((entry, i) => (
-            <LogRow key={entry.seq} entry={entry} placement={placed.rows[i]!} />
-          ))}
+          {blocks(state.entries, placed.rows)}
         </div>
         <div class="log-empty" id="log-empty" hidden={empty === ''}>
           {empty}
