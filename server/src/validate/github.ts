@@ -21,6 +21,11 @@ export interface GithubReportOptions {
 export function formatGithubReport(report: ValidationReport, options: GithubReportOptions = {}): string {
   const cwd = options.cwd ?? process.cwd();
   const lines = report.problems.map((problem) => githubAnnotation(problem, cwd));
+  for (const plugin of report.plugins) {
+    for (const note of plugin.notes ?? []) {
+      lines.push(`::notice file=${escapeProperty(githubPath(plugin.dir, cwd))}::${escapeData(note)}`);
+    }
+  }
   const plugins = plural(report.plugins.length, 'plugin');
   lines.push(
     report.errorCount > 0

@@ -25,4 +25,5 @@ export {
   type OpsSource,
   type PluginOp,
 } from './ops.js';
+export { validatePackage, PACKAGE_TYPES_NOTE } from './package.js';
 export type { PluginResult, Position, Problem, Severity, ValidationReport } from './problem.js';

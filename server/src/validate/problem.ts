@@ -47,6 +47,8 @@ export interface PluginResult {
   logicFile?: string;
   /** Its problems, in file order. */
   problems: Problem[];
+  /** What the report could not check and why (for a `.ncp` package: the type checks need the sources). */
+  notes?: string[];
 }
 
 /** The outcome of one `validate(dir)`. */

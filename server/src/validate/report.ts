@@ -27,7 +27,10 @@ export function formatReport(report: ValidationReport, options: FormatReportOpti
   const blocks = report.problems.map((problem) => formatProblem(problem, cwd, sources));
   const lines = [...blocks.flatMap((block) => [block, ''])];
   const width = Math.max(...report.plugins.map((p) => pluginLabel(p).length));
-  for (const plugin of report.plugins) lines.push(formatPluginLine(plugin, width, cwd));
+  for (const plugin of report.plugins) {
+    lines.push(formatPluginLine(plugin, width, cwd));
+    for (const note of plugin.notes ?? []) lines.push(kleur.dim(`  note: ${note}`));
+  }
   lines.push('', summary(report));
   return lines.join('\n');
 }
@@ -143,6 +146,8 @@ export interface JsonPlugin {
   ok: boolean;
   errorCount: number;
   warningCount: number;
+  /** What could not be checked and why (a `.ncp` package: the type checks need the sources); often empty. */
+  notes: string[];
 }
 
 /** The whole JSON report (`nekoconnect validate --json`). */
@@ -179,6 +184,7 @@ export function toJsonReport(report: ValidationReport): JsonReport {
         ok: errorCount === 0,
         errorCount,
         warningCount: count(plugin.problems, 'warning'),
+        notes: plugin.notes ?? [],
       };
     }),
     problems: report.problems.map((p) => ({

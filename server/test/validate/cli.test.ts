@@ -91,6 +91,7 @@ describe('nekoconnect validate', () => {
       ok: true,
       errorCount: 0,
       warningCount: 0,
+      notes: [],
     });
     expect(report.problems[1]).toEqual({
       plugin: join(FIXTURES, 'duplicates', 'dup-b'),
