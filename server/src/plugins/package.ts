@@ -513,7 +513,7 @@ async function linkServerPackage(outDir: string): Promise<void> {
   await mkdir(modules, { recursive: true, mode: 0o700 });
   await rm(link, { force: true, recursive: false }).catch(() => undefined);
   try {
-    await symlink(target, link, 'dir');
+    await symlink(target, link, process.platform === 'win32' ? 'junction' : 'dir');
   } catch (err) {
     // Another load made it meanwhile.
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
