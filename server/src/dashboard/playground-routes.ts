@@ -8,7 +8,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NekoError } from '../errors.js';
-import { PlaygroundError, type Playground } from '../playground/playground.js';
+import type { Playground } from '../playground/playground.js';
+import { PlaygroundError } from '../playground/refusal.js';
 import type { PlaygroundEvent, PlaygroundInfo } from '../playground/wire.js';
 
 /** The largest request body the Playground reads, in bytes. */

@@ -5,11 +5,12 @@
  * (`/api/playground/…`, dashboard/playground-routes.ts) call it; the JSON it
  * answers with is typed in wire.ts.
  */
-import { NekoError, type NekoErrorCode } from '../errors.js';
+import { NekoError } from '../errors.js';
 import { MAX_FIELD_LENGTH } from '../protocol/constants.js';
 import type { NekoServer } from '../server/server.js';
 import { decodeData } from './data.js';
 import { OpsCatalog, type PluginOpsSources } from './ops.js';
+import { PlaygroundError } from './refusal.js';
 import { SimulatedClient } from './simulated-client.js';
 import { testCode } from './test-code.js';
 import type {
@@ -31,15 +32,6 @@ export const DEFAULT_PLAYGROUND_TIMEOUT_MS = 5_000;
 const MAX_TIMEOUT_MS = 120_000;
 /** The largest op code a frame carries (docs/protocol.md). */
 const MAX_OP = 0xffffffff;
-
-/** A refusal of the Playground, with the HTTP status the API answers it with. */
-export class PlaygroundError extends NekoError {
-  readonly status: number;
-  constructor(status: number, code: NekoErrorCode, message: string, hint?: string) {
-    super(code, message, hint === undefined ? {} : { hint });
-    this.status = status;
-  }
-}
 
 /** Options of {@link Playground}. */
 export interface PlaygroundOptions {
