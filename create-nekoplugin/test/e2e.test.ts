@@ -12,9 +12,10 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { assertBuilt, listTree, REPO_ROOT, tempDir } from './helpers/cli.js';
@@ -258,7 +259,127 @@ describe('npm create nekoplugin, end to end', () => {
       expect(retested).toMatch(/1 plugin valid/);
       expect(retested).toMatch(/Tests\s+4 passed \(4\)/);
       expect(await ok('npm', ['run', 'validate'], project)).toMatch(/1 plugin valid/);
+
+      // 6. npm run pack: the plugin as one .ncp file, served by the packed `nekoconnect start` from a
+      //    plugins directory holding only it; a client of the packed SDK gets the plugin's answer over TCP.
+      expect(await ok('npm', ['run', 'pack'], project)).toMatch(
+        /packed Neko E2e v0\.1\.0 \(greeter "neko-e2e"\)/,
+      );
+      const served = join(tmp, 'served');
+      await mkdir(served);
+      await rename(join(project, 'neko-e2e-0.1.0.ncp'), join(served, 'neko-e2e-0.1.0.ncp'));
+      const server = spawn(
+        join(project, 'node_modules', '.bin', 'nekoconnect'),
+        ['start', served, '--port', '0', '--no-dashboard', '--data-dir', join(tmp, 'served-data')],
+        { cwd: tmp, env: userEnv({ NEKOCONNECT_SECRET: 'e2e-secret' }), stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      try {
+        let startLog = '';
+        const port = await new Promise<number>((resolve, reject) => {
+          server.stdout.on('data', (chunk: Buffer) => {
+            startLog += chunk.toString();
+            const listening = /listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(startLog);
+            if (listening) resolve(Number(listening[1]));
+          });
+          server.stderr.on('data', (chunk: Buffer) => (startLog += chunk.toString()));
+          server.on('close', (code) => reject(new Error(`nekoconnect start exited (${code}):\n${startLog}`)));
+        });
+        expect(startLog).toMatch(/1 loaded, 0 failed/);
+        expect(startLog).toMatch(/✓ neko-e2e {2}Neko E2e v0\.1\.0 {2}from .*neko-e2e-0\.1\.0\.ncp/);
+        const sdk = join(project, 'node_modules', 'nekoconnect', 'dist', 'client', 'index.js');
+        const { connect } = (await import(pathToFileURL(sdk).href)) as {
+          connect(options: { port: number; secret: string }): Promise<{
+            request(greeter: string, data: string, options: { op: number }): Promise<{ text(): string }>;
+            close(): Promise<void>;
+          }>;
+        };
+        const client = await connect({ port, secret: 'e2e-secret' });
+        expect((await client.request('neko-e2e', 'packed neko', { op: 1 })).text()).toBe(
+          'hello, packed neko!',
+        );
+        await client.close();
+      } finally {
+        server.kill('SIGINT');
+      }
+
+      // 7. The Playground of `nekoconnect dev`: try the ops through its API, copy the timelines as a
+      //    test, and the project's own npm test passes with it (and fails once an expectation changes).
+      await playgroundCopyAsTest(project);
     },
     TIMEOUT,
   );
 });
+
+/**
+ * Step 7 of the scaffold test: `nekoconnect dev` in the project, two
+ * simulated clients driven through `/api/playground/` (hello, count, an
+ * unknown op, an unknown greeter, a close), the timelines copied as a test
+ * into `playground.test.ts`; the project's typecheck and npm test pass with
+ * it, and a changed expectation fails.
+ */
+async function playgroundCopyAsTest(project: string): Promise<void> {
+  const dev = spawn(
+    join(project, 'node_modules', '.bin', 'nekoconnect'),
+    ['dev', '.', '--port', '0', '--dashboard-port', '0'],
+    {
+      cwd: project,
+      env: userEnv({ NEKOCONNECT_SECRET: 'playground-e2e' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let printed = '';
+  dev.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  dev.stderr.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  const exited = new Promise<void>((resolve) => dev.on('close', () => resolve()));
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!/watching .* for changes/.test(printed)) {
+      if (Date.now() > deadline || dev.exitCode !== null) throw new Error(`nekoconnect dev:\n${printed}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const [, base, token] = /dashboard (http:\/\/127\.0\.0\.1:\d+\/)\?token=([\w-]+)/.exec(printed)!;
+    const api = async (path: string, body?: unknown): Promise<Record<string, unknown>> => {
+      const res = await fetch(`${base}api/playground${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const answer = (await res.json()) as Record<string, unknown>;
+      expect(res.status, JSON.stringify(answer)).toBe(200);
+      return answer;
+    };
+    // The ops of the Op table, with the one the generator added.
+    const { plugins } = (await api('')) as { plugins: { greeter: string; ops: { name: string }[] }[] };
+    expect(plugins.map((p) => [p.greeter, p.ops.map((o) => o.name)])).toEqual([
+      ['neko-e2e', ['Hello', 'Count', 'Roll', 'Error']],
+    ]);
+    const ask = (client: string, greeter: string, op: number, value: string) =>
+      api(`/clients/${client}/send`, { greeter, op, mode: 'request', data: { kind: 'text', value } });
+    await api('/clients', { label: 'mimi' });
+    await api('/clients', { label: 'tama' });
+    expect(JSON.stringify(await ask('c1', 'neko-e2e', 1, 'Mimi'))).toContain('hello, Mimi!');
+    await ask('c1', 'neko-e2e', 2, '');
+    await ask('c2', 'neko-e2e', 2, '');
+    await ask('c1', 'neko-e2e', 42, 'x');
+    expect(JSON.stringify(await ask('c2', 'nobody', 1, ''))).toContain('"status":404');
+    await api('/clients/c2/close', {});
+    const { code } = (await api('/test?clients=c1,c2')) as { code: string };
+    expect(code).toContain("import { Op } from './logic.js';");
+    expect(code).toContain("await mimi.request('neko-e2e', 'Mimi', { op: Op.Hello });");
+
+    const testFile = join(project, 'playground.test.ts');
+    await writeFile(testFile, code);
+    await ok('npm', ['run', 'typecheck'], project);
+    expect(await ok('npm', ['test'], project)).toMatch(/Tests\s+5 passed \(5\)/);
+    console.log(`Copy as test: ${code.split('\n').length} lines, passing in the project's npm test`);
+    expect(code).toContain("'hello, Mimi!'");
+    await writeFile(testFile, code.replace("'hello, Mimi!'", "'hello, Tama!'"));
+    const broken = await run('npx', ['vitest', 'run', 'playground.test.ts'], project);
+    expect(broken.code, broken.output).not.toBe(0);
+    expect(broken.output).toContain('hello, Tama!');
+    await rm(testFile);
+  } finally {
+    dev.kill('SIGINT');
+    await exited;
+  }
+}

@@ -168,6 +168,17 @@ export const ERROR_CODES = {
   NEKO_ERR_VALIDATE_OP:
     "An entry of the plugin's Op table is not a usable op code (not a whole number, out of range, or a duplicate).",
 
+  // Packages: `.ncp` files (`nekoconnect pack`, and serving or validating one).
+  NEKO_ERR_PACKAGE_CORRUPT:
+    'A .ncp package is not a readable zip (truncated, damaged) or lacks one of its entries.',
+  NEKO_ERR_PACKAGE_TOO_LARGE: 'A .ncp package is above the size or entry limits of reading one.',
+  NEKO_ERR_PACKAGE_MANIFEST:
+    "A .ncp package's manifest.json or ops.json has the wrong shape, or disagrees with its spec.conf.",
+  NEKO_ERR_PACKAGE_HASH: 'An entry of a .ncp package does not match the sha256 its manifest lists.',
+  NEKO_ERR_PACKAGE_INCOMPATIBLE: 'A .ncp package was built for NekoConnect versions that exclude this one.',
+  NEKO_ERR_PACK_BUNDLE: '`nekoconnect pack` could not bundle the logic file.',
+  NEKO_ERR_PACK_WRITE: '`nekoconnect pack` could not write the package.',
+
   // Dev: `nekoconnect dev`, the watcher that hot-reloads plugins.
   NEKO_ERR_DEV_WATCH:
     'The file watcher of `nekoconnect dev` failed (e.g. the system limit of watched files).',
@@ -188,6 +199,18 @@ export const ERROR_CODES = {
   NEKO_ERR_DASHBOARD_BAD_REQUEST: 'A dashboard API request has a bad method, parameter or content type.',
   NEKO_ERR_DASHBOARD_NOT_FOUND: 'No dashboard page, API path, session or plugin matches the request.',
   NEKO_ERR_DASHBOARD_INTERNAL: 'The dashboard failed to answer a request (a bug); the server keeps serving.',
+
+  // The dashboard's Playground: simulated clients and Copy as test.
+  NEKO_ERR_PLAYGROUND_OFF:
+    'The Playground is off: not turned on (start without --playground, dev --no-playground) or an open dashboard.',
+  NEKO_ERR_PLAYGROUND_DATA:
+    'The data typed in the Playground is not what its kind says (JSON that does not parse, bad hex).',
+  NEKO_ERR_PLAYGROUND_SEND: 'A Playground request has a bad greeter, op, mode, timeout or label.',
+  NEKO_ERR_PLAYGROUND_CLIENT_UNKNOWN: 'No Playground client has that id.',
+  NEKO_ERR_PLAYGROUND_CLIENT_CLOSED: 'The Playground client is closed: it cannot send any more.',
+  NEKO_ERR_PLAYGROUND_TOO_MANY_CLIENTS: 'The Playground holds its maximum number of clients.',
+  NEKO_ERR_PLAYGROUND_TRIMMED:
+    'Copy as test was asked for a timeline that lost its oldest events (past the cap per client).',
 } as const;
 
 export type NekoErrorCode = keyof typeof ERROR_CODES;

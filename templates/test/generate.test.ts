@@ -97,6 +97,7 @@ describe('generatePlugin', () => {
       dev: 'nekoconnect dev',
       test: 'nekoconnect validate && vitest run',
       validate: 'nekoconnect validate',
+      pack: 'nekoconnect pack',
       start: 'nekoconnect start',
     });
     expect(pkg.dependencies).toEqual({ nekoconnect: `^${await versionOf('server')}` });

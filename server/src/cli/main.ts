@@ -16,6 +16,7 @@ import { DRAIN_COMMAND, RELOAD_COMMAND } from './control.js';
 import { DATA_COMMAND } from './data.js';
 import { DEV_COMMAND } from './dev.js';
 import { START_COMMAND } from './start.js';
+import { PACK_COMMAND } from './pack.js';
 import { VALIDATE_COMMAND } from './validate.js';
 import { configureColor } from './terminal.js';
 import { failureLine, warningLine } from './output.js';
@@ -69,6 +70,7 @@ const COMMANDS: readonly AnyCommand[] = [
   RELOAD_COMMAND,
   DRAIN_COMMAND,
   VALIDATE_COMMAND,
+  PACK_COMMAND,
   DATA_COMMAND,
   HELP_COMMAND,
   VERSION_COMMAND,

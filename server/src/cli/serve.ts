@@ -24,6 +24,7 @@ import { listeningLine } from './terminal.js';
 import { Output, printLogs, setProcessLogFormat, type Lines } from './output.js';
 import type { LogRecord } from '../logging/logger.js';
 import { packageVersion } from './version.js';
+import type { OpsReader } from '../playground/ops.js';
 
 /** A server the CLI has started and that listens. */
 export interface Serving {
@@ -72,6 +73,13 @@ export interface ServeMode {
    * lines are in it); returns a function run at the end.
    */
   created?: (server: NekoServer, control: ServerControl) => () => void;
+  /**
+   * The dashboard's Playground: `asked` (`start --playground`: a usage error
+   * where it cannot run), `default` (`dev`: on where it can), or off. `ops`
+   * reads a plugin's ops (dev's warm validator); default: a validator made
+   * on first use. Off when absent.
+   */
+  playground?: { on: 'asked' | 'default'; ops?: OpsReader } | { on: false; reason?: string };
   /** Runs once the server listens (dev watches); skipped when a shutdown came first. */
   whileServing?: (serving: Serving) => Promise<ServingExtras | void>;
 }
@@ -90,6 +98,7 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
   await checkPluginsDir(dir);
   output.format = options.log.format;
   setProcessLogFormat(output.format);
+  const playground = playgroundWanted(how, options);
   const elsewhere = how.instead?.(options, { output, io: cliIo, cwd });
   if (elsewhere !== undefined) return await elsewhere;
 
@@ -162,6 +171,15 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
     } as const;
     dashboard = await startDashboard(server, options.dashboard, facts, io);
     if (dashboard) dashboard.reload = () => control.reload('POST /api/reload');
+    if (dashboard && playground !== undefined) {
+      // Loaded only when on: a server without it never loads the client SDK's Playground side nor TypeScript.
+      const { Playground } = await import('../playground/playground.js');
+      dashboard.playground = new Playground(server, {
+        ops: playground.ops === undefined ? {} : { reader: playground.ops },
+      });
+    } else if (dashboard && how.playground?.on === false && how.playground.reason !== undefined) {
+      dashboard.playgroundOff = how.playground.reason;
+    }
     // A metrics port in use stops the start here, before any database opens.
     metrics = await startMetrics(server, options.metrics, dashboard !== undefined, io);
     // Nothing is written before the ports are bound: a port in use fails here, before the
@@ -232,6 +250,28 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
   }
 }
 
+/**
+ * Whether the dashboard's Playground runs: `start --playground` asks for it
+ * (a usage error without the dashboard or under `--workers`), `dev` has it
+ * where it can run.
+ */
+function playgroundWanted(how: ServeMode, options: StartOptions): { ops?: OpsReader } | undefined {
+  const wanted = how.playground;
+  if (wanted === undefined || wanted.on === false || how.worker === true) return undefined;
+  if (wanted.on === 'default') return options.dashboard === undefined ? undefined : wanted;
+  if (options.workers !== undefined) {
+    throw new NekoError('NEKO_ERR_CLI_USAGE', '--playground is not supported with --workers yet', {
+      hint: 'Try plugins in the Playground on a server of one process: start without --workers (or use nekoconnect dev).',
+    });
+  }
+  if (options.dashboard === undefined) {
+    throw new NekoError('NEKO_ERR_CLI_USAGE', '--playground needs the dashboard, and it is off', {
+      hint: 'Drop --no-dashboard (or dashboard: false in the config) to serve the Playground in the dashboard.',
+    });
+  }
+  return wanted;
+}
+
 /** The options as the mode serves them: a worker has no dashboard nor metrics port (the primary's). */
 function forMode(options: StartOptions, how: ServeMode): StartOptions {
   return how.worker === true ? { ...options, dashboard: undefined, metrics: undefined } : options;
@@ -281,7 +321,13 @@ export function printPlugins(
   );
   for (const plugin of report.loaded) {
     io.out(
-      `  ${kleur.green('✓')} ${plugin.spec.greeter}  ${kleur.dim(`${plugin.spec.name} v${plugin.spec.version}`)}`,
+      `  ${kleur.green('✓')} ${plugin.spec.greeter}  ${kleur.dim(`${plugin.spec.name} v${plugin.spec.version}`)}${
+        plugin.package === undefined
+          ? ''
+          : kleur.dim(
+              `  from ${shownPath(plugin.package.file, cwd)} (sha256 ${plugin.package.sha256.slice(0, 12)}…)`,
+            )
+      }`,
       { plugin: plugin.spec.greeter },
     );
   }

@@ -251,6 +251,19 @@ const WORKERS_FLAG = {
   key: 'workers',
 } as const satisfies FlagSpec;
 
+/** `--playground`, a flag of `start` only (`dev` has it on unless `--no-playground`). */
+const PLAYGROUND_FLAG = {
+  type: 'boolean',
+  help: [
+    "serve the dashboard's Playground (simulated",
+    'clients that try every plugin; Copy as test):',
+    'needs the dashboard and its token; not with',
+    '--workers yet',
+  ],
+  default: 'off (on under dev)',
+  key: 'playground',
+} as const satisfies FlagSpec;
+
 /** What a plugin that failed to load does under `start`. */
 const START_FAILED = {
   withSpec: 'answers 503 until fixed',
@@ -272,7 +285,7 @@ See docs/config.md.
 The shared secret comes from the NEKOCONNECT_SECRET environment variable,
 or from --secret-file (never from the config file). The server does not
 start without one.`,
-  flags: { ...START_FLAGS, workers: WORKERS_FLAG },
+  flags: { ...START_FLAGS, workers: WORKERS_FLAG, playground: PLAYGROUND_FLAG },
   footer: SERVE_FOOTER,
   serves: true,
   run: (flags, args, io) =>
@@ -281,6 +294,7 @@ start without one.`,
       : serve(startFlags(flags, args), io, {
           mode: 'start',
           failed: START_FAILED,
+          playground: flags.playground === true ? { on: 'asked' } : { on: false },
           instead: (options, context) =>
             options.workers === undefined
               ? undefined

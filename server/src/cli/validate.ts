@@ -17,7 +17,9 @@ export const VALIDATE_COMMAND = defineCommand({
   description: `Checks plugins without running them: spec.conf, the logic file, the Logic
 class against the Context contract, and TypeScript's own errors. dir is one
 plugin folder (with a spec.conf) or a plugins directory; it defaults to the
-config's plugins, else the current directory. See docs/validate.md.`,
+config's plugins, else the current directory. A .ncp package file is checked
+as a package: manifest, hashes, spec.conf, NekoConnect range and ops.json
+(type checks need the sources). See docs/validate.md.`,
   flags: {
     json: {
       type: 'boolean',
@@ -61,9 +63,10 @@ Environment: NO_COLOR (plain output).`,
     const dir = await pluginsDir(cwd, args[0], flags);
 
     // ts-morph takes most of a second to load: only this command pays for it.
-    const { validatePlugins, formatReport, formatGithubReport, toJsonReport } =
+    const { validatePlugins, validatePackage, formatReport, formatGithubReport, toJsonReport } =
       await import('../validate/index.js');
-    const report = await validatePlugins(dir);
+    // A .ncp package: its manifest, hashes, spec.conf, NekoConnect range and ops.json (docs/packages.md).
+    const report = dir.endsWith('.ncp') ? await validatePackage(dir) : await validatePlugins(dir);
     io.out(
       flags.json === true
         ? JSON.stringify(toJsonReport(report), null, 2)

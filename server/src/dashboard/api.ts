@@ -17,6 +17,8 @@ import type { Query } from '../storage/database.js';
 import { groupRuns } from './log-runs.js';
 import type { DashboardSource } from './source.js';
 import type { PluginView, ServerFacts } from './views.js';
+import type { Playground } from '../playground/playground.js';
+import { PlaygroundRoutes } from './playground-routes.js';
 
 /** What the API reads from. */
 export interface ApiSources {
@@ -35,6 +37,8 @@ export interface ApiSources {
   readonly devProblems: ReadonlyMap<string, ErrorView>;
   /** What `POST /api/reload` runs, when the command serving offers a reload. */
   readonly reload?: () => (() => Promise<{ readonly ok: boolean }>) | undefined;
+  /** The Playground (`/api/playground/…`) when the command serving turned it on, and why it is off otherwise. */
+  readonly playground?: { readonly current: () => Playground | undefined; readonly off: () => string };
 }
 
 const LEVELS: readonly LogLevel[] = ['info', 'warn', 'error'];
@@ -64,15 +68,22 @@ class ApiError extends NekoError {
 export class DashboardApi {
   readonly #sources: ApiSources;
   readonly #streams = new Set<LogEventStream>();
+  readonly #playground: PlaygroundRoutes;
 
   constructor(sources: ApiSources) {
     this.#sources = sources;
+    this.#playground = new PlaygroundRoutes({
+      playground: sources.playground?.current ?? (() => undefined),
+      off: sources.playground?.off ?? (() => 'this server offers no Playground'),
+      tokenRequired: sources.token !== undefined,
+    });
   }
 
   /** Ends every open event stream (the dashboard is closing). */
   endStreams(): void {
     for (const stream of this.#streams) stream.end();
     this.#streams.clear();
+    this.#playground.endStreams();
   }
 
   /**
@@ -191,7 +202,10 @@ export class DashboardApi {
     if (parts[0] !== 'api') throw notFound(`no page at ${path}`);
     const [, resource, id, action] = parts;
     const { source } = this.#sources;
-    if (resource === 'overview' && id === undefined) {
+    if (resource === 'playground') {
+      // The Playground's routes (dashboard/playground-routes.ts).
+      this.#playground.handle(req, res, url, parts.slice(2));
+    } else if (resource === 'overview' && id === undefined) {
       allow(method, ['GET']);
       this.#answer(res, 'reading the overview', () =>
         source.overview(this.#sources.facts, this.#sources.logs, this.#plugins()),

@@ -18,6 +18,7 @@ import {
   type ResolvedDashboardOptions,
 } from '../config/dashboard-options.js';
 import { generateToken } from './token.js';
+import type { Playground } from '../playground/playground.js';
 import type { ServerFacts } from './views.js';
 
 /** Options of {@link createDashboard}. */
@@ -44,6 +45,14 @@ export class Dashboard {
    * with is the answer. Unset, the API answers 404.
    */
   reload: (() => Promise<{ readonly ok: boolean }>) | undefined;
+  /**
+   * The Playground (`/api/playground/…`): set by the command that serves
+   * when it is on (`dev`, `start --playground`); closed with the dashboard.
+   */
+  playground: Playground | undefined;
+  /** Why the Playground is off, as `GET /api/playground` says it while {@link playground} is unset. */
+  playgroundOff =
+    'the Playground is off: start the server with --playground (it needs the dashboard and its token)';
   readonly #source: DashboardSource;
   readonly #facts: ServerFacts;
   readonly #devProblems = new Map<string, ErrorView>();
@@ -110,6 +119,7 @@ export class Dashboard {
       listening: () => ({ host: this.options.host, port: this.address()?.port ?? this.options.port }),
       devProblems: this.#devProblems,
       reload: () => this.reload,
+      playground: { current: () => this.playground, off: () => this.playgroundOff },
     });
     const http = createHttpServer((req, res) => api.handle(req, res));
     this.#closeHttp = closableHttp(http);
@@ -162,6 +172,8 @@ export class Dashboard {
   /** Stops serving: event streams end, connections close. */
   async close(): Promise<void> {
     this.#unsubscribe();
+    // Its simulated clients are sessions of the server: they close with the dashboard that shows them.
+    await this.playground?.close();
     const http = this.#http;
     if (!http) return;
     this.#http = undefined;

@@ -65,6 +65,8 @@ export interface PluginView {
    */
   ops: OpView[];
   error: ErrorView | null;
+  /** Where the plugin came from: a folder, or a `.ncp` package and its sha256 (absent for a package that could not be read). */
+  origin?: { kind: 'folder'; dir: string } | { kind: 'package'; file: string; sha256: string };
 }
 
 /** One op code's counters on a plugin card. */
@@ -177,7 +179,15 @@ export function pluginView(status: PluginStatus, devProblem?: ErrorView): Plugin
     latencyMs: host?.stats.latency.percentiles() ?? null,
     ops: host === undefined ? [] : opViews(host.stats),
     error,
+    ...originOf(status),
   };
+}
+
+/** The `origin` of a plugin view: its package when it serves from one, else its folder. */
+function originOf(status: PluginStatus): Pick<PluginView, 'origin'> {
+  const pkg = status.host?.plugin.package;
+  if (pkg !== undefined) return { origin: { kind: 'package', file: pkg.file, sha256: pkg.sha256 } };
+  return status.dir.endsWith('.ncp') ? {} : { origin: { kind: 'folder', dir: status.dir } };
 }
 
 function opViews(stats: PluginStats): OpView[] {

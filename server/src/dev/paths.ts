@@ -3,7 +3,8 @@
  * file belongs to.
  *
  * Watched: `spec.conf` and source files (`.ts`, `.js`, their `m`/`c`/`x`
- * variants, `.json`) of the plugin folders. Never watched: `node_modules`,
+ * variants, `.json`) of the plugin folders, and the `.ncp` package files
+ * right in the plugins directory (each a plugin of its own). Never watched: `node_modules`,
  * build output (`dist/`, and every folder whose name starts with a dot,
  * `.nekoconnect/` among them), the data directory, the cache dir (where the
  * server writes its bundles), and test files (`*.test.*`, `*.spec.*`), which
@@ -13,6 +14,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import { isFile } from '../files.js';
+import { isPackageFile } from '../plugins/package.js';
 
 /** What is watched: a plugins directory, or one plugin folder. */
 export interface WatchScope {
@@ -35,10 +37,10 @@ const SOURCE_FILE = /\.(?:[cm]?[jt]s|[jt]sx|json)$/;
 /** Test files sit beside the logic but are not part of it. */
 const TEST_FILE = /\.(?:test|spec)\.(?:[cm]?[jt]s|[jt]sx)$/;
 
-/** True for a file whose change reloads its plugin: spec.conf or a source file that is not a test. */
+/** True for a file whose change reloads its plugin: spec.conf, a source file that is not a test, a `.ncp` package. */
 export function isSourceFile(file: string): boolean {
   const name = path.basename(file);
-  return name === 'spec.conf' || (SOURCE_FILE.test(name) && !TEST_FILE.test(name));
+  return name === 'spec.conf' || isPackageFile(name) || (SOURCE_FILE.test(name) && !TEST_FILE.test(name));
 }
 
 /**
@@ -79,6 +81,9 @@ export function pluginFolderOf(scope: WatchScope, file: string, isDir = false): 
   if (scope.single) return scope.root;
   const parts = path.relative(scope.root, file).split(path.sep);
   const first = parts[0];
+  // A package file right in the plugins directory is a plugin of its own.
+  if (parts.length === 1 && !isDir && first !== undefined && isPackageFile(first))
+    return path.join(scope.root, first);
   if (first === undefined || first === '' || (parts.length === 1 && !isDir)) return undefined;
   return path.join(scope.root, first);
 }
@@ -96,7 +101,9 @@ export async function listPluginFolders(scope: WatchScope): Promise<string[]> {
     names = entries
       .filter(
         (e) =>
-          (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.') && e.name !== 'node_modules',
+          (e.isDirectory() || e.isSymbolicLink() || (e.isFile() && isPackageFile(e.name))) &&
+          !e.name.startsWith('.') &&
+          e.name !== 'node_modules',
       )
       .map((e) => e.name)
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -104,7 +111,9 @@ export async function listPluginFolders(scope: WatchScope): Promise<string[]> {
     return [];
   }
   const dirs = names.map((name) => path.join(scope.root, name));
-  const withSpec = await Promise.all(dirs.map((dir) => isFile(path.join(dir, 'spec.conf'))));
+  const withSpec = await Promise.all(
+    dirs.map((dir) => isFile(isPackageFile(dir) ? dir : path.join(dir, 'spec.conf'))),
+  );
   return dirs.filter((_, i) => withSpec[i] === true);
 }
 

@@ -4,7 +4,8 @@
  * command that does not validate.
  */
 import { NekoError } from '../errors.js';
-import type { Problem, ValidationReport } from '../validate/index.js';
+import type { Problem, ValidationReport, Validator } from '../validate/index.js';
+import type { ExtractedOps } from '../validate/ops.js';
 
 /** What the watcher needs of a validator; `createValidator()` of `nekoconnect/validate` is one. */
 export interface DevValidator {
@@ -21,17 +22,30 @@ export interface DevValidator {
  * then. Calls before that are no-ops (nothing is warm yet).
  */
 export class LazyValidator implements DevValidator {
-  #validator: Promise<DevValidator> | undefined;
-  #loaded: DevValidator | undefined;
+  #validator: Promise<Validator> | undefined;
+  #loaded: Validator | undefined;
   #disposed = false;
 
   async validate(dir: string): Promise<ValidationReport> {
+    return (await this.#load()).validate(dir);
+  }
+
+  /**
+   * The ops of a plugin folder's `Op` table, read through the warm validator
+   * (no second parse of a logic file it validated and that has not changed
+   * since): what the dashboard's Playground lists under `dev`.
+   */
+  async ops(dir: string): Promise<ExtractedOps> {
+    return (await this.#load()).ops(dir);
+  }
+
+  #load(): Promise<Validator> {
     this.#validator ??= import('../validate/index.js').then(({ createValidator }) => {
       this.#loaded = createValidator();
       if (this.#disposed) this.#loaded.dispose();
       return this.#loaded;
     });
-    return (await this.#validator).validate(dir);
+    return this.#validator;
   }
 
   update(file: string): void {

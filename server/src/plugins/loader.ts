@@ -11,6 +11,11 @@
  * 4. import the module under a fresh `?v=` query, so a hot reload gets fresh
  *    code instead of the ESM cache;
  * 5. run the checks of `checks.ts` and construct the one `Logic`.
+ *
+ * A `.ncp` package file (`package.ts`) is a plugin too: its spec.conf and
+ * manifest are read from the zip, every entry's hash and the NekoConnect
+ * range checked, and its bundled logic (with its source map) written into
+ * the cache dir and imported as in step 4. Its `dir` is the package file.
  */
 import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -27,6 +32,16 @@ import {
 } from '../build/bundle.js';
 import { checkGreetersUnique, checkLogicExport, checkRecv, constructLogic } from './checks.js';
 import { readSpec } from './spec.js';
+import {
+  extractPackageLogic,
+  isPackageFile,
+  packageEntryPath,
+  packageSpec,
+  readPackage,
+  removeStaleMaps,
+  verifyPackage,
+  type PluginPackage,
+} from './package.js';
 import { declaredOps } from './stats.js';
 import type { PluginSpec } from './spec.js';
 import { isFile } from '../files.js';
@@ -45,6 +60,8 @@ export interface LoadedPlugin {
   loadedAt: number;
   /** The op codes its `Op` table declares (see `declaredOps`); the metrics and dashboard count each apart. */
   ops?: readonly number[];
+  /** For a plugin served from a `.ncp` package (`dir` is then the package file): the file and its sha256. */
+  package?: { file: string; sha256: string };
 }
 
 /** A plugin folder that could not be loaded. */
@@ -107,7 +124,29 @@ export async function resolveLogicFile(dir: string, spec: PluginSpec): Promise<s
  *   (`NEKO_ERR_PLUGIN_*`).
  */
 export async function loadPlugin(dir: string, options: LoadOptions = {}): Promise<LoadedPlugin> {
-  return loadPluginWithSpec(dir, await readSpec(dir), options);
+  return loadPluginWithSpec(dir, await readPluginSpec(dir), options);
+}
+
+/** The package each spec read by {@link readPluginSpec} came from, so the load does not read it again. */
+const packageOfSpec = new WeakMap<PluginSpec, PluginPackage>();
+
+/**
+ * The spec.conf of a plugin folder, or of a `.ncp` package file (its
+ * manifest and spec.conf checked; the rest is checked when it loads).
+ *
+ * @throws NekoError `NEKO_ERR_SPEC_*`, or `NEKO_ERR_PACKAGE_*` for a package
+ */
+export async function readPluginSpec(dir: string): Promise<PluginSpec> {
+  if (!isPackageFile(dir)) return readSpec(dir);
+  const pkg = await readPackage(dir);
+  const spec = packageSpec(pkg);
+  packageOfSpec.set(spec, pkg);
+  return spec;
+}
+
+/** True when `dir` is a plugin: a folder holding a spec.conf, or a `.ncp` package file. */
+export async function hasPluginSpec(dir: string): Promise<boolean> {
+  return isFile(isPackageFile(dir) ? dir : path.join(dir, 'spec.conf'));
 }
 
 /**
@@ -124,6 +163,7 @@ export async function loadPluginWithSpec(
   spec: PluginSpec,
   options: LoadOptions = {},
 ): Promise<LoadedPlugin> {
+  if (isPackageFile(dir)) return loadPackagedPlugin(dir, spec, options);
   const logicFile = await resolveLogicFile(dir, spec);
   const transpiled = logicFile.endsWith('.ts');
   let moduleFile = transpiled ? await bundleLogic(dir, logicFile, options) : logicFile;
@@ -149,8 +189,9 @@ export async function loadPluginWithSpec(
 
 /**
  * Loads every plugin folder in `pluginsDir`: each immediate subfolder that
- * holds a `spec.conf`, in name order. Folders whose name starts with `.`,
- * `node_modules`, and folders without spec.conf are skipped.
+ * holds a `spec.conf`, and each `.ncp` package file, in name order. Folders
+ * whose name starts with `.`, `node_modules`, and folders without spec.conf
+ * are skipped.
  *
  * A plugin that fails does not stop the others: its error goes to
  * `failures`. When two or more folders declare the same greeter, none of them
@@ -175,7 +216,7 @@ export async function loadPluginsDir(
   const parsed = await Promise.all(
     dirs.map(async (dir): Promise<{ dir: string; spec: PluginSpec } | PluginLoadFailure> => {
       try {
-        return { dir, spec: await readSpec(dir) };
+        return { dir, spec: await readPluginSpec(dir) };
       } catch (err) {
         return { dir, error: asNekoError(err, dir) };
       }
@@ -245,16 +286,61 @@ async function readPluginsDir(pluginsDir: string): Promise<Dirent[]> {
   }
 }
 
-/** The plugin folders of `pluginsDir`, sorted by name, joined onto it. */
+/** The plugin folders and `.ncp` package files of `pluginsDir`, sorted by name, joined onto it. */
 async function listPluginDirs(pluginsDir: string): Promise<string[]> {
   const names = (await readPluginsDir(pluginsDir))
-    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.'))
+    .filter(
+      (e) =>
+        (e.isDirectory() || e.isSymbolicLink() || (e.isFile() && isPackageFile(e.name))) &&
+        !e.name.startsWith('.'),
+    )
     .filter((e) => e.name !== 'node_modules')
     .map((e) => e.name)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const dirs = names.map((name) => path.join(pluginsDir, name));
-  const hasSpec = await Promise.all(dirs.map((dir) => isFile(path.join(dir, 'spec.conf'))));
+  const hasSpec = await Promise.all(dirs.map(hasPluginSpec));
   return dirs.filter((_, i) => hasSpec[i] === true);
+}
+
+/**
+ * Loads the plugin of a `.ncp` package whose spec.conf is already read:
+ * verifies every entry's hash and the NekoConnect range, writes the logic
+ * and its source map into the package's folder of the cache dir, and imports
+ * it fresh (stack traces then map into the plugin's sources).
+ *
+ * @throws NekoError `NEKO_ERR_PACKAGE_*`, or the plugin errors of a folder's load
+ */
+async function loadPackagedPlugin(
+  file: string,
+  spec: PluginSpec,
+  options: LoadOptions,
+): Promise<LoadedPlugin> {
+  let pkg = packageOfSpec.get(spec);
+  if (pkg === undefined) {
+    pkg = await readPackage(file);
+    packageSpec(pkg);
+  }
+  verifyPackage(pkg);
+  const cacheDir =
+    options.cacheDir ?? path.join(await ensurePrivateTempDir('NEKO_ERR_PLUGIN_TRANSPILE'), 'cache');
+  const moduleFile = await extractPackageLogic(pkg, cacheFolderOf(cacheDir, file));
+  enableSourceMaps();
+  const logicFile = packageEntryPath(file, 'logic.mjs');
+  const mod = await importLogic(moduleFile, logicFile);
+  await removeStaleBuilds(moduleFile, spec.logic);
+  await removeStaleMaps(moduleFile, spec.logic);
+  const LogicClass = checkLogicExport(mod, logicFile);
+  checkRecv(LogicClass, logicFile);
+  const logic = constructLogic(LogicClass, logicFile);
+  return {
+    dir: file,
+    spec,
+    logicFile,
+    logic,
+    loadedAt: Date.now(),
+    ops: declaredOps(mod),
+    package: { file, sha256: pkg.sha256 },
+  };
 }
 
 /**

@@ -4,19 +4,20 @@ import { ensurePrivateTempDir } from '../build/bundle.js';
 import type { Bus } from '../cluster/bus.js';
 import type { PresenceStore } from '../cluster/presence.js';
 import { NekoError, isNekoError } from '../errors.js';
-import { isFile } from '../files.js';
 import type { Logger } from '../logging/logger.js';
 import type { ManagedDatabase, StorageBackend } from '../storage/database.js';
 import { PluginHost, type ServedPlugin } from './host.js';
 import {
+  hasPluginSpec,
   loadPluginWithSpec,
   loadPluginsDir,
+  readPluginSpec,
   type LoadOptions,
   type LoadedPlugin,
   type PluginLoadFailure,
 } from './loader.js';
 import type { Router } from './router.js';
-import { readSpec, type PluginSpec } from './spec.js';
+import type { PluginSpec } from './spec.js';
 
 /** What loading a plugins directory did. */
 export interface PluginsReport {
@@ -150,7 +151,7 @@ export class PluginRegistry {
    */
   async load(dir: string): Promise<PluginsReport> {
     const refuse = (folder: string, spec: PluginSpec): NekoError | undefined => this.#clash(folder, spec);
-    const { plugins, failures } = (await isFile(join(dir, 'spec.conf')))
+    const { plugins, failures } = (await hasPluginSpec(dir))
       ? await loadOne(dir, refuse, await this.#options())
       : await loadPluginsDir(dir, refuse, await this.#options());
     const loaded: LoadedPlugin[] = [];
@@ -249,7 +250,7 @@ export class PluginRegistry {
 
   async #reload(dir: string, abs: string): Promise<PluginReload> {
     const previous = this.#hostOf(abs);
-    if (!(await isFile(join(dir, 'spec.conf')))) {
+    if (!(await hasPluginSpec(dir))) {
       const greeter = this.#claims.get(abs);
       if (greeter === undefined) return { kind: 'none', dir };
       await this.#release(greeter, abs);
@@ -259,7 +260,7 @@ export class PluginRegistry {
     // 1. spec.conf, and whether another folder serves its greeter already.
     let spec: PluginSpec;
     try {
-      spec = await readSpec(dir);
+      spec = await readPluginSpec(dir);
     } catch (err) {
       if (!(err instanceof NekoError)) throw err;
       return this.#reloadFailed(dir, undefined, err, previous);
@@ -514,7 +515,7 @@ async function loadOne(
 ): Promise<{ plugins: LoadedPlugin[]; failures: PluginLoadFailure[] }> {
   let spec: PluginSpec;
   try {
-    spec = await readSpec(dir);
+    spec = await readPluginSpec(dir);
   } catch (err) {
     if (!(err instanceof NekoError)) throw err;
     return { plugins: [], failures: [{ dir, error: err }] };

@@ -17,6 +17,7 @@ import { STATUS_TEXT, Status } from '../protocol/status.js';
 import { Session, type CloseReason, type SessionState } from '../session/session.js';
 import type { Transport } from '../session/transport.js';
 import type { Dispatcher } from './dispatcher.js';
+import { watchRecv } from './dispatcher.js';
 import { decodeHandover, type SessionHandover } from './handover.js';
 import { SessionLink, type LinkContext, type LinkOwner } from './link.js';
 import type { Limits } from './options.js';
@@ -123,6 +124,8 @@ export class Connection implements LinkOwner {
       connectedAt,
     );
     this.#link = new SessionLink(id, this.session, this, context.link);
+    // The Playground's transports watch the ctx.recv() waits of their sessions; others have no watcher.
+    if (transport.watchRecv !== undefined) watchRecv(this.#link.dispatcher, transport.watchRecv);
     const session = this.session;
     const link = (): SessionLink => this.#link;
     this.handle = Object.freeze({
