@@ -4,7 +4,7 @@
  * repeating the last shown one (same `run`, numbered by the server) folds
  * into it, with its count.
  */
-import type { LogEntry } from './api.js';
+import type { LogEntry } from '../../src/dashboard/log-buffer.js';
 import { app } from './state.js';
 import { Store } from './store.js';
 
