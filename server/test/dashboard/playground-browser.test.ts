@@ -98,7 +98,7 @@ async function compose(
 }
 
 describe('the Playground in a browser', () => {
-  it('opens two clients, sends and requests, shows a chat broadcast in the other client, a 404, and copies a test', async () => {
+  it('opens two clients (one named), sends and requests, shows a chat broadcast in the other client, a 404, and copies a test', async () => {
     const { url, base } = await setup();
     const { page, problems } = await openPage(url, base, true);
 
@@ -114,9 +114,11 @@ describe('the Playground in a browser', () => {
     expect(await page.getByRole('tab', { name: 'Playground' }).getAttribute('aria-selected')).toBe('true');
     const openButton = page.getByRole('button', { name: 'Open client' });
     await openButton.click();
-    await openButton.click();
+    // The second one named in the page.
+    await page.getByLabel('Name').fill('tama');
+    await page.getByLabel('Name').press('Enter');
     const one = page.getByRole('region', { name: 'client 1', exact: true });
-    const two = page.getByRole('region', { name: 'client 2', exact: true });
+    const two = page.getByRole('region', { name: 'tama', exact: true });
     await last(one, 'open').waitFor();
     await last(two, 'open').waitFor();
 
@@ -186,7 +188,7 @@ describe('the Playground in a browser', () => {
     expect(code).toContain("from 'vitest'");
     expect(code).toContain('@nekoconnect/testing');
     expect(code).toContain('client 1');
-    expect(code).toContain('client 2');
+    expect(code).toContain('tama');
     expect(code).toContain('.request(');
     expect(code).toContain('hello cats');
     expect(await box.getAttribute('readonly')).not.toBeNull();

@@ -94,16 +94,26 @@ export function PlaygroundView({ active }: { active: boolean }): JSX.Element {
   const { authFailed } = useStore(app);
   const [problem, setProblem] = useState('');
   const [opening, setOpening] = useState(false);
+  const [label, setLabel] = useState('');
 
   // Shown: read the Playground, then follow its events while it is on.
   useEffect(() => {
     if (!active) return;
     let gone = false;
-    void loadPlayground().then((info) => {
-      if (!gone && info?.enabled) connectPlayground();
-    });
+    const read = (): void => {
+      void loadPlayground().then((info) => {
+        if (!gone && info?.enabled) connectPlayground();
+      });
+    };
+    read();
+    // Back to the page: the plugins may have reloaded meanwhile.
+    const onVisible = (): void => {
+      if (document.visibilityState === 'visible') read();
+    };
+    document.addEventListener('visibilitychange', onVisible);
     return () => {
       gone = true;
+      document.removeEventListener('visibilitychange', onVisible);
       disconnectPlayground();
     };
   }, [active]);
@@ -112,7 +122,8 @@ export function PlaygroundView({ active }: { active: boolean }): JSX.Element {
     setOpening(true);
     try {
       setProblem('');
-      putClient(await api.openClient());
+      putClient(await api.openClient(label.trim() === '' ? undefined : label.trim()));
+      setLabel('');
     } catch (err) {
       setProblem(err instanceof ApiError || err instanceof Error ? err.message : String(err));
     } finally {
@@ -132,14 +143,27 @@ export function PlaygroundView({ active }: { active: boolean }): JSX.Element {
   else
     body = (
       <>
-        <div class="toolbar pg-toolbar">
-          <button
-            type="button"
-            class="button button-primary"
-            id="playground-open"
-            disabled={opening}
-            onClick={() => void open()}
-          >
+        <form
+          class="toolbar pg-toolbar"
+          onSubmit={(event) => {
+            event.preventDefault();
+            void open();
+          }}
+        >
+          <label class="field">
+            <span class="field-label">Name</span>
+            <input
+              type="text"
+              id="playground-label"
+              placeholder="client 3, mimi… (optional)"
+              maxLength={64}
+              autocomplete="off"
+              spellcheck={false}
+              value={label}
+              onInput={(event) => setLabel(event.currentTarget.value)}
+            />
+          </label>
+          <button type="submit" class="button button-primary" id="playground-open" disabled={opening}>
             Open client
           </button>
           <span class="muted">
@@ -148,10 +172,18 @@ export function PlaygroundView({ active }: { active: boolean }): JSX.Element {
               : `Plugins: ${plugins.map((p) => p.greeter).join(', ')}`}
           </span>
           <span class="toolbar-spacer"></span>
+          <button
+            type="button"
+            class="button button-quiet button-small"
+            title="Read the loaded plugins and their ops again (after a reload)"
+            onClick={() => void loadPlayground()}
+          >
+            Refresh plugins
+          </button>
           <span class="muted" title="The stream of the clients' timeline events">
             {state.live ? 'timelines live' : 'timelines connecting…'}
           </span>
-        </div>
+        </form>
         {problem ? (
           <div class="pg-problem" role="alert">
             {problem}
