@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAssets, UI_DIR } from '../../src/dashboard/assets.js';
 import { isNekoError } from '../../src/errors.js';
+import { http, startDashboardServer } from './harness.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -49,5 +50,16 @@ describe('the dashboard page files', () => {
     expect(failure).toMatchObject({ code: 'NEKO_ERR_DASHBOARD_ASSETS' });
     expect((failure as Error).message).toContain(path.join(dir, 'build', 'app.js'));
     expect((failure as { hint?: string }).hint).toContain('npm run build');
+  });
+
+  it('are served with the page headers, and like every file of the page only with the token', async () => {
+    const { dashboardPort, request } = await startDashboardServer();
+    for (const file of ['/app.js', '/app.js.map']) {
+      expect((await http(dashboardPort, file)).status).toBe(401);
+      const answer = await request(file);
+      expect(answer.status).toBe(200);
+      expect(answer.headers['content-security-policy']).toContain("script-src 'self'");
+      expect(answer.headers['x-content-type-options']).toBe('nosniff');
+    }
   });
 });

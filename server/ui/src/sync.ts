@@ -1,5 +1,5 @@
 /** The requests more than one view needs: the overview (top bar, counters, badges) and the plugin list. */
-import { api } from './api.js';
+import { api, type PluginView } from './api.js';
 import { app, guarded } from './state.js';
 
 export function syncOverview(): Promise<unknown> {
@@ -16,7 +16,7 @@ export function syncOverview(): Promise<unknown> {
 }
 
 /** The plugins, into the shared state (the log filter and the Data view offer them too). */
-export function fetchPlugins(): Promise<readonly unknown[] | undefined> {
+export function fetchPlugins(): Promise<readonly PluginView[] | undefined> {
   return guarded('GET /api/plugins', async () => {
     const answer = await api.plugins();
     const list = Array.isArray(answer.plugins) ? answer.plugins : [];
