@@ -26,6 +26,8 @@ import type {
 export const MAX_PLAYGROUND_CLIENTS = 16;
 /** Events kept per client (by default); older ones are dropped. */
 export const MAX_PLAYGROUND_EVENTS = 1000;
+/** The data kept per client's timeline, about, in bytes (by default): 16 MiB; older events are dropped past it. */
+export const MAX_PLAYGROUND_TIMELINE_BYTES = 16 * 1024 * 1024;
 /** How long a request waits for its answer, by default, in ms. */
 export const DEFAULT_PLAYGROUND_TIMEOUT_MS = 5_000;
 /** The longest wait a request may ask for, in ms. */
@@ -41,6 +43,8 @@ export interface PlaygroundOptions {
   readonly maxClients?: number;
   /** Default {@link MAX_PLAYGROUND_EVENTS}. */
   readonly maxEvents?: number;
+  /** Default {@link MAX_PLAYGROUND_TIMELINE_BYTES}. */
+  readonly maxTimelineBytes?: number;
 }
 
 export class Playground {
@@ -48,6 +52,7 @@ export class Playground {
   readonly #catalog: OpsCatalog;
   readonly #maxClients: number;
   readonly #maxEvents: number;
+  readonly #maxBytes: number;
   readonly #clients = new Map<string, SimulatedClient>();
   readonly #listeners = new Set<(event: PlaygroundEvent) => void>();
   #nextId = 1;
@@ -58,6 +63,7 @@ export class Playground {
     this.#catalog = new OpsCatalog(options.ops);
     this.#maxClients = options.maxClients ?? MAX_PLAYGROUND_CLIENTS;
     this.#maxEvents = options.maxEvents ?? MAX_PLAYGROUND_EVENTS;
+    this.#maxBytes = options.maxTimelineBytes ?? MAX_PLAYGROUND_TIMELINE_BYTES;
   }
 
   /** `GET /api/playground`: the plugins with their ops, and the clients. */
@@ -123,6 +129,7 @@ export class Playground {
         id,
         label: typeof label === 'string' ? label.trim() : `client ${n}`,
         maxEvents: this.#maxEvents,
+        maxBytes: this.#maxBytes,
         onEvent: (event) => this.#emit(event),
       });
     } catch (err) {
@@ -200,7 +207,7 @@ export class Playground {
         throw new PlaygroundError(
           409,
           'NEKO_ERR_PLAYGROUND_TRIMMED',
-          `the timeline of ${client.label} (${client.id}) lost its oldest events (it keeps ${this.#maxEvents}): a test from it would not start where the session did`,
+          `the timeline of ${client.label} (${client.id}) lost its oldest events (it keeps the newest ${this.#maxEvents}, and ${this.#maxBytes / 1024 / 1024} MiB of data): a test from it would not start where the session did`,
           'open a new client and record a shorter session',
         );
       }

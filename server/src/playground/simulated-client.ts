@@ -40,6 +40,8 @@ export interface SimulatedClientOptions {
   readonly label: string;
   /** Events kept per client; older ones are dropped (the timeline is then `trimmed`). */
   readonly maxEvents: number;
+  /** The data the timeline holds, about (its packets' hex and text); past it the oldest events are dropped too. */
+  readonly maxBytes: number;
   /** Told of every event, in order. */
   readonly onEvent: (event: PlaygroundEvent) => void;
 }
@@ -61,8 +63,10 @@ export class SimulatedClient {
   #client: NekoClient | undefined;
   #events: PlaygroundEvent[] = [];
   #seq = 0;
-  /** Events dropped from the front of the timeline (past `maxEvents`). */
+  /** Events dropped from the front of the timeline (past `maxEvents` or `maxBytes`). */
   #dropped = 0;
+  /** What the kept events' data weighs, about (see {@link weight}). */
+  #bytes = 0;
   #open = true;
   #closedByPage = false;
   readonly #options: SimulatedClientOptions;
@@ -279,13 +283,21 @@ export class SimulatedClient {
   #record(body: EventBody): number {
     const event = { ...body, client: this.id, seq: ++this.#seq, at: Date.now() } as PlaygroundEvent;
     this.#events.push(event);
-    if (this.#events.length > this.#options.maxEvents) {
-      this.#events.shift();
+    this.#bytes += weight(event);
+    const { maxEvents, maxBytes } = this.#options;
+    // The newest event always stays, however big.
+    while (this.#events.length > 1 && (this.#events.length > maxEvents || this.#bytes > maxBytes)) {
+      this.#bytes -= weight(this.#events.shift()!);
       this.#dropped++;
     }
     this.#options.onEvent(event);
     return event.seq;
   }
+}
+
+/** What an event's data weighs in memory, about: its hex (two characters a byte) and its text. */
+function weight(event: PlaygroundEvent): number {
+  return 'data' in event ? event.data.bytes * 3 : 0;
 }
 
 function round(ms: number): number {

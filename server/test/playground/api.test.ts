@@ -353,6 +353,22 @@ export class Logic { recv(ctx) { ctx.send('pong'); } }
     ]);
   });
 
+  it("caps the data a client's timeline holds, dropping its oldest events", async () => {
+    const { open, send, timeline } = await setup({ playground: { maxTimelineBytes: 5_000 } });
+    await open();
+    // Each request and each echo hold 500 bytes of data, 1,500 as the timeline keeps them (hex and text).
+    for (let i = 0; i < 3; i++) {
+      await send('c1', { greeter: 'echo', op: 1, mode: 'request', data: text(String(i).repeat(500)) });
+    }
+    const events = await timeline('c1');
+    // 5,000 bytes hold three of them (4,500), not four: the open event and the first three packets went.
+    expect(events.map((e) => [e.seq, e.kind])).toEqual([
+      [5, 'reply'],
+      [6, 'sent'],
+      [7, 'reply'],
+    ]);
+  });
+
   it('needs the dashboard token: off on an open dashboard, and every call needs the token', async () => {
     const open = await setup({ dashboard: { open: true } });
     const info = (await open.get('/api/playground')).json<PlaygroundInfo>();
