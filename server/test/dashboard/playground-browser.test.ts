@@ -20,6 +20,8 @@ import { launchChromium } from './browser.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../../plugins/', import.meta.url));
 const ARTIFACTS = path.join(REPO_ROOT, 'test-results');
+/** `NEKOCONNECT_UPDATE_DOCS_SCREENSHOT=1` also refreshes the Playground's screenshot in docs/dashboard.md. */
+const DOCS_SCREENSHOT = path.join(REPO_ROOT, 'docs', 'img', 'playground.png');
 
 /** A plugin without an `Op` table that asks for a name and waits for it in `ctx.recv()`. */
 const ASKER = {
@@ -179,6 +181,11 @@ describe('the Playground in a browser', () => {
     expect(await timeline.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)).toBeLessThan(
       24,
     );
+
+    if (process.env['NEKOCONNECT_UPDATE_DOCS_SCREENSHOT'] === '1') {
+      await page.getByRole('tab', { name: 'Playground' }).scrollIntoViewIfNeeded();
+      await page.screenshot({ path: DOCS_SCREENSHOT, clip: { x: 0, y: 0, width: 1400, height: 830 } });
+    }
 
     // Copy as test: both clients by default, in the code box and on the clipboard.
     await page.getByRole('button', { name: 'Copy as test' }).click();

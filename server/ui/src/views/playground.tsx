@@ -155,7 +155,7 @@ export function PlaygroundView({ active }: { active: boolean }): JSX.Element {
             <input
               type="text"
               id="playground-label"
-              placeholder="client 3, mimi… (optional)"
+              placeholder="optional"
               maxLength={64}
               autocomplete="off"
               spellcheck={false}
@@ -180,7 +180,7 @@ export function PlaygroundView({ active }: { active: boolean }): JSX.Element {
           >
             Refresh plugins
           </button>
-          <span class="muted" title="The stream of the clients' timeline events">
+          <span class="field-label" title="The stream of the clients' timeline events">
             {state.live ? 'timelines live' : 'timelines connecting…'}
           </span>
         </form>
