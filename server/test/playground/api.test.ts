@@ -241,7 +241,7 @@ export class Logic { recv(ctx) { ctx.send('pong'); } }
   });
 
   it("shows a plugin's ctx.recv() waiting for the client's next packet, and the stream carries every event", async () => {
-    const { open, send, port, auth } = await setup();
+    const { open, send, post, port, auth } = await setup();
     await open();
     const stream = readEvents(
       `http://127.0.0.1:${port}/api/playground/events`,
@@ -262,6 +262,11 @@ export class Logic { recv(ctx) { ctx.send('pong'); } }
       .filter((e) => e.event === 'playground')
       .map((e) => JSON.parse(e.data) as PlaygroundEvent);
     expect(streamed).toEqual([...asked, ...named]);
+
+    // A wait the close ends: done, then the close.
+    await send('c1', { greeter: 'asker', op: 1, mode: 'request', data: text('') });
+    const closed = (await post('/api/playground/clients/c1/close')).json<PlaygroundClient>();
+    expect(kinds(closed.events.slice(-3) as PlaygroundEvent[])).toEqual(['reply', 'wait done', 'close']);
   });
 
   it('refuses bad data, an unknown client and a closed one with coded errors, and closes clients', async () => {
