@@ -3,10 +3,12 @@
  * by scripts/build-ui.js, part of `npm run build`), its source map, and the
  * hint when the bundle was never built.
  */
+import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAssets, UI_DIR } from '../../src/dashboard/assets.js';
 import { isNekoError } from '../../src/errors.js';
@@ -61,5 +63,20 @@ describe('the dashboard page files', () => {
       expect(answer.headers['content-security-policy']).toContain("script-src 'self'");
       expect(answer.headers['x-content-type-options']).toBe('nosniff');
     }
+  });
+
+  it('ship in the nekoconnect package: the built page, not its sources', async () => {
+    const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: fileURLToPath(new URL('..', UI_DIR)),
+    });
+    const [pack] = JSON.parse(stdout) as { files: { path: string }[] }[];
+    const ui = pack!.files.map((f) => f.path).filter((p) => p.startsWith('ui/'));
+    expect(ui.sort()).toEqual([
+      'ui/app.css',
+      'ui/build/app.js',
+      'ui/build/app.js.map',
+      'ui/favicon.svg',
+      'ui/index.html',
+    ]);
   });
 });
