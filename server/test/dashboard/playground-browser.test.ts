@@ -175,6 +175,14 @@ describe('the Playground in a browser', () => {
     expect(await status.getAttribute('data-status')).toBe('404');
     expect(await status.locator('.pg-event-title').textContent()).toMatch(/^status 404 \S/);
 
+    // Each event once, in order, though it came both in the answer to its send and by the event stream.
+    for (const column of [one, two]) {
+      const seqs = await column
+        .locator('.pg-event')
+        .evaluateAll((items) => items.map((i) => Number(i.getAttribute('data-seq'))));
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    }
+
     // Newest at the bottom, followed: the last entry is in view.
     expect(await status.isVisible()).toBe(true);
     const timeline = two.locator('.pg-timeline');
