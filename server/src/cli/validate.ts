@@ -16,10 +16,11 @@ export const VALIDATE_COMMAND = defineCommand({
   summary: 'check plugins against the Context contract (see `nekoconnect validate --help`)',
   description: `Checks plugins without running them: spec.conf, the logic file, the Logic
 class against the Context contract, and TypeScript's own errors. dir is one
-plugin folder (with a spec.conf) or a plugins directory; it defaults to the
-config's plugins, else the current directory. A .ncp package file is checked
-as a package: manifest, hashes, spec.conf, NekoConnect range and ops.json
-(type checks need the sources). See docs/validate.md.`,
+plugin folder (with a spec.conf), a .ncp package, or a plugins directory of
+folders and packages; it defaults to the config's plugins, else the current
+directory. A package is checked as one: manifest, hashes, spec.conf,
+NekoConnect range and ops.json (type checks need the sources). See
+docs/validate.md.`,
   flags: {
     json: {
       type: 'boolean',
@@ -63,10 +64,10 @@ Environment: NO_COLOR (plain output).`,
     const dir = await pluginsDir(cwd, args[0], flags);
 
     // ts-morph takes most of a second to load: only this command pays for it.
-    const { validatePlugins, validatePackage, formatReport, formatGithubReport, toJsonReport } =
+    const { validateTarget, formatReport, formatGithubReport, toJsonReport } =
       await import('../validate/index.js');
-    // A .ncp package: its manifest, hashes, spec.conf, NekoConnect range and ops.json (docs/packages.md).
-    const report = dir.endsWith('.ncp') ? await validatePackage(dir) : await validatePlugins(dir);
+    // Folders, and .ncp packages: their manifest, hashes, spec.conf, NekoConnect range and ops.json (docs/packages.md).
+    const report = await validateTarget(dir);
     io.out(
       flags.json === true
         ? JSON.stringify(toJsonReport(report), null, 2)

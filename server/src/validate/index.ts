@@ -26,4 +26,5 @@ export {
   type PluginOp,
 } from './ops.js';
 export { validatePackage, PACKAGE_TYPES_NOTE } from './package.js';
+export { validateTarget } from './directory.js';
 export type { PluginResult, Position, Problem, Severity, ValidationReport } from './problem.js';

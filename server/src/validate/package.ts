@@ -37,7 +37,7 @@ export async function validatePackage(file: string): Promise<ValidationReport> {
       return true;
     } catch (err) {
       if (!(err instanceof NekoError)) throw err;
-      problems.push(problemOf(abs, check, err));
+      problems.push(packageProblem(abs, check, err));
       return false;
     }
   };
@@ -47,7 +47,7 @@ export async function validatePackage(file: string): Promise<ValidationReport> {
     pkg = await readPackage(abs);
   } catch (err) {
     if (!(err instanceof NekoError)) throw err;
-    problems.push(problemOf(abs, 'readPackage', err));
+    problems.push(packageProblem(abs, 'readPackage', err));
   }
   if (pkg !== undefined) {
     const opened = pkg;
@@ -79,7 +79,7 @@ export async function validatePackage(file: string): Promise<ValidationReport> {
  * (`<file>!/spec.conf`) is no file an editor or GitHub can open: it goes
  * into the message, and the problem points at the package.
  */
-function problemOf(file: string, check: string, err: NekoError): Problem {
+export function packageProblem(file: string, check: string, err: NekoError): Problem {
   const loc = err.location;
   const inside = loc !== undefined && loc.file.startsWith(`${file}!/`);
   const where = inside ? `${loc.file.slice(file.length + 2)}:${loc.line}:${loc.column}: ` : '';
