@@ -20,7 +20,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { assertBuilt, listTree, REPO_ROOT, tempDir } from './helpers/cli.js';
 
-const TIMEOUT = 360_000;
+// Packing, two installs, two test runs, a package served and a dev server: about 4 minutes on a busy machine.
+const TIMEOUT = 600_000;
 const WORKSPACES = ['nekoconnect', '@nekoconnect/testing', '@nekoconnect/templates', 'create-nekoplugin'];
 
 interface Run {
