@@ -216,6 +216,10 @@ describe('the Playground in a browser', () => {
       .poll(() => last(two, 'close').locator('.pg-event-title').textContent())
       .toBe('closed by the page');
     expect(await two.getByRole('button', { name: 'Request' }).isDisabled()).toBe(true);
+    // Removed, it is gone from the page (and from the clients Copy as test offers).
+    await two.getByRole('button', { name: 'Remove' }).click();
+    await expect.poll(() => two.count()).toBe(0);
+    expect(await page.locator('.pg-copy-clients label').allTextContents()).toEqual(['client 1']);
 
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-playground.png'), fullPage: true });

@@ -1,7 +1,7 @@
 /**
  * The dashboard page's own logic, without a browser: the Playground's data
  * check agrees with what the server decodes, and the Logs view folds repeats
- * and applies filters line by line as the old page did.
+ * and applies filters line by line.
  */
 import { describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../src/dashboard/log-buffer.js';

@@ -5,7 +5,7 @@
  */
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError } from '../api.js';
+import { api } from '../api.js';
 import { EmptyState } from '../components/empty-state.js';
 import {
   connectPlayground,
@@ -125,7 +125,7 @@ export function PlaygroundView({ active }: { active: boolean }): JSX.Element {
       putClient(await api.openClient(label.trim() === '' ? undefined : label.trim()));
       setLabel('');
     } catch (err) {
-      setProblem(err instanceof ApiError || err instanceof Error ? err.message : String(err));
+      setProblem(err instanceof Error ? err.message : String(err));
     } finally {
       setOpening(false);
     }

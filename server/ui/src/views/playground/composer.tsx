@@ -7,7 +7,7 @@
 import type { JSX } from 'preact';
 import { useId, useState } from 'preact/hooks';
 import type { PlaygroundDataKind } from '../../../../src/playground/wire.js';
-import { api, ApiError } from '../../api.js';
+import { api } from '../../api.js';
 import { dataProblem } from '../../packet-data.js';
 import { receiveEvents, type PlaygroundClient, type PlaygroundPlugin } from '../../playground-store.js';
 
@@ -64,7 +64,7 @@ export function Composer({
       const answer = await api.send(client.id, { greeter: target, op, data: { kind, value }, mode });
       receiveEvents(answer.events);
     } catch (err) {
-      setProblem(err instanceof ApiError || err instanceof Error ? err.message : String(err));
+      setProblem(err instanceof Error ? err.message : String(err));
     } finally {
       if (mode === 'request') setBusy(false);
     }
