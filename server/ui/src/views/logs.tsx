@@ -144,7 +144,7 @@ class RowContent extends Component<ContentProps> {
           <span class="log-message">{entry.frame ? withoutFrame(message, entry.frame) : message}</span>
           {entry.code ? <span class="log-code">{entry.code}</span> : null}
           <span class="log-count" hidden={count < 2} title="The same line, repeated in a row">
-            {count < 2 ? '' : `×${fmtInt(count)}`}
+            {count < 2 ? null : `×${fmtInt(count)}`}
           </span>
           {entry.frame ? <CodeFrame frame={entry.frame} /> : null}
         </div>
