@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 /** A value the page's parts share: set it, and every component reading it renders again. */
 export class Store<T> {
@@ -33,12 +33,15 @@ export class Store<T> {
 /** The store's value, rendering the component again whenever it changes. */
 export function useStore<T>(store: Store<T>): T {
   const [, setTick] = useState(0);
+  const value = store.value;
+  const rendered = useRef(value);
+  rendered.current = value;
   useEffect(() => {
     const listener = (): void => setTick((n) => n + 1);
     const stop = store.subscribe(listener);
-    // A change between the render and this effect would be missed: render once more.
-    listener();
+    // A change between the render and this effect would be missed: render once more then.
+    if (store.value !== rendered.current) listener();
     return stop;
   }, [store]);
-  return store.value;
+  return value;
 }
