@@ -3,7 +3,8 @@
  * JSON API and the log event stream. See docs/dashboard.md for the API.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { NekoError, type NekoErrorCode } from '../errors.js';
+import { NekoError } from '../errors.js';
+import { ApiError, allow, notFound, sendError, sendJson } from './http.js';
 import type { LogLevel } from '../logging/logger.js';
 import type { Asset } from './assets.js';
 import type { ErrorView } from './error-view.js';
@@ -54,15 +55,6 @@ const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
 };
-
-/** A request the API refuses, with its status. */
-class ApiError extends NekoError {
-  readonly status: number;
-  constructor(status: number, code: NekoErrorCode, message: string) {
-    super(code, message);
-    this.status = status;
-  }
-}
 
 /** The request handler of the dashboard's HTTP server. */
 export class DashboardApi {
@@ -169,6 +161,9 @@ export class DashboardApi {
           'POST requests must have content-type application/json',
         );
       }
+    }
+    // What changes something must come from the page itself, not from a page elsewhere.
+    if (req.method === 'POST' || req.method === 'DELETE') {
       const origin = req.headers.origin;
       if (origin !== undefined && origin !== 'null' && hostOfOrigin(origin) !== req.headers.host) {
         throw new ApiError(403, 'NEKO_ERR_DASHBOARD_HOST', `requests from ${origin} are not allowed`);
@@ -322,21 +317,6 @@ export class DashboardApi {
   }
 }
 
-function sendJson(res: ServerResponse, body: unknown, status = 200): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-  });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, err: ApiError): void {
-  sendJson(res, { error: { code: err.code, message: err.message } }, err.status);
-}
-
 /** A refused page request, for a person in a browser: what went wrong and what to do. */
 function sendErrorPage(res: ServerResponse, err: ApiError): void {
   const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -367,20 +347,6 @@ function cookieValue(header: string | undefined, name: string): string | undefin
 function found<T>(page: T | undefined, greeter: string): T {
   if (page === undefined) throw notFound(`no loaded plugin serves the greeter "${greeter}"`);
   return page;
-}
-
-function notFound(message: string): ApiError {
-  return new ApiError(404, 'NEKO_ERR_DASHBOARD_NOT_FOUND', message);
-}
-
-function allow(method: string, methods: readonly string[]): void {
-  if (!methods.includes(method)) {
-    throw new ApiError(
-      405,
-      'NEKO_ERR_DASHBOARD_BAD_REQUEST',
-      `${method} is not allowed here; use ${methods.join(' or ')}`,
-    );
-  }
 }
 
 function decodeSegment(segment: string): string {
