@@ -1,5 +1,6 @@
 /**
- * The log lines the page holds (the newest {@link MAX_LOG_ROWS}), the
+ * The log lines the page receives (it holds the newest {@link MAX_LOG_ROWS}),
+ * handed in batches, a few times a second, to the list that shows them; the
  * filters and grouping over them, and which lines each filter shows: a line
  * repeating the last shown one (same `run`, numbered by the server) folds
  * into it, with its count.
@@ -38,12 +39,56 @@ export interface LogState {
   readonly sessions: ReadonlySet<string>;
 }
 
-export const logs = new Store<LogState>({
-  entries: [],
+/**
+ * How the lines show: the filters, grouping, and what the filters offer. The
+ * lines themselves are not held here: they go to the list that shows them
+ * (a {@link LogSink}), which keeps them as rows.
+ */
+export type LogView = Omit<LogState, 'entries'>;
+
+export const logs = new Store<LogView>({
   filters: NO_FILTERS,
   group: true,
   plugins: new Set(),
   sessions: new Set(),
+});
+
+/** How many lines the list holds, how many show (folded repeats included), and how many of those are folded. */
+export interface LogCounts {
+  readonly total: number;
+  readonly shown: number;
+  readonly folded: number;
+}
+
+export const logCounts = new Store<LogCounts>({ total: 0, shown: 0, folded: 0 });
+
+/** What shows the lines: takes them as they are flushed, and places them again when the filters change. */
+export interface LogSink {
+  append(entries: readonly LogEntry[]): void;
+  apply(filters: LogFilters, group: boolean): void;
+  clear(): void;
+}
+
+let sink: LogSink | null = null;
+
+/** Lines flushed from now on go to `to` (lines received before it come first); returns a function that detaches it. */
+export function attachLogSink(to: LogSink): () => void {
+  sink = to;
+  const { filters, group } = logs.value;
+  to.apply(filters, group);
+  flush();
+  return () => {
+    if (sink === to) sink = null;
+  };
+}
+
+// A filter change, or grouping toggled: the list places its rows again.
+let applied: Pick<LogView, 'filters' | 'group'> = logs.value;
+logs.subscribe(() => {
+  const { filters, group } = logs.value;
+  if (filters === applied.filters && group === applied.group) return;
+  applied = { filters, group };
+  sink?.apply(filters, group);
 });
 
 /** The newest line received (a reconnecting stream asks for what came after it). */
@@ -55,24 +100,21 @@ let queue: LogEntry[] = [];
 let flushTimer: ReturnType<typeof setTimeout> | null = null;
 let lastFlush = 0;
 const FLUSH_EVERY_MS = 120;
+/** Live warnings and errors received since the last flush: the counters take them with the lines. */
+let warns = 0;
+let errors = 0;
 
 /** Takes lines from the backlog (`live` false) or the stream; a line already held is skipped. */
 export function receiveEntries(entries: readonly LogEntry[], live: boolean): void {
-  let warn = 0;
-  let error = 0;
   for (const entry of entries) {
     if (entry === null || typeof entry !== 'object' || typeof entry.seq !== 'number') continue;
     if (entry.seq <= lastSeq) continue; // already shown (a reconnect may replay)
     lastSeq = entry.seq;
-    if (live && entry.level === 'warn') warn += 1;
-    if (live && entry.level === 'error') error += 1;
+    if (live && entry.level === 'warn') warns += 1;
+    if (live && entry.level === 'error') errors += 1;
     queue.push(entry);
   }
   if (queue.length > MAX_LOG_ROWS) queue.splice(0, queue.length - MAX_LOG_ROWS);
-  if (warn + error > 0) {
-    const { counters } = app.value;
-    app.update({ counters: { warn: counters.warn + warn, error: counters.error + error } });
-  }
   scheduleFlush();
 }
 
@@ -82,36 +124,43 @@ export function noteLastSeq(last: number): void {
 }
 
 function scheduleFlush(): void {
-  if (flushTimer !== null || queue.length === 0) return;
+  if (flushTimer !== null || (queue.length === 0 && warns + errors === 0)) return;
   flushTimer = setTimeout(flush, Math.max(0, lastFlush + FLUSH_EVERY_MS - Date.now()));
 }
 
 function flush(): void {
+  if (flushTimer !== null) clearTimeout(flushTimer);
   flushTimer = null;
   lastFlush = Date.now();
+  if (warns + errors > 0) {
+    const { counters } = app.value;
+    app.update({ counters: { warn: counters.warn + warns, error: counters.error + errors } });
+    warns = 0;
+    errors = 0;
+  }
+  // Without a list to show them yet, the lines wait (the newest MAX_LOG_ROWS of them).
+  if (queue.length === 0 || sink === null) return;
   const fresh = queue;
   queue = [];
-  if (fresh.length === 0) return;
   const state = logs.value;
-  let plugins = state.plugins;
-  let sessions = state.sessions;
+  let plugins: Set<string> | null = null;
+  let sessions: Set<string> | null = null;
   for (const entry of fresh) {
-    if (entry.plugin && !plugins.has(entry.plugin)) plugins = new Set(plugins).add(entry.plugin);
-    if (entry.session && !sessions.has(entry.session)) sessions = new Set(sessions).add(entry.session);
+    if (entry.plugin && !state.plugins.has(entry.plugin))
+      (plugins ??= new Set(state.plugins)).add(entry.plugin);
+    if (entry.session && !state.sessions.has(entry.session))
+      (sessions ??= new Set(state.sessions)).add(entry.session);
   }
-  const all = state.entries.concat(fresh);
-  logs.update({
-    entries: all.length > MAX_LOG_ROWS ? all.slice(all.length - MAX_LOG_ROWS) : all,
-    plugins,
-    sessions,
-  });
+  if (plugins !== null || sessions !== null)
+    logs.update({ plugins: plugins ?? state.plugins, sessions: sessions ?? state.sessions });
+  sink.append(fresh);
 }
 
 /** Forgets every line (a server that restarted counts from 1 again). */
 export function clearLogs(): void {
   lastSeq = 0;
   queue = [];
-  logs.update({ entries: [] });
+  sink?.clear();
 }
 
 export function setFilters(patch: Partial<LogFilters>): void {
@@ -139,38 +188,69 @@ export function filtersActive(f: LogFilters): boolean {
   return LEVELS.some((l) => !f.levels[l]) || Boolean(f.plugin || f.session || f.text);
 }
 
-const searchText = new WeakMap<LogEntry, string>();
+/** What the filters and grouping look at in a line, and how the line is placed. */
+export interface PlacedLine {
+  readonly run: number;
+  readonly level: string;
+  readonly plugin: string;
+  readonly session: string;
+  /** Lower case: message, code, plugin, session, frame and level. */
+  readonly search: string;
+  /** Shown (kept by the filters, and not folded into the line before). */
+  shown: boolean;
+  /** Kept, but folded into the last shown line (same run). */
+  folded: boolean;
+  /** How many lines a shown line stands for; 1 for the others. */
+  count: number;
+}
 
-function matches(entry: LogEntry, f: LogFilters): boolean {
-  if (f.levels[entry.level] === false) return false;
-  if (f.plugin && (entry.plugin ?? '') !== f.plugin) return false;
-  if (f.session && (entry.session ?? '') !== f.session) return false;
-  if (f.text) {
-    let text = searchText.get(entry);
-    if (text === undefined) {
-      text = [
-        entry.message,
-        entry.code ?? '',
-        entry.plugin ?? '',
-        entry.session ?? '',
-        entry.frame ?? '',
-        entry.level,
-      ]
-        .join('\n')
-        .toLowerCase();
-      searchText.set(entry, text);
-    }
-    if (!text.includes(f.text)) return false;
-  }
-  return true;
+/** A line, not placed yet. */
+export function lineOf(entry: LogEntry): PlacedLine {
+  const plugin = entry.plugin ?? '';
+  const session = entry.session ?? '';
+  return {
+    run: typeof entry.run === 'number' ? entry.run : entry.seq,
+    level: entry.level,
+    plugin,
+    session,
+    search: [entry.message, entry.code ?? '', plugin, session, entry.frame ?? '', entry.level]
+      .join('\n')
+      .toLowerCase(),
+    shown: false,
+    folded: false,
+    count: 1,
+  };
+}
+
+function keeps(line: PlacedLine, f: LogFilters): boolean {
+  if (f.levels[line.level as Level] === false) return false;
+  if (f.plugin && line.plugin !== f.plugin) return false;
+  if (f.session && line.session !== f.session) return false;
+  return !f.text || line.search.includes(f.text);
+}
+
+/**
+ * Places one line after the lines before it (`last`: the last of them
+ * shown): shown when the filters keep it, unless grouping folds it into
+ * `last` (same run), which then counts it. Returns the last line shown now.
+ */
+export function placeLine<L extends PlacedLine>(
+  line: L,
+  last: L | null,
+  f: LogFilters,
+  group: boolean,
+): L | null {
+  const keep = keeps(line, f);
+  const fold = keep && group && last !== null && last.run === line.run;
+  line.folded = fold;
+  line.shown = keep && !fold;
+  line.count = 1;
+  if (fold) last.count += 1;
+  return line.shown ? line : last;
 }
 
 /** How one line shows: hidden (filtered out, or folded into the line before), or shown standing for `count` lines. */
-export interface Placement {
-  readonly shown: boolean;
-  readonly folded: boolean;
-  readonly count: number;
-}
+export type Placement = Pick<PlacedLine, 'shown' | 'folded' | 'count'>;
 
 export interface Placements {
   readonly rows: readonly Placement[];
@@ -178,30 +258,18 @@ export interface Placements {
   readonly folded: number;
 }
 
-type MutablePlacement = { -readonly [K in keyof Placement]: Placement[K] };
-
 /** Places every line, oldest first. */
 export function place(state: LogState): Placements {
-  const rows: MutablePlacement[] = [];
-  let last: MutablePlacement | null = null;
-  let lastRun = -1;
+  const rows: PlacedLine[] = [];
+  let last: PlacedLine | null = null;
   let shown = 0;
   let folded = 0;
   for (const entry of state.entries) {
-    const keep = matches(entry, state.filters);
-    const run = typeof entry.run === 'number' ? entry.run : entry.seq;
-    const fold: boolean = keep && state.group && last !== null && lastRun === run;
-    const row: MutablePlacement = { shown: keep && !fold, folded: fold, count: 1 };
-    if (fold && last !== null) {
-      last.count += 1;
-      folded += 1;
-    }
-    if (row.shown) {
-      last = row;
-      lastRun = run;
-      shown += 1;
-    }
-    rows.push(row);
+    const line = lineOf(entry);
+    last = placeLine(line, last, state.filters, state.group);
+    if (line.shown) shown += 1;
+    if (line.folded) folded += 1;
+    rows.push(line);
   }
   return { rows, shown, folded };
 }

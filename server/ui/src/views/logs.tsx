@@ -3,222 +3,61 @@
  * with filters by level, plugin, session and text, repeats folded into one
  * line with their count, and a "new lines" button when scrolled up.
  */
-import { Component, type JSX } from 'preact';
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { LogEntry } from '../api.js';
-import { CodeFrame } from '../components/code-frame.js';
-import { fmtClock, fmtDateTime, fmtInt, naturalSort } from '../format.js';
+import type { JSX } from 'preact';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { fmtInt, naturalSort } from '../format.js';
 import {
+  attachLogSink,
   filterBy,
   filtersActive,
   followRequests,
   LEVELS,
+  logCounts,
   logs,
   NO_FILTERS,
-  place,
   setFilters,
-  type Placement,
 } from '../log-store.js';
 import { app } from '../state.js';
 import { useStore } from '../store.js';
-
-/**
- * The message to show above a code frame: when the message ends with the whole frame (as terminal output
- * does), those last lines are left out, since the frame is shown right below it. Otherwise unchanged.
- */
-export function withoutFrame(message: string, frame: string): string {
-  const frameLines = frame
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
-  if (frameLines.length === 0) return message;
-  const lines = message.split(/\r?\n/);
-  const trimmed = lines.map((l) => l.trim());
-  for (let start = 0; start < lines.length; start += 1) {
-    if (trimmed[start] !== frameLines[0]) continue;
-    let i = start;
-    let k = 0;
-    while (i < lines.length && k < frameLines.length) {
-      if (trimmed[i] === '') i += 1;
-      else if (trimmed[i] === frameLines[k]) {
-        i += 1;
-        k += 1;
-      } else break;
-    }
-    const atEnd = trimmed.slice(i).every((l) => l === '');
-    if (k === frameLines.length && start > 0 && atEnd) return lines.slice(0, start).join('\n');
-  }
-  return message;
-}
-
-interface RowProps {
-  entry: LogEntry;
-  placement: Placement;
-}
-
-/**
- * One line; rendered again only when how it shows changes (the 5,000 of them
- * are diffed at each flush): a filter only flips the row's `hidden`, its
- * content stays as it is.
- */
-class LogRow extends Component<RowProps> {
-  override shouldComponentUpdate(next: RowProps): boolean {
-    const a = this.props.placement;
-    const b = next.placement;
-    return (
-      next.entry !== this.props.entry || a.shown !== b.shown || a.folded !== b.folded || a.count !== b.count
-    );
-  }
-
-  override render({ entry, placement }: RowProps): JSX.Element {
-    const run = typeof entry.run === 'number' ? entry.run : entry.seq;
-    return (
-      <div
-        class={`log-row level-${entry.level}${placement.folded ? ' log-folded' : ''}`}
-        data-seq={entry.seq}
-        data-run={run}
-        data-level={entry.level}
-        data-plugin={entry.plugin ?? ''}
-        data-session={entry.session ?? ''}
-        data-count={placement.count}
-        hidden={!placement.shown}
-      >
-        <RowContent entry={entry} count={placement.count} />
-      </div>
-    );
-  }
-}
-
-interface ContentProps {
-  entry: LogEntry;
-  /** How many lines the row stands for (×N when more than one). */
-  count: number;
-}
-
-/** What a line says: time, level, tags, message, code, count and code frame. */
-class RowContent extends Component<ContentProps> {
-  override shouldComponentUpdate(next: ContentProps): boolean {
-    return next.entry !== this.props.entry || next.count !== this.props.count;
-  }
-
-  override render({ entry, count }: ContentProps): JSX.Element {
-    const level = entry.level;
-    const plugin = entry.plugin ?? '';
-    const session = entry.session ?? '';
-    const message = entry.message ?? '';
-    return (
-      <>
-        <time class="log-time" title={fmtDateTime(entry.time)}>
-          {fmtClock(entry.time)}
-        </time>
-        <span class={`badge level-badge level-badge-${level}`}>{level}</span>
-        <span class="log-tags">
-          {/* Under --workers, on the primary's dashboard: the worker that logged the line. */}
-          {entry.worker && typeof entry.worker.id === 'number' ? (
-            <span class="tag tag-worker" title={`Worker ${entry.worker.id} (pid ${entry.worker.pid})`}>
-              w{entry.worker.id}
-            </span>
-          ) : null}
-          {plugin ? (
-            <button
-              type="button"
-              class="tag tag-plugin"
-              title={`Show only ${plugin}`}
-              data-set-plugin={plugin}
-            >
-              {plugin}
-            </button>
-          ) : null}
-          {session ? (
-            <button
-              type="button"
-              class="tag tag-session"
-              title={`Show only ${session}`}
-              data-set-session={session}
-            >
-              {session}
-            </button>
-          ) : null}
-        </span>
-        <div class="log-body">
-          <span class="log-message">{entry.frame ? withoutFrame(message, entry.frame) : message}</span>
-          {entry.code ? <span class="log-code">{entry.code}</span> : null}
-          <span class="log-count" hidden={count < 2} title="The same line, repeated in a row">
-            {count < 2 ? null : `×${fmtInt(count)}`}
-          </span>
-          {entry.frame ? <CodeFrame frame={entry.frame} /> : null}
-        </div>
-      </>
-    );
-  }
-}
-
-/** Lines are rendered in blocks of this many consecutive `seq`s: a flush re-renders the first and last blocks only. */
-const BLOCK = 128;
-
-interface BlockProps {
-  entries: readonly LogEntry[];
-  placements: readonly Placement[];
-}
-
-/** Consecutive lines (no element of its own: the rows stay children of the list). */
-class LogBlock extends Component<BlockProps> {
-  override shouldComponentUpdate(next: BlockProps): boolean {
-    const { entries, placements } = this.props;
-    if (next.entries.length !== entries.length) return true;
-    for (let i = 0; i < entries.length; i += 1) {
-      const a = placements[i]!;
-      const b = next.placements[i]!;
-      if (
-        next.entries[i] !== entries[i] ||
-        a.shown !== b.shown ||
-        a.folded !== b.folded ||
-        a.count !== b.count
-      )
-        return true;
-    }
-    return false;
-  }
-
-  override render({ entries, placements }: BlockProps): JSX.Element {
-    return (
-      <>
-        {entries.map((entry, i) => (
-          <LogRow key={entry.seq} entry={entry} placement={placements[i]!} />
-        ))}
-      </>
-    );
-  }
-}
-
-/** The lines in blocks by `seq` (so trimming the oldest lines leaves the other blocks as they were). */
-function blocks(entries: readonly LogEntry[], placements: readonly Placement[]): JSX.Element[] {
-  const out: JSX.Element[] = [];
-  let start = 0;
-  while (start < entries.length) {
-    const block = Math.floor(entries[start]!.seq / BLOCK);
-    let end = start + 1;
-    while (end < entries.length && Math.floor(entries[end]!.seq / BLOCK) === block) end += 1;
-    out.push(
-      <LogBlock key={block} entries={entries.slice(start, end)} placements={placements.slice(start, end)} />,
-    );
-    start = end;
-  }
-  return out;
-}
+import { LogList } from './log-list.js';
 
 const atBottom = (list: HTMLElement): boolean => list.scrollHeight - list.scrollTop - list.clientHeight < 32;
+
+/** `5,000 lines`, `120 of 5,000 lines · 12 repeats folded`… */
+function LogStats(): JSX.Element {
+  const { total, shown, folded } = useStore(logCounts);
+  const lines = total === shown ? `${fmtInt(total)} lines` : `${fmtInt(shown)} of ${fmtInt(total)} lines`;
+  return (
+    <span class="log-stats" id="log-stats">
+      {folded > 0 ? `${lines} · ${fmtInt(folded)} repeats folded` : lines}
+    </span>
+  );
+}
+
+/** Says why no line shows. */
+function LogEmpty(): JSX.Element {
+  const { total, shown } = useStore(logCounts);
+  const empty =
+    total === 0
+      ? 'No log line yet. New lines appear here as the server logs them.'
+      : shown === 0
+        ? 'No line matches the filters.'
+        : '';
+  return (
+    <div class="log-empty" id="log-empty" hidden={empty === ''}>
+      {empty}
+    </div>
+  );
+}
 
 export function LogsView({ active }: { active: boolean }): JSX.Element {
   const state = useStore(logs);
   const { plugins: known } = useStore(app);
   const follow = useStore(followRequests);
   const { filters, group } = state;
-  const placed = useMemo(() => place(state), [state.entries, filters, group]);
   const list = useRef<HTMLDivElement>(null);
   const following = useRef(true);
   const [unseen, setUnseen] = useState<number | null>(null);
-  const shownSeq = useRef(0);
 
   // The search box filters a moment after typing stops.
   const [search, setSearch] = useState(filters.text);
@@ -236,18 +75,18 @@ export function LogsView({ active }: { active: boolean }): JSX.Element {
     if (node !== null) node.scrollTop = node.scrollHeight;
   };
 
-  // New lines: follow them, or count them on the "new lines" button.
+  // The rows live in the list element (not rendered by Preact): new lines are appended to it as they come,
+  // and followed, or counted on the "new lines" button.
   useLayoutEffect(() => {
-    const entries = state.entries;
-    const newest = entries.length > 0 ? entries[entries.length - 1]!.seq : 0;
-    let fresh = 0;
-    for (let i = entries.length - 1; i >= 0 && entries[i]!.seq > shownSeq.current; i -= 1) {
-      if (placed.rows[i]!.shown) fresh += 1;
-    }
-    shownSeq.current = newest;
-    if (following.current) toBottom();
-    else if (fresh > 0) setUnseen((n) => (n ?? 0) + fresh);
-  }, [state.entries]);
+    const node = list.current!;
+    const { filters: f, group: g } = logs.value;
+    return attachLogSink(
+      new LogList(node, f, g, (fresh) => {
+        if (following.current) node.scrollTop = node.scrollHeight;
+        else if (fresh > 0) setUnseen((n) => (n ?? 0) + fresh);
+      }),
+    );
+  }, []);
 
   // A filter change: stay at the bottom when following; the button goes when the bottom shows.
   useLayoutEffect(() => {
@@ -299,16 +138,6 @@ export function LogsView({ active }: { active: boolean }): JSX.Element {
   if (filters.plugin) greeters.add(filters.plugin);
   const sessions = new Set(state.sessions);
   if (filters.session) sessions.add(filters.session);
-
-  const total = state.entries.length;
-  const shown = placed.shown + placed.folded;
-  const lines = total === shown ? `${fmtInt(total)} lines` : `${fmtInt(shown)} of ${fmtInt(total)} lines`;
-  const empty =
-    total === 0
-      ? 'No log line yet. New lines appear here as the server logs them.'
-      : shown === 0
-        ? 'No line matches the filters.'
-        : '';
 
   return (
     <section
@@ -401,9 +230,7 @@ export function LogsView({ active }: { active: boolean }): JSX.Element {
           Clear filters
         </button>
         <span class="toolbar-spacer"></span>
-        <span class="log-stats" id="log-stats">
-          {placed.folded > 0 ? `${lines} · ${fmtInt(placed.folded)} repeats folded` : lines}
-        </span>
+        <LogStats />
       </div>
       <div class="log-wrap">
         <div
@@ -415,12 +242,8 @@ export function LogsView({ active }: { active: boolean }): JSX.Element {
           ref={list}
           onScroll={onScroll}
           onClick={onClick}
-        >
-          {blocks(state.entries, placed.rows)}
-        </div>
-        <div class="log-empty" id="log-empty" hidden={empty === ''}>
-          {empty}
-        </div>
+        ></div>
+        <LogEmpty />
         <button
           type="button"
           class="log-jump"
