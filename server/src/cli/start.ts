@@ -260,7 +260,7 @@ const PLAYGROUND_FLAG = {
     'needs the dashboard and its token; not with',
     '--workers yet',
   ],
-  default: 'off (on under dev)',
+  default: 'off; on under dev',
   key: 'playground',
 } as const satisfies FlagSpec;
 
