@@ -100,12 +100,11 @@ let queue: LogEntry[] = [];
 let flushTimer: ReturnType<typeof setTimeout> | null = null;
 let lastFlush = 0;
 const FLUSH_EVERY_MS = 120;
-/** Live warnings and errors received since the last flush: the counters take them with the lines. */
-let warns = 0;
-let errors = 0;
 
 /** Takes lines from the backlog (`live` false) or the stream; a line already held is skipped. */
 export function receiveEntries(entries: readonly LogEntry[], live: boolean): void {
+  let warns = 0;
+  let errors = 0;
   for (const entry of entries) {
     if (entry === null || typeof entry !== 'object' || typeof entry.seq !== 'number') continue;
     if (entry.seq <= lastSeq) continue; // already shown (a reconnect may replay)
@@ -115,6 +114,11 @@ export function receiveEntries(entries: readonly LogEntry[], live: boolean): voi
     queue.push(entry);
   }
   if (queue.length > MAX_LOG_ROWS) queue.splice(0, queue.length - MAX_LOG_ROWS);
+  // At once, not with the flush: an overview read meanwhile would count the same lines again.
+  if (warns + errors > 0) {
+    const { counters } = app.value;
+    app.update({ counters: { warn: counters.warn + warns, error: counters.error + errors } });
+  }
   scheduleFlush();
 }
 
@@ -124,7 +128,7 @@ export function noteLastSeq(last: number): void {
 }
 
 function scheduleFlush(): void {
-  if (flushTimer !== null || (queue.length === 0 && warns + errors === 0)) return;
+  if (flushTimer !== null || queue.length === 0) return;
   flushTimer = setTimeout(flush, Math.max(0, lastFlush + FLUSH_EVERY_MS - Date.now()));
 }
 
@@ -132,12 +136,6 @@ function flush(): void {
   if (flushTimer !== null) clearTimeout(flushTimer);
   flushTimer = null;
   lastFlush = Date.now();
-  if (warns + errors > 0) {
-    const { counters } = app.value;
-    app.update({ counters: { warn: counters.warn + warns, error: counters.error + errors } });
-    warns = 0;
-    errors = 0;
-  }
   // Without a list to show them yet, the lines wait (the newest MAX_LOG_ROWS of them).
   if (queue.length === 0 || sink === null) return;
   const fresh = queue;
@@ -194,8 +192,8 @@ export interface PlacedLine {
   readonly level: string;
   readonly plugin: string;
   readonly session: string;
-  /** Lower case: message, code, plugin, session, frame and level. */
-  readonly search: string;
+  /** What the text filter looks in (lower case), asked for only when it is used: see {@link searchText}. */
+  search(): string;
   /** Shown (kept by the filters, and not folded into the line before). */
   shown: boolean;
   /** Kept, but folded into the last shown line (same run). */
@@ -204,18 +202,37 @@ export interface PlacedLine {
   count: number;
 }
 
+/** What the text filter looks in: message, code, plugin, session, frame and level, lower case. */
+export function searchText(
+  message: string,
+  code: string,
+  plugin: string,
+  session: string,
+  frame: string,
+  level: string,
+): string {
+  return `${message}\n${code}\n${plugin}\n${session}\n${frame}\n${level}`.toLowerCase();
+}
+
 /** A line, not placed yet. */
 export function lineOf(entry: LogEntry): PlacedLine {
   const plugin = entry.plugin ?? '';
   const session = entry.session ?? '';
+  let text: string | undefined;
   return {
     run: typeof entry.run === 'number' ? entry.run : entry.seq,
     level: entry.level,
     plugin,
     session,
-    search: [entry.message, entry.code ?? '', plugin, session, entry.frame ?? '', entry.level]
-      .join('\n')
-      .toLowerCase(),
+    search: () =>
+      (text ??= searchText(
+        entry.message ?? '',
+        entry.code ?? '',
+        plugin,
+        session,
+        entry.frame ?? '',
+        entry.level,
+      )),
     shown: false,
     folded: false,
     count: 1,
@@ -226,7 +243,7 @@ function keeps(line: PlacedLine, f: LogFilters): boolean {
   if (f.levels[line.level as Level] === false) return false;
   if (f.plugin && line.plugin !== f.plugin) return false;
   if (f.session && line.session !== f.session) return false;
-  return !f.text || line.search.includes(f.text);
+  return !f.text || line.search().includes(f.text);
 }
 
 /**

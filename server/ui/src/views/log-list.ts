@@ -9,10 +9,10 @@ import type { LogEntry } from '../api.js';
 import { frameLines } from '../components/code-frame.js';
 import { fmtClock, fmtDateTime, fmtInt } from '../format.js';
 import {
-  lineOf,
   logCounts,
   MAX_LOG_ROWS,
   placeLine,
+  searchText,
   type LogFilters,
   type LogSink,
   type PlacedLine,
@@ -47,12 +47,82 @@ export function withoutFrame(message: string, frame: string): string {
   return message;
 }
 
-/** A row: its line's placement, and the placement its element shows now. */
-interface Row extends PlacedLine {
-  readonly el: HTMLElement;
-  shownNow: boolean;
-  foldedNow: boolean;
-  countNow: number;
+/** A row: what the filters look at, its line's placement, and the placement its element shows now. */
+class Row implements PlacedLine {
+  shown = false;
+  folded = false;
+  count = 1;
+  shownNow = false;
+  foldedNow = false;
+  countNow = 1;
+
+  constructor(
+    readonly run: number,
+    readonly level: string,
+    readonly plugin: string,
+    readonly session: string,
+    readonly text: string,
+  ) {}
+
+  search(): string {
+    return this.text;
+  }
+}
+
+const ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  // The parser would read a carriage return as a line feed.
+  '\r': '&#13;',
+};
+
+/** Text for HTML, as text or in a quoted attribute. */
+const esc = (text: unknown): string => String(text).replace(/[&<>"\r]/g, (c) => ESCAPES[c]!);
+
+/** The count beside a shown line standing for more than one. */
+const countText = (count: number): string => (count < 2 ? '' : `×${fmtInt(count)}`);
+
+/**
+ * A line's element as HTML, placed as `row` says (the same elements as {@link rowElement}
+ * builds, parsed at once for a whole batch of lines, without a script object per element).
+ */
+function rowHtml(entry: LogEntry, row: Row): string {
+  const level = esc(entry.level);
+  const plugin = esc(row.plugin);
+  const session = esc(row.session);
+  const message = entry.message ?? '';
+  let html =
+    `<div class="log-row level-${level}${row.folded ? ' log-folded' : ''}" data-seq="${esc(entry.seq)}"` +
+    ` data-run="${esc(row.run)}" data-level="${level}" data-plugin="${plugin}" data-session="${session}"` +
+    ` data-count="${row.count}"${row.shown ? '' : ' hidden'}>` +
+    `<time class="log-time" title="${esc(fmtDateTime(entry.time))}">${esc(fmtClock(entry.time))}</time>` +
+    `<span class="badge level-badge level-badge-${level}">${level}</span><span class="log-tags">`;
+  // Under --workers, on the primary's dashboard: the worker that logged the line.
+  if (entry.worker && typeof entry.worker.id === 'number') {
+    const id = esc(entry.worker.id);
+    html += `<span class="tag tag-worker" title="Worker ${id} (pid ${esc(entry.worker.pid)})">w${id}</span>`;
+  }
+  if (plugin)
+    html += `<button type="button" class="tag tag-plugin" title="Show only ${plugin}" data-set-plugin="${plugin}">${plugin}</button>`;
+  if (session)
+    html += `<button type="button" class="tag tag-session" title="Show only ${session}" data-set-session="${session}">${session}</button>`;
+  html += `</span><div class="log-body"><span class="log-message">${esc(entry.frame ? withoutFrame(message, entry.frame) : message)}</span>`;
+  if (entry.code) html += `<span class="log-code">${esc(entry.code)}</span>`;
+  html += `<span class="log-count"${row.count < 2 ? ' hidden' : ''} title="The same line, repeated in a row">${countText(row.count)}</span>`;
+  if (entry.frame) {
+    html += '<pre class="code-frame">';
+    const lines = frameLines(entry.frame);
+    lines.forEach((line, i) => {
+      html += `<span class="${line.cls}">`;
+      if (line.head) html += `<span class="frame-gutter">${esc(line.head)}</span>`;
+      html += `<span class="frame-code">${esc(line.rest)}</span></span>`;
+      if (i < lines.length - 1) html += '\n';
+    });
+    html += '</pre>';
+  }
+  return `${html}</div></div>`;
 }
 
 function element(tag: string, cls: string, text?: string): HTMLElement {
@@ -77,14 +147,19 @@ function codeFrame(frame: string): HTMLElement {
 }
 
 function tagButton(cls: string, value: string, data: 'setPlugin' | 'setSession'): HTMLElement {
-  const button = element('button', cls, value);
+  const button = document.createElement('button');
   button.setAttribute('type', 'button');
+  button.className = cls;
+  button.textContent = value;
   button.title = `Show only ${value}`;
   button.dataset[data] = value;
   return button;
 }
 
-/** A line's element: time, level, tags, message, code, count (hidden) and code frame. */
+/**
+ * A line's element: time, level, tags, message, code, count (hidden) and code frame; for a line
+ * HTML cannot carry (a NUL character, which the parser drops).
+ */
 function rowElement(entry: LogEntry, run: number): HTMLElement {
   const level = entry.level;
   const plugin = entry.plugin ?? '';
@@ -124,7 +199,7 @@ function rowElement(entry: LogEntry, run: number): HTMLElement {
 
 export class LogList implements LogSink {
   readonly #el: HTMLElement;
-  /** Oldest first, as in the list. */
+  /** Oldest first, as in the list: row i is the list's child i. */
   #rows: Row[] = [];
   /** The last row shown, which a repeat folds into. */
   #last: Row | null = null;
@@ -142,25 +217,31 @@ export class LogList implements LogSink {
     this.#appended = appended;
   }
 
-  /** Writes what changed in a row's placement to its element, and counts it. */
-  #render(row: Row): void {
-    if (row.shown !== row.shownNow) {
-      this.#shown += row.shown ? 1 : -1;
-      row.shownNow = row.shown;
-      row.el.hidden = !row.shown;
-    }
-    if (row.folded !== row.foldedNow) {
-      this.#folded += row.folded ? 1 : -1;
-      row.foldedNow = row.folded;
-      row.el.classList.toggle('log-folded', row.folded);
-    }
+  /** Counts a row as its element shows it now. */
+  #count(row: Row, sign: 1 | -1): void {
+    if (row.shownNow) this.#shown += sign;
+    if (row.foldedNow) this.#folded += sign;
+  }
+
+  /** Writes what changed in row `i`'s placement to its element. */
+  #render(i: number): void {
+    const row = this.#rows[i]!;
+    if (row.shown === row.shownNow && row.folded === row.foldedNow && row.count === row.countNow) return;
+    const el = this.#el.children[i] as HTMLElement;
+    this.#count(row, -1);
+    if (row.shown !== row.shownNow) el.hidden = !row.shown;
+    if (row.folded !== row.foldedNow) el.classList.toggle('log-folded', row.folded);
     if (row.count !== row.countNow) {
-      row.countNow = row.count;
-      row.el.dataset['count'] = String(row.count);
-      const badge = row.el.querySelector<HTMLElement>('.log-count')!;
+      el.dataset['count'] = String(row.count);
+      // The body's count, after the message and the code.
+      const badge = el.lastElementChild!.querySelector<HTMLElement>(':scope > .log-count')!;
       badge.hidden = row.count < 2;
-      badge.textContent = row.count < 2 ? '' : `×${fmtInt(row.count)}`;
+      badge.textContent = countText(row.count);
     }
+    row.shownNow = row.shown;
+    row.foldedNow = row.folded;
+    row.countNow = row.count;
+    this.#count(row, 1);
   }
 
   #publish(): void {
@@ -168,28 +249,51 @@ export class LogList implements LogSink {
   }
 
   append(entries: readonly LogEntry[]): void {
-    const fresh = document.createDocumentFragment();
-    const start = this.#rows.length;
+    const rows = this.#rows;
+    const start = rows.length;
     const lastBefore = this.#last;
     let last = this.#last;
     for (const entry of entries) {
-      const line = lineOf(entry);
-      const row: Row = Object.assign(line, {
-        el: rowElement(entry, line.run),
-        shownNow: false,
-        foldedNow: false,
-        countNow: 1,
-      });
-      last = placeLine(row, last, this.#filters, this.#group) as Row | null;
-      this.#rows.push(row);
-      fresh.append(row.el);
+      const run = typeof entry.run === 'number' ? entry.run : entry.seq;
+      const plugin = entry.plugin ?? '';
+      const session = entry.session ?? '';
+      const text = searchText(
+        entry.message ?? '',
+        entry.code ?? '',
+        plugin,
+        session,
+        entry.frame ?? '',
+        entry.level,
+      );
+      const row = new Row(run, entry.level, plugin, session, text);
+      last = placeLine(row, last, this.#filters, this.#group);
+      rows.push(row);
     }
     this.#last = last;
     const shownBefore = this.#shown;
-    if (lastBefore !== null) this.#render(lastBefore);
-    for (let i = start; i < this.#rows.length; i += 1) this.#render(this.#rows[i]!);
+    // The last row shown before may have taken repeats: its count.
+    if (lastBefore !== null) this.#render(rows.lastIndexOf(lastBefore, start - 1));
+    // The new rows are made placed.
+    let html = '';
+    for (let i = start; i < rows.length; i += 1) {
+      const row = rows[i]!;
+      const entry = entries[i - start]!;
+      const rowText = rowHtml(entry, row);
+      if (rowText.includes('\0')) {
+        this.#el.insertAdjacentHTML('beforeend', html);
+        html = '';
+        this.#el.append(rowElement(entry, row.run));
+        this.#render(i);
+      } else {
+        html += rowText;
+        row.shownNow = row.shown;
+        row.foldedNow = row.folded;
+        row.countNow = row.count;
+        this.#count(row, 1);
+      }
+    }
+    this.#el.insertAdjacentHTML('beforeend', html);
     const shown = this.#shown - shownBefore;
-    this.#el.append(fresh);
     this.#trim();
     this.#publish();
     this.#appended(shown);
@@ -197,23 +301,23 @@ export class LogList implements LogSink {
 
   /** Drops the oldest rows past {@link MAX_LOG_ROWS}; the lines folded into a dropped row show again from the first. */
   #trim(): void {
-    const extra = this.#rows.length - MAX_LOG_ROWS;
+    const rows = this.#rows;
+    const extra = rows.length - MAX_LOG_ROWS;
     if (extra <= 0) return;
-    const gone = this.#rows.splice(0, extra);
+    const gone = rows.splice(0, extra);
     for (const row of gone) {
-      if (row.shownNow) this.#shown -= 1;
-      if (row.foldedNow) this.#folded -= 1;
-      row.el.remove();
+      this.#count(row, -1);
+      this.#el.firstElementChild!.remove();
     }
     if (this.#last !== null && gone.includes(this.#last)) this.#last = null;
     // Rows up to the first one shown may have been folded into a dropped row: place them again.
     let last: Row | null = null;
     let i = 0;
-    for (; i < this.#rows.length && !this.#rows[i]!.shown; i += 1) {
-      last = placeLine(this.#rows[i]!, last, this.#filters, this.#group) as Row | null;
+    for (; i < rows.length && !rows[i]!.shown; i += 1) {
+      last = placeLine(rows[i]!, last, this.#filters, this.#group);
     }
-    for (let k = 0; k < i; k += 1) this.#render(this.#rows[k]!);
-    if (i === this.#rows.length) this.#last = last;
+    for (let k = 0; k < i; k += 1) this.#render(k);
+    if (i === rows.length) this.#last = last;
   }
 
   /** Places every row again, oldest first: after a filter change or a grouping toggle. */
@@ -221,14 +325,14 @@ export class LogList implements LogSink {
     this.#filters = filters;
     this.#group = group;
     let last: Row | null = null;
-    for (const row of this.#rows) last = placeLine(row, last, filters, group) as Row | null;
+    for (const row of this.#rows) last = placeLine(row, last, filters, group);
     this.#last = last;
-    for (const row of this.#rows) this.#render(row);
+    for (let i = 0; i < this.#rows.length; i += 1) this.#render(i);
     this.#publish();
   }
 
   clear(): void {
-    for (const row of this.#rows) row.el.remove();
+    this.#el.replaceChildren();
     this.#rows = [];
     this.#last = null;
     this.#shown = 0;

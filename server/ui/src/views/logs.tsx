@@ -50,9 +50,40 @@ function LogEmpty(): JSX.Element {
   );
 }
 
+/** The plugin filter: plugins seen in lines, and those the server runs (named). */
+function PluginFilter({ chosen, seen }: { chosen: string; seen: ReadonlySet<string> }): JSX.Element {
+  // Its own component: the page's state changes often (counters…), and only this reads the plugin list.
+  const { plugins: known } = useStore(app);
+  const greeters = new Set(seen);
+  const labels = new Map<string, string>();
+  for (const p of known ?? []) {
+    if (p.greeter) {
+      greeters.add(p.greeter);
+      if (p.name && p.name !== p.greeter) labels.set(p.greeter, `${p.greeter} — ${p.name}`);
+    }
+  }
+  if (chosen) greeters.add(chosen);
+  return (
+    <label class="field">
+      <span class="field-label">Plugin</span>
+      <select
+        id="filter-plugin"
+        value={chosen}
+        onChange={(event) => setFilters({ plugin: event.currentTarget.value })}
+      >
+        <option value="">All plugins</option>
+        {[...greeters].sort(naturalSort).map((g) => (
+          <option key={g} value={g}>
+            {labels.get(g) ?? g}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 export function LogsView({ active }: { active: boolean }): JSX.Element {
   const state = useStore(logs);
-  const { plugins: known } = useStore(app);
   const follow = useStore(followRequests);
   const { filters, group } = state;
   const list = useRef<HTMLDivElement>(null);
@@ -127,15 +158,6 @@ export function LogsView({ active }: { active: boolean }): JSX.Element {
     });
   };
 
-  const greeters = new Set(state.plugins);
-  const labels = new Map<string, string>();
-  for (const p of known ?? []) {
-    if (p.greeter) {
-      greeters.add(p.greeter);
-      if (p.name && p.name !== p.greeter) labels.set(p.greeter, `${p.greeter} — ${p.name}`);
-    }
-  }
-  if (filters.plugin) greeters.add(filters.plugin);
   const sessions = new Set(state.sessions);
   if (filters.session) sessions.add(filters.session);
 
@@ -162,21 +184,7 @@ export function LogsView({ active }: { active: boolean }): JSX.Element {
             </button>
           ))}
         </div>
-        <label class="field">
-          <span class="field-label">Plugin</span>
-          <select
-            id="filter-plugin"
-            value={filters.plugin}
-            onChange={(event) => setFilters({ plugin: event.currentTarget.value })}
-          >
-            <option value="">All plugins</option>
-            {[...greeters].sort(naturalSort).map((g) => (
-              <option key={g} value={g}>
-                {labels.get(g) ?? g}
-              </option>
-            ))}
-          </select>
-        </label>
+        <PluginFilter chosen={filters.plugin} seen={state.plugins} />
         <label class="field">
           <span class="field-label">Session</span>
           <select
