@@ -6,7 +6,7 @@
  * into it, with its count.
  */
 import type { LogEntry } from '../../src/dashboard/log-buffer.js';
-import { app } from './state.js';
+import { counters } from './state.js';
 import { Store } from './store.js';
 
 export const MAX_LOG_ROWS = 5000;
@@ -116,8 +116,8 @@ export function receiveEntries(entries: readonly LogEntry[], live: boolean): voi
   if (queue.length > MAX_LOG_ROWS) queue.splice(0, queue.length - MAX_LOG_ROWS);
   // At once, not with the flush: an overview read meanwhile would count the same lines again.
   if (warns + errors > 0) {
-    const { counters } = app.value;
-    app.update({ counters: { warn: counters.warn + warns, error: counters.error + errors } });
+    const { warn, error } = counters.value;
+    counters.set({ warn: warn + warns, error: error + errors });
   }
   scheduleFlush();
 }

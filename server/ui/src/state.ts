@@ -22,7 +22,6 @@ export interface AppState {
   readonly overview: Overview | null;
   /** When the overview arrived (the uptime counts on from it). */
   readonly overviewAt: number;
-  readonly counters: { readonly warn: number; readonly error: number };
   /** The last `/api/plugins` answer. */
   readonly plugins: readonly PluginView[] | null;
   /** The log stream: `live`, or waiting for it with a label (`connecting…`, `reconnecting…`, `no access`). */
@@ -37,11 +36,17 @@ export const app = new Store<AppState>({
   tab: 'logs',
   overview: null,
   overviewAt: 0,
-  counters: { warn: 0, error: 0 },
   plugins: null,
   live: { state: 'connecting', label: 'connecting…' },
   lastSync: null,
 });
+
+/**
+ * Warnings and errors logged since the server started (the overview's, then
+ * counted on as lines arrive): a store of their own, since they change with
+ * every such line and only the top bar's counters show them.
+ */
+export const counters = new Store<{ readonly warn: number; readonly error: number }>({ warn: 0, error: 0 });
 
 /** The status line's errors, by request; cleared when the same request succeeds again. */
 export const errors = new Store<ReadonlyMap<string, { readonly message: string; readonly at: number }>>(

@@ -1,16 +1,13 @@
 /** The requests more than one view needs: the overview (top bar, counters, badges) and the plugin list. */
 import { api, type PluginView } from './api.js';
-import { app, guarded } from './state.js';
+import { app, counters, guarded } from './state.js';
 
 export function syncOverview(): Promise<unknown> {
   return guarded('GET /api/overview', async () => {
     const overview = await api.overview();
-    const counters = overview.counters;
-    app.update({
-      overview,
-      overviewAt: Date.now(),
-      counters: { warn: Number(counters?.warn) || 0, error: Number(counters?.error) || 0 },
-    });
+    const counted = overview.counters;
+    counters.set({ warn: Number(counted?.warn) || 0, error: Number(counted?.error) || 0 });
+    app.update({ overview, overviewAt: Date.now() });
     return overview;
   });
 }

@@ -3,7 +3,7 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { fmtDateTime, fmtDuration, fmtInt } from '../format.js';
 import { followLogs, LEVELS, setFilters, type Level } from '../log-store.js';
-import { app, showTab, type Overview, type Tab } from '../state.js';
+import { app, counters, showTab, type Overview, type Tab } from '../state.js';
 import { useStore } from '../store.js';
 
 const TAB_LABELS: Record<Tab, string> = {
@@ -71,9 +71,48 @@ function onlyLevel(level: Level): void {
   followLogs();
 }
 
+/** The warning and error counters: each opens the Logs tab showing only that level. */
+function Counters(): JSX.Element {
+  const { warn, error } = useStore(counters);
+  return (
+    <>
+      <button
+        type="button"
+        class={`counter counter-warn${warn === 0 ? ' is-zero' : ''}`}
+        id="counter-warn-button"
+        title="Show warnings"
+        onClick={() => onlyLevel('warn')}
+      >
+        <span class="counter-icon" aria-hidden="true">
+          ▲
+        </span>
+        <span class="counter-value" data-testid="counter-warn">
+          {warn}
+        </span>
+        <span class="counter-label">warnings</span>
+      </button>
+      <button
+        type="button"
+        class={`counter counter-error${error === 0 ? ' is-zero' : ''}`}
+        id="counter-error-button"
+        title="Show errors"
+        onClick={() => onlyLevel('error')}
+      >
+        <span class="counter-icon" aria-hidden="true">
+          ●
+        </span>
+        <span class="counter-value" data-testid="counter-error">
+          {error}
+        </span>
+        <span class="counter-label">errors</span>
+      </button>
+    </>
+  );
+}
+
 export function TopBar({ tabs }: { tabs: readonly Tab[] }): JSX.Element {
   const state = useStore(app);
-  const { overview, counters, live, tab } = state;
+  const { overview, live, tab } = state;
   const server = overview?.server;
   const failed = overview?.plugins.failed ?? 0;
   const sessions = overview?.sessions ?? 0;
@@ -128,36 +167,7 @@ export function TopBar({ tabs }: { tabs: readonly Tab[] }): JSX.Element {
               {live.label}
             </span>
           </span>
-          <button
-            type="button"
-            class={`counter counter-warn${counters.warn === 0 ? ' is-zero' : ''}`}
-            id="counter-warn-button"
-            title="Show warnings"
-            onClick={() => onlyLevel('warn')}
-          >
-            <span class="counter-icon" aria-hidden="true">
-              ▲
-            </span>
-            <span class="counter-value" data-testid="counter-warn">
-              {counters.warn}
-            </span>
-            <span class="counter-label">warnings</span>
-          </button>
-          <button
-            type="button"
-            class={`counter counter-error${counters.error === 0 ? ' is-zero' : ''}`}
-            id="counter-error-button"
-            title="Show errors"
-            onClick={() => onlyLevel('error')}
-          >
-            <span class="counter-icon" aria-hidden="true">
-              ●
-            </span>
-            <span class="counter-value" data-testid="counter-error">
-              {counters.error}
-            </span>
-            <span class="counter-label">errors</span>
-          </button>
+          <Counters />
         </div>
       </div>
       <nav class="tabs" role="tablist" aria-label="Dashboard sections" onKeyDown={onKey}>
