@@ -416,12 +416,19 @@ class WorkersView implements DashboardSource, HealthSource {
       }, this.#timeoutMs);
       timer.unref();
       this.#pending.set(id, { worker, resolve: resolve as (value: unknown) => void, reject, timer });
-      try {
-        worker.send({ nc: DASHBOARD_MESSAGES.ask, id, ask, args });
-      } catch (err) {
+      const failed = (err: Error): void => {
         clearTimeout(timer);
         this.#pending.delete(id);
-        reject(err as Error);
+        reject(err);
+      };
+      try {
+        // With a callback, a worker that died before its exit was seen fails this question (EPIPE);
+        // without one, node:cluster would emit it as an 'error' on the worker and end the primary.
+        worker.send({ nc: DASHBOARD_MESSAGES.ask, id, ask, args }, (err) => {
+          if (err !== null) failed(err);
+        });
+      } catch (err) {
+        failed(err as Error);
       }
     });
   }

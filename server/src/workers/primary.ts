@@ -167,7 +167,9 @@ export async function runPrimary(context: PrimaryContext): Promise<number> {
           return;
         }
         const start: WorkerStart = { index: slot.index, of: n, flags, cwd: context.cwd, env: context.env };
-        worker.send({ nc: WORKER_MESSAGES.start, start });
+        // A worker dead meanwhile fails the send (EPIPE): its exit is handled; without a callback the
+        // failure would be an 'error' event on the worker, ending the primary.
+        worker.send({ nc: WORKER_MESSAGES.start, start }, () => {});
       } else if (m?.nc === WORKER_MESSAGES.relay && m.signal !== undefined) {
         relayed(m.signal);
       } else if (m?.nc === WORKER_MESSAGES.listening && m.listening !== undefined) {
@@ -240,7 +242,7 @@ export async function runPrimary(context: PrimaryContext): Promise<number> {
       const worker = slot.worker;
       if (worker === undefined || !worker.isConnected()) continue;
       try {
-        worker.send({ nc: WORKER_MESSAGES.signal, signal });
+        worker.send({ nc: WORKER_MESSAGES.signal, signal }, () => {});
       } catch {
         // exiting already
       }
