@@ -1,29 +1,13 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { moduleProbe, TS_MORPH } from '../validate/module-probe.js';
 import type { PlaygroundClient, PlaygroundEvent, PlaygroundInfo } from '../../src/playground/wire.js';
 import { REPO_ROOT, assertBuilt, runCli, startCli, type RunningCli } from '../cli/run-cli.js';
 
 beforeAll(assertBuilt);
 
 const PLUGINS = join(REPO_ROOT, 'plugins');
-const PROBE = pathToFileURL(join(REPO_ROOT, 'server', 'test', 'validate', 'module-probe.mjs')).href;
-/** A module file of ts-morph or the TypeScript compiler. */
-const TS_MORPH = /[\\/](ts-morph|@ts-morph|typescript)[\\/]/;
 const SECRET = { NEKOCONNECT_SECRET: 'playground-secret' };
-
-/** The environment that makes a CLI process list its CommonJS modules when it exits. */
-async function probe(): Promise<{ env: NodeJS.ProcessEnv; modules: () => Promise<string[]> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'neko-probe-'));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  const out = join(dir, 'modules.txt');
-  return {
-    env: { NODE_OPTIONS: `--import=${PROBE}`, NEKO_MODULE_PROBE_OUT: out },
-    modules: async () => (await readFile(out, 'utf8')).split('\n').filter((l) => l !== ''),
-  };
-}
 
 /** The dashboard's base URL and token, as the server printed them. */
 async function dashboardOf(
@@ -65,13 +49,13 @@ describe('turning the Playground on', () => {
   });
 
   it('start --playground loads TypeScript only once the page asks for the ops, then serves them', async () => {
-    const idle = await probe();
+    const idle = await moduleProbe();
     const quiet = startCli(['start', PLUGINS, '--port', '0', '--playground'], { ...SECRET, ...idle.env });
     await dashboardOf(quiet);
     await stop(quiet);
     expect((await idle.modules()).filter((m) => TS_MORPH.test(m))).toEqual([]);
 
-    const asked = await probe();
+    const asked = await moduleProbe();
     const cli = startCli(['start', PLUGINS, '--port', '0', '--playground'], { ...SECRET, ...asked.env });
     const { api } = await dashboardOf(cli);
     const info = (await (await api('api/playground')).json()) as PlaygroundInfo;
