@@ -118,7 +118,7 @@ export class Playground {
         429,
         'NEKO_ERR_PLAYGROUND_TOO_MANY_CLIENTS',
         `the Playground holds at most ${this.#maxClients} clients, open or closed`,
-        'remove a client you no longer need (DELETE /api/playground/clients/<id>, or its × in the page)',
+        'remove a client you no longer need: its Remove button in the page, or POST /api/playground/clients/<id>/remove',
       );
     }
     const n = this.#nextId++;
