@@ -131,7 +131,7 @@ function Origin({ p }: { p: PluginView }): JSX.Element {
   const dir = origin?.kind === 'folder' ? origin.dir : p.dir;
   return (
     <span
-      class="plugin-origin plugin-dir mono"
+      class="plugin-origin mono"
       data-origin={origin === undefined ? '' : 'folder'}
       title={dir ? `Folder: ${dir}` : ''}
     >
