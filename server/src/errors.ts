@@ -62,6 +62,8 @@ export const ERROR_CODES = {
   NEKO_ERR_PLUGIN_DUPLICATE_GREETER: 'Two plugin folders declare the same greeter.',
   NEKO_ERR_PLUGIN_LOADING:
     'The server is still loading its plugins: a greeter not served yet answers 503 until loading ends.',
+  NEKO_ERR_PLUGIN_SHUTDOWN:
+    'The server began shutting down while a plugin loaded (its load outlasted limits.shutdownTimeoutMs): it was not mounted.',
   NEKO_ERR_PLUGINS_REQUIRED:
     'A plugin failed to load and the server was started with --require-plugins (requirePlugins): it does not start.',
   NEKO_ERR_PLUGINS_DIR: 'The plugins directory does not exist or cannot be read.',

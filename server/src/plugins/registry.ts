@@ -112,6 +112,8 @@ export class PluginRegistry {
   readonly #presence: PresenceStore | undefined;
   /** Without a cache dir: this registry's own temporary one, made at the first load, removed by {@link unloadAll}. */
   #tempCache: Promise<string> | undefined;
+  /** Set once {@link unloadAll} began (the shutdown): nothing is mounted or swapped in after. */
+  #closed = false;
 
   /**
    * @param loadOptions where bundles go; without a `cacheDir`, a folder of
@@ -186,24 +188,38 @@ export class PluginRegistry {
     const { greeter } = plugin.spec;
     const clash = this.#clash(plugin.dir, plugin.spec);
     if (clash !== undefined) throw clash;
+    this.#refuseIfClosed(plugin.spec);
     const current = this.#router.resolve(greeter);
     if (current.kind === 'plugin') {
       await current.host.replace(plugin, this.#nextVersion(greeter));
     } else {
-      const db = await this.#storage.open(greeter);
-      const host = new PluginHost(
-        plugin,
-        db,
-        this.#logger,
-        this.#nextVersion(greeter),
-        this.#cluster,
-        this.#presence,
-      );
-      await host.load();
-      this.#router.mount(host);
+      await this.#mount(plugin, await this.#storage.open(greeter), this.#nextVersion(greeter));
     }
     this.#claims.set(resolve(plugin.dir), greeter);
     this.#problems.delete(resolve(plugin.dir));
+  }
+
+  /**
+   * Mounts a new host for a plugin whose greeter nothing serves: its
+   * `onLoad` runs, then it serves. When the shutdown began unloading while
+   * `onLoad` ran, it is unloaded at once instead.
+   *
+   * @throws NekoError `NEKO_ERR_PLUGIN_SHUTDOWN` then
+   */
+  async #mount(plugin: LoadedPlugin, db: ManagedDatabase, version: number): Promise<void> {
+    const host = new PluginHost(plugin, db, this.#logger, version, this.#cluster, this.#presence);
+    await host.load();
+    if (this.#closed) {
+      await host.unload();
+      await this.#closeDb(host);
+      throw shuttingDown(plugin.spec);
+    }
+    this.#router.mount(host);
+  }
+
+  /** @throws NekoError `NEKO_ERR_PLUGIN_SHUTDOWN` once {@link unloadAll} began */
+  #refuseIfClosed(spec: PluginSpec): void {
+    if (this.#closed) throw shuttingDown(spec);
   }
 
   /**
@@ -282,6 +298,10 @@ export class PluginRegistry {
     }
 
     // 3. The swap: one step for the router; the old version's onUnload, then the new one's onLoad.
+    if (this.#closed) {
+      if (db !== undefined) await db.close().catch(() => undefined);
+      return this.#reloadFailed(dir, spec, shuttingDown(spec), previous);
+    }
     const claimed = this.#claims.get(abs);
     const renamedFrom = claimed !== undefined && claimed !== greeter ? claimed : undefined;
     if (renamedFrom !== undefined) await this.#release(renamedFrom, abs);
@@ -289,9 +309,12 @@ export class PluginRegistry {
     if (owner.kind === 'plugin') {
       await owner.host.replace(plugin, version);
     } else {
-      const host = new PluginHost(plugin, db!, this.#logger, version, this.#cluster, this.#presence);
-      await host.load();
-      this.#router.mount(host);
+      try {
+        await this.#mount(plugin, db!, version);
+      } catch (err) {
+        if (!(err instanceof NekoError)) throw err;
+        return this.#reloadFailed(dir, spec, err, previous);
+      }
     }
     this.#claims.set(abs, greeter);
     return {
@@ -331,6 +354,7 @@ export class PluginRegistry {
    * it still has open (a database opened by a load under way), bounded too.
    */
   async unloadAll(bounded: Bounded): Promise<void> {
+    this.#closed = true;
     for (const host of this.#router.hosts()) {
       await bounded(host.unload(), `${host.greeter}: onUnload`);
       this.#router.unmount(host.greeter);
@@ -528,4 +552,13 @@ async function loadOne(
     if (!(err instanceof NekoError)) throw err;
     return { plugins: [], failures: [{ dir, spec, error: err }] };
   }
+}
+
+/** A plugin whose load ended after the shutdown began unloading: it is not mounted. */
+function shuttingDown(spec: PluginSpec): NekoError {
+  return new NekoError(
+    'NEKO_ERR_PLUGIN_SHUTDOWN',
+    `${spec.name} (greeter "${spec.greeter}") was not mounted: the server began shutting down while it loaded`,
+    { hint: 'Nothing to fix: the server is stopping. Start it again to serve the plugin.' },
+  );
 }

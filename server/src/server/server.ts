@@ -132,6 +132,8 @@ export class NekoServer {
   #loads = 0;
   /** Set once a load of plugins ended: later loads are reloads, during which the server stays ready. */
   #loadedOnce = false;
+  /** Loads and reloads of plugins under way: the shutdown waits for them before it unloads. */
+  readonly #pluginWork = new Set<Promise<unknown>>();
   #listener: NetServer | undefined;
   #websocket: WebSocketListener | undefined;
   #nextSessionId = 1;
@@ -531,7 +533,11 @@ export class NekoServer {
    * among those loading. A later load (a reload) changes neither: the
    * plugins serving keep serving meanwhile.
    */
-  async loadPlugins(dir: string): Promise<PluginsReport> {
+  loadPlugins(dir: string): Promise<PluginsReport> {
+    return this.#whilePluginWork(this.#loadPlugins(dir));
+  }
+
+  async #loadPlugins(dir: string): Promise<PluginsReport> {
     const first = !this.#loadedOnce;
     if (first) this.#loads++;
     const loaded = first ? this.#router.whileLoading() : undefined;
@@ -599,9 +605,19 @@ export class NekoServer {
    * served keeps serving. When the folder lost its spec.conf, its greeter
    * answers 404. Logs nothing: the result says what happened.
    */
-  async reloadPlugin(dir: string): Promise<PluginReload> {
-    await this.prepareStorage();
-    return this.#plugins.reload(dir);
+  reloadPlugin(dir: string): Promise<PluginReload> {
+    return this.#whilePluginWork(this.prepareStorage().then(() => this.#plugins.reload(dir)));
+  }
+
+  /** Counts `work` among the loads under way until it settles (the shutdown waits for them). */
+  #whilePluginWork<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#pluginWork.add(settled);
+    void settled.then(() => this.#pluginWork.delete(settled));
+    return work;
   }
 
   /**
@@ -983,6 +999,9 @@ export class NekoServer {
     // A hook that hangs must not hold the shutdown forever.
     const hookLimit = this.options.limits.shutdownTimeoutMs;
     await this.#bounded(Promise.all(this.#leaving), hookLimit, 'onLeave hooks');
+    // A load that began before the shutdown (a signal while the plugins load) ends first: what it
+    // mounts is unloaded with the rest; past the bound, the registry mounts nothing more.
+    await this.#bounded(Promise.all(this.#pluginWork), hookLimit, 'plugin loads under way');
     await this.#plugins.unloadAll((work, what) => this.#bounded(work, hookLimit, what));
     await this.#presence.close();
     // Every local session has left: this process's entries leave Redis, and the bus disconnects.

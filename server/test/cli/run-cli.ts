@@ -22,6 +22,8 @@ export interface RunningCli {
   /** The same for stderr. */
   waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** {@link exited}, or a rejection after `timeoutMs` with what the process printed (a stop that hangs). */
+  exitedWithin(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /**
@@ -85,6 +87,16 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, command = 
     stdout: () => out,
     stderr: () => err,
     exited,
+    exitedWithin(timeoutMs = 20_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`still running after ${timeoutMs} ms; stdout:\n${out}\nstderr:\n${err}`)),
+          timeoutMs,
+        );
+      });
+      return Promise.race([exited, late]).finally(() => clearTimeout(timer));
+    },
     waitFor(pattern, timeoutMs) {
       return waitOn(() => out, pattern, timeoutMs);
     },

@@ -84,6 +84,76 @@ describe('a server listening while its plugins load', () => {
   });
 });
 
+/** onLoad says it began and waits for the gate; onUnload says it ran. */
+const GATED_HOOKS = `export class Logic {
+  async onLoad() { globalThis.nekoLoadingSeen.push('onLoad'); await globalThis.nekoLoadingGate; }
+  onUnload() { globalThis.nekoLoadingSeen.push('onUnload'); }
+  recv(ctx) { ctx.send('loaded'); }
+}
+`;
+
+declare global {
+  var nekoLoadingSeen: string[];
+}
+
+/** A gate for GATED_HOOKS's onLoad; resolves once onLoad waits on it. */
+async function gateOnLoad(): Promise<{ open: () => void; waiting: () => Promise<void> }> {
+  let open!: () => void;
+  globalThis.nekoLoadingGate = new Promise<void>((resolve) => (open = resolve));
+  globalThis.nekoLoadingSeen = [];
+  onTestFinished(() => {
+    globalThis.nekoLoadingGate = undefined;
+  });
+  const waiting = async (): Promise<void> => {
+    while (!globalThis.nekoLoadingSeen.includes('onLoad')) await new Promise((r) => setTimeout(r, 5));
+  };
+  return { open, waiting };
+}
+
+describe('a shutdown while plugins load', () => {
+  it('waits for the load, then unloads what it mounted: onUnload runs, the database closes, the lock goes', async () => {
+    const dataDir = await tempDir();
+    const plugins = await makePluginsDir([{ greeter: 'gated', logic: GATED_HOOKS }]);
+    const gate = await gateOnLoad();
+    const server = createServer({
+      secret: 's',
+      port: 0,
+      storage: { backend: 'nedb', dir: dataDir },
+      limits: { shutdownTimeoutMs: 10_000 },
+    });
+    const loading = server.loadPlugins(plugins);
+    await gate.waiting();
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(closed).toBe(false);
+    gate.open();
+    const report = await loading;
+    await closing;
+    expect(report.loaded.map((p) => p.spec.greeter)).toEqual(['gated']);
+    expect(globalThis.nekoLoadingSeen).toEqual(['onLoad', 'onUnload']);
+    expect(server.route('gated').kind).not.toBe('plugin');
+    expect(await readdir(dataDir)).toEqual(['gated.db']);
+  });
+
+  it('mounts nothing whose load outlasts limits.shutdownTimeoutMs (NEKO_ERR_PLUGIN_SHUTDOWN; its onUnload runs)', async () => {
+    const plugins = await makePluginsDir([{ greeter: 'gated', logic: GATED_HOOKS }]);
+    const gate = await gateOnLoad();
+    const { server, waitForLog } = await startServer({ limits: { shutdownTimeoutMs: 200 } });
+    const loading = server.loadPlugins(plugins);
+    await gate.waiting();
+    await server.close();
+    await waitForLog((r) => r.message.includes('plugin loads under way still running after 200 ms'));
+    gate.open();
+    const report = await loading;
+    expect(report.loaded).toEqual([]);
+    expect(report.failed.map((f) => f.error.code)).toEqual(['NEKO_ERR_PLUGIN_SHUTDOWN']);
+    expect(report.failed[0]!.error.message).toContain('the server began shutting down while it loaded');
+    expect(globalThis.nekoLoadingSeen).toEqual(['onLoad', 'onUnload']);
+    expect(server.route('gated').kind).not.toBe('plugin');
+  });
+});
+
 describe('the data directory lock of the nedb backend', () => {
   it('is taken before the first data file opens and released at close; a second server in the same process is refused', async () => {
     const dataDir = await tempDir();
