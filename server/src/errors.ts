@@ -97,6 +97,8 @@ export const ERROR_CODES = {
   NEKO_ERR_CONFIG_AMBIGUOUS: 'More than one config file exists in the folder.',
   NEKO_ERR_CLI_USAGE: 'The command line has an unknown command, an unknown flag or a bad value.',
   NEKO_ERR_SERVER_LISTEN: 'The server could not listen on the host and port.',
+  NEKO_ERR_SERVER_CLOSED:
+    'The server was shut down while it started, before it listened: nothing listens (the CLI exits as the shutdown says).',
   NEKO_ERR_METRICS_LISTEN: 'The metrics port (--metrics-port) could not listen on its host and port.',
   NEKO_ERR_SERVER_HANDLER_CUT:
     'A handler still ran when the shutdown stopped waiting (limits.shutdownTimeoutMs): its connection was closed under it.',

@@ -7,7 +7,7 @@
  */
 import kleur from 'kleur';
 import type { AddressInfo } from 'node:net';
-import { NekoError } from '../errors.js';
+import { NekoError, isNekoError } from '../errors.js';
 import { resolveStartOptions, type StartFlags, type StartOptions } from '../config/start-options.js';
 import { describeStorage } from '../config/storage-options.js';
 import type { Dashboard } from '../dashboard/dashboard.js';
@@ -199,6 +199,10 @@ export async function serve(flags: StartFlags, cliIo: CliIo, how: ServeMode): Pr
       }
     } catch (err) {
       await server.close();
+      // A shutdown that came while the server started closed it before it listened: the shutdown's outcome.
+      if (shutdown.stopping && isNekoError(err) && err.code === 'NEKO_ERR_SERVER_CLOSED') {
+        return await shutdown.exit;
+      }
       throw err;
     }
     printPlugins(dir, report, output, cwd, how.failed);

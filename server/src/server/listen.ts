@@ -6,14 +6,30 @@ import { NekoError, type NekoErrorCode } from '../errors.js';
 /**
  * Starts a listener (TCP, TLS or HTTP) on `host:port`. Resolves once it
  * listens; rejects with the error it failed with (`EADDRINUSE`, ...), as a
- * `listen()` callback never would.
+ * `listen()` callback never would, or with {@link ClosedBeforeListening}
+ * when it is closed first (in a worker of `node:cluster` the listen asks
+ * the primary, and a `close()` meanwhile means it never listens).
  */
 export async function listenOn(listener: Server, port: number, host: string): Promise<void> {
+  const settled = new AbortController();
+  const { signal } = settled;
   listener.listen(port, host);
-  await Promise.race([
-    once(listener, 'listening'),
-    once(listener, 'error').then(([err]) => Promise.reject(err as Error)),
-  ]);
+  try {
+    await Promise.race([
+      once(listener, 'listening', { signal }),
+      once(listener, 'error', { signal }).then(([err]) => Promise.reject(err as Error)),
+      once(listener, 'close', { signal }).then(() => Promise.reject(new ClosedBeforeListening())),
+    ]);
+  } finally {
+    settled.abort();
+  }
+}
+
+/** A listener closed before it listened: a shutdown came while it started. */
+export class ClosedBeforeListening extends Error {
+  constructor() {
+    super('closed before it listened');
+  }
 }
 
 /** What a listen error says: its errno code (`EADDRINUSE`) when it has one. */
@@ -44,6 +60,7 @@ export async function listenOrThrow(
   try {
     await listenOn(listener, port, host);
   } catch (err) {
+    if (err instanceof ClosedBeforeListening) throw closedWhileStarting(err);
     const reason = listenFailure(err);
     throw new NekoError(failure.code, `${failure.what} ${host}:${port}: ${reason}`, {
       cause: err,
@@ -69,4 +86,11 @@ export function closableHttp(http: HttpServer): () => Promise<void> {
     for (const socket of sockets) socket.destroySoon();
     await closed;
   };
+}
+
+/** `NEKO_ERR_SERVER_CLOSED`: what was starting was shut down first; nothing listens. */
+export function closedWhileStarting(cause?: unknown): NekoError {
+  return new NekoError('NEKO_ERR_SERVER_CLOSED', 'the server was shut down before it listened', {
+    ...(cause === undefined ? {} : { cause }),
+  });
 }

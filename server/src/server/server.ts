@@ -41,7 +41,7 @@ import {
   type TlsOptions,
 } from './options.js';
 import { LIMIT_KEYS, LIMIT_RANGES, inRange, type Limits } from './limits.js';
-import { listenOrThrow } from './listen.js';
+import { closedWhileStarting, listenOrThrow } from './listen.js';
 import { TcpTransport } from './tcp-transport.js';
 import { WebSocketListener } from './websocket.js';
 import type { SessionLink } from './link.js';
@@ -632,8 +632,11 @@ export class NekoServer {
   /** Loads the configured plugins directory (if any), then listens. Resolves with the bound address. */
   async listen(): Promise<AddressInfo> {
     if (this.#listener) throw new NekoError('NEKO_ERR_SERVER_LISTEN', 'the server is already listening');
+    // A listener made after the shutdown stopped accepting would never be closed.
+    if (this.#closing) throw closedWhileStarting();
     await this.joinCluster();
     if (this.options.plugins !== undefined) await this.loadPlugins(this.options.plugins);
+    if (this.#closing) throw closedWhileStarting();
     const { tls, host, port, limits } = this.options;
     this.#secureContext = tls ? tlsContext(tls) : undefined;
     // One plain listener for both: TLS is layered on each socket here, so the

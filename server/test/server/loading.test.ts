@@ -154,6 +154,15 @@ describe('a shutdown while plugins load', () => {
   });
 });
 
+describe('a server closed before it listens', () => {
+  it('refuses to listen (NEKO_ERR_SERVER_CLOSED) and leaves no listener open', async () => {
+    const server = createServer({ secret: 's', port: 0, storage: { backend: 'memory' } });
+    await server.close();
+    await expect(server.listen()).rejects.toMatchObject({ code: 'NEKO_ERR_SERVER_CLOSED' });
+    expect(server.address()).toBeUndefined();
+  });
+});
+
 describe('the data directory lock of the nedb backend', () => {
   it('is taken before the first data file opens and released at close; a second server in the same process is refused', async () => {
     const dataDir = await tempDir();

@@ -207,6 +207,19 @@ describe('nekoconnect start --workers', () => {
     }
   }, 60_000);
 
+  it('a SIGTERM after a worker joined the bus, before it listens, stops it', async () => {
+    // A worker's listen asks the primary for the port; a shutdown meanwhile must not leave it waiting forever.
+    for (let round = 0; round < 2; round++) {
+      const cli = startCli(['start', await plugins(), '--workers', '1', '--port', '0', '--no-dashboard'], {
+        NEKOCONNECT_SECRET: SECRET,
+      });
+      await cli.waitFor(/worker 1 │ .*joined through IPC with the primary/, 20_000);
+      cli.child.kill('SIGTERM');
+      expect((await cli.exitedWithin()).code).toBe(0);
+      expect(cli.stdout() + cli.stderr()).not.toContain('NEKO_ERR_SERVER_CLOSED');
+    }
+  }, 60_000);
+
   it('--workers 1 serves on nedb', async () => {
     const { cli, port } = await startWorkers(1, []);
     const p = await peer(port);
