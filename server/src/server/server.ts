@@ -918,7 +918,9 @@ export class NekoServer {
    * as `NEKO_ERR_SERVER_HANDLER_CUT` and reported), tells every
    * authenticated client the server goes away (a 503 closing status,
    * protocol §10) and closes its connection (the plugins' `onLeave` hooks
-   * run), then unloads every plugin (`onUnload`) and closes its database
+   * run), waits for a load of plugins under way (bounded the same way: a
+   * plugin still loading then is not mounted, `NEKO_ERR_PLUGIN_SHUTDOWN`),
+   * then unloads every plugin (`onUnload`) and closes its database
    * (which compacts its data file); last, closes any database the storage
    * backend still has open. {@link cutHandlers} then lists the handlers cut.
    */
