@@ -203,15 +203,9 @@ export interface PlacedLine {
 }
 
 /** What the text filter looks in: message, code, plugin, session, frame and level, lower case. */
-export function searchText(
-  message: string,
-  code: string,
-  plugin: string,
-  session: string,
-  frame: string,
-  level: string,
-): string {
-  return `${message}\n${code}\n${plugin}\n${session}\n${frame}\n${level}`.toLowerCase();
+export function searchText(entry: LogEntry): string {
+  const { message, code, plugin, session, frame, level } = entry;
+  return [message, code ?? '', plugin ?? '', session ?? '', frame ?? '', level].join('\n').toLowerCase();
 }
 
 /** A line, not placed yet. */
@@ -224,15 +218,7 @@ export function lineOf(entry: LogEntry): PlacedLine {
     level: entry.level,
     plugin,
     session,
-    search: () =>
-      (text ??= searchText(
-        entry.message ?? '',
-        entry.code ?? '',
-        plugin,
-        session,
-        entry.frame ?? '',
-        entry.level,
-      )),
+    search: () => (text ??= searchText(entry)),
     shown: false,
     folded: false,
     count: 1,

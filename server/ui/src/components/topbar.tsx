@@ -76,37 +76,37 @@ function Counters(): JSX.Element {
   const { warn, error } = useStore(counters);
   return (
     <>
-      <button
-        type="button"
-        class={`counter counter-warn${warn === 0 ? ' is-zero' : ''}`}
-        id="counter-warn-button"
-        title="Show warnings"
-        onClick={() => onlyLevel('warn')}
-      >
-        <span class="counter-icon" aria-hidden="true">
-          ▲
-        </span>
-        <span class="counter-value" data-testid="counter-warn">
-          {warn}
-        </span>
-        <span class="counter-label">warnings</span>
-      </button>
-      <button
-        type="button"
-        class={`counter counter-error${error === 0 ? ' is-zero' : ''}`}
-        id="counter-error-button"
-        title="Show errors"
-        onClick={() => onlyLevel('error')}
-      >
-        <span class="counter-icon" aria-hidden="true">
-          ●
-        </span>
-        <span class="counter-value" data-testid="counter-error">
-          {error}
-        </span>
-        <span class="counter-label">errors</span>
-      </button>
+      <Counter level="warn" count={warn} icon="▲" label="warnings" title="Show warnings" />
+      <Counter level="error" count={error} icon="●" label="errors" title="Show errors" />
     </>
+  );
+}
+
+/** One counter of the top bar: how many lines of a level; a click shows only them. */
+function Counter(props: {
+  level: 'warn' | 'error';
+  count: number;
+  icon: string;
+  label: string;
+  title: string;
+}): JSX.Element {
+  const { level, count } = props;
+  return (
+    <button
+      type="button"
+      class={`counter counter-${level}${count === 0 ? ' is-zero' : ''}`}
+      id={`counter-${level}-button`}
+      title={props.title}
+      onClick={() => onlyLevel(level)}
+    >
+      <span class="counter-icon" aria-hidden="true">
+        {props.icon}
+      </span>
+      <span class="counter-value" data-testid={`counter-${level}`}>
+        {count}
+      </span>
+      <span class="counter-label">{props.label}</span>
+    </button>
   );
 }
 

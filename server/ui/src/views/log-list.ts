@@ -257,15 +257,7 @@ export class LogList implements LogSink {
       const run = typeof entry.run === 'number' ? entry.run : entry.seq;
       const plugin = entry.plugin ?? '';
       const session = entry.session ?? '';
-      const text = searchText(
-        entry.message ?? '',
-        entry.code ?? '',
-        plugin,
-        session,
-        entry.frame ?? '',
-        entry.level,
-      );
-      const row = new Row(run, entry.level, plugin, session, text);
+      const row = new Row(run, entry.level, plugin, session, searchText(entry));
       last = placeLine(row, last, this.#filters, this.#group);
       rows.push(row);
     }
