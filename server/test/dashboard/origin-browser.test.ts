@@ -5,26 +5,14 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { createDashboard } from '../../src/dashboard/dashboard.js';
-import { packPlugin } from '../../src/pack/index.js';
+import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../cli/run-cli.js';
-import { makePluginsDir } from '../helpers/plugins.js';
-import { startServer } from '../helpers/server.js';
-import { tempDir, writeGreetPlugin } from '../pack/helpers.js';
+import { dashboardOfFolderAndPackage } from '../pack/helpers.js';
 import { launchChromium } from './browser.js';
 
 describe('the Plugins view in a browser', () => {
   it('shows a folder plugin by its path and a packaged one by its file and hash', async () => {
-    const plugins = await makePluginsDir([
-      { greeter: 'echo', logic: 'export class Logic { recv(ctx) { ctx.send(ctx.data); } }\n' },
-    ]);
-    const packed = await packPlugin({ dir: await writeGreetPlugin(await tempDir()), outDir: plugins });
-    const { server } = await startServer();
-    const dashboard = createDashboard(server, { port: 0 });
-    onTestFinished(() => dashboard.close());
-    await server.loadPlugins(plugins);
-    await dashboard.listen();
+    const { plugins, packed, dashboard } = await dashboardOfFolderAndPackage();
 
     const browser = await launchChromium();
     const page = await browser.newPage();

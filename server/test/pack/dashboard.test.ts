@@ -1,24 +1,12 @@
 import path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { createDashboard } from '../../src/dashboard/dashboard.js';
+import { describe, expect, it } from 'vitest';
 import type { PluginView } from '../../src/dashboard/views.js';
-import { packPlugin } from '../../src/pack/index.js';
 import { http } from '../dashboard/harness.js';
-import { makePluginsDir } from '../helpers/plugins.js';
-import { startServer } from '../helpers/server.js';
-import { tempDir, writeGreetPlugin } from './helpers.js';
+import { dashboardOfFolderAndPackage } from './helpers.js';
 
 describe('the dashboard: where a plugin came from', () => {
   it('/api/plugins gives each plugin its origin: a folder, or a package with its sha256', async () => {
-    const plugins = await makePluginsDir([
-      { greeter: 'echo', logic: 'export class Logic { recv(ctx) { ctx.send(ctx.data); } }\n' },
-    ]);
-    const packed = await packPlugin({ dir: await writeGreetPlugin(await tempDir()), outDir: plugins });
-    const { server } = await startServer();
-    const dashboard = createDashboard(server, { port: 0 });
-    onTestFinished(() => dashboard.close());
-    await server.loadPlugins(plugins);
-    const { port } = await dashboard.listen();
+    const { plugins, packed, dashboard, port } = await dashboardOfFolderAndPackage();
 
     const answer = await http(port, '/api/plugins', {
       headers: { authorization: `Bearer ${dashboard.token}` },

@@ -2,6 +2,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { onTestFinished } from 'vitest';
+import { createDashboard, type Dashboard } from '../../src/dashboard/dashboard.js';
+import { packPlugin, type PackResult } from '../../src/pack/index.js';
+import { makePluginsDir } from '../helpers/plugins.js';
+import { startServer } from '../helpers/server.js';
 import { ZipFile } from 'yazl';
 import { fromBufferPromise } from 'yauzl';
 
@@ -119,4 +123,26 @@ export async function rewritePackage(
     out.push([name, next]);
   }
   await writeZip(to, out);
+}
+
+/**
+ * A server serving a plugins directory with a folder plugin (`echo`) and a
+ * packed one (`greet`), and its dashboard listening on a free port.
+ */
+export async function dashboardOfFolderAndPackage(): Promise<{
+  plugins: string;
+  packed: PackResult;
+  dashboard: Dashboard;
+  port: number;
+}> {
+  const plugins = await makePluginsDir([
+    { greeter: 'echo', logic: 'export class Logic { recv(ctx) { ctx.send(ctx.data); } }\n' },
+  ]);
+  const packed = await packPlugin({ dir: await writeGreetPlugin(await tempDir()), outDir: plugins });
+  const { server } = await startServer();
+  const dashboard = createDashboard(server, { port: 0 });
+  onTestFinished(() => dashboard.close());
+  await server.loadPlugins(plugins);
+  const { port } = await dashboard.listen();
+  return { plugins, packed, dashboard, port };
 }
