@@ -150,7 +150,7 @@ describe('the dashboard in a browser', () => {
     expect(answers.length).toBeGreaterThan(10);
     for (const body of answers) expect(body).not.toContain(SECRET);
     expect(problems).toEqual([]);
-  });
+  }, 60_000);
 
   it("shows a session's state and groups, a plugin's cells and filtered documents, per-op rows and folded repeats", async () => {
     const { port, dashboard } = await startDashboardServer({}, undefined, [
@@ -245,7 +245,7 @@ describe('the dashboard in a browser', () => {
     expect(problems).toEqual([
       'console: Failed to load resource: the server responded with a status of 400 (Bad Request)',
     ]);
-  });
+  }, 60_000);
 
   it('on loopback, refuses the bare address, and keeps working after a reload once opened with the token', async () => {
     const { base, dashboard } = await startDashboardServer();
