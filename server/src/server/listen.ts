@@ -26,7 +26,7 @@ export async function listenOn(listener: Server, port: number, host: string): Pr
 }
 
 /** A listener closed before it listened: a shutdown came while it started. */
-export class ClosedBeforeListening extends Error {
+class ClosedBeforeListening extends Error {
   constructor() {
     super('closed before it listened');
   }
